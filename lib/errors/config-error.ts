@@ -1,0 +1,34 @@
+/**
+ * Misconfiguration found when a factory is called. Thrown at start-up, never per request, so a
+ * bad deployment fails before it serves traffic. `code` is stable; `docs` points at the README
+ * section that explains the option.
+ */
+export type ConfigErrorCode =
+  | 'ERR_OAUTHKIT_OPTIONS'
+  | 'ERR_OAUTHKIT_ISSUER'
+  | 'ERR_OAUTHKIT_AUDIENCE'
+  | 'ERR_OAUTHKIT_KEYS'
+  | 'ERR_OAUTHKIT_ALGORITHMS'
+  | 'ERR_OAUTHKIT_URL'
+  | 'ERR_OAUTHKIT_CLIENT'
+  | 'ERR_OAUTHKIT_GRANTS'
+  | 'ERR_OAUTHKIT_NUMBER'
+  | 'ERR_OAUTHKIT_TOKEN_LOCATION'
+  | 'ERR_OAUTHKIT_COOKIE'
+  | 'ERR_OAUTHKIT_STORE';
+
+const DOCS = 'https://github.com/express-oauth-kit/express-oauth-kit#';
+
+export class ConfigError extends TypeError {
+  readonly code: ConfigErrorCode;
+  readonly docs: string;
+  constructor(code: ConfigErrorCode, message: string, anchor = 'options') {
+    const docs = DOCS + anchor;
+    super(`${message} (${code}, see ${docs})`);
+    this.code = code;
+    this.docs = docs;
+  }
+  override get name(): string {
+    return 'ConfigError';
+  }
+}

@@ -1,0 +1,44 @@
+import type { ErrorRequestHandler } from 'express';
+import { OAuthError } from './oauth-error.js';
+
+export interface OAuthErrorHandlerOptions {
+  /**
+   * Called with errors that are not `OAuthError`s (bugs, other middleware) before the generic
+   * 500 answer is sent. Default: `console.error` of the error name and message only.
+   */
+  onUnexpectedError?: (err: unknown) => void;
+  /** Answer non-OAuth errors too (500 `server_error`) instead of passing them on. Default true. */
+  handleAll?: boolean;
+}
+
+/**
+ * Renders `OAuthError`s as `{ error, error_description }` JSON with their status and headers
+ * (WWW-Authenticate, Retry-After). Other errors become a 500 `server_error` without details,
+ * so a stack trace never reaches a client.
+ */
+export function oauthErrorHandler(options: OAuthErrorHandlerOptions = {}): ErrorRequestHandler {
+  const handleAll = options.handleAll ?? true;
+  const onUnexpected =
+    options.onUnexpectedError ??
+    ((err: unknown) => {
+      const e = err as { name?: string; message?: string };
+      console.error(`[express-oauth-kit] unexpected error: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`);
+    });
+
+  return (err, _req, res, next) => {
+    if (res.headersSent) return next(err);
+    if (err instanceof OAuthError) {
+      res.status(err.status).set(err.headers).set('Cache-Control', 'no-store').json(err.toJSON());
+      return;
+    }
+    // body-parser and friends report client mistakes with a 4xx status and `expose`.
+    const status = typeof err?.status === 'number' ? err.status : typeof err?.statusCode === 'number' ? err.statusCode : 500;
+    if (status >= 400 && status < 500 && err?.expose) {
+      res.status(status).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: String(err.message) });
+      return;
+    }
+    if (!handleAll) return next(err);
+    onUnexpected(err);
+    res.status(500).set('Cache-Control', 'no-store').json({ error: 'server_error', error_description: 'Internal server error' });
+  };
+}

@@ -1,0 +1,3 @@
+export * from './oauth-error.js';
+export { ConfigError, type ConfigErrorCode } from './config-error.js';
+export { oauthErrorHandler, type OAuthErrorHandlerOptions } from './error-handler.js';

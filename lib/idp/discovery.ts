@@ -1,0 +1,116 @@
+import { ConfigError } from '../errors/config-error.js';
+import { IdpBadResponseError, IdpError, OAuthError } from '../errors/oauth-error.js';
+import { describeUrl, idpRequest } from './http.js';
+
+/** The fields of OpenID Connect Discovery / RFC 8414 metadata this package reads. */
+export interface IdpMetadata {
+  issuer: string;
+  jwks_uri?: string;
+  token_endpoint?: string;
+  revocation_endpoint?: string;
+  introspection_endpoint?: string;
+  /** Tencent EIAM style MFA challenge endpoint, when an IdP advertises one. */
+  mfa_challenge_endpoint?: string;
+  token_endpoint_auth_methods_supported?: string[];
+  grant_types_supported?: string[];
+  [other: string]: unknown;
+}
+
+export interface DiscoveryOptions {
+  timeout?: number;
+  /** After a failed discovery, how long callers get the same error before the next try. */
+  retryAfterMs?: number;
+}
+
+/** RFC 8414 §3: the well-known segment goes between the host and the issuer's path. */
+export function discoveryUrls(issuer: string): string[] {
+  const u = new URL(issuer);
+  const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
+  const base = issuer.replace(/\/$/, '');
+  return [`${base}/.well-known/openid-configuration`, `${u.origin}/.well-known/oauth-authorization-server${path}`];
+}
+
+async function fetchMetadata(issuer: string, timeout: number): Promise<IdpMetadata> {
+  let lastError: unknown;
+  for (const url of discoveryUrls(issuer)) {
+    let meta: IdpMetadata;
+    try {
+      const res = await idpRequest(url, { method: 'GET', timeout, maxResponseBytes: 512 * 1024 });
+      if (res.status !== 200) {
+        lastError = new IdpError(`Discovery at ${describeUrl(url)} answered ${res.status}`, res.status);
+        continue;
+      }
+      meta = res.body as IdpMetadata;
+    } catch (err) {
+      lastError = err;
+      continue;
+    }
+    // RFC 8414 §3.3 / OIDC Discovery §4.3: metadata naming another issuer must not be used.
+    if (meta.issuer !== issuer) {
+      throw new IdpBadResponseError(
+        `Discovery at ${describeUrl(url)} names issuer "${String(meta.issuer)}", not the configured "${issuer}"; set issuer to exactly the IdP's value`,
+      );
+    }
+    return meta;
+  }
+  throw lastError instanceof OAuthError ? lastError : new IdpBadResponseError(`Discovery for ${issuer} failed`, { cause: lastError });
+}
+
+interface Entry {
+  promise: Promise<IdpMetadata>;
+  failedAt?: number;
+}
+
+// One cache for the process: the guard, the proxy and the M2M client of one issuer share it.
+const cache = new Map<string, Entry>();
+
+/**
+ * Metadata for `issuer`, fetched once and shared. A failure is remembered for `retryAfterMs`
+ * (so a down IdP is not hammered by every request) and then retried.
+ */
+export function discover(issuer: string, options: DiscoveryOptions = {}): Promise<IdpMetadata> {
+  const retryAfterMs = options.retryAfterMs ?? 5_000;
+  const hit = cache.get(issuer);
+  if (hit && (hit.failedAt === undefined || Date.now() - hit.failedAt < retryAfterMs)) return hit.promise;
+  const entry: Entry = { promise: fetchMetadata(issuer, options.timeout ?? 10_000) };
+  entry.promise.catch(() => {
+    entry.failedAt = Date.now();
+  });
+  cache.set(issuer, entry);
+  return entry.promise;
+}
+
+/** Forget cached metadata (tests, or after an IdP reconfiguration). */
+export function clearDiscoveryCache(issuer?: string): void {
+  if (issuer === undefined) cache.clear();
+  else cache.delete(issuer);
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * Validates an IdP URL option. Plain http is accepted only for loopback hosts (tests, the demo,
+ * a sidecar): tokens and client secrets must not cross a network in clear text (RFC 6749 §2.3.1).
+ */
+export function assertHttpUrl(value: unknown, option: string, { allowHttp = false } = {}): URL {
+  if (typeof value !== 'string' || value === '') {
+    throw new ConfigError('ERR_OAUTHKIT_URL', `${option} must be a URL string`);
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('ERR_OAUTHKIT_URL', `${option} is not a valid URL: "${value}"`);
+  }
+  const loopbackHttp = url.protocol === 'http:' && LOOPBACK.test(url.hostname);
+  if (url.protocol !== 'https:' && !loopbackHttp && !(allowHttp && url.protocol === 'http:')) {
+    throw new ConfigError(
+      'ERR_OAUTHKIT_URL',
+      `${option} must use https: (got "${url.protocol}"); plain http is allowed only for localhost, or with allowInsecureHttp: true`,
+    );
+  }
+  if (url.username || url.password) {
+    throw new ConfigError('ERR_OAUTHKIT_URL', `${option} must not carry credentials in the URL; use clientId/clientSecret`);
+  }
+  return url;
+}

@@ -1,0 +1,178 @@
+import { ConfigError } from '../errors/config-error.js';
+import { ServerError } from '../errors/oauth-error.js';
+import { applyClientAuth, type ClientAuthMethod } from './client-auth.js';
+import { assertHttpUrl, discover, type IdpMetadata } from './discovery.js';
+import { idpRequest, type IdpResponse } from './http.js';
+import { PROFILES, type IdpProfile, type ParamsIn } from './profiles.js';
+
+export type IdpEndpoint = 'token' | 'revocation' | 'mfa_challenge';
+
+/** Options shared by `tokenProxy()` and `createM2MClient()`: where the IdP is and who we are. */
+export interface IdpClientOptions {
+  /** The IdP's issuer URL; endpoints not given explicitly are discovered from it. */
+  issuer?: string;
+  /** Token endpoint URL. Required unless `issuer` is given. */
+  tokenEndpoint?: string;
+  /** RFC 7009 revocation endpoint; default from discovery. */
+  revocationEndpoint?: string;
+  /** EIAM MFA challenge endpoint; default `/auth/mfa/challenge` next to an EIAM token endpoint. */
+  mfaChallengeEndpoint?: string;
+  /** Shortcut for Tencent Cloud EIAM / CIAM paths and parameter placement. */
+  profile?: IdpProfile;
+  /** This confidential client's id. */
+  clientId: string;
+  /** This confidential client's secret. Never logged, never put in an error message. */
+  clientSecret: string;
+  /** How the client authenticates to the IdP (RFC 6749 §2.3.1). */
+  clientAuth?: ClientAuthMethod;
+  /** Where grant parameters go: form body (RFC 6749) or query string (Tencent EIAM). */
+  paramsIn?: ParamsIn;
+  /** Milliseconds to wait for the IdP. Default 10000. */
+  timeout?: number;
+  /** Largest IdP answer accepted, in bytes. Default 262144. */
+  maxResponseBytes?: number;
+  /** Permit http:// IdP URLs on non-loopback hosts (inside a private network). Default false. */
+  allowInsecureHttp?: boolean;
+}
+
+function positiveNumber(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError('ERR_OAUTHKIT_NUMBER', `${name} must be a positive number (got ${String(value)})`);
+  }
+  return value;
+}
+
+export { positiveNumber };
+
+/**
+ * The single token-endpoint client of the package. The proxy, the M2M client and the demo all
+ * call the IdP through it, so client authentication, parameter placement, timeouts, size caps
+ * and error mapping behave the same everywhere.
+ */
+export class IdpClient {
+  readonly clientId: string;
+  readonly clientAuth: ClientAuthMethod;
+  readonly paramsIn: ParamsIn;
+  readonly issuer: string | undefined;
+  readonly timeout: number;
+  readonly #clientSecret: string;
+  readonly #maxResponseBytes: number;
+  readonly #explicit: Partial<Record<IdpEndpoint, string>>;
+  readonly #profile: IdpProfile | undefined;
+  readonly #allowHttp: boolean;
+
+  constructor(options: IdpClientOptions, factory: string) {
+    if (!options || typeof options !== 'object') {
+      throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${factory}() needs an options object`);
+    }
+    const { clientId, clientSecret, profile } = options;
+    if (typeof clientId !== 'string' || clientId === '') {
+      throw new ConfigError('ERR_OAUTHKIT_CLIENT', `${factory}(): clientId is required (the confidential client's id at the IdP)`);
+    }
+    if (typeof clientSecret !== 'string' || clientSecret === '') {
+      throw new ConfigError('ERR_OAUTHKIT_CLIENT', `${factory}(): clientSecret is required; load it from the environment, not from code`);
+    }
+    if (profile !== undefined && !(profile in PROFILES)) {
+      throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${factory}(): profile must be 'eiam', 'ciam' or 'rfc6749' (got "${String(profile)}")`);
+    }
+    const defaults = PROFILES[profile ?? 'rfc6749'];
+    const clientAuth = options.clientAuth ?? defaults.clientAuth;
+    if (clientAuth !== 'client_secret_basic' && clientAuth !== 'client_secret_post') {
+      throw new ConfigError(
+        'ERR_OAUTHKIT_CLIENT',
+        `${factory}(): clientAuth must be 'client_secret_basic' or 'client_secret_post' (got "${String(clientAuth)}")`,
+      );
+    }
+    const paramsIn = options.paramsIn ?? defaults.paramsIn;
+    if (paramsIn !== 'body' && paramsIn !== 'query') {
+      throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${factory}(): paramsIn must be 'body' or 'query' (got "${String(paramsIn)}")`);
+    }
+    this.#allowHttp = options.allowInsecureHttp === true;
+    const url = (v: string | undefined, name: string) =>
+      v === undefined ? undefined : assertHttpUrl(v, `${factory}(): ${name}`, { allowHttp: this.#allowHttp }).href;
+    this.issuer = options.issuer === undefined ? undefined : (url(options.issuer, 'issuer'), options.issuer);
+    const explicit: Partial<Record<IdpEndpoint, string>> = {
+      token: url(options.tokenEndpoint, 'tokenEndpoint'),
+      revocation: url(options.revocationEndpoint, 'revocationEndpoint'),
+      mfa_challenge: url(options.mfaChallengeEndpoint, 'mfaChallengeEndpoint'),
+    };
+    // A profile turns a bare issuer or token endpoint into the documented paths.
+    const base = this.issuer ?? explicit.token;
+    if (base !== undefined) {
+      const origin = new URL(base).origin;
+      const issuerBase = (this.issuer ?? origin).replace(/\/$/, '');
+      if (!explicit.token && defaults.tokenPath && this.issuer) explicit.token = issuerBase + defaults.tokenPath;
+      if (!explicit.mfa_challenge && defaults.mfaChallengePath) explicit.mfa_challenge = issuerBase + defaults.mfaChallengePath;
+      if (!explicit.revocation && defaults.revocationPath) explicit.revocation = issuerBase + defaults.revocationPath;
+    }
+    if (!explicit.token && !this.issuer) {
+      throw new ConfigError('ERR_OAUTHKIT_URL', `${factory}(): give tokenEndpoint, or issuer to discover it`);
+    }
+    this.clientId = clientId;
+    this.#clientSecret = clientSecret;
+    this.clientAuth = clientAuth;
+    this.paramsIn = paramsIn;
+    this.#profile = profile;
+    this.#explicit = explicit;
+    this.timeout = positiveNumber(options.timeout, `${factory}(): timeout`, 10_000);
+    this.#maxResponseBytes = positiveNumber(options.maxResponseBytes, `${factory}(): maxResponseBytes`, 256 * 1024);
+  }
+
+  /** Identifies the token endpoint without a network call (cache keys). */
+  get endpointKey(): string {
+    return this.#explicit.token ?? `discovered:${this.issuer}`;
+  }
+
+  get profile(): IdpProfile | undefined {
+    return this.#profile;
+  }
+
+  async endpointUrl(kind: IdpEndpoint): Promise<string> {
+    const explicit = this.#explicit[kind];
+    if (explicit) return explicit;
+    if (!this.issuer) {
+      throw new ServerError(`No ${kind.replace('_', ' ')} endpoint is configured; set ${optionName(kind)} or issuer`);
+    }
+    const meta: IdpMetadata = await discover(this.issuer, { timeout: this.timeout });
+    const found = meta[`${kind}_endpoint`];
+    if (typeof found !== 'string') {
+      throw new ServerError(`The IdP's metadata has no ${kind}_endpoint; set ${optionName(kind)}`);
+    }
+    return assertHttpUrl(found, `${kind}_endpoint from discovery`, { allowHttp: this.#allowHttp }).href;
+  }
+
+  /**
+   * POSTs `params` plus this client's credentials to one of the IdP's endpoints and returns the
+   * parsed answer, whatever its status. Transport failures throw OAuthErrors (502/504).
+   */
+  async post(kind: IdpEndpoint, params: URLSearchParams, options: { signal?: AbortSignal } = {}): Promise<IdpResponse> {
+    const endpoint = await this.endpointUrl(kind);
+    const headers: Record<string, string> = {};
+    const outbound = new URLSearchParams(params);
+    applyClientAuth(this.clientAuth, this.clientId, this.#clientSecret, outbound, headers);
+    let url = endpoint;
+    let body: string | undefined;
+    if (this.paramsIn === 'query') {
+      const u = new URL(endpoint);
+      for (const [k, v] of outbound) u.searchParams.append(k, v);
+      url = u.href;
+    } else {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = outbound.toString();
+    }
+    return idpRequest(url, {
+      method: 'POST',
+      headers,
+      body,
+      timeout: this.timeout,
+      maxResponseBytes: this.#maxResponseBytes,
+      signal: options.signal,
+      allowEmptyBody: kind === 'revocation',
+    });
+  }
+}
+
+function optionName(kind: IdpEndpoint): string {
+  return kind === 'token' ? 'tokenEndpoint' : kind === 'revocation' ? 'revocationEndpoint' : 'mfaChallengeEndpoint';
+}

@@ -1,0 +1,3 @@
+export * from './errors/index.js';
+export { IdpClient, discover, clearDiscoveryCache, basicAuthorization } from './idp/index.js';
+export type { IdpClientOptions, IdpMetadata, ClientAuthMethod, IdpProfile, ParamsIn, IdpResponse } from './idp/index.js';
