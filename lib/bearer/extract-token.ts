@@ -1,0 +1,66 @@
+import type { IncomingMessage } from 'node:http';
+import { InvalidRequestError } from '../errors/oauth-error.js';
+
+export type TokenLocation = 'header' | 'body' | 'query';
+
+export interface ExtractOptions {
+  /** Where a token may come from. RFC 6750 §2: the header is the one to use; the others are opt-in. */
+  locations: readonly TokenLocation[];
+  /** Longest token accepted before any parsing. */
+  maxLength: number;
+  /** Builds the error (with the realm's challenge header) for a malformed request. */
+  invalidRequest: (description: string) => InvalidRequestError;
+}
+
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token. The scheme is case-insensitive (RFC 9110 §11.1).
+const HEADER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const SCHEME = /^bearer(?: |$)/i;
+
+type WithBodyQuery = IncomingMessage & { body?: unknown; query?: unknown };
+
+function field(source: unknown, name: string): unknown {
+  if (source === null || typeof source !== 'object') return undefined;
+  return Object.prototype.hasOwnProperty.call(source, name) ? (source as Record<string, unknown>)[name] : undefined;
+}
+
+/**
+ * Finds the bearer token of a request, or undefined when none was sent. Throws `invalid_request`
+ * for a malformed header, a token sent twice, or more than one method at once (RFC 6750 §2).
+ * A non-Bearer Authorization header (Basic, DPoP …) counts as "no bearer token".
+ */
+export function extractToken(req: WithBodyQuery, options: ExtractOptions): string | undefined {
+  const found: string[] = [];
+  const header = req.headers.authorization;
+  if (header !== undefined && SCHEME.test(header)) {
+    const m = HEADER.exec(header);
+    if (m === null) {
+      throw options.invalidRequest(
+        'The Authorization header is malformed: expected "Bearer <token>" with exactly one token of base64url/b64token characters',
+      );
+    }
+    found.push(m[1]!);
+  }
+  if (options.locations.length > 1) {
+    for (const location of options.locations) {
+      if (location === 'header') continue;
+      const value = field(location === 'body' ? req.body : req.query, 'access_token');
+      if (value === undefined) continue;
+      if (typeof value !== 'string' || value === '') {
+        throw options.invalidRequest(`access_token in the ${location} must be a single non-empty value`);
+      }
+      if (location === 'body' && !/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) {
+        throw options.invalidRequest('A token in the body needs Content-Type: application/x-www-form-urlencoded (RFC 6750 §2.2)');
+      }
+      found.push(value);
+    }
+  }
+  if (found.length === 0) return undefined;
+  if (found.length > 1) {
+    throw options.invalidRequest('The token was sent by more than one method; use exactly one (RFC 6750 §2)');
+  }
+  const token = found[0]!;
+  if (token.length > options.maxLength) {
+    throw options.invalidRequest(`The token is longer than ${options.maxLength} characters`);
+  }
+  return token;
+}

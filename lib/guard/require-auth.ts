@@ -1,0 +1,83 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { bearerChallenge } from '../bearer/challenge.js';
+import { extractToken, type ExtractOptions } from '../bearer/extract-token.js';
+import { InvalidRequestError, InvalidTokenError, MissingTokenError } from '../errors/oauth-error.js';
+import { resolveOptions, type RequireAuthOptions } from './options.js';
+import { VerifiedCache } from './verified-cache.js';
+import { Verifier, type VerifiedToken } from './verifier.js';
+import './types.js';
+
+export interface RequireAuthHandler extends RequestHandler {
+  /** Verify a token outside Express (WebSocket upgrades, queues). Throws OAuthErrors. */
+  verify(token: string): Promise<VerifiedToken>;
+  /** Entries and estimated bytes in the verified-token cache. */
+  readonly cacheStats: { entries: number; bytes: number };
+}
+
+/**
+ * Express middleware that accepts only requests with a valid Bearer JWT (RFC 6750, RFC 9068).
+ * On success `req.auth` holds the token, header, claims and scopes; on failure `next(err)` with
+ * an OAuthError whose status and WWW-Authenticate header are already right.
+ */
+export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
+  const resolved = resolveOptions(options);
+  const { realm, authRequired } = resolved;
+  const bareChallenge = { 'WWW-Authenticate': bearerChallenge({ realm }) };
+
+  const invalidRequest = (description: string) =>
+    new InvalidRequestError(description, {
+      'WWW-Authenticate': bearerChallenge({ realm, error: 'invalid_request', errorDescription: description }),
+    });
+  const invalidToken = (description: string, cause?: unknown) =>
+    new InvalidTokenError(
+      description,
+      { 'WWW-Authenticate': bearerChallenge({ realm, error: 'invalid_token', errorDescription: description }) },
+      { cause },
+    );
+
+  const extractOptions: ExtractOptions = { locations: resolved.locations, maxLength: resolved.maxTokenLength, invalidRequest };
+  const verifier = new Verifier(resolved, invalidToken);
+  const keys = verifier.keys;
+  const cache = resolved.cache ? new VerifiedCache(resolved.cache.maxEntries, resolved.cache.maxBytes, resolved.clockTolerance, resolved.maxTokenAge) : undefined;
+
+  async function verifyAndRemember(token: string): Promise<VerifiedToken> {
+    const verified = await verifier.verify(token);
+    // The generation is read after verifying: the verification may have (re)loaded the key set.
+    cache?.set(token, verified, keys.generation());
+    return verified;
+  }
+
+  async function verify(token: string): Promise<VerifiedToken> {
+    return cache?.get(token, keys.generation()) ?? verifyAndRemember(token);
+  }
+
+  const handler = function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
+    let token: string | undefined;
+    try {
+      token = extractToken(req, extractOptions);
+    } catch (err) {
+      return next(err);
+    }
+    if (token === undefined) {
+      return authRequired ? next(new MissingTokenError(undefined, bareChallenge)) : next();
+    }
+    // The hot path: a token seen before answers synchronously, without a promise.
+    const hit = cache?.get(token, keys.generation());
+    if (hit !== undefined) {
+      req.auth = { token, header: hit.header, payload: hit.payload, scopes: hit.scopes };
+      return next();
+    }
+    const raw = token;
+    verifyAndRemember(raw).then(
+      (v) => {
+        req.auth = { token: raw, header: v.header, payload: v.payload, scopes: v.scopes };
+        next();
+      },
+      (err) => next(err),
+    );
+  } as RequireAuthHandler;
+
+  Object.defineProperty(handler, 'verify', { value: verify });
+  Object.defineProperty(handler, 'cacheStats', { get: () => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0 }) });
+  return handler;
+}

@@ -1,0 +1,22 @@
+import type { JWTHeaderParameters, JWTPayload } from 'jose';
+
+/** What `requireAuth()` puts on `req.auth` after a token verified. */
+export interface AuthResult {
+  /** The raw access token, e.g. to forward it (token exchange) — never log it. */
+  token: string;
+  header: JWTHeaderParameters;
+  /** Verified claims. Frozen: shared with the verified-token cache. */
+  payload: JWTPayload;
+  /** Granted scopes from `scope` (string or array) and `scp`. */
+  scopes: readonly string[];
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by requireAuth() when the request carried a valid token. */
+      auth?: AuthResult;
+    }
+  }
+}
