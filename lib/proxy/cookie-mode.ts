@@ -1,0 +1,149 @@
+import type { Request, Response } from 'express';
+import { ConfigError } from '../errors/config-error.js';
+import { AccessDeniedError, InvalidRequestError } from '../errors/oauth-error.js';
+
+/**
+ * Refresh-token cookie mode. The refresh token is the long-lived credential; kept in an HttpOnly
+ * cookie, script injected into the page (XSS) cannot read it, only use it through this proxy,
+ * and the proxy only accepts such use from allowed origins carrying a header that a cross-site
+ * form or image cannot send.
+ */
+export interface RefreshCookieOptions {
+  /**
+   * Origins of the front end allowed to use the cookie, exactly as browsers send them in `Origin`
+   * (`https://app.example.com`, no path). Required: the CSRF defence depends on it.
+   */
+  allowedOrigins: string[];
+  /**
+   * Cookie path. Default `/`, which permits the `__Host-` prefix (no Domain, Secure, Path=/: a
+   * sibling subdomain cannot plant or overwrite the cookie) at the price of the browser sending the
+   * cookie with every request to this origin. A narrower path such as `/auth` keeps it away from
+   * other routes (and their logs) but only allows the weaker `__Secure-` prefix.
+   */
+  path?: string;
+  /** Cookie name. Default `__Host-oauth_refresh` with path `/`, else `__Secure-oauth_refresh`. */
+  name?: string;
+  /**
+   * Lifetime in seconds. Default: the IdP's `refresh_expires_in` / `refresh_token_expires_in` when it
+   * sends one, else a session cookie (gone when the browser closes).
+   */
+  maxAge?: number;
+  /** Header a request relying on the cookie must carry (any non-empty value). Default `x-csrf-token`. */
+  csrfHeader?: string;
+}
+
+export interface CookieConfig {
+  name: string;
+  path: string;
+  maxAge: number | undefined;
+  csrfHeader: string;
+  allowedOrigins: ReadonlySet<string>;
+}
+
+const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function resolveCookieOptions(options: RefreshCookieOptions, factory: string): CookieConfig {
+  const bad = (msg: string): never => {
+    throw new ConfigError('ERR_OAUTHKIT_COOKIE', `${factory}(): cookie.${msg}`, 'cookie-mode');
+  };
+  if (!options || typeof options !== 'object') bad("is an object such as { allowedOrigins: ['https://app.example.com'] }");
+  const origins = options.allowedOrigins;
+  if (!Array.isArray(origins) || origins.length === 0) {
+    bad("allowedOrigins is required: list the front end's origins, e.g. ['https://app.example.com']");
+  }
+  for (const o of origins) {
+    let origin: string | undefined;
+    try {
+      origin = new URL(o).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (typeof o !== 'string' || origin !== o) {
+      bad(`allowedOrigins entry "${String(o)}" is not an origin; write scheme://host[:port] with no path or trailing slash`);
+    }
+  }
+  const path = options.path ?? '/';
+  if (typeof path !== 'string' || !path.startsWith('/') || /[;\s\x00-\x1f\x7f]/.test(path)) {
+    bad(`path must start with "/" and hold no ";", spaces or control characters (got "${String(path)}")`);
+  }
+  const name = options.name ?? (path === '/' ? '__Host-oauth_refresh' : '__Secure-oauth_refresh');
+  if (typeof name !== 'string' || !TOKEN_CHARS.test(name)) bad(`name "${String(name)}" is not a valid cookie name`);
+  if (name.startsWith('__Host-') && path !== '/') {
+    bad(`name "${name}" uses the __Host- prefix, which browsers accept only with path "/"; use path "/" or a __Secure- name`);
+  }
+  if (options.maxAge !== undefined && (typeof options.maxAge !== 'number' || !Number.isInteger(options.maxAge) || options.maxAge <= 0)) {
+    bad(`maxAge must be a positive whole number of seconds (got ${String(options.maxAge)})`);
+  }
+  const csrfHeader = options.csrfHeader ?? 'x-csrf-token';
+  if (typeof csrfHeader !== 'string' || !TOKEN_CHARS.test(csrfHeader)) bad(`csrfHeader "${String(csrfHeader)}" is not a valid header name`);
+  return { name, path, maxAge: options.maxAge, csrfHeader: csrfHeader.toLowerCase(), allowedOrigins: new Set(origins) };
+}
+
+/**
+ * The CSRF gate for every request in cookie mode. `Origin` is sent by browsers on every POST; a
+ * custom header cannot be added cross-site without a CORS preflight this server would refuse.
+ * Both are required so an old browser that omits one is still covered by the other.
+ */
+export function assertSameOriginRequest(req: Request, cookie: CookieConfig): void {
+  const origin = req.headers.origin;
+  if (typeof origin !== 'string' || !cookie.allowedOrigins.has(origin)) {
+    throw new AccessDeniedError(origin ? `Origin ${origin.slice(0, 100)} is not allowed to use this endpoint` : 'The Origin header is required');
+  }
+  const csrf = req.headers[cookie.csrfHeader];
+  if (typeof csrf !== 'string' || csrf.trim() === '') {
+    throw new AccessDeniedError(`The ${cookie.csrfHeader} header is required`);
+  }
+}
+
+/** The refresh token from the cookie, or undefined when there is none. */
+export function readRefreshCookie(req: Request, cookie: CookieConfig): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  const values: string[] = [];
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== cookie.name) continue;
+    values.push(part.slice(eq + 1).trim());
+  }
+  // Two cookies of the same name mean one was planted (e.g. a broader path); using either is a guess.
+  if (values.length > 1) throw new InvalidRequestError(`The ${cookie.name} cookie was sent more than once`);
+  if (values.length === 0 || values[0] === '') return undefined;
+  try {
+    return decodeURIComponent(values[0]!);
+  } catch {
+    throw new InvalidRequestError(`The ${cookie.name} cookie is malformed`);
+  }
+}
+
+function serialize(cookie: CookieConfig, value: string, maxAge: number | undefined): string {
+  const parts = [`${cookie.name}=${value}`, `Path=${cookie.path}`, 'HttpOnly', 'Secure', 'SameSite=Strict'];
+  if (maxAge !== undefined) parts.push(`Max-Age=${maxAge}`);
+  if (maxAge === 0) parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+  return parts.join('; ');
+}
+
+function lifetime(cookie: CookieConfig, body: Record<string, unknown>): number | undefined {
+  if (cookie.maxAge !== undefined) return cookie.maxAge;
+  for (const key of ['refresh_expires_in', 'refresh_token_expires_in']) {
+    const v = body[key];
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.floor(v);
+  }
+  return undefined;
+}
+
+/**
+ * Moves a refresh token from an IdP answer into the cookie. The field is removed from the JSON
+ * even when empty (EIAM's password grant sends `""`), so the browser-visible shape is stable.
+ */
+export function moveRefreshTokenToCookie(res: Response, cookie: CookieConfig, body: Record<string, unknown>): Record<string, unknown> {
+  if (!('refresh_token' in body)) return body;
+  const { refresh_token: token, ...rest } = body;
+  if (typeof token === 'string' && token !== '') {
+    res.append('Set-Cookie', serialize(cookie, encodeURIComponent(token), lifetime(cookie, body)));
+  }
+  return rest;
+}
+
+export function clearRefreshCookie(res: Response, cookie: CookieConfig): void {
+  res.append('Set-Cookie', serialize(cookie, '', 0));
+}

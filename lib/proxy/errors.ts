@@ -1,0 +1,17 @@
+import { OAuthError } from '../errors/oauth-error.js';
+
+/** 413: the body is over `bodyLimit`. Still an OAuth-shaped `invalid_request` so clients parse one format. */
+export class RequestTooLargeError extends OAuthError {
+  readonly code = 'invalid_request' as const;
+  constructor(limit: number) {
+    super('invalid_request', `The request body is larger than ${limit} bytes`, 413);
+  }
+}
+
+/** 405: the proxies are POST endpoints (RFC 6749 §3.2, RFC 7009 §2.1). */
+export class MethodNotAllowedError extends OAuthError {
+  readonly code = 'invalid_request' as const;
+  constructor() {
+    super('invalid_request', 'Use POST', 405, { Allow: 'POST' });
+  }
+}

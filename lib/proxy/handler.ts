@@ -1,0 +1,78 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { OAuthError, ServerError } from '../errors/oauth-error.js';
+import { MethodNotAllowedError } from './errors.js';
+import type { ProxyConfig, ProxyResultEvent } from './options.js';
+import { errorAnswer, send, type Answer } from './respond.js';
+
+/** Per-request facts a proxy learns while working, reported to `onResult`. */
+export interface AuditFields {
+  grantType?: string;
+  username?: string;
+}
+
+export interface ProxyContext {
+  req: Request;
+  res: Response;
+  /** Aborted when the caller goes away, so a slow IdP call is not awaited for nobody. */
+  signal: AbortSignal;
+  audit: AuditFields;
+}
+
+/**
+ * The frame shared by the three proxies. They are endpoints, not filters: every outcome is
+ * answered here as OAuth JSON, never handed to `next()`, so the app's error handler (which may
+ * render HTML or leak details) is not involved and Express 4 needs no async wrapper.
+ */
+export function proxyHandler(
+  config: ProxyConfig,
+  endpoint: ProxyResultEvent['endpoint'],
+  run: (ctx: ProxyContext) => Promise<Answer>,
+): RequestHandler {
+  return (req, res) => {
+    const started = performance.now();
+    const controller = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) controller.abort();
+    };
+    res.once('close', onClose);
+    const ctx: ProxyContext = { req, res, signal: controller.signal, audit: {} };
+
+    const work: Promise<Answer> =
+      req.method === 'POST' ? run(ctx) : Promise.reject(new MethodNotAllowedError());
+    void work
+      .catch((err: unknown): Answer => {
+        if (err instanceof OAuthError) return errorAnswer(err, 'local');
+        const e = err as { name?: string; message?: string } | null;
+        config.logger?.error(`[express-oauth-kit] ${config.factory}: unexpected ${e?.name ?? 'error'}: ${e?.message ?? String(err)}`);
+        return errorAnswer(new ServerError('Internal server error'), 'local');
+      })
+      .then((answer) => {
+        if (res.headersSent || controller.signal.aborted) return;
+        send(res, answer);
+        report(config, endpoint, ctx, answer, started);
+      })
+      .catch((err: unknown) => {
+        config.logger?.error(`[express-oauth-kit] ${config.factory}: could not send the answer: ${(err as Error)?.message ?? String(err)}`);
+      });
+  };
+}
+
+function report(config: ProxyConfig, endpoint: ProxyResultEvent['endpoint'], ctx: ProxyContext, answer: Answer, started: number): void {
+  if (!config.onResult) return;
+  const event: ProxyResultEvent = {
+    endpoint,
+    status: answer.status,
+    source: answer.source,
+    latencyMs: Math.round((performance.now() - started) * 10) / 10,
+  };
+  if (ctx.audit.grantType !== undefined) event.grantType = ctx.audit.grantType.slice(0, 64);
+  if (typeof answer.body.error === 'string') event.error = answer.body.error.slice(0, 64);
+  if (answer.idpStatus !== undefined) event.idpStatus = answer.idpStatus;
+  if (ctx.audit.username !== undefined) event.username = ctx.audit.username;
+  if (ctx.req.ip !== undefined) event.ip = ctx.req.ip;
+  try {
+    config.onResult(event);
+  } catch (err) {
+    config.logger?.warn(`[express-oauth-kit] ${config.factory}: onResult threw: ${(err as Error)?.message ?? String(err)}`);
+  }
+}

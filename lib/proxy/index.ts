@@ -1,0 +1,14 @@
+export { tokenProxy } from './token-proxy.js';
+export { mfaChallengeProxy } from './mfa-challenge-proxy.js';
+export { revocationProxy } from './revocation-proxy.js';
+export type {
+  ProxyOptions,
+  TokenProxyOptions,
+  MfaChallengeProxyOptions,
+  RevocationProxyOptions,
+  ProxyResultEvent,
+  ProxyLogger,
+  ExtraParams,
+} from './options.js';
+export type { RefreshCookieOptions } from './cookie-mode.js';
+export type { ProxyGrantType } from './grants.js';

@@ -1,0 +1,192 @@
+import { ConfigError } from '../errors/config-error.js';
+import { IdpClient, positiveNumber, type IdpClientOptions } from '../idp/idp-client.js';
+import { DEFAULT_GRANTS, PROXY_GRANTS, RESERVED_PARAMS, type ProxyGrantType } from './grants.js';
+import { resolveCookieOptions, type CookieConfig, type RefreshCookieOptions } from './cookie-mode.js';
+
+/** Where operator-facing messages go. `console` fits, so do pino and winston loggers. */
+export interface ProxyLogger {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** One finished proxy request, for audit logs and metrics. Never carries secrets, passwords or tokens. */
+export interface ProxyResultEvent {
+  /** Which proxy answered. */
+  endpoint: 'token' | 'mfa_challenge' | 'revocation';
+  /** The caller's grant_type (token endpoint only), cut to 64 characters. */
+  grantType?: string;
+  /** Status sent to the caller. */
+  status: number;
+  /** OAuth `error` sent to the caller, if any (the IdP's own code when passed through). */
+  error?: string;
+  /** `local`: refused before any IdP call; `idp`: the IdP's answer; `transport`: the IdP could not be used. */
+  source: 'local' | 'idp' | 'transport';
+  /** Status the IdP answered, when it answered. */
+  idpStatus?: number;
+  /** Milliseconds from the request reaching the proxy to the answer. */
+  latencyMs: number;
+  /** The `username` of a password grant. Personal data: the hook decides whether to keep it. */
+  username?: string;
+  /** `req.ip` as Express computed it (honours `trust proxy`). */
+  ip?: string;
+}
+
+/** Options every proxy accepts: the IdP connection plus how requests are read and reported. */
+export interface ProxyOptions extends IdpClientOptions {
+  /**
+   * Also read parameters from the request's query string. Default false: passwords and tokens in
+   * URLs end up in access logs, proxies and browser history. With it off, a query naming an OAuth
+   * parameter is refused with 400 so the mistake is visible.
+   */
+  allowQueryParams?: boolean;
+  /** Largest request body read, in bytes. Default 16384. */
+  bodyLimit?: number;
+  /** Audit hook called once per answered request. Exceptions it throws are logged and ignored. */
+  onResult?: (event: ProxyResultEvent) => void;
+  /** Operator messages (IdP rejected our client credentials, IdP failures). Default `console`; `false` silences. */
+  logger?: ProxyLogger | false;
+}
+
+export type ExtraParams = Record<string, string> | ((grantType: ProxyGrantType) => Record<string, string> | undefined);
+
+export interface TokenProxyOptions extends ProxyOptions {
+  /** Grants the front end may use. Default `['password', 'mfa_oob', 'refresh_token']`. */
+  grants?: ProxyGrantType[];
+  /** Extra parameters a front end may send per grant (e.g. `{ password: ['audience'] }`). */
+  allowParams?: Partial<Record<ProxyGrantType, string[]>>;
+  /** Parameters the server adds to every token request (e.g. CIAM `auth_source_id`). They win over the caller's. */
+  extraParams?: ExtraParams;
+  /** Refresh-token cookie mode: the browser never sees the refresh token. Off by default. */
+  cookie?: RefreshCookieOptions;
+}
+
+export type MfaChallengeProxyOptions = ProxyOptions;
+
+export interface RevocationProxyOptions extends ProxyOptions {
+  /** Same cookie options as `tokenProxy`: a request without `token` revokes the cookie's refresh token and clears it. */
+  cookie?: RefreshCookieOptions;
+}
+
+const IDP_KEYS = [
+  'issuer', 'tokenEndpoint', 'revocationEndpoint', 'mfaChallengeEndpoint', 'profile', 'clientId', 'clientSecret',
+  'clientAuth', 'paramsIn', 'timeout', 'maxResponseBytes', 'allowInsecureHttp',
+] as const;
+// One options object may be shared by the three factories, so each accepts the union.
+const KNOWN_KEYS = new Set<string>([
+  ...IDP_KEYS, 'allowQueryParams', 'bodyLimit', 'onResult', 'logger', 'grants', 'allowParams', 'extraParams', 'cookie',
+]);
+
+/** The validated, normalised form shared by the three proxies. */
+export interface ProxyConfig {
+  factory: string;
+  client: IdpClient;
+  allowQuery: boolean;
+  bodyLimit: number;
+  onResult: ((event: ProxyResultEvent) => void) | undefined;
+  logger: ProxyLogger | undefined;
+}
+
+export interface TokenProxyConfig extends ProxyConfig {
+  grants: ReadonlySet<ProxyGrantType>;
+  allowParams: Partial<Record<ProxyGrantType, readonly string[]>>;
+  extraParams: (grantType: ProxyGrantType) => Record<string, string> | undefined;
+  cookie: CookieConfig | undefined;
+}
+
+function fail(factory: string, message: string, code: ConstructorParameters<typeof ConfigError>[0] = 'ERR_OAUTHKIT_OPTIONS'): never {
+  throw new ConfigError(code, `${factory}(): ${message}`);
+}
+
+function paramNames(factory: string, value: unknown, option: string): string[] {
+  if (!Array.isArray(value) || value.some((n) => typeof n !== 'string' || n === '')) {
+    fail(factory, `${option} must be an array of parameter names`);
+  }
+  for (const name of value as string[]) {
+    if (RESERVED_PARAMS.has(name)) {
+      fail(factory, `${option} must not name "${name}": the server sets it from its own configuration`);
+    }
+  }
+  return value as string[];
+}
+
+function stringRecord(factory: string, value: unknown, option: string): Record<string, string> {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) fail(factory, `${option} must be an object of string values`);
+  const entries = Object.entries(value as Record<string, unknown>);
+  for (const [k, v] of entries) {
+    if (typeof v !== 'string') fail(factory, `${option}.${k} must be a string (got ${typeof v})`);
+    if (RESERVED_PARAMS.has(k)) fail(factory, `${option} must not set "${k}": the server sets it from its own configuration`);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+export function resolveProxyOptions(options: ProxyOptions, factory: string): ProxyConfig {
+  if (!options || typeof options !== 'object') fail(factory, 'needs an options object');
+  const unknown = Object.keys(options).filter((k) => !KNOWN_KEYS.has(k));
+  if (unknown.length) {
+    fail(factory, `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; check the spelling against the options table`);
+  }
+  const client = new IdpClient(options, factory);
+  if (options.allowQueryParams !== undefined && typeof options.allowQueryParams !== 'boolean') {
+    fail(factory, 'allowQueryParams must be true or false');
+  }
+  if (options.onResult !== undefined && typeof options.onResult !== 'function') {
+    fail(factory, 'onResult must be a function (event) => void');
+  }
+  const logger = options.logger;
+  if (logger !== undefined && logger !== false && (typeof logger?.warn !== 'function' || typeof logger?.error !== 'function')) {
+    fail(factory, 'logger must have warn(message) and error(message) methods (console works), or be false');
+  }
+  return {
+    factory,
+    client,
+    allowQuery: options.allowQueryParams === true,
+    bodyLimit: positiveNumber(options.bodyLimit, `${factory}(): bodyLimit`, 16 * 1024),
+    onResult: options.onResult,
+    logger: logger === false ? undefined : (logger ?? console),
+  };
+}
+
+export function resolveTokenProxyOptions(options: TokenProxyOptions, factory = 'tokenProxy'): TokenProxyConfig {
+  const base = resolveProxyOptions(options, factory);
+  const grants = options.grants ?? [...DEFAULT_GRANTS];
+  if (!Array.isArray(grants) || grants.length === 0) {
+    fail(factory, `grants must be a non-empty array of ${PROXY_GRANTS.map((g) => `'${g}'`).join(', ')}`, 'ERR_OAUTHKIT_GRANTS');
+  }
+  for (const g of grants as string[]) {
+    if (g === 'client_credentials') {
+      fail(factory, 'grants must not include client_credentials: a front end must never act as this server; use createM2MClient() for server-to-server tokens', 'ERR_OAUTHKIT_GRANTS');
+    }
+    if (!(PROXY_GRANTS as string[]).includes(g)) {
+      fail(factory, `unknown grant "${g}" in grants; supported: ${PROXY_GRANTS.join(', ')}`, 'ERR_OAUTHKIT_GRANTS');
+    }
+  }
+  const allowParams: Partial<Record<ProxyGrantType, readonly string[]>> = {};
+  if (options.allowParams !== undefined) {
+    if (!options.allowParams || typeof options.allowParams !== 'object' || Array.isArray(options.allowParams)) {
+      fail(factory, "allowParams must be an object keyed by grant, e.g. { password: ['audience'] }");
+    }
+    for (const [g, names] of Object.entries(options.allowParams)) {
+      if (!(PROXY_GRANTS as string[]).includes(g)) fail(factory, `allowParams names unknown grant "${g}"`, 'ERR_OAUTHKIT_GRANTS');
+      allowParams[g as ProxyGrantType] = paramNames(factory, names, `allowParams.${g}`);
+    }
+  }
+  let extraParams: TokenProxyConfig['extraParams'] = () => undefined;
+  const extra = options.extraParams;
+  if (typeof extra === 'function') {
+    // A function is checked per request (its result may vary), see token-proxy.ts.
+    extraParams = (g) => {
+      const r = extra(g);
+      return r === undefined ? undefined : stringRecord(factory, r, 'extraParams() result');
+    };
+  } else if (extra !== undefined) {
+    const fixed = stringRecord(factory, extra, 'extraParams');
+    extraParams = () => fixed;
+  }
+  return {
+    ...base,
+    grants: new Set(grants),
+    allowParams,
+    extraParams,
+    cookie: options.cookie === undefined ? undefined : resolveCookieOptions(options.cookie, factory),
+  };
+}

@@ -1,0 +1,135 @@
+import type { Request } from 'express';
+import { InvalidRequestError } from '../errors/oauth-error.js';
+import { RequestTooLargeError } from './errors.js';
+import { KNOWN_PARAMS } from './grants.js';
+
+/** Every value each parameter was given, so a repeated parameter can be refused by name. */
+export type Params = ReadonlyMap<string, readonly string[]>;
+
+export interface ReadParamsOptions {
+  allowQuery: boolean;
+  bodyLimit: number;
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+function add(out: Map<string, string[]>, key: string, value: string): void {
+  const list = out.get(key);
+  if (list) list.push(value);
+  else out.set(key, [value]);
+}
+
+/**
+ * Values from an already-parsed body (express.json(), express.urlencoded(), or our own JSON.parse).
+ * Arrays are what body parsers make of a repeated form field, so they become repeated values;
+ * nested objects (qs "extended" syntax, JSON objects) are never valid OAuth parameters.
+ */
+function addParsed(out: Map<string, string[]>, body: unknown): void {
+  if (body === undefined || body === null) return;
+  if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('The request body must be an object of parameters');
+  for (const [key, raw] of Object.entries(body as Record<string, unknown>)) {
+    for (const v of Array.isArray(raw) ? raw : [raw]) {
+      if (v === undefined || v === null) continue;
+      if (typeof v === 'string') add(out, key, v);
+      // A front end sending binding_code as a JSON number is common and harmless.
+      else if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean') add(out, key, String(v));
+      else throw new InvalidRequestError(`Parameter ${key.slice(0, 64)} must be a string`);
+    }
+  }
+}
+
+async function readRaw(req: Request, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw new RequestTooLargeError(limit);
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (encoding !== 'identity') throw new InvalidRequestError('Compressed request bodies are not accepted');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new RequestTooLargeError(limit);
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof RequestTooLargeError) throw err;
+    throw new InvalidRequestError('The request body could not be read');
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new InvalidRequestError('The request body is not valid UTF-8');
+  }
+}
+
+/** body-parser's own test (on-finished): a stream that has been read to its end cannot be read again. */
+function alreadyConsumed(req: Request): boolean {
+  return req.readableEnded || (req.complete && !req.readable);
+}
+
+async function addBody(out: Map<string, string[]>, req: Request, limit: number): Promise<void> {
+  const parsed: unknown = (req as { body?: unknown }).body;
+  const parsedHasKeys = parsed !== null && typeof parsed === 'object' && Object.keys(parsed).length > 0;
+  // Express 4's body-parser leaves `{}` on requests it did not parse; only a consumed stream or a
+  // non-empty body means someone else already did the parsing.
+  if (alreadyConsumed(req) || parsedHasKeys) {
+    addParsed(out, parsed);
+    return;
+  }
+  const text = await readRaw(req, limit);
+  if (text === '') return;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === FORM) {
+    for (const [k, v] of new URLSearchParams(text)) add(out, k, v);
+  } else if (type === 'application/json' || type.endsWith('+json')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new InvalidRequestError('The request body is not valid JSON');
+    }
+    addParsed(out, value);
+  } else {
+    throw new InvalidRequestError(`Content-Type must be ${FORM} or application/json`);
+  }
+}
+
+/**
+ * Reads a proxy request's parameters. The body is parsed here (so no app-level parser is needed)
+ * unless the app already did it. The query string is read only when `allowQuery` is on.
+ */
+export async function readParams(req: Request, options: ReadParamsOptions): Promise<Params> {
+  const out = new Map<string, string[]>();
+  const url = req.originalUrl ?? req.url ?? '';
+  const q = url.indexOf('?');
+  if (q >= 0) {
+    const query = new URLSearchParams(url.slice(q + 1));
+    if (options.allowQuery) {
+      for (const [k, v] of query) add(out, k, v);
+    } else {
+      const named = [...query.keys()].find((k) => KNOWN_PARAMS.has(k));
+      if (named !== undefined) {
+        throw new InvalidRequestError(`Send ${named} in the request body: the query string is not read, because URLs end up in logs`);
+      }
+    }
+  }
+  await addBody(out, req, options.bodyLimit);
+  return out;
+}
+
+/**
+ * One parameter's value. Repeated → invalid_request naming it (RFC 6749 §3.2); empty counts as
+ * absent (RFC 6749 §3.1).
+ */
+export function single(params: Params, name: string): string | undefined {
+  const values = params.get(name);
+  if (!values) return undefined;
+  if (values.length > 1) throw new InvalidRequestError(`Parameter ${name} was sent more than once`);
+  return values[0] === '' ? undefined : values[0];
+}
+
+export function requireParam(params: Params, name: string, hint = ''): string {
+  const v = single(params, name);
+  if (v === undefined) throw new InvalidRequestError(`Missing required parameter: ${name}${hint}`);
+  return v;
+}

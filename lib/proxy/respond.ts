@@ -1,0 +1,98 @@
+import type { Response } from 'express';
+import {
+  IdpBadResponseError,
+  IdpError,
+  IdpTimeoutError,
+  IdpUnavailableError,
+  OAuthError,
+} from '../errors/oauth-error.js';
+import type { IdpEndpoint } from '../idp/idp-client.js';
+import { describeUrl } from '../idp/http.js';
+import type { ProxyConfig } from './options.js';
+
+/** What a proxy sends back, before it is written. */
+export interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+  source: 'local' | 'idp' | 'transport';
+  idpStatus?: number;
+}
+
+/**
+ * Every answer of a proxy carries tokens or says something about credentials: no cache may keep
+ * it (RFC 6749 §5.1). Pragma is for HTTP/1.0 caches the RFC still names.
+ */
+export function send(res: Response, answer: Answer): void {
+  res.status(answer.status);
+  if (answer.headers) res.set(answer.headers);
+  res.set('Cache-Control', 'no-store');
+  res.set('Pragma', 'no-cache');
+  res.json(answer.body);
+}
+
+export function errorAnswer(err: OAuthError, source: Answer['source']): Answer {
+  return { status: err.status, body: { ...err.toJSON() }, headers: { ...err.headers }, source };
+}
+
+const PASSED_HEADERS = ['retry-after'];
+
+/**
+ * Calls the IdP and turns whatever happens into an Answer. Browsers get short generic
+ * descriptions; the operator log gets the detail (which never holds the query string, where
+ * EIAM keeps client_secret).
+ */
+export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: URLSearchParams, signal: AbortSignal): Promise<Answer> {
+  let status: number;
+  let body: Record<string, unknown>;
+  let headers: Headers;
+  try {
+    ({ status, body, headers } = await config.client.post(kind, params, { signal }));
+  } catch (err) {
+    return transportFailure(config, err);
+  }
+
+  if (body.error === 'invalid_client') {
+    // The front end cannot fix this and must not be told to authenticate (a WWW-Authenticate: Basic
+    // from the IdP would make a browser pop a login dialog): the server's own credentials are wrong.
+    const where = await config.client.endpointUrl(kind).then(describeUrl, () => kind);
+    const said = typeof body.error_description === 'string' ? `: ${body.error_description.slice(0, 200)}` : '';
+    config.logger?.error(
+      `[express-oauth-kit] ${config.factory}: the IdP at ${where} rejected this server's client credentials (${status} invalid_client${said}); check clientId, clientSecret and clientAuth`,
+    );
+    const err = new IdpError('The server could not authenticate to the identity provider', status, 'invalid_client');
+    return { ...errorAnswer(err, 'idp'), idpStatus: status };
+  }
+  if (status >= 500) {
+    config.logger?.warn(`[express-oauth-kit] ${config.factory}: the IdP answered ${status}${typeof body.error === 'string' ? ` ${body.error}` : ''}`);
+  }
+  const passed: Record<string, string> = {};
+  for (const name of PASSED_HEADERS) {
+    const v = headers.get(name);
+    if (v !== null) passed[name] = v;
+  }
+  return { status, body, headers: passed, source: 'idp', idpStatus: status };
+}
+
+function transportFailure(config: ProxyConfig, err: unknown): Answer {
+  const detail = err instanceof Error ? err.message : String(err);
+  if (err instanceof IdpTimeoutError) {
+    config.logger?.warn(`[express-oauth-kit] ${config.factory}: ${detail}`);
+    return errorAnswer(new IdpTimeoutError('The identity provider did not answer in time'), 'transport');
+  }
+  if (err instanceof IdpUnavailableError) {
+    config.logger?.warn(`[express-oauth-kit] ${config.factory}: ${detail}`);
+    return errorAnswer(new IdpUnavailableError('The identity provider could not be reached'), 'transport');
+  }
+  if (err instanceof IdpBadResponseError) {
+    config.logger?.warn(`[express-oauth-kit] ${config.factory}: ${detail}`);
+    return errorAnswer(new IdpBadResponseError('The identity provider sent an invalid answer'), 'transport');
+  }
+  if (err instanceof OAuthError) {
+    // Discovery failures (IdpError) and missing endpoints (ServerError): configuration, not the caller.
+    config.logger?.error(`[express-oauth-kit] ${config.factory}: ${detail}`);
+    const body = { error: err.error ?? 'server_error', error_description: 'The server is not set up to reach the identity provider for this request' };
+    return { status: err.status, body, source: 'transport' };
+  }
+  throw err;
+}
