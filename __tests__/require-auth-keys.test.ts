@@ -1,0 +1,163 @@
+/** Key rotation, JWKS outages and the verified-token cache, against a real JWKS server. */
+import express from 'express';
+import request from 'supertest';
+import { clearDiscoveryCache, oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
+import { startJwksServer, type JwksServer } from './support/jwks-server.js';
+
+let idp: JwksServer;
+beforeEach(async () => {
+  idp = await startJwksServer();
+  clearDiscoveryCache();
+});
+afterEach(() => idp.close());
+
+function setup(options: Partial<RequireAuthOptions> = {}) {
+  const guard = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, jwksTimeout: 500, ...options });
+  const app = express();
+  app.get('/me', guard, (req, res) => res.json({ sub: req.auth!.payload.sub }));
+  app.use(oauthErrorHandler());
+  const call = (token: string) => request(app).get('/me').set('Authorization', `Bearer ${token}`);
+  return { guard, app, call };
+}
+
+test('a new kid after rotation triggers one JWKS refetch, and the new key verifies', async () => {
+  // The cooldown (default 30 s) spaces refetches; 50 ms keeps the test short.
+  const { call } = setup({ jwksCooldown: 50 });
+  expect((await call(await idp.sign())).status).toBe(200);
+  expect(idp.jwksRequests).toBe(1);
+  const fresh = await idp.addKey('ES256');
+  await new Promise((r) => setTimeout(r, 60));
+  expect((await call(await idp.sign({}, { kid: fresh.kid }))).status).toBe(200);
+  expect(idp.jwksRequests).toBe(2);
+});
+
+test('a flood of unknown kids causes at most one refetch per cooldown', async () => {
+  const { call } = setup({ jwksCooldown: 60_000 });
+  expect((await call(await idp.sign())).status).toBe(200);
+  const { privateKey } = await (await import('jose')).generateKeyPair('RS256');
+  const { SignJWT } = await import('jose');
+  const statuses: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const bogus = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: `bogus-${i}` }).setIssuer(idp.issuer).setAudience(idp.audience).setExpirationTime('5m').sign(privateKey);
+    statuses.push((await call(bogus)).status);
+  }
+  expect(new Set(statuses)).toEqual(new Set([401]));
+  expect(idp.jwksRequests).toBeLessThanOrEqual(2);
+});
+
+test('a removed key stops verifying, even for a token that was cached', async () => {
+  const { call } = setup({ jwksCooldown: 0 });
+  const oldKey = idp.keys[0]!;
+  const oldToken = await idp.sign({}, { kid: oldKey.kid });
+  expect((await call(oldToken)).status).toBe(200);
+  expect((await call(oldToken)).status).toBe(200); // served from the cache
+  const newKey = await idp.addKey('RS256');
+  idp.removeKey(oldKey.kid);
+  // A token with the new kid makes the guard reload the key set...
+  expect((await call(await idp.sign({}, { kid: newKey.kid }))).status).toBe(200);
+  // ...and the cached verification of the old token belongs to the old set: verified again, rejected.
+  const res = await call(oldToken);
+  expect(res.status).toBe(401);
+  expect(res.body.error_description).toMatch(/No key of the issuer matches/);
+});
+
+test('JWKS down → 503 temporarily_unavailable with Retry-After, never 401; back up → 200', async () => {
+  const { call } = setup();
+  idp.mode = 'down';
+  const token = await idp.sign();
+  const down = await call(token);
+  expect(down.status).toBe(503);
+  expect(down.headers['retry-after']).toBe('5');
+  expect(down.body.error).toBe('temporarily_unavailable');
+  expect(down.headers['www-authenticate']).toBeUndefined();
+  idp.mode = 'up';
+  expect((await call(token)).status).toBe(200);
+});
+
+test('JWKS hanging → 503 after jwksTimeout', async () => {
+  const { call } = setup({ jwksTimeout: 300 });
+  idp.mode = 'hang';
+  const started = Date.now();
+  const res = await call(await idp.sign());
+  expect(res.status).toBe(503);
+  expect(res.body.error_description).toMatch(/timed out/);
+  expect(Date.now() - started).toBeLessThan(3_000);
+});
+
+test('discovery down → 503; discovery is retried after the failure', async () => {
+  const { call } = setup({ jwksUri: undefined });
+  idp.mode = 'down';
+  const token = await idp.sign();
+  expect((await call(token)).status).toBe(503);
+  idp.mode = 'up';
+  clearDiscoveryCache(); // skip the retry back-off, which is tested by time elsewhere
+  expect((await call(token)).status).toBe(200);
+  expect(idp.discoveryRequests).toBeGreaterThanOrEqual(2);
+});
+
+test('discovery naming another issuer is refused (RFC 8414 §3.3)', async () => {
+  const { call } = setup({ jwksUri: undefined, issuer: `${idp.issuer}/` });
+  const res = await call(await idp.sign({ iss: `${idp.issuer}/` }));
+  expect(res.status).toBe(503);
+  expect(res.body.error_description).toMatch(/names issuer/);
+});
+
+describe('verified-token cache', () => {
+  test('a repeated token is verified once; failures are not cached', async () => {
+    const { guard, call } = setup();
+    const token = await idp.sign();
+    for (let i = 0; i < 5; i++) expect((await call(token)).status).toBe(200);
+    expect(guard.cacheStats.entries).toBe(1);
+    const bad = await idp.sign({ aud: 'nope' });
+    for (let i = 0; i < 3; i++) expect((await call(bad)).status).toBe(401);
+    expect(guard.cacheStats.entries).toBe(1);
+  });
+
+  test('a cached entry never outlives the token exp', async () => {
+    const { call } = setup({ clockTolerance: 0 });
+    const token = await idp.sign({}, { expiresIn: 1 });
+    expect((await call(token)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const res = await call(token);
+    expect(res.status).toBe(401);
+    expect(res.body.error_description).toBe('The access token expired');
+  });
+
+  test('bounded by entries', async () => {
+    const { guard, call } = setup({ cache: { maxEntries: 3 } });
+    for (let i = 0; i < 6; i++) expect((await call(await idp.sign({ n: i }))).status).toBe(200);
+    expect(guard.cacheStats.entries).toBe(3);
+  });
+
+  test('cache: false verifies every time', async () => {
+    const { guard, call } = setup({ cache: false });
+    const token = await idp.sign();
+    expect((await call(token)).status).toBe(200);
+    expect((await call(token)).status).toBe(200);
+    expect(guard.cacheStats.entries).toBe(0);
+  });
+
+  test('req.auth payload is frozen so one request cannot alter what the next one sees', async () => {
+    const guard = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri });
+    const app = express();
+    app.get('/mutate', guard, (req, res) => {
+      try {
+        (req.auth!.payload as Record<string, unknown>).sub = 'admin';
+      } catch {
+        /* strict-mode TypeError on a frozen object */
+      }
+      res.json({ sub: req.auth!.payload.sub });
+    });
+    const token = await idp.sign({ sub: 'user-1' });
+    await request(app).get('/mutate').set('Authorization', `Bearer ${token}`);
+    const res = await request(app).get('/mutate').set('Authorization', `Bearer ${token}`);
+    expect(res.body.sub).toBe('user-1');
+  });
+});
+
+test('guard.verify() works outside Express', async () => {
+  const { guard } = setup();
+  const v = await guard.verify(await idp.sign({ sub: 'ws-user' }));
+  expect(v.payload.sub).toBe('ws-user');
+  await expect(guard.verify('x.y.z')).rejects.toMatchObject({ code: 'invalid_token', status: 401 });
+});
