@@ -1,0 +1,22 @@
+export { createM2MClient } from './m2m-client.js';
+export { MemoryTokenStore, isStoredToken, type TokenStore, type StoredToken, type MemoryTokenStoreOptions } from './store.js';
+export { TokenStoreError } from './shared-store.js';
+export type {
+  M2MClient,
+  M2MClientOptions,
+  M2MToken,
+  GetTokenOptions,
+  TokenRequestOptions,
+  M2MRetryOptions,
+  M2MHooks,
+  M2MTokenKeyInfo,
+  M2MTokenFetchedEvent,
+  M2MCacheHitEvent,
+  M2MErrorEvent,
+  M2MRetryEvent,
+  M2MFetch,
+  M2MFetchInit,
+  M2MGetToken,
+  M2MRequestApi,
+  M2MMiddlewareOptions,
+} from './types.js';

@@ -1,0 +1,144 @@
+import { LRUCache } from 'lru-cache';
+import { describeUrl } from '../idp/http.js';
+import { isReplayable, newTokenMayHelp, withBearer } from './fetch.js';
+import { emit } from './hooks.js';
+import { m2mMiddleware } from './middleware.js';
+import { resolveOptions } from './options.js';
+import { getRetryAfter, isRetryable, retryDelay, sleep } from './retry.js';
+import { buildSpec, rawOptionsKey, specFor, type TokenSpec } from './spec.js';
+import type { StoredToken } from './store.js';
+import { TokenCache } from './token-cache.js';
+import { interpretTokenResponse, withContext } from './token-response.js';
+import type {
+  GetTokenOptions,
+  M2MClient,
+  M2MClientOptions,
+  M2MFetch,
+  M2MFetchInit,
+  M2MGetToken,
+  M2MMiddlewareOptions,
+  TokenRequestOptions,
+} from './types.js';
+
+const hasTokenOptions = (o: TokenRequestOptions): boolean => o.scope !== undefined || o.audience !== undefined || o.resource !== undefined;
+
+/**
+ * Cached client_credentials tokens (RFC 6749 §4.4) for calls from this service to others.
+ * Options are checked here, so a misconfiguration throws a ConfigError at start-up.
+ */
+export function createM2MClient(options: M2MClientOptions): M2MClient {
+  const o = resolveOptions(options);
+  const { idp, retry } = o;
+  const secret = options.clientSecret;
+  const defaultSpec = buildSpec(o.base, o.defaults.scope, o.defaults.audience, o.defaults.resource);
+  // Per-call options are normalized once per distinct value, not per call; bounded against dynamic scopes.
+  const specs = new LRUCache<string, TokenSpec>({ max: 1000 });
+
+  const specOf = (t: TokenRequestOptions): TokenSpec => {
+    if (!hasTokenOptions(t)) return defaultSpec;
+    const raw = rawOptionsKey(t);
+    let s = specs.get(raw);
+    if (s === undefined) {
+      s = specFor(o.base, o.defaults, t, 'getToken()');
+      specs.set(raw, s);
+    }
+    return s;
+  };
+
+  async function fetchToken(spec: TokenSpec, background: boolean): Promise<{ token: StoredToken; attempts: number }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const where = describeUrl(await idp.endpointUrl('token'));
+        // Lifetime counts from when we asked, not from when the answer arrived: errs on the early side.
+        const issuedAt = Date.now();
+        const res = await idp.post('token', new URLSearchParams(spec.params as [string, string][]));
+        const token = interpretTokenResponse(res, {
+          where,
+          requestedScope: spec.info.scope,
+          defaultExpiresInMs: o.defaultExpiresInMs,
+          secret,
+          issuedAt,
+        });
+        return { token, attempts: attempt };
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        const retryAfter = getRetryAfter(e);
+        const delay = attempt < retry.attempts && isRetryable(e) ? retryDelay(retry, attempt, retryAfter) : undefined;
+        if (delay === undefined) {
+          const note =
+            retryAfter !== undefined && retryAfter > retry.maxDelay && attempt < retry.attempts && isRetryable(e)
+              ? `the IdP asked to retry after ${Math.ceil(retryAfter / 1000)} s, more than retry.maxDelay`
+              : undefined;
+          throw withContext(e, spec.label, attempt, note);
+        }
+        if (o.hooks.onRetry) emit(o.hooks.onRetry, { ...spec.info, attempt, delayMs: delay, error: e });
+        await sleep(delay, !background);
+      }
+    }
+  }
+
+  const cache = new TokenCache(
+    {
+      expirySkewMs: o.expirySkewMs,
+      refreshAhead: o.refreshAhead,
+      cacheMax: o.cacheMax,
+      store: o.store,
+      storeTimeout: o.storeTimeout,
+      storeLockWait: o.storeLockWait,
+      maxPauseMs: retry.maxDelay,
+      hooks: o.hooks,
+    },
+    fetchToken,
+  );
+
+  const getToken: M2MGetToken = (opts?: GetTokenOptions) => {
+    if (opts === undefined) return cache.get(defaultSpec, false);
+    let spec: TokenSpec;
+    try {
+      spec = specOf(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return cache.get(spec, opts.forceRefresh === true);
+  };
+
+  const m2mFetch: M2MFetch = async (input, init?: M2MFetchInit, tokenOptions?: TokenRequestOptions) => {
+    const spec = tokenOptions === undefined ? defaultSpec : specOf(tokenOptions);
+    const first = await cache.get(spec, false);
+    const res = await fetch(input, withBearer(input, init, first.accessToken));
+    if (res.status !== 401 || !o.retryOn401 || !newTokenMayHelp(res)) return res;
+    // The downstream rejected this token: no caller should get it again, replayable body or not.
+    await cache.invalidate(spec, first.accessToken);
+    if (!isReplayable(input, init)) return res;
+    await res.body?.cancel().catch(() => undefined);
+    const fresh = await cache.get(spec, false);
+    return fetch(input, withBearer(input, init, fresh.accessToken));
+  };
+
+  const defaultApi = { fetch: m2mFetch, getToken };
+
+  return Object.freeze({
+    clientId: idp.clientId,
+    getToken,
+    fetch: m2mFetch,
+    middleware(mw?: M2MMiddlewareOptions) {
+      if (mw === undefined || !hasTokenOptions(mw)) return m2mMiddleware(defaultApi);
+      const defaults: TokenRequestOptions = { scope: mw.scope, audience: mw.audience, resource: mw.resource };
+      specOf(defaults); // validates now: a bad mount option is a start-up error, not a per-request one
+      return m2mMiddleware({
+        fetch: (input, init, t) => m2mFetch(input, init, t ?? defaults),
+        getToken: (g) => getToken(g === undefined ? defaults : { ...defaults, ...stripUndefined(g) }),
+      });
+    },
+    async invalidate(inv?: TokenRequestOptions & { accessToken?: string }) {
+      if (inv === undefined) return cache.clear();
+      await cache.invalidate(specOf(inv), inv.accessToken);
+    },
+  });
+}
+
+function stripUndefined<T extends object>(v: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const k of Object.keys(v) as (keyof T)[]) if (v[k] !== undefined) out[k] = v[k];
+  return out;
+}

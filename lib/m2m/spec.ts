@@ -1,0 +1,94 @@
+import { ConfigError } from '../errors/config-error.js';
+import type { M2MTokenKeyInfo, TokenRequestOptions } from './types.js';
+
+/** One distinct token: its cache key, the parameters that ask the IdP for it, and its hook identity. */
+export interface TokenSpec {
+  readonly key: string;
+  readonly info: M2MTokenKeyInfo;
+  /** grant_type, scope, audience, resource and extra params; client authentication is added by IdpClient. */
+  readonly params: readonly (readonly [string, string])[];
+  /** For error messages: `client "x", scope "a b"`. */
+  readonly label: string;
+}
+
+// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+export function normalizeScope(value: unknown, where: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  let parts: string[];
+  if (typeof value === 'string') parts = value.split(/[ \t\r\n]+/);
+  else if (Array.isArray(value) && value.every((s) => typeof s === 'string')) parts = value.flatMap((s: string) => s.split(/[ \t\r\n]+/));
+  else throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: scope must be a space-separated string or an array of strings`);
+  const tokens = [...new Set(parts.filter((s) => s !== ''))].sort();
+  for (const t of tokens) {
+    if (!SCOPE_TOKEN.test(t)) {
+      throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: scope "${t}" has characters RFC 6749 §3.3 does not allow`);
+    }
+  }
+  // Sorted and de-duplicated: "b a" and ["a", "b"] are the same token, and share one cache entry.
+  return tokens.length ? tokens.join(' ') : undefined;
+}
+
+export function normalizeList(value: unknown, name: 'audience' | 'resource', where: string): readonly string[] {
+  if (value === undefined || value === null) return [];
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s !== '')) {
+    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: ${name} must be a non-empty string or an array of them`);
+  }
+  if (name === 'resource') {
+    for (const r of list as string[]) {
+      let u: URL | undefined;
+      try {
+        u = new URL(r);
+      } catch {
+        u = undefined;
+      }
+      // RFC 8707 §2: an absolute URI without a fragment.
+      if (!u || r.includes('#')) {
+        throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: resource "${r}" must be an absolute URI without a fragment (RFC 8707)`);
+      }
+    }
+  }
+  return Object.freeze([...new Set(list as string[])].sort());
+}
+
+export interface SpecBase {
+  endpointKey: string;
+  clientId: string;
+  extraParams: readonly (readonly [string, string])[];
+}
+
+export function buildSpec(base: SpecBase, scope: string | undefined, audience: readonly string[], resource: readonly string[]): TokenSpec {
+  const key = 'm2m1:' + JSON.stringify([base.endpointKey, base.clientId, scope ?? '', audience, resource, base.extraParams]);
+  const params: (readonly [string, string])[] = [['grant_type', 'client_credentials']];
+  if (scope !== undefined) params.push(['scope', scope]);
+  for (const a of audience) params.push(['audience', a]);
+  for (const r of resource) params.push(['resource', r]);
+  params.push(...base.extraParams);
+  let label = `client "${base.clientId}"`;
+  if (scope !== undefined) label += `, scope "${scope}"`;
+  if (audience.length) label += `, audience "${audience.join(' ')}"`;
+  if (resource.length) label += `, resource "${resource.join(' ')}"`;
+  const info: M2MTokenKeyInfo = Object.freeze({ key, clientId: base.clientId, scope, audience, resource });
+  return Object.freeze({ key, info, params: Object.freeze(params), label });
+}
+
+/** Per-call options fall back to the client's defaults one by one (a call's scope does not drop the default audience). */
+export function specFor(
+  base: SpecBase,
+  defaults: { scope: string | undefined; audience: readonly string[]; resource: readonly string[] },
+  options: TokenRequestOptions,
+  where: string,
+): TokenSpec {
+  const scope = options.scope === undefined ? defaults.scope : normalizeScope(options.scope, where);
+  const audience = options.audience === undefined ? defaults.audience : normalizeList(options.audience, 'audience', where);
+  const resource = options.resource === undefined ? defaults.resource : normalizeList(options.resource, 'resource', where);
+  return buildSpec(base, scope, audience, resource);
+}
+
+/** Memo key for a call's raw options; NUL cannot appear in a scope, audience or resource. */
+export function rawOptionsKey(o: TokenRequestOptions): string {
+  const s = (v: string | readonly string[] | undefined): string => (v === undefined ? '\u0001' : typeof v === 'string' ? v : v.join('\u0002'));
+  return `${s(o.scope)}\u0000${s(o.audience)}\u0000${s(o.resource)}`;
+}

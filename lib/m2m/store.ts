@@ -1,0 +1,107 @@
+import { LRUCache } from 'lru-cache';
+
+/**
+ * What a token store holds for one cache key: the token and its expiry, nothing else (no client
+ * secret, no request parameters). `issuedAt` is kept so every instance derives the same skew and
+ * refresh-ahead point from a shared token.
+ */
+export interface StoredToken {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Epoch milliseconds at which the IdP says the token expires. */
+  expiresAt: number;
+  /** Epoch milliseconds at which the token was obtained from the IdP. */
+  issuedAt: number;
+  /** Scope the IdP granted (or the scope requested, when the IdP did not say). */
+  scope?: string;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * A cache shared between client instances, so a fleet asks the IdP for one token per key instead
+ * of one per process. Keys are opaque strings built by the client (endpoint, client id, scopes,
+ * audience/resource); they contain no secrets. Values hold bearer tokens: a shared store must be
+ * access-controlled.
+ *
+ * Contract, shaped for Redis (`GET`, `SET … PX`, `SET … NX PX`, compare-and-delete):
+ * - `get` returns what `set` stored, or undefined once `ttlMs` has passed.
+ * - `lock(key, ttlMs)` is a short mutual-exclusion lease: true for exactly one caller until it
+ *   calls `unlock(key)` or `ttlMs` passes (so a crashed holder cannot block the fleet). Lock keys
+ *   must not collide with token keys (e.g. add a suffix). The client never holds two locks on one
+ *   key at once, so an adapter may keep the lock owner's random value per key in memory.
+ * - Any method may throw or reject: the client reports it through `onError` and carries on with
+ *   its in-process cache and the IdP. Calls are also bounded by `storeTimeout`.
+ */
+export interface TokenStore {
+  get(key: string): MaybePromise<StoredToken | undefined | null>;
+  set(key: string, value: StoredToken, ttlMs: number): MaybePromise<void>;
+  /** Removes a token the downstream rejected, so other instances stop using it. */
+  delete?(key: string): MaybePromise<void>;
+  lock?(key: string, ttlMs: number): MaybePromise<boolean>;
+  unlock?(key: string): MaybePromise<void>;
+}
+
+/** Structural check for values read back from a shared store (another version may have written them). */
+export function isStoredToken(value: unknown): value is StoredToken {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.accessToken === 'string' &&
+    v.accessToken !== '' &&
+    v.tokenType === 'Bearer' &&
+    typeof v.expiresAt === 'number' &&
+    Number.isFinite(v.expiresAt) &&
+    typeof v.issuedAt === 'number' &&
+    Number.isFinite(v.issuedAt) &&
+    (v.scope === undefined || typeof v.scope === 'string')
+  );
+}
+
+export interface MemoryTokenStoreOptions {
+  /** Most tokens kept; least recently used ones are dropped first. Default 1000. */
+  max?: number;
+}
+
+/**
+ * The reference `TokenStore`: an lru-cache with per-entry TTL and lease locks. Pass one instance to
+ * several clients in the same process to share tokens between them (or use it as the model for an
+ * adapter to another engine).
+ */
+export class MemoryTokenStore implements TokenStore {
+  readonly #tokens: LRUCache<string, StoredToken>;
+  readonly #locks = new Map<string, number>();
+
+  constructor(options: MemoryTokenStoreOptions = {}) {
+    this.#tokens = new LRUCache<string, StoredToken>({ max: options.max ?? 1000, ttlAutopurge: false });
+  }
+
+  get(key: string): StoredToken | undefined {
+    return this.#tokens.get(key);
+  }
+
+  set(key: string, value: StoredToken, ttlMs: number): void {
+    if (ttlMs > 0) this.#tokens.set(key, value, { ttl: Math.ceil(ttlMs) });
+    else this.#tokens.delete(key);
+  }
+
+  delete(key: string): void {
+    this.#tokens.delete(key);
+  }
+
+  lock(key: string, ttlMs: number): boolean {
+    const now = Date.now();
+    const until = this.#locks.get(key);
+    if (until !== undefined && until > now) return false;
+    this.#locks.set(key, now + ttlMs);
+    return true;
+  }
+
+  unlock(key: string): void {
+    this.#locks.delete(key);
+  }
+
+  get size(): number {
+    return this.#tokens.size;
+  }
+}

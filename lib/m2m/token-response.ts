@@ -1,0 +1,98 @@
+import { decodeJwt } from 'jose';
+import {
+  IdpBadResponseError,
+  IdpError,
+  IdpTimeoutError,
+  IdpUnavailableError,
+  OAuthError,
+  ServerError,
+} from '../errors/oauth-error.js';
+import type { IdpResponse } from '../idp/http.js';
+import { parseRetryAfter, setRetryAfter } from './retry.js';
+import type { StoredToken } from './store.js';
+
+const HINTS: Record<string, string> = {
+  invalid_client: 'check clientId, clientSecret and clientAuth (client_secret_basic or client_secret_post)',
+  invalid_scope: 'the client may not be granted that scope at the IdP; check the scope option',
+  unauthorized_client: 'the IdP does not allow this client the client_credentials grant; enable it for the application',
+  invalid_target: 'the IdP does not accept that resource/audience for this client',
+  invalid_request: 'the IdP rejected the request format; check paramsIn, profile and extraParams',
+};
+
+/** IdP text goes into our messages, so it is bounded, single-line and free of the secret. */
+function clean(text: string, secret: string): string {
+  let t = text.replace(/[\r\n\t]+/g, ' ').slice(0, 200);
+  if (secret.length >= 4) t = t.split(secret).join('[redacted]');
+  return t;
+}
+
+/** A JWT's own `exp` is a better guess than any default when the IdP omits `expires_in`; no trust is placed in it. */
+function jwtExpiry(token: string): number | undefined {
+  try {
+    const exp = decodeJwt(token).exp;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface InterpretContext {
+  where: string;
+  requestedScope: string | undefined;
+  defaultExpiresInMs: number;
+  secret: string;
+  issuedAt: number;
+}
+
+/** The token endpoint's answer as a storable token, or the error that explains why it is not one. */
+export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext): StoredToken {
+  const body = res.body;
+  if (res.status < 200 || res.status > 299) {
+    const error = typeof body.error === 'string' ? clean(body.error, ctx.secret) : undefined;
+    const desc = typeof body.error_description === 'string' ? clean(body.error_description, ctx.secret) : undefined;
+    const hint = error ? HINTS[error] : undefined;
+    const msg =
+      `The IdP at ${ctx.where} answered ${res.status} ${error ?? '(no OAuth error code)'}` +
+      (desc ? ` ("${desc}")` : '') +
+      (hint ? `; ${hint}` : '');
+    const err = new IdpError(msg, res.status, error, desc);
+    const ra = parseRetryAfter(res.headers.get('retry-after'));
+    if (ra !== undefined) setRetryAfter(err, ra);
+    throw err;
+  }
+  const token = body.access_token;
+  if (typeof token !== 'string' || token === '') {
+    throw new IdpBadResponseError(`The IdP at ${ctx.where} answered ${res.status} without an access_token`);
+  }
+  const type = body.token_type;
+  if (typeof type !== 'string' || type.toLowerCase() !== 'bearer') {
+    const shown = typeof type === 'string' ? `token_type "${clean(type, ctx.secret).slice(0, 40)}"` : 'no token_type';
+    throw new IdpBadResponseError(`The IdP at ${ctx.where} answered with ${shown}; only Bearer tokens (RFC 6750) can be used`);
+  }
+  const raw = typeof body.expires_in === 'string' && /^\d+(\.\d+)?$/.test(body.expires_in) ? Number(body.expires_in) : body.expires_in;
+  let expiresAt: number;
+  if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) expiresAt = ctx.issuedAt + raw * 1000;
+  else expiresAt = jwtExpiry(token) ?? ctx.issuedAt + ctx.defaultExpiresInMs;
+  const granted = typeof body.scope === 'string' ? body.scope : Array.isArray(body.scope) ? body.scope.join(' ') : undefined;
+  const scope = granted ?? ctx.requestedScope;
+  const out: StoredToken = { accessToken: token, tokenType: 'Bearer', expiresAt, issuedAt: ctx.issuedAt };
+  if (scope !== undefined) out.scope = scope;
+  return out;
+}
+
+/**
+ * The error every waiting caller gets: the IdP's own words plus which token was wanted and how
+ * many tries were made. The class (and so `code`) is kept, so callers can still switch on it.
+ */
+export function withContext(err: unknown, label: string, attempts: number, note?: string): Error {
+  const suffix = ` (createM2MClient, ${label}${attempts > 1 ? `, after ${attempts} attempts` : ''}${note ? `; ${note}` : ''})`;
+  if (err instanceof IdpError) {
+    return new IdpError(err.message + suffix, err.idpStatus, err.idpError, err.idpErrorDescription);
+  }
+  const cause = { cause: err instanceof OAuthError ? (err.cause ?? err) : err };
+  if (err instanceof IdpTimeoutError) return new IdpTimeoutError(err.message + suffix, cause);
+  if (err instanceof IdpUnavailableError) return new IdpUnavailableError(err.message + suffix, cause);
+  if (err instanceof IdpBadResponseError) return new IdpBadResponseError(err.message + suffix, cause);
+  if (err instanceof ServerError) return new ServerError(err.message + suffix, cause);
+  return err instanceof Error ? err : new Error(String(err));
+}
