@@ -4,7 +4,8 @@ import { OAuthError } from '../errors/oauth-error.js';
 export class RequestTooLargeError extends OAuthError {
   readonly code = 'invalid_request' as const;
   constructor(limit: number) {
-    super('invalid_request', `The request body is larger than ${limit} bytes`, 413);
+    // The unread rest of the body must not be parsed as a next request on this connection.
+    super('invalid_request', `The request body is larger than ${limit} bytes`, 413, { Connection: 'close' });
   }
 }
 
