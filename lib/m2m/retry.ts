@@ -30,11 +30,20 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** Errors known to repeat on a retry (a 2xx answer without a usable token is a configuration matter). */
+const final = new WeakSet<Error>();
+
+export function markFinal<E extends Error>(err: E): E {
+  final.add(err);
+  return err;
+}
+
 /**
  * 5xx, 429 and transport failures are worth another try; a gateway's HTML error page (bad
  * response) usually is too. OAuth client errors are not, whatever the status they came with.
  */
 export function isRetryable(err: unknown): boolean {
+  if (err instanceof Error && final.has(err)) return false;
   if (err instanceof IdpError) {
     if (err.idpError !== undefined && NEVER_RETRY.has(err.idpError)) return false;
     return err.idpStatus >= 500 || err.idpStatus === 429 || err.idpStatus === 408;

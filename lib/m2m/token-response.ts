@@ -8,7 +8,7 @@ import {
   ServerError,
 } from '../errors/oauth-error.js';
 import type { IdpResponse } from '../idp/http.js';
-import { parseRetryAfter, setRetryAfter } from './retry.js';
+import { markFinal, parseRetryAfter, setRetryAfter } from './retry.js';
 import type { StoredToken } from './store.js';
 
 const HINTS: Record<string, string> = {
@@ -62,12 +62,12 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
   }
   const token = body.access_token;
   if (typeof token !== 'string' || token === '') {
-    throw new IdpBadResponseError(`The IdP at ${ctx.where} answered ${res.status} without an access_token`);
+    throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered ${res.status} without an access_token`));
   }
   const type = body.token_type;
   if (typeof type !== 'string' || type.toLowerCase() !== 'bearer') {
     const shown = typeof type === 'string' ? `token_type "${clean(type, ctx.secret).slice(0, 40)}"` : 'no token_type';
-    throw new IdpBadResponseError(`The IdP at ${ctx.where} answered with ${shown}; only Bearer tokens (RFC 6750) can be used`);
+    throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with ${shown}; only Bearer tokens (RFC 6750) can be used`));
   }
   const raw = typeof body.expires_in === 'string' && /^\d+(\.\d+)?$/.test(body.expires_in) ? Number(body.expires_in) : body.expires_in;
   let expiresAt: number;
