@@ -1,0 +1,62 @@
+/** Shared bits of the benchmark scripts: rows, autocannon runs, child servers. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import autocannon from 'autocannon';
+
+export interface Row {
+  name: string;
+  value: string;
+  note?: string;
+}
+
+export const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+
+export interface LoadResult {
+  rps: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+/**
+ * Drives `url` with autocannon for DURATION seconds. `header()` may return a different
+ * Authorization value per request (a new token each time).
+ */
+export async function load(url: string, header?: () => string, extra: Partial<autocannon.Options> = {}): Promise<LoadResult> {
+  const requests = header ? [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, authorization: header() } }) }] : undefined;
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, requests, ...extra } as autocannon.Options);
+  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+}
+
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Starts a TypeScript server script in its own process so it does not share a core's event loop with autocannon. */
+export async function startChild(script: string, env: Record<string, string>): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let buffer = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const m = /PORT=(\d+)/.exec(buffer);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited early (${code})`)));
+  });
+  return {
+    port,
+    child,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+export function printTable(title: string, rows: Row[]): void {
+  console.log(`\n### ${title}\n`);
+  console.log('| measure | value | note |');
+  console.log('| --- | ---: | --- |');
+  for (const r of rows) console.log(`| ${r.name} | ${r.value} | ${r.note ?? ''} |`);
+}
