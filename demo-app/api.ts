@@ -1,0 +1,105 @@
+import { fileURLToPath } from 'node:url';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { createM2MClient, OAuthError, oauthErrorHandler, requireAuth, requireScopes, type M2MClient } from '../lib/index.js';
+import { authRoutes } from './auth-routes.js';
+import { requestLog } from './request-log.js';
+import { guardKeyOptions, idpClientOptions, type ApiSettings } from './settings.js';
+
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+
+/** Made-up orders so /api/orders has something to show. */
+const ORDERS: Record<string, { id: string; item: string; qty: number }[]> = {
+  alice: [{ id: 'A-1001', item: 'widget', qty: 3 }],
+  bob: [
+    { id: 'B-2001', item: 'gadget', qty: 1 },
+    { id: 'B-2002', item: 'widget', qty: 10 },
+  ],
+};
+
+/**
+ * The login page is plain files with no inline script or style, so a strict CSP costs nothing and
+ * means injected markup cannot run code that would read the in-memory access token.
+ */
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.set({
+    'Content-Security-Policy': "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+  });
+  next();
+};
+
+export function createM2M(settings: ApiSettings): M2MClient {
+  const { log, m2m } = settings;
+  return createM2MClient({
+    ...idpClientOptions(settings.idp, m2m),
+    scope: m2m.scope,
+    ...(m2m.audience ? { audience: m2m.audience } : {}),
+    // Shows the cache at work: one line per token obtained, none for the calls that reuse it.
+    onTokenFetched: (e) =>
+      log(
+        `[api] m2m token for ${e.clientId} (scope ${e.scope ?? '-'}) from ${e.source} in ${e.latencyMs.toFixed(0)}ms, ` +
+          `valid ${Math.round((e.expiresAt - Date.now()) / 1000)}s${e.background ? ', background refresh' : ''}`,
+      ),
+    onError: (err, e) => log(`[api] m2m ${e.phase} error for ${e.clientId}: ${err.message}`),
+  });
+}
+
+/** 502 in the OAuth error shape, for a downstream that failed (not the caller's fault, not ours). */
+function badGateway(res: Response, description: string): void {
+  res.status(502).set('Cache-Control', 'no-store').json({ error: 'bad_gateway', error_description: description });
+}
+
+async function report(settings: ApiSettings, req: Request, res: Response, next: NextFunction): Promise<void> {
+  let answer: globalThis.Response;
+  try {
+    // req.m2m.fetch adds `Authorization: Bearer <M2M token>`, cached across requests and users.
+    answer = await req.m2m!.fetch(new URL('/inventory', settings.inventoryUrl), { signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    // The IdP refusing or failing to issue our token arrives as an OAuthError with the right status.
+    if (err instanceof OAuthError) return next(err);
+    return badGateway(res, `inventory service unreachable: ${(err as Error).message}`);
+  }
+  const body = (await answer.json().catch(() => undefined)) as { items?: unknown; error?: string } | undefined;
+  if (!answer.ok || !body) {
+    return badGateway(res, `inventory service answered ${answer.status}${body?.error ? ` ${body.error}` : ''}`);
+  }
+  const orders = ORDERS[req.auth!.payload.sub ?? ''] ?? [];
+  res.set('Cache-Control', 'no-store').json({ user: req.auth!.payload.sub, orders, inventory: body.items, calledAs: settings.m2m.clientId });
+}
+
+/** The demo API: proxy routes for the login page, three protected routes, the page itself. */
+export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(settings)): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestLog('api', settings.log));
+  app.use(securityHeaders);
+  app.use(authRoutes(settings));
+
+  const auth = requireAuth({ issuer: settings.idp.issuer, audience: settings.web.audience, ...guardKeyOptions(settings.idp) });
+  const noStore: RequestHandler = (_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  };
+  app.use('/api', noStore);
+
+  app.get('/api/me', auth, (req, res) => {
+    const { payload, scopes } = req.auth!;
+    const { sub, client_id, iss, aud, exp, iat, auth_time, amr } = payload as Record<string, unknown>;
+    res.json({ sub, scopes, client_id, iss, aud, iat, exp, auth_time, amr });
+  });
+  app.get('/api/orders', auth, requireScopes('orders:read'), (req, res) => {
+    res.json({ user: req.auth!.payload.sub, orders: ORDERS[req.auth!.payload.sub ?? ''] ?? [] });
+  });
+  app.get('/api/report', auth, m2m.middleware(), (req, res, next) => report(settings, req, res, next));
+  app.use('/api', (_req, res) => {
+    res.status(404).json({ error: 'not_found', error_description: 'no such API route' });
+  });
+
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('Not found');
+  });
+  app.use(oauthErrorHandler({ onUnexpectedError: (err) => settings.log(`[api] unexpected error: ${(err as Error)?.message ?? String(err)}`) }));
+  return app;
+}

@@ -1,0 +1,36 @@
+import { Router } from 'express';
+import { mfaChallengeProxy, revocationProxy, tokenProxy, type ProxyResultEvent, type RefreshCookieOptions } from '../lib/index.js';
+import { idpClientOptions, type ApiSettings } from './settings.js';
+
+/**
+ * The login page's three OAuth endpoints, all through the package's proxies so the client secret
+ * stays on this server:
+ *   POST /auth/token          password, mfa_oob, refresh_token grants
+ *   POST /auth/mfa/challenge  asks the IdP to send bob's SMS code
+ *   POST /auth/revoke         RFC 7009; without a token it revokes the cookie's refresh token (log out)
+ */
+export function authRoutes(settings: ApiSettings): Router {
+  const { log } = settings;
+  const idp = idpClientOptions(settings.idp, settings.web);
+  // Cookie mode: the refresh token lives in an HttpOnly cookie the page's script can never read.
+  // Path /auth keeps the cookie off every /api request (and out of their logs); the price is the
+  // weaker __Secure- prefix instead of __Host- (see RefreshCookieOptions.path).
+  const cookie: RefreshCookieOptions = { allowedOrigins: settings.publicOrigins, path: '/auth' };
+  const common = {
+    ...idp,
+    // Operator messages from the package (e.g. the IdP rejected our client) go to the same log.
+    logger: { warn: (m: string) => log(`[api] proxy warning: ${m}`), error: (m: string) => log(`[api] proxy error: ${m}`) },
+    // An audit line per answer. The event never holds tokens; the username is left out on purpose.
+    onResult: (e: ProxyResultEvent) =>
+      log(
+        `[api] proxy ${e.endpoint}${e.grantType ? ` grant=${e.grantType}` : ''} -> ${e.status}` +
+          `${e.error ? ` ${e.error}` : ''} (${e.source}${e.idpStatus ? ` ${e.idpStatus}` : ''})`,
+      ),
+  };
+
+  const router = Router();
+  router.post('/auth/token', tokenProxy({ ...common, grants: ['password', 'mfa_oob', 'refresh_token'], cookie }));
+  router.post('/auth/mfa/challenge', mfaChallengeProxy(common));
+  router.post('/auth/revoke', revocationProxy({ ...common, cookie }));
+  return router;
+}

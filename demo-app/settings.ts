@@ -1,0 +1,57 @@
+import type { IdpClientOptions } from '../lib/index.js';
+import type { DemoConfig, IdpConfig } from './config.js';
+import type { Log } from './request-log.js';
+
+/**
+ * What the servers are built from: the validated configuration with everything that is only known
+ * once something listens (the mock IdP's issuer, the inventory's URL, the API's own origin) filled in.
+ */
+export interface IdpConnection extends Omit<IdpConfig, 'mock' | 'issuer'> {
+  issuer: string;
+}
+
+export interface ApiSettings {
+  idp: IdpConnection;
+  web: DemoConfig['web'];
+  m2m: DemoConfig['m2m'];
+  /** Base URL of the inventory service. */
+  inventoryUrl: string;
+  /** Origins allowed to use the refresh-token cookie (the login page's origin). */
+  publicOrigins: string[];
+  log: Log;
+}
+
+export interface InventorySettings {
+  idp: IdpConnection;
+  /** The `aud` an M2M token must carry. */
+  audience: string;
+  log: Log;
+}
+
+/** The IdP half of the package's options for one client; undefined entries are left out so profile defaults apply. */
+export function idpClientOptions(idp: IdpConnection, client: { clientId: string; clientSecret: string }): IdpClientOptions {
+  const options: IdpClientOptions = {
+    issuer: idp.issuer,
+    profile: idp.profile,
+    clientId: client.clientId,
+    clientSecret: client.clientSecret,
+    tokenEndpoint: idp.tokenEndpoint,
+    mfaChallengeEndpoint: idp.mfaChallengeEndpoint,
+    revocationEndpoint: idp.revocationEndpoint,
+    clientAuth: idp.clientAuth,
+    paramsIn: idp.paramsIn,
+    allowInsecureHttp: idp.allowInsecureHttp || undefined,
+  };
+  for (const key of Object.keys(options) as (keyof IdpClientOptions)[]) {
+    if (options[key] === undefined) delete options[key];
+  }
+  return options;
+}
+
+/** The guard's key options: an explicit JWKS URI when configured, else discovery from the issuer. */
+export function guardKeyOptions(idp: IdpConnection): { jwksUri?: string; allowInsecureHttp?: boolean } {
+  return {
+    ...(idp.jwksUri ? { jwksUri: idp.jwksUri } : {}),
+    ...(idp.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+  };
+}
