@@ -1,0 +1,88 @@
+/**
+ * The published package as a user gets it: `npm pack`, install the tarball into fresh consumer
+ * projects, then import it as ESM, require() it from CommonJS, and compile a TypeScript consumer
+ * against the shipped .d.ts. A broken `exports` map or a missing file fails here.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const run = (cmd: string, args: string[], cwd: string) =>
+  execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+
+const EXPORTS = ['requireAuth', 'requireScopes', 'requireAnyScope', 'claimCheck', 'tokenProxy', 'mfaChallengeProxy', 'revocationProxy', 'createM2MClient', 'OAuthError', 'oauthErrorHandler'];
+
+let dir: string;
+let tarball: string;
+let files: string[];
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'oauth-kit-consumer-'));
+  const out = run('npm', ['pack', '--json', '--pack-destination', dir], root);
+  const info = JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  tarball = join(dir, info[0]!.filename);
+  files = info[0]!.files.map((f) => f.path);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+  run('npm', ['install', '--prefer-offline', '--no-package-lock', tarball, 'express@5', '@types/express@5', '@types/node@20'], dir);
+}, 240_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test('the tarball ships dist with types and nothing of the sources or tests', () => {
+  expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']));
+  expect(files.filter((f) => /^(lib|__tests__|bench|demo-app)\//.test(f) || f.endsWith('.map'))).toEqual([]);
+});
+
+test('ESM import', () => {
+  writeFileSync(join(dir, 'esm.mjs'), `import * as kit from 'express-oauth-kit';\nconsole.log(JSON.stringify(${JSON.stringify(EXPORTS)}.filter((n) => typeof kit[n] !== 'function')));\n`);
+  expect(JSON.parse(run(process.execPath, ['esm.mjs'], dir))).toEqual([]);
+});
+
+test('CommonJS require() (Node ≥ 20.19 loads ES modules synchronously)', () => {
+  writeFileSync(join(dir, 'cjs.cjs'), `const kit = require('express-oauth-kit');\nconsole.log(JSON.stringify(${JSON.stringify(EXPORTS)}.filter((n) => typeof kit[n] !== 'function')));\n`);
+  expect(JSON.parse(run(process.execPath, ['--no-warnings', 'cjs.cjs'], dir))).toEqual([]);
+});
+
+test('a TypeScript consumer compiles against the shipped .d.ts (req.auth typed, error codes a union)', () => {
+  writeFileSync(
+    join(dir, 'consumer.ts'),
+    `import express from 'express';
+import { requireAuth, requireScopes, tokenProxy, createM2MClient, oauthErrorHandler, OAuthError, type OAuthErrorCode } from 'express-oauth-kit';
+
+const app = express();
+app.post('/auth/token', tokenProxy({ tokenEndpoint: 'https://idp.example.com/oauth2/token', clientId: 'id', clientSecret: 'secret' }));
+app.get('/me', requireAuth({ issuer: 'https://idp.example.com', audience: 'api' }), requireScopes('read'), (req, res) => {
+  const sub: string | undefined = req.auth?.payload.sub;
+  const scopes: readonly string[] = req.auth?.scopes ?? [];
+  res.json({ sub, scopes });
+});
+const m2m = createM2MClient({ tokenEndpoint: 'https://idp.example.com/oauth2/token', clientId: 'svc', clientSecret: 's' });
+void m2m.getToken();
+app.use(oauthErrorHandler());
+export function describe(err: unknown): string {
+  if (!(err instanceof OAuthError)) return 'other';
+  const code: OAuthErrorCode = err.code;
+  switch (code) {
+    case 'invalid_token': return 'bad token';
+    case 'insufficient_scope': return 'forbidden';
+    default: return code;
+  }
+}
+`,
+  );
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: ['node'] }, files: ['consumer.ts'] }),
+  );
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  expect(() => run(process.execPath, [tsc, '-p', 'tsconfig.json'], dir)).not.toThrow();
+});
+
+test('installs only jose and lru-cache at run time', () => {
+  const installed = readdirSync(join(dir, 'node_modules', 'express-oauth-kit', '..'));
+  expect(installed).toEqual(expect.arrayContaining(['jose', 'lru-cache']));
+  const pkg = JSON.parse(run(process.execPath, ['-p', "JSON.stringify(require('./node_modules/express-oauth-kit/package.json'))"], dir));
+  expect(Object.keys(pkg.dependencies).sort()).toEqual(['jose', 'lru-cache']);
+});
