@@ -1,0 +1,184 @@
+// The login page's script: plain browser JavaScript, no build step.
+// Tokens: the access token lives only in this closure (not localStorage, so it is gone when the tab
+// closes and no other script on the origin can list it). The refresh token never reaches the page:
+// the API's token proxy runs in cookie mode and keeps it in an HttpOnly cookie.
+'use strict';
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const state = { accessToken: null, mfaToken: null, oobCode: null };
+  const DEMO_PASSWORDS = { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password' };
+
+  /**
+   * POST to one of the proxy endpoints. The custom header is the CSRF check of cookie mode: a
+   * cross-site form cannot send it, and a cross-site fetch with it needs a preflight the API refuses.
+   */
+  async function post(path, params) {
+    const res = await fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': 'demo' },
+      body: new URLSearchParams(params),
+      credentials: 'same-origin',
+    });
+    return { status: res.status, body: await res.json().catch(() => ({})) };
+  }
+
+  function setStatus(text, kind) {
+    $('status').textContent = text;
+    $('status').className = kind || '';
+  }
+
+  function errorText(r) {
+    return `${r.status} ${r.body.error || 'error'}${r.body.error_description ? `: ${r.body.error_description}` : ''}`;
+  }
+
+  /** Long tokens are shortened for display; the page shows what it got, not a copy-paste source. */
+  function redact(body) {
+    const out = { ...body };
+    for (const k of ['access_token', 'id_token', 'mfa_token', 'oob_code']) {
+      if (typeof out[k] === 'string' && out[k].length > 24) out[k] = `${out[k].slice(0, 16)}… (${out[k].length} chars)`;
+    }
+    return out;
+  }
+
+  function show(title, status, body) {
+    $('result').hidden = false;
+    $('result-title').textContent = `${title} → ${status}`;
+    $('output').textContent = JSON.stringify(redact(body), null, 2);
+  }
+
+  /** Display only: the signature is checked by the API (requireAuth), never by the browser. */
+  function decodePayload(jwt) {
+    try {
+      const b64 = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const bytes = Uint8Array.from(atob(b64.padEnd(Math.ceil(b64.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      return {};
+    }
+  }
+
+  function renderClaims(claims) {
+    const tbody = $('claims').tBodies[0];
+    tbody.replaceChildren();
+    for (const [name, value] of Object.entries(claims)) {
+      const row = tbody.insertRow();
+      row.insertCell().textContent = name;
+      const time = ['exp', 'iat', 'auth_time', 'nbf'].includes(name) && typeof value === 'number';
+      row.insertCell().textContent = time ? `${value} (${new Date(value * 1000).toLocaleString()})` : JSON.stringify(value);
+    }
+  }
+
+  function showPanel(name) {
+    for (const id of ['login', 'mfa', 'session']) $(id).hidden = id !== name;
+  }
+
+  function signedIn(body, how) {
+    state.accessToken = body.access_token;
+    state.mfaToken = state.oobCode = null;
+    const claims = decodePayload(body.access_token);
+    $('who').textContent = claims.sub || '?';
+    renderClaims(claims);
+    showPanel('session');
+    show(`POST /auth/token (${how})`, 200, body);
+    setStatus(`Signed in as ${claims.sub}. Token expires ${new Date(claims.exp * 1000).toLocaleTimeString()}.`, 'ok');
+  }
+
+  function signedOut(message, kind) {
+    state.accessToken = state.mfaToken = state.oobCode = null;
+    $('password').value = '';
+    $('sms-code').value = '';
+    showPanel('login');
+    setStatus(message, kind);
+  }
+
+  async function sendChallenge() {
+    const r = await post('/auth/mfa/challenge', { mfa_token: state.mfaToken, challenge_type: 'oob', oob_channel: 'sms' });
+    show('POST /auth/mfa/challenge', r.status, r.body);
+    if (r.status !== 200) return setStatus(`Could not send the code: ${errorText(r)}`, 'error');
+    state.oobCode = r.body.oob_code;
+    setStatus('SMS code sent.', 'ok');
+    $('sms-code').focus();
+  }
+
+  async function login(event) {
+    event.preventDefault();
+    const r = await post('/auth/token', { grant_type: 'password', username: $('username').value, password: $('password').value });
+    if (r.status === 200) return signedIn(r.body, 'password');
+    show('POST /auth/token (password)', r.status, r.body);
+    if (r.body.error === 'mfa_required' && r.body.mfa_token) {
+      state.mfaToken = r.body.mfa_token;
+      showPanel('mfa');
+      return sendChallenge();
+    }
+    setStatus(`Sign-in failed: ${errorText(r)}`, 'error');
+  }
+
+  async function verify(event) {
+    event.preventDefault();
+    const r = await post('/auth/token', {
+      grant_type: 'mfa_oob', mfa_token: state.mfaToken, code: state.oobCode || '', binding_code: $('sms-code').value.trim(),
+    });
+    if (r.status === 200) return signedIn(r.body, 'mfa_oob');
+    show('POST /auth/token (mfa_oob)', r.status, r.body);
+    setStatus(`Verification failed: ${errorText(r)}`, 'error');
+  }
+
+  async function callApi(path) {
+    const res = await fetch(path, { headers: { Authorization: `Bearer ${state.accessToken}` } });
+    const body = await res.json().catch(() => ({}));
+    show(`GET ${path}`, res.status, body);
+    setStatus(res.ok ? `${path}: ${res.status} OK` : `${path}: ${errorText({ status: res.status, body })}`, res.ok ? 'ok' : 'error');
+  }
+
+  async function refresh() {
+    // No refresh_token parameter: the proxy reads it from the HttpOnly cookie and sets the rotated one.
+    const r = await post('/auth/token', { grant_type: 'refresh_token' });
+    if (r.status === 200) {
+      signedIn(r.body, 'refresh_token');
+      return setStatus('Refreshed: new access token, and the refresh cookie was rotated.', 'ok');
+    }
+    show('POST /auth/token (refresh_token)', r.status, r.body);
+    setStatus(`Refresh failed: ${errorText(r)}`, 'error');
+  }
+
+  async function logout() {
+    // Revoke the access token, then (no token parameter) the refresh token in the cookie, which the
+    // proxy also clears. Both are best effort: the page forgets its token whatever the IdP says.
+    if (state.accessToken) await post('/auth/revoke', { token: state.accessToken, token_type_hint: 'access_token' });
+    const r = await post('/auth/revoke', {});
+    show('POST /auth/revoke', r.status, r.body);
+    signedOut(r.status === 200 ? 'Signed out: tokens revoked and the refresh cookie cleared.' : `Signed out locally; revocation said ${errorText(r)}`, r.status === 200 ? 'ok' : 'error');
+  }
+
+  /** Disables the buttons while a request runs, and turns network failures into a status line. */
+  function busy(fn) {
+    return async (event) => {
+      const buttons = document.querySelectorAll('button');
+      buttons.forEach((b) => (b.disabled = true));
+      try {
+        await fn(event);
+      } catch (err) {
+        setStatus(`Request failed: ${err.message}`, 'error');
+      } finally {
+        buttons.forEach((b) => (b.disabled = false));
+      }
+    };
+  }
+
+  $('login-form').addEventListener('submit', busy(login));
+  $('mfa-form').addEventListener('submit', busy(verify));
+  $('btn-resend').addEventListener('click', busy(sendChallenge));
+  $('btn-cancel').addEventListener('click', () => signedOut('Sign-in cancelled.'));
+  $('btn-me').addEventListener('click', busy(() => callApi('/api/me')));
+  $('btn-orders').addEventListener('click', busy(() => callApi('/api/orders')));
+  $('btn-report').addEventListener('click', busy(() => callApi('/api/report')));
+  $('btn-refresh').addEventListener('click', busy(refresh));
+  $('btn-logout').addEventListener('click', busy(logout));
+  for (const b of document.querySelectorAll('[data-user]')) {
+    b.addEventListener('click', () => {
+      $('username').value = b.dataset.user;
+      $('password').value = DEMO_PASSWORDS[b.dataset.user];
+    });
+  }
+})();
