@@ -1,0 +1,155 @@
+/**
+ * createM2MClient() benchmarks: warm getToken() cost, outbound fetch through the client vs plain
+ * fetch, and IdP traffic under constant load with short-lived tokens. Loopback only.
+ *
+ *   npx tsx bench/m2m.ts            (alone)   ·   npm run bench m2m   (from bench/run.ts)
+ *
+ * Env: M2M_BENCH_GET_N (warm getToken calls, default 1e6), M2M_BENCH_FETCH_SECONDS (per round, default 3),
+ * M2M_BENCH_CONCURRENCY (default 32), M2M_BENCH_REFRESH_SECONDS (default 15; the issue asks 30 s, 15 s keeps
+ * the bench short and still covers ~7 refresh windows of a 5 s token).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startMockIdp } from '../demo-app/mock-idp/index.js';
+import { createM2MClient, type M2MTokenFetchedEvent } from '../lib/index.js';
+import { fmt, printTable, startChild, type Row } from './common.js';
+
+const GET_N = Number(process.env.M2M_BENCH_GET_N ?? 1_000_000);
+const FETCH_SECONDS = Number(process.env.M2M_BENCH_FETCH_SECONDS ?? 3);
+const CONCURRENCY = Number(process.env.M2M_BENCH_CONCURRENCY ?? 32);
+const REFRESH_SECONDS = Number(process.env.M2M_BENCH_REFRESH_SECONDS ?? 15);
+const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
+
+/** The downstream runs in its own process so it does not share the client's event loop. */
+function runDownstream(): void {
+  const server = createServer((req, res) => {
+    const ok = (req.headers.authorization ?? '').startsWith('Bearer ');
+    res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+    res.end(ok ? '{"ok":true}' : '{"error":"invalid_token"}');
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => console.log(`PORT=${(server.address() as AddressInfo).port}`));
+}
+
+async function warmGetToken(tokenEndpoint: string): Promise<Row[]> {
+  const client = createM2MClient({ tokenEndpoint, ...svc });
+  await client.getToken();
+  for (let i = 0; i < 50_000; i++) await client.getToken(); // JIT warm-up
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < GET_N; i++) await client.getToken();
+  const ns = Number(process.hrtime.bigint() - t0) / GET_N;
+  const scoped = { scope: 'inventory:read' };
+  await client.getToken(scoped);
+  const t1 = process.hrtime.bigint();
+  for (let i = 0; i < GET_N; i++) await client.getToken(scoped);
+  const nsScoped = Number(process.hrtime.bigint() - t1) / GET_N;
+  return [
+    { name: 'warm `await getToken()`', value: `${fmt(ns)} ns/op`, note: `${fmt(GET_N)} sequential calls; target well under 10 µs` },
+    { name: 'warm `await getToken({ scope })`', value: `${fmt(nsScoped)} ns/op`, note: 'per-call options (memoized key)' },
+  ];
+}
+
+/** `CONCURRENCY` loops sending requests back to back for `seconds`; returns requests per second. */
+async function drive(send: () => Promise<Response>, seconds: number): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  const loop = async (): Promise<void> => {
+    while (performance.now() < end) {
+      const res = await send();
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`downstream answered ${res.status}`);
+      done += 1;
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  return done / ((performance.now() - t0) / 1000);
+}
+
+async function fetchOverhead(tokenEndpoint: string, downstream: string): Promise<Row[]> {
+  const client = createM2MClient({ tokenEndpoint, ...svc });
+  const { accessToken } = await client.getToken();
+  const plain = () => fetch(downstream, { headers: { authorization: `Bearer ${accessToken}` } });
+  const viaClient = () => client.fetch(downstream);
+  await drive(plain, 1); // warm both paths and the connection pool
+  await drive(viaClient, 1);
+  const p: number[] = [];
+  const c: number[] = [];
+  for (let round = 0; round < 2; round++) {
+    p.push(await drive(plain, FETCH_SECONDS));
+    c.push(await drive(viaClient, FETCH_SECONDS));
+  }
+  const avg = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  const ratio = avg(c) / avg(p);
+  return [
+    { name: 'plain `fetch()` to a downstream on 127.0.0.1', value: `${fmt(avg(p))} req/s`, note: `${CONCURRENCY} concurrent loops, 2 × ${FETCH_SECONDS} s` },
+    { name: '`client.fetch()` (token from cache)', value: `${fmt(avg(c))} req/s`, note: 'same downstream, interleaved rounds' },
+    { name: 'client / plain', value: fmt(ratio, 3), note: 'target ≥ 0.95' },
+  ];
+}
+
+async function refreshUnderLoad(downstream: string): Promise<Row[]> {
+  const idp = await startMockIdp({ accessTokenTtl: 5 });
+  const events: M2MTokenFetchedEvent[] = [];
+  try {
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, onTokenFetched: (e) => events.push(e) });
+    await client.getToken();
+    const cold = events.length;
+    idp.resetStats();
+    const end = performance.now() + REFRESH_SECONDS * 1000;
+    let calls = 0;
+    let slowest = 0;
+    const loop = async (): Promise<void> => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        await client.getToken();
+        slowest = Math.max(slowest, performance.now() - t0);
+        const res = await client.fetch(downstream);
+        await res.arrayBuffer();
+        calls += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, loop));
+    const run = events.slice(cold);
+    const waited = run.reduce((n, e) => n + e.waiters, 0);
+    const background = run.filter((e) => e.background).length;
+    // 5 s token: skew min(60 s, 2.5 s) → served 2.5 s; refresh-ahead (20 %) starts 0.5 s before that.
+    const window = 2.5 * 0.8;
+    return [
+      {
+        name: `IdP token requests, ${REFRESH_SECONDS} s of load, 5 s tokens`,
+        value: String(idp.stats.tokenRequests),
+        note: `one per refresh window ≈ ${fmt(REFRESH_SECONDS / window, 1)} expected (a new token every ~${window} s); ${fmt(calls)} outbound calls`,
+      },
+      { name: 'of which background refreshes', value: String(background) },
+      { name: 'callers that waited for a token', value: String(waited), note: 'after the cold start; target 0' },
+      { name: 'slowest `getToken()` during the run', value: `${fmt(slowest, 2)} ms`, note: '16 concurrent loops of getToken + fetch' },
+    ];
+  } finally {
+    await idp.close();
+  }
+}
+
+export async function benchM2M(): Promise<Row[]> {
+  const idp = await startMockIdp();
+  const down = await startChild(fileURLToPath(import.meta.url), { M2M_BENCH_ROLE: 'downstream' });
+  const downstream = `http://127.0.0.1:${down.port}/inventory`;
+  try {
+    return [
+      ...(await warmGetToken(idp.ciamTokenEndpoint)),
+      ...(await fetchOverhead(idp.ciamTokenEndpoint, downstream)),
+      ...(await refreshUnderLoad(downstream)),
+    ];
+  } finally {
+    await down.stop();
+    await idp.close();
+  }
+}
+
+if (process.env.M2M_BENCH_ROLE === 'downstream') {
+  runDownstream();
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(`createM2MClient() benchmark — node ${process.version}`);
+  printTable('createM2MClient()', await benchM2M());
+}
