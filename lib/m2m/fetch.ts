@@ -21,6 +21,11 @@ export function isReplayable(input: FetchInput, init: M2MFetchInit | undefined):
 
 /** The caller's init with our Authorization header, replacing any the caller set (or the Request carried). */
 export function withBearer(input: FetchInput, init: M2MFetchInit | undefined, accessToken: string): M2MFetchInit {
+  // Common case first: no caller headers, so a plain object (what undici takes fastest) will do.
+  if (init?.headers === undefined && !(input instanceof Request)) {
+    const headers = { authorization: `Bearer ${accessToken}` };
+    return init === undefined ? { headers } : { ...init, headers };
+  }
   const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
   headers.set('authorization', `Bearer ${accessToken}`);
   return init === undefined ? { headers } : { ...init, headers };
