@@ -41,8 +41,11 @@ test('no configuration at all means the mock IdP with its seeded clients', () =>
 test('a real tenant takes every credential from the environment', () => {
   const config = loadConfig({ ...REAL, OAUTH_PROFILE: 'ciam', OAUTH_CLIENT_AUTH: 'client_secret_post' });
   expect(config.idp).toMatchObject({ mock: false, issuer: REAL.OAUTH_ISSUER, profile: 'ciam', clientAuth: 'client_secret_post' });
-  expect(config.web).toEqual({ clientId: 'web', clientSecret: 's3cret', audience: REAL.API_AUDIENCE });
-  expect(config.m2m).toMatchObject({ clientId: 'svc', scope: 'inventory:read', audience: REAL.M2M_AUDIENCE });
+  expect(config.web).toEqual({ clientId: 'web', clientSecret: 's3cret', audience: REAL.API_AUDIENCE, sendAudience: false });
+  // M2M_AUDIENCE is what the built-in inventory requires; it is sent to the IdP only with M2M_AUDIENCE_PARAM.
+  expect(config.m2m).toEqual({ clientId: 'svc', clientSecret: 's3cret2', scope: 'inventory:read', audience: undefined });
+  expect(config.inventory).toEqual({ url: undefined, audience: REAL.M2M_AUDIENCE });
+  expect(loadConfig({ ...REAL, M2M_AUDIENCE_PARAM: 'true' }).m2m.audience).toBe(REAL.M2M_AUDIENCE);
 });
 
 test.each([
@@ -61,6 +64,7 @@ test.each([
   ['API_AUDIENCE', 'blank for a real tenant', { ...REAL, API_AUDIENCE: ' ' }],
   ['M2M_CLIENT_ID', 'missing for a real tenant', { ...REAL, M2M_CLIENT_ID: '' }],
   ['M2M_AUDIENCE', 'missing while the built-in inventory runs', { ...REAL, M2M_AUDIENCE: '' }],
+  ['M2M_AUDIENCE', 'missing while M2M_AUDIENCE_PARAM asks to send it', { ...REAL, INVENTORY_URL: 'https://inv.example.com', M2M_AUDIENCE: '', M2M_AUDIENCE_PARAM: '1' }],
   ['OAUTH_ALLOW_INSECURE_HTTP', 'not a boolean', { ...REAL, OAUTH_ALLOW_INSECURE_HTTP: 'yes' }],
 ])('bad configuration fails naming %s (%s)', (variable, _why, env) => {
   failsNaming(env as Record<string, string>, variable);
@@ -112,6 +116,8 @@ test('the same app against an external IdP configured only through variables (CI
       M2M_CLIENT_ID: 'svc-report',
       M2M_CLIENT_SECRET: 'svc-secret',
       M2M_AUDIENCE: 'https://inventory.example.test',
+      API_AUDIENCE_PARAM: 'true',
+      M2M_AUDIENCE_PARAM: 'true',
     },
     log: () => {},
   });
@@ -125,10 +131,13 @@ test('the same app against an external IdP configured only through variables (CI
       .send({ grant_type: 'password', username: 'alice', password: 'alice-password' });
     expect(login.status).toBe(200);
     expect(tenant.stats.lastRequest).toMatchObject({ path: '/oauth2/token', query: {} });
-    expect(tenant.stats.lastRequest!.body).toMatchObject({ client_id: 'web-app', grant_type: 'password' });
+    expect(tenant.stats.lastRequest!.body).toMatchObject({ client_id: 'web-app', grant_type: 'password', audience: 'https://api.example.test' });
     const report = await request(demo.apiUrl).get('/api/report').set('Authorization', `Bearer ${login.body.access_token}`);
     expect(report.status).toBe(200);
     expect(report.body.calledAs).toBe('svc-report');
+    expect(tenant.stats.lastRequest!.body).toMatchObject({
+      grant_type: 'client_credentials', client_id: 'svc-report', scope: 'inventory:read', audience: 'https://inventory.example.test',
+    });
   } finally {
     await demo.close();
     await tenant.close();

@@ -29,7 +29,17 @@ export function authRoutes(settings: ApiSettings): Router {
   };
 
   const router = Router();
-  router.post('/auth/token', tokenProxy({ ...common, grants: ['password', 'mfa_oob', 'refresh_token'], cookie }));
+  // Server-side parameters win over the browser's, so the page cannot ask for another API's audience.
+  const audience = settings.web.sendAudience ? { audience: settings.web.audience } : undefined;
+  router.post(
+    '/auth/token',
+    tokenProxy({
+      ...common,
+      grants: ['password', 'mfa_oob', 'refresh_token'],
+      cookie,
+      extraParams: (grant) => (grant === 'password' ? audience : undefined),
+    }),
+  );
   router.post('/auth/mfa/challenge', mfaChallengeProxy(common));
   router.post('/auth/revoke', revocationProxy({ ...common, cookie }));
   return router;

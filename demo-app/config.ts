@@ -32,9 +32,13 @@ export interface DemoConfig {
   /** Browser origins allowed to use the refresh-token cookie. Default: the API's own URL (127.0.0.1 and localhost). */
   publicOrigins?: string[];
   idp: IdpConfig;
-  /** The confidential client the token proxy uses on behalf of the login page, and the API's expected `aud`. */
-  web: { clientId: string; clientSecret: string; audience: string };
-  /** The API's own identity for calling the inventory service (client_credentials). */
+  /**
+   * The confidential client the token proxy uses on behalf of the login page, and the API's expected
+   * `aud`. `sendAudience`: also send it as the `audience` parameter of the password grant (Auth0-style
+   * IdPs issue a JWT for an API only when asked).
+   */
+  web: { clientId: string; clientSecret: string; audience: string; sendAudience: boolean };
+  /** The API's own identity for calling the inventory service (client_credentials); `audience` is sent only when set. */
   m2m: { clientId: string; clientSecret: string; scope: string; audience?: string };
   /** Undefined url: start the built-in inventory service, which requires `audience` and `inventory:read`. */
   inventory: { url?: string; audience?: string };
@@ -48,7 +52,8 @@ export const INVENTORY_SCOPE = 'inventory:read';
 /** The mock IdP's seeded clients (demo-app/mock-idp/clients.ts). Used only when the mock runs. */
 const MOCK = {
   web: { clientId: 'web-app', clientSecret: 'web-secret', audience: 'https://api.example.test' },
-  m2m: { clientId: 'svc-report', clientSecret: 'svc-secret', audience: 'https://inventory.example.test' },
+  m2m: { clientId: 'svc-report', clientSecret: 'svc-secret' },
+  inventoryAudience: 'https://inventory.example.test',
 };
 
 /** Variables that only make sense against a real IdP; any of them without OAUTH_ISSUER is a half-done setup. */
@@ -105,14 +110,17 @@ export function loadConfig(env: Env = process.env): DemoConfig {
   const inventoryUrl = url(env, 'INVENTORY_URL');
   const m2mScope = scope(env, 'M2M_SCOPE', INVENTORY_SCOPE);
   const publicOrigins = origins(env, 'DEMO_PUBLIC_ORIGINS');
+  const sendApiAudience = bool(env, 'API_AUDIENCE_PARAM');
+  const sendM2mAudience = bool(env, 'M2M_AUDIENCE_PARAM');
   if (idp.mock) {
+    // The mock gives each client the right `aud` unasked; the *_AUDIENCE_PARAM switches still work against it.
     return {
       ports,
       publicOrigins,
       idp,
-      web: MOCK.web,
-      m2m: { ...MOCK.m2m, scope: m2mScope },
-      inventory: { url: inventoryUrl, audience: MOCK.m2m.audience },
+      web: { ...MOCK.web, sendAudience: sendApiAudience },
+      m2m: { ...MOCK.m2m, scope: m2mScope, audience: sendM2mAudience ? MOCK.inventoryAudience : undefined },
+      inventory: { url: inventoryUrl, audience: MOCK.inventoryAudience },
     };
   }
   const real = 'when OAUTH_ISSUER is set';
@@ -120,11 +128,12 @@ export function loadConfig(env: Env = process.env): DemoConfig {
     clientId: required(env, 'OAUTH_CLIENT_ID', `${real} (the confidential client the token proxy uses)`),
     clientSecret: required(env, 'OAUTH_CLIENT_SECRET', `${real} (keep it out of the front end and out of git)`),
     audience: required(env, 'API_AUDIENCE', `${real} (the \`aud\` of access tokens issued for this API)`),
+    sendAudience: sendApiAudience,
   };
   // The built-in inventory has to know which audience to require; an external one decides for itself.
   const m2mAudience =
-    inventoryUrl === undefined
-      ? required(env, 'M2M_AUDIENCE', `${real} and INVENTORY_URL is not (the \`aud\` the built-in inventory service requires)`)
+    inventoryUrl === undefined || sendM2mAudience
+      ? required(env, 'M2M_AUDIENCE', `${real} and ${inventoryUrl === undefined ? 'INVENTORY_URL is not' : 'M2M_AUDIENCE_PARAM is'} (the \`aud\` of M2M tokens for the inventory service)`)
       : optional(env, 'M2M_AUDIENCE');
   return {
     ports,
@@ -135,7 +144,7 @@ export function loadConfig(env: Env = process.env): DemoConfig {
       clientId: required(env, 'M2M_CLIENT_ID', `${real} (the API's own client for client_credentials)`),
       clientSecret: required(env, 'M2M_CLIENT_SECRET', real),
       scope: m2mScope,
-      audience: m2mAudience,
+      audience: sendM2mAudience ? m2mAudience : undefined,
     },
     inventory: { url: inventoryUrl, audience: m2mAudience },
   };
