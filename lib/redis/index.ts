@@ -1,0 +1,13 @@
+/**
+ * `express-oauth-kit/redis`: running a fleet of instances against one Redis. Kept out of the core
+ * entry point so applications that do not use Redis never load it. It does not import ioredis at
+ * run time either: the application passes its own client.
+ */
+export {
+  redisTokenStore,
+  RedisTokenStore,
+  RedisUnavailableError,
+  RedisStoreValueError,
+  type RedisTokenStoreOptions,
+  type RedisClient,
+} from './token-store.js';

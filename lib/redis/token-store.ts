@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { ConfigError } from '../errors/config-error.js';
+import type { StoredToken, TokenStore } from '../m2m/store.js';
+
+/** An ioredis client the application built (with its own TLS, AUTH/ACL, sentinel or cluster options). */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisTokenStoreOptions {
+  /**
+   * The application's ioredis client (`new Redis(url, options)` or `new Redis.Cluster(...)`). This
+   * package never creates one, so TLS, AUTH/ACL user and password, sentinels and cluster settings
+   * are the application's. Recommended: `{ enableOfflineQueue: false, maxRetriesPerRequest: 1 }`.
+   */
+  client: RedisClient;
+  /**
+   * Prepended to every key. Default `'oauthkit:m2m:'`. Token keys are `<prefix><key>`, lock keys
+   * `<prefix>lock:<key>`; with an ACL, grant the store's user `~<prefix>*` only.
+   */
+  prefix?: string;
+  /**
+   * Milliseconds a call waits for the client's connection when it is still being set up (the
+   * first connect at start-up, or `lazyConnect`). While ioredis is *reconnecting* after losing
+   * Redis, calls fail at once instead, so nothing queues up behind a dead server. Default 500.
+   */
+  connectWait?: number;
+}
+
+/**
+ * Redis is not connected, so the call was not sent. The M2M client reports it through `onError`
+ * (phase 'store') and carries on with its in-process cache and the IdP.
+ */
+export class RedisUnavailableError extends Error {
+  readonly code = 'redis_unavailable' as const;
+  /** The ioredis client status when the call was refused (`reconnecting`, `end`, …). */
+  readonly status: string;
+  constructor(status: string, detail = '') {
+    super(`Redis is not available (client status "${status}")${detail}; the call was not sent`);
+    this.status = status;
+  }
+  override get name(): string {
+    return 'RedisUnavailableError';
+  }
+}
+
+/** A value under a token key that is not what this store writes (another program wrote it, or it is damaged). */
+export class RedisStoreValueError extends Error {
+  readonly code = 'redis_store_value' as const;
+  constructor() {
+    // Never echo the value: it may be a bearer token.
+    super('The value in Redis is not a stored token; ignoring it');
+  }
+  override get name(): string {
+    return 'RedisStoreValueError';
+  }
+}
+
+// Compare-and-delete: release a lock only while it is still ours (its lease may have passed and
+// another instance may hold it now).
+const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+const STARTING = new Set(['wait', 'connecting', 'connect']);
+
+/** Exactly the fields of a stored token, in a fixed order; anything else an object carries is dropped. */
+function encode(t: StoredToken): string {
+  const out: StoredToken = { accessToken: t.accessToken, tokenType: t.tokenType, expiresAt: t.expiresAt, issuedAt: t.issuedAt };
+  if (typeof t.scope === 'string') out.scope = t.scope;
+  return JSON.stringify(out);
+}
+
+function decode(raw: string): StoredToken {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new RedisStoreValueError();
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RedisStoreValueError();
+  const o = v as Record<string, unknown>;
+  // The client validates the shape again (isStoredToken); here only the known fields are kept.
+  const t = { accessToken: o.accessToken, tokenType: o.tokenType, expiresAt: o.expiresAt, issuedAt: o.issuedAt } as StoredToken;
+  if (o.scope !== undefined) t.scope = o.scope as string;
+  return t;
+}
+
+/**
+ * The M2M `TokenStore` on Redis: `GET`, `SET … PX`, `DEL`, a `SET … NX PX` lease lock and a
+ * compare-and-delete unlock. Create it with `redisTokenStore()`. One store object per M2M client
+ * is the simplest (they can share one ioredis connection): the store remembers the lock value of
+ * each key it holds, as the TokenStore contract allows.
+ */
+export class RedisTokenStore implements TokenStore {
+  readonly prefix: string;
+  readonly #client: RedisClient;
+  readonly #connectWait: number;
+  /** Lock value per key this store currently holds. */
+  readonly #locks = new Map<string, string>();
+
+  constructor(options: RedisTokenStoreOptions) {
+    if (!options || typeof options !== 'object') {
+      throw new ConfigError('ERR_OAUTHKIT_STORE', 'redisTokenStore() needs an options object: { client, prefix? }', 'running-many-instances');
+    }
+    const { client, prefix = 'oauthkit:m2m:', connectWait = 500 } = options;
+    const c = client as unknown as Record<string, unknown> | null | undefined;
+    if (!c || typeof c !== 'object' || typeof c.get !== 'function' || typeof c.set !== 'function' || typeof c.eval !== 'function' || typeof c.status !== 'string') {
+      throw new ConfigError(
+        'ERR_OAUTHKIT_STORE',
+        'redisTokenStore(): client must be an ioredis client (new Redis(url, options) or new Redis.Cluster(...)); this package does not create one',
+        'running-many-instances',
+      );
+    }
+    if (typeof prefix !== 'string') throw new ConfigError('ERR_OAUTHKIT_STORE', 'redisTokenStore(): prefix must be a string', 'running-many-instances');
+    if (typeof connectWait !== 'number' || !Number.isFinite(connectWait) || connectWait < 0) {
+      throw new ConfigError('ERR_OAUTHKIT_NUMBER', `redisTokenStore(): connectWait must be a number of ms >= 0 (got ${String(connectWait)})`, 'running-many-instances');
+    }
+    this.#client = client;
+    this.prefix = prefix;
+    this.#connectWait = connectWait;
+  }
+
+  /** The Redis key a token is stored under. */
+  tokenKey(key: string): string {
+    return this.prefix + key;
+  }
+
+  /** The Redis key of a token key's lock. */
+  lockKey(key: string): string {
+    return `${this.prefix}lock:${key}`;
+  }
+
+  async get(key: string): Promise<StoredToken | undefined> {
+    await this.#ready();
+    const raw = await this.#client.get(this.tokenKey(key));
+    return raw === null ? undefined : decode(raw);
+  }
+
+  async set(key: string, value: StoredToken, ttlMs: number): Promise<void> {
+    await this.#ready();
+    if (!(ttlMs >= 1)) {
+      await this.#client.del(this.tokenKey(key));
+      return;
+    }
+    await this.#client.set(this.tokenKey(key), encode(value), 'PX', Math.ceil(ttlMs));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#ready();
+    await this.#client.del(this.tokenKey(key));
+  }
+
+  async lock(key: string, ttlMs: number): Promise<boolean> {
+    await this.#ready();
+    const value = randomBytes(16).toString('hex');
+    const ok = await this.#client.set(this.lockKey(key), value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    if (ok !== 'OK') return false;
+    this.#locks.set(key, value);
+    return true;
+  }
+
+  async unlock(key: string): Promise<void> {
+    const value = this.#locks.get(key);
+    if (value === undefined) return;
+    this.#locks.delete(key);
+    await this.#ready();
+    await this.#client.eval(UNLOCK, 1, this.lockKey(key), value);
+  }
+
+  /**
+   * Fail fast: while ioredis reconnects, a command would wait in its offline queue (or be resent
+   * later, e.g. a lock nobody will release). Only a connection that is still being set up is
+   * waited for, briefly.
+   */
+  async #ready(): Promise<void> {
+    const client = this.#client;
+    if (client.status === 'ready') return;
+    if (!STARTING.has(client.status) || this.#connectWait === 0) throw new RedisUnavailableError(client.status);
+    if (client.status === 'wait') client.connect().catch(() => undefined); // lazyConnect: start it
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReady = (): void => done();
+      const onEnd = (): void => done(new RedisUnavailableError('end'));
+      const timer = setTimeout(() => done(new RedisUnavailableError(client.status, ` after waiting ${this.#connectWait} ms to connect`)), this.#connectWait);
+      timer.unref();
+      client.on('ready', onReady);
+      client.on('end', onEnd);
+      if (client.status === 'ready') done();
+    });
+  }
+}
+
+/**
+ * A shared M2M token store on Redis, for `createM2MClient({ store })`:
+ *
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { redisTokenStore } from 'express-oauth-kit/redis';
+ * const redis = new Redis(process.env.REDIS_URL!, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+ * const m2m = createM2MClient({ ...idp, store: redisTokenStore({ client: redis, prefix: 'myapi:m2m:' }) });
+ * ```
+ *
+ * It stores the token and its expiry only, with a Redis TTL of the token's usable lifetime. Redis
+ * then holds bearer tokens: protect it (AUTH/ACL, TLS, private network).
+ */
+export function redisTokenStore(options: RedisTokenStoreOptions): RedisTokenStore {
+  return new RedisTokenStore(options);
+}
