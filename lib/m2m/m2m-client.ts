@@ -84,6 +84,7 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
       cacheMax: o.cacheMax,
       store: o.store,
       storeTimeout: o.storeTimeout,
+      storeBackoff: o.storeBackoff,
       storeLockWait: o.storeLockWait,
       maxPauseMs: retry.maxDelay,
       hooks: o.hooks,

@@ -23,6 +23,7 @@ export interface ResolvedOptions {
   cacheMax: number;
   store: TokenStore | undefined;
   storeTimeout: number;
+  storeBackoff: number;
   storeLockWait: number;
   retryOn401: boolean;
   hooks: M2MHooks;
@@ -34,7 +35,7 @@ const IDP_KEYS: readonly (keyof IdpClientOptions)[] = [
 ];
 const M2M_KEYS: readonly (keyof M2MClientOptions)[] = [
   'scope', 'audience', 'resource', 'extraParams', 'expirySkew', 'refreshAhead', 'defaultExpiresIn', 'retry', 'cache',
-  'store', 'storeTimeout', 'storeLockWait', 'retryOn401', 'onTokenFetched', 'onCacheHit', 'onError', 'onRetry',
+  'store', 'storeTimeout', 'storeBackoff', 'storeLockWait', 'retryOn401', 'onTokenFetched', 'onCacheHit', 'onError', 'onRetry',
 ];
 const KNOWN = new Set<string>([...IDP_KEYS, ...M2M_KEYS]);
 const ALIASES: Record<string, string> = {
@@ -147,6 +148,7 @@ export function resolveOptions(options: M2MClientOptions): ResolvedOptions {
     cacheMax: num(options.cache?.max, 'cache.max', 500, { min: 1, integer: true }),
     store: resolveStore(options.store),
     storeTimeout: num(options.storeTimeout, 'storeTimeout', 1000, { allowZero: false }),
+    storeBackoff: num(options.storeBackoff, 'storeBackoff', 5000),
     storeLockWait: num(options.storeLockWait, 'storeLockWait', idp.timeout, { allowZero: false }),
     retryOn401: options.retryOn401 ?? true,
     hooks: { onTokenFetched: options.onTokenFetched, onCacheHit: options.onCacheHit, onError: options.onError, onRetry: options.onRetry },

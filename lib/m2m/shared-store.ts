@@ -20,13 +20,18 @@ type Failed = typeof FAILED;
 
 /**
  * Every store call is bounded by a timeout and never throws: a slow or dead store (Redis down)
- * must cost at most `timeout` ms and must not fail a token request. The adapter's error is kept
- * as `cause` but not copied into the message, since a client library may echo command arguments.
+ * must cost at most `timeout` ms and must not fail a token request. After a failure the store is
+ * left alone for `backoff` ms, so an outage costs one timeout, not one per cache miss (client
+ * libraries often queue commands while reconnecting, which looks like a hang). The adapter's error
+ * is kept as `cause` but not copied into the message, since a client library may echo command arguments.
  */
 export class SharedStore {
+  #skipUntil = 0;
+
   constructor(
     readonly store: TokenStore,
     private readonly timeout: number,
+    private readonly backoff: number,
     private readonly report: (err: TokenStoreError, key: string) => void,
   ) {}
 
@@ -35,6 +40,7 @@ export class SharedStore {
   }
 
   async #call<T>(op: string, key: string, run: () => T | Promise<T>): Promise<T | Failed> {
+    if (this.#skipUntil !== 0 && Date.now() < this.#skipUntil) return FAILED;
     let timer: NodeJS.Timeout | undefined;
     try {
       const timedOut = new Promise<never>((_, reject) => {
@@ -43,6 +49,7 @@ export class SharedStore {
       });
       return await Promise.race([Promise.resolve().then(run), timedOut]);
     } catch (err) {
+      this.#skipUntil = Date.now() + this.backoff;
       if (err instanceof TokenStoreError) this.report(err, key);
       else {
         const e = err as { name?: string; code?: string } | null;

@@ -34,6 +34,7 @@ export interface TokenCacheOptions {
   cacheMax: number;
   store: SharedStore['store'] | undefined;
   storeTimeout: number;
+  storeBackoff: number;
   storeLockWait: number;
   maxPauseMs: number;
   hooks: M2MHooks;
@@ -68,7 +69,7 @@ export class TokenCache {
     this.#lru = new LRUCache<string, Entry>({ max: o.cacheMax });
     this.#onCacheHit = o.hooks.onCacheHit;
     this.#shared = o.store
-      ? new SharedStore(o.store, o.storeTimeout, (err: TokenStoreError, key: string) => this.#report(err, key, 'store'))
+      ? new SharedStore(o.store, o.storeTimeout, o.storeBackoff, (err: TokenStoreError, key: string) => this.#report(err, key, 'store'))
       : undefined;
   }
 

@@ -117,6 +117,8 @@ export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions,
   store?: TokenStore;
   /** Milliseconds one store call may take before it is abandoned (reported as a 'store' error). Default 1000. */
   storeTimeout?: number;
+  /** Milliseconds the store is left alone after a failure (one outage, one report, not one per miss). Default 5000. */
+  storeBackoff?: number;
   /**
    * Milliseconds to wait for another instance that holds the store lock to publish its token,
    * before fetching one ourselves. Also the lock's lease. Default: `timeout` (10000).
