@@ -1,0 +1,203 @@
+/** redisTokenStore() against a real redis-server: the TokenStore contract, what is stored, failing fast. */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis, RedisOptions } from 'ioredis';
+import { ConfigError, type StoredToken } from '../lib/index.js';
+import { redisTokenStore, RedisStoreValueError, RedisUnavailableError } from '../lib/redis/index.js';
+import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from './support/redis-server.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const token = (over: Partial<StoredToken> = {}): StoredToken => ({
+  accessToken: 'eyJ.test.token',
+  tokenType: 'Bearer',
+  expiresAt: Date.now() + 60_000,
+  issuedAt: Date.now(),
+  scope: 'inventory:read',
+  ...over,
+});
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : [p];
+  });
+}
+
+test('the core never imports ioredis, and lib/redis imports only its types', () => {
+  const all = files('lib').filter((f) => f.endsWith('.ts'));
+  const importsIoredis = (src: string): string[] => [...src.matchAll(/^\s*import\s+(type\s+)?[^;]*?from\s+['"]ioredis['"]/gm)].map((m) => m[0]);
+  for (const f of all) {
+    const found = importsIoredis(readFileSync(f, 'utf8'));
+    if (f.startsWith(join('lib', 'redis'))) expect(found.every((s) => /import\s+type\b/.test(s))).toBe(true);
+    else expect({ file: f, found }).toEqual({ file: f, found: [] });
+    expect(readFileSync(f, 'utf8')).not.toMatch(/import\(\s*['"]ioredis['"]\s*\)|require\(\s*['"]ioredis['"]\s*\)/);
+  }
+  // and the core entry point does not re-export the Redis module
+  expect(readFileSync('lib/index.ts', 'utf8')).not.toMatch(/redis/i);
+});
+
+test('options are checked at once', () => {
+  expect(() => redisTokenStore(undefined as never)).toThrow(ConfigError);
+  expect(() => redisTokenStore({} as never)).toThrow(/client must be an ioredis client/);
+  // node-redis v4 style objects are not accepted silently
+  expect(() => redisTokenStore({ client: { get() {}, set() {}, isOpen: true } as never })).toThrow(/ioredis/);
+  const fake = { get() {}, set() {}, eval() {}, status: 'ready' } as never;
+  expect(() => redisTokenStore({ client: fake, prefix: 3 as never })).toThrow(/prefix must be a string/);
+  expect(() => redisTokenStore({ client: fake, connectWait: -1 })).toThrow(/connectWait/);
+  expect(redisTokenStore({ client: fake }).prefix).toBe('oauthkit:m2m:');
+});
+
+describeWithRedis('redisTokenStore on a real Redis', () => {
+  let server: RedisServer;
+  let admin: Redis;
+  const clients: Redis[] = [];
+  const client = (opts: RedisOptions = {}): Redis => {
+    const c = redisClient(server.url, opts);
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    server = await startRedis();
+    admin = redisClient(server.url, { enableOfflineQueue: true });
+  });
+  afterAll(async () => {
+    await closeClients(admin ? [...clients, admin] : clients);
+    await server?.stop('SIGTERM');
+  });
+  beforeEach(async () => {
+    if (!server.running) await server.restart();
+    await admin.flushall();
+  });
+
+  test('set / get round trip with the TTL as a Redis PX expiry; a ttl <= 0 removes the key', async () => {
+    const store = redisTokenStore({ client: client(), prefix: 't1:' });
+    const t = token();
+    expect(await store.get('k')).toBeUndefined();
+    await store.set('k', t, 30_000);
+    expect(await store.get('k')).toEqual(t);
+    const pttl = await admin.pttl('t1:k');
+    expect(pttl).toBeGreaterThan(29_000);
+    expect(pttl).toBeLessThanOrEqual(30_000);
+    await store.set('k', t, 0);
+    expect(await admin.exists('t1:k')).toBe(0);
+    await store.set('short', t, 50);
+    await sleep(120);
+    expect(await store.get('short')).toBeUndefined();
+  });
+
+  test('what is stored: the token and its expiry, nothing else', async () => {
+    const store = redisTokenStore({ client: client(), prefix: 't2:' });
+    const withExtras = { ...token(), clientSecret: 'svc-secret', refreshToken: 'rt' } as StoredToken;
+    await store.set('k', withExtras, 10_000);
+    const raw = (await admin.get('t2:k'))!;
+    expect(Object.keys(JSON.parse(raw)).sort()).toEqual(['accessToken', 'expiresAt', 'issuedAt', 'scope', 'tokenType']);
+    expect(raw).not.toContain('svc-secret');
+    const noScope = token({ scope: undefined });
+    await store.set('n', noScope, 10_000);
+    expect(Object.keys(JSON.parse((await admin.get('t2:n'))!)).sort()).toEqual(['accessToken', 'expiresAt', 'issuedAt', 'tokenType']);
+    expect(await store.get('n')).toEqual({ accessToken: noScope.accessToken, tokenType: 'Bearer', expiresAt: noScope.expiresAt, issuedAt: noScope.issuedAt });
+  });
+
+  test('a foreign or damaged value is refused without echoing it; unknown fields are dropped', async () => {
+    const store = redisTokenStore({ client: client(), prefix: 't3:' });
+    await admin.set('t3:bad', 'eyJsecret-but-not-json');
+    const err = await store.get('bad').catch((e: Error) => e);
+    expect(err).toBeInstanceOf(RedisStoreValueError);
+    expect((err as Error).message).not.toContain('eyJ');
+    await admin.set('t3:arr', '[1,2]');
+    await expect(store.get('arr')).rejects.toBeInstanceOf(RedisStoreValueError);
+    await admin.set('t3:extra', JSON.stringify({ ...token(), evil: 1 }));
+    expect(Object.keys((await store.get('extra'))!)).not.toContain('evil');
+  });
+
+  test('delete removes a token; prefixes keep stores apart', async () => {
+    const c = client();
+    const a = redisTokenStore({ client: c, prefix: 'a:' });
+    const b = redisTokenStore({ client: c, prefix: 'b:' });
+    await a.set('k', token({ accessToken: 'A' }), 10_000);
+    await b.set('k', token({ accessToken: 'B' }), 10_000);
+    expect((await a.get('k'))!.accessToken).toBe('A');
+    await a.delete('k');
+    expect(await a.get('k')).toBeUndefined();
+    expect((await b.get('k'))!.accessToken).toBe('B');
+  });
+
+  test('lock: one holder across instances, released by unlock or by its lease', async () => {
+    const one = redisTokenStore({ client: client(), prefix: 'l:' });
+    const two = redisTokenStore({ client: client(), prefix: 'l:' });
+    const results = await Promise.all([...Array.from({ length: 20 }, () => one.lock('k', 5000)), ...Array.from({ length: 20 }, () => two.lock('k', 5000))]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const holder = results.indexOf(true) < 20 ? one : two;
+    const other = holder === one ? two : one;
+    expect(await admin.exists('l:lock:k')).toBe(1);
+    expect(await admin.exists('l:k')).toBe(0); // lock keys never collide with token keys
+    await other.unlock('k'); // not its lock: nothing happens
+    expect(await other.lock('k', 5000)).toBe(false);
+    await holder.unlock('k');
+    expect(await other.lock('k', 80)).toBe(true);
+    await sleep(150); // lease over: a crashed holder does not block the fleet
+    expect(await holder.lock('k', 5000)).toBe(true);
+  });
+
+  test('unlock after the lease passed never releases the next holder’s lock (compare-and-delete)', async () => {
+    const slow = redisTokenStore({ client: client(), prefix: 'cd:' });
+    const next = redisTokenStore({ client: client(), prefix: 'cd:' });
+    expect(await slow.lock('k', 50)).toBe(true);
+    await sleep(100);
+    expect(await next.lock('k', 5000)).toBe(true);
+    await slow.unlock('k'); // late
+    expect(await admin.exists('cd:lock:k')).toBe(1);
+    expect(await slow.lock('k', 5000)).toBe(false);
+  });
+
+  test('Redis down: every call fails at once (no offline queue, even when the client has one), and works again when Redis is back', async () => {
+    const queued = client({ enableOfflineQueue: true, maxRetriesPerRequest: 20 }); // ioredis defaults
+    const failFast = client();
+    const stores = [redisTokenStore({ client: queued, prefix: 'd:' }), redisTokenStore({ client: failFast, prefix: 'd:' })];
+    await stores[0]!.set('k', token(), 10_000);
+    await server.stop();
+    await sleep(100); // let the clients see the closed connection
+    for (const s of stores) {
+      for (const call of [() => s.get('k'), () => s.set('k', token(), 1000), () => s.delete('k'), () => s.lock('k', 1000)]) {
+        const t0 = Date.now();
+        const err = await call().catch((e: Error) => e);
+        expect(Date.now() - t0).toBeLessThan(100);
+        expect(err).toBeInstanceOf(Error);
+        expect((err as Error).message).not.toContain('eyJ');
+      }
+    }
+    const err = (await stores[0]!.get('k').catch((e: Error) => e)) as RedisUnavailableError;
+    expect(err).toBeInstanceOf(RedisUnavailableError);
+    expect(err.status).toMatch(/reconnecting|connecting|close/);
+    await server.restart();
+    await Promise.all([queued, failFast].map((c) => new Promise((r) => (c.status === 'ready' ? r(null) : c.once('ready', r)))));
+    // Nothing queued while it was down was replayed later (no ghost locks, no late writes).
+    await sleep(50);
+    expect(await admin.keys('d:*')).toEqual([]);
+    for (const s of stores) {
+      await s.set('k', token(), 10_000);
+      expect(await s.get('k')).toBeTruthy();
+    }
+  });
+
+  test('a client that is still connecting (start-up, lazyConnect) is waited for, briefly', async () => {
+    const fresh = client();
+    expect(fresh.status).not.toBe('ready');
+    const store = redisTokenStore({ client: fresh, prefix: 'c:' });
+    await store.set('k', token(), 10_000);
+    expect(await store.get('k')).toBeTruthy();
+
+    const lazy = client({ lazyConnect: true });
+    expect(lazy.status).toBe('wait');
+    expect(await redisTokenStore({ client: lazy, prefix: 'c:' }).get('k')).toBeTruthy();
+
+    // Nothing listening: bounded by connectWait, then RedisUnavailableError.
+    await server.stop();
+    const dead = client({ retryStrategy: () => 1000 });
+    const t0 = Date.now();
+    await expect(redisTokenStore({ client: dead, connectWait: 150 }).get('k')).rejects.toBeInstanceOf(RedisUnavailableError);
+    expect(Date.now() - t0).toBeLessThan(400);
+  });
+});
