@@ -179,16 +179,17 @@ export class RedisTokenStore implements TokenStore {
       const done = (err?: Error): void => {
         clearTimeout(timer);
         client.off('ready', onReady);
-        client.off('end', onEnd);
+        client.off('close', onClose);
         if (err) reject(err);
         else resolve();
       };
       const onReady = (): void => done();
-      const onEnd = (): void => done(new RedisUnavailableError('end'));
+      // The connection attempt failed (refused, reset, AUTH rejected): no point waiting further.
+      const onClose = (): void => done(new RedisUnavailableError(client.status, ' (the connection attempt failed)'));
       const timer = setTimeout(() => done(new RedisUnavailableError(client.status, ` after waiting ${this.#connectWait} ms to connect`)), this.#connectWait);
       timer.unref();
       client.on('ready', onReady);
-      client.on('end', onEnd);
+      client.on('close', onClose);
       if (client.status === 'ready') done();
     });
   }

@@ -1,0 +1,281 @@
+/**
+ * A fleet of M2M clients sharing tokens through a real Redis: each "instance" is its own
+ * createM2MClient() with its own ioredis connection and in-process cache, as separate processes
+ * would be. The IdP is the package's mock IdP; nothing is mocked.
+ */
+import type { Redis } from 'ioredis';
+import { createM2MClient, TokenStoreError, type M2MClient, type M2MClientOptions, type M2MErrorEvent, type M2MToken, type M2MTokenFetchedEvent } from '../lib/index.js';
+import { redisTokenStore, RedisUnavailableError } from '../lib/redis/index.js';
+import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from './support/redis-server.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
+
+interface Instance {
+  redis: Redis;
+  client: M2MClient;
+  errors: [Error, M2MErrorEvent][];
+  fetched: (M2MTokenFetchedEvent & { at: number })[];
+}
+
+describeWithRedis('M2M fleet sharing tokens through Redis', () => {
+  let server: RedisServer;
+  let admin: Redis;
+  let idp: MockIdp;
+  let short: MockIdp; // 2 s tokens
+  const redisClients: Redis[] = [];
+  let prefixSeq = 0;
+  let prefix = '';
+
+  const fleet = async (n: number, tokenEndpoint: string, extra: Partial<M2MClientOptions> = {}): Promise<Instance[]> => {
+    const list = Array.from({ length: n }, (): Instance => {
+      const redis = redisClient(server.url);
+      redisClients.push(redis);
+      const inst: Instance = { redis, client: undefined as unknown as M2MClient, errors: [], fetched: [] };
+      inst.client = createM2MClient({
+        tokenEndpoint,
+        ...svc,
+        store: redisTokenStore({ client: redis, prefix }),
+        onError: (e, ev) => inst.errors.push([e, ev]),
+        onTokenFetched: (e) => inst.fetched.push({ ...e, at: Date.now() }),
+        ...extra,
+      });
+      return inst;
+    });
+    await ready(list);
+    return list;
+  };
+  const ready = (list: Instance[]): Promise<unknown> =>
+    Promise.all(list.map((i) => (i.redis.status === 'ready' ? null : new Promise((r) => i.redis.once('ready', r)))));
+
+  /** Every instance calls getToken() every `everyMs` until stop(); failures and stale tokens are collected. */
+  const load = (list: Instance[], everyMs = 10) => {
+    let running = true;
+    const failures: Error[] = [];
+    const stale: M2MToken[] = [];
+    let calls = 0;
+    const loops = list.map(async (i) => {
+      while (running) {
+        try {
+          const t = await i.client.getToken();
+          calls++;
+          if (t.expiresAt <= Date.now()) stale.push(t);
+        } catch (err) {
+          failures.push(err as Error);
+        }
+        await sleep(everyMs);
+      }
+    });
+    return {
+      failures,
+      stale,
+      get calls() {
+        return calls;
+      },
+      stop: async () => {
+        running = false;
+        await Promise.all(loops);
+      },
+    };
+  };
+
+  beforeAll(async () => {
+    [server, idp, short] = await Promise.all([startRedis(), startMockIdp(), startMockIdp({ accessTokenTtl: 2 })]);
+    admin = redisClient(server.url, { enableOfflineQueue: true });
+  });
+  afterAll(async () => {
+    await closeClients([...redisClients, ...(admin ? [admin] : [])]);
+    await Promise.all([server?.stop('SIGTERM'), idp?.close(), short?.close()]);
+  });
+  beforeEach(async () => {
+    if (!server.running) await server.restart();
+    prefix = `fleet${++prefixSeq}:`;
+    idp.resetStats();
+    short.resetStats();
+    idp.faults = { mode: 'none' };
+    short.faults = { mode: 'none' };
+  });
+  afterEach(async () => {
+    await closeClients(redisClients.splice(0));
+  });
+
+  test('4 instances × 250 concurrent getToken() at a cold start → exactly 1 IdP token request', async () => {
+    idp.faults = { mode: 'slow', delayMs: 100, count: 1 }; // the first fetch is slow, so everyone piles up behind it
+    const list = await fleet(4, idp.ciamTokenEndpoint);
+    const tokens = await Promise.all(list.flatMap((i) => Array.from({ length: 250 }, () => i.client.getToken())));
+    expect(tokens).toHaveLength(1000);
+    expect(new Set(tokens.map((t) => t.accessToken)).size).toBe(1);
+    expect(idp.stats.tokenRequests).toBe(1);
+    expect(list.flatMap((i) => i.fetched.map((e) => e.source)).sort()).toEqual(['idp', 'store', 'store', 'store']);
+    expect(list.flatMap((i) => i.errors)).toEqual([]);
+
+    // Redis holds one token key (the lock is released) with TTL = lifetime (3600 s) minus skew (60 s).
+    await sleep(20);
+    const keys = await admin.keys(`${prefix}*`);
+    expect(keys).toHaveLength(1);
+    const pttl = await admin.pttl(keys[0]!);
+    expect(pttl).toBeGreaterThan(3_540_000 - 2000);
+    expect(pttl).toBeLessThanOrEqual(3_540_000);
+
+    // Warm path: no Redis round trip per call.
+    const gets = async (): Promise<number> => Number(/cmdstat_get:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+    const before = await gets();
+    for (const i of list) for (let n = 0; n < 1000; n++) await i.client.getToken();
+    expect(await gets()).toBe(before);
+  });
+
+  test('what Redis holds: the token and its expiry, nothing else (no secret, no request parameters)', async () => {
+    const [one] = await fleet(1, idp.ciamTokenEndpoint, { scope: 'inventory:read' });
+    const t = await one!.client.getToken();
+    await sleep(20);
+    const keys = await admin.keys(`${prefix}*`);
+    expect(keys).toHaveLength(1);
+    const raw = (await admin.get(keys[0]!))!;
+    const stored = JSON.parse(raw) as Record<string, unknown>;
+    expect(Object.keys(stored).sort()).toEqual(['accessToken', 'expiresAt', 'issuedAt', 'scope', 'tokenType']);
+    expect(stored).toMatchObject({ accessToken: t.accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt, scope: 'inventory:read' });
+    for (const k of keys) expect(k + (await admin.get(k))).not.toMatch(/svc-secret|client_credentials/);
+  });
+
+  test('expiry across instances: when the shared token goes stale, the fleet fetches exactly one new one', async () => {
+    // 2 s tokens: the skew is capped at half the lifetime, so each is served for 1 s.
+    const list = await fleet(4, short.ciamTokenEndpoint, { refreshAhead: false });
+    const burst = async (): Promise<Set<string>> =>
+      new Set((await Promise.all(list.flatMap((i) => Array.from({ length: 50 }, () => i.client.getToken())))).map((t) => t.accessToken));
+    const first = await burst();
+    expect(first.size).toBe(1);
+    expect(short.stats.tokenRequests).toBe(1);
+    const key = (await admin.keys(`${prefix}*`))[0]!;
+    expect(await admin.pttl(key)).toBeLessThanOrEqual(1000); // Redis forgets it when instances stop serving it
+    await sleep(1100);
+    expect(await admin.exists(key)).toBe(0);
+    const second = await burst();
+    expect(second.size).toBe(1);
+    expect([...second][0]).not.toBe([...first][0]);
+    expect(short.stats.tokenRequests).toBe(2);
+  });
+
+  test('refresh across instances under load: one IdP request per refresh window for the whole fleet', async () => {
+    // 2 s tokens: served for 1 s, refresh-ahead starts at 0.8 s.
+    const list = await fleet(4, short.ciamTokenEndpoint);
+    const run = load(list, 5);
+    const started = Date.now();
+    await sleep(4000);
+    await run.stop();
+    const elapsed = Date.now() - started;
+    expect(run.failures).toEqual([]);
+    expect(run.stale).toEqual([]);
+    const windows = Math.ceil(elapsed / 800);
+    // Alone, each instance would ask once per window: 4 × windows. Shared: about one per window.
+    expect(short.stats.tokenRequests).toBeGreaterThanOrEqual(4);
+    expect(short.stats.tokenRequests).toBeLessThanOrEqual(windows + 1);
+    const bySource = list.flatMap((i) => i.fetched).reduce<Record<string, number>>((m, e) => ((m[e.source] = (m[e.source] ?? 0) + 1), m), {});
+    expect(bySource.idp).toBe(short.stats.tokenRequests);
+    expect(bySource.store).toBeGreaterThanOrEqual(3 * (short.stats.tokenRequests - 1));
+    // After the first token, nobody waited: refreshes ran in the background.
+    expect(list.flatMap((i) => i.fetched.slice(1)).filter((e) => e.waiters > 0)).toEqual([]);
+    expect(list.flatMap((i) => i.errors)).toEqual([]);
+  });
+
+  test('Redis killed mid-run: calls keep succeeding (in-process cache + IdP), onError reports it; Redis back: sharing resumes', async () => {
+    // After a store failure the client leaves the store alone for storeBackoff (default 5 s: one
+    // report per outage); shortened here so the test sees sharing resume quickly.
+    const list = await fleet(4, short.ciamTokenEndpoint, { storeBackoff: 500 });
+    const run = load(list, 10);
+    await sleep(1200);
+    const sharedBefore = short.stats.tokenRequests;
+    expect(sharedBefore).toBeLessThanOrEqual(3);
+
+    // ---- Redis dies
+    await server.stop();
+    const downAt = Date.now();
+    const requestsAtDown = short.stats.tokenRequests;
+    await sleep(2200);
+    const upAt = Date.now();
+    expect(run.failures).toEqual([]);
+    expect(run.stale).toEqual([]);
+    // Every instance carried on alone: it fetched its own tokens from the IdP ...
+    for (const i of list) expect(i.fetched.filter((e) => e.at > downAt && e.source === 'idp').length).toBeGreaterThanOrEqual(1);
+    expect(short.stats.tokenRequests - requestsAtDown).toBeGreaterThanOrEqual(4);
+    // ... and reported the store failures, as 'store' errors that say the client carried on.
+    for (const i of list) {
+      const storeErrors = i.errors.filter(([, ev]) => ev.phase === 'store');
+      expect(storeErrors.length).toBeGreaterThanOrEqual(1);
+      const [err, ev] = storeErrors[0]!;
+      expect(err).toBeInstanceOf(TokenStoreError);
+      expect(err.message).toMatch(/continuing with the in-process cache and the IdP/);
+      expect(err.message).not.toMatch(/eyJ|svc-secret/);
+      expect((err as TokenStoreError).cause).toBeInstanceOf(RedisUnavailableError);
+      expect(ev.clientId).toBe('svc-report');
+    }
+    // Fail fast: while Redis is down no call waits for it (no caller waits on a store timeout).
+    expect(list.flatMap((i) => i.fetched).filter((e) => e.at > downAt && e.latencyMs > 500)).toEqual([]);
+
+    // ---- Redis comes back (empty)
+    await server.restart();
+    await ready(list);
+    const backAt = Date.now();
+    expect(backAt - upAt).toBeLessThan(2000);
+    const requestsAtBack = short.stats.tokenRequests;
+    await sleep(2500);
+    await run.stop();
+    expect(run.failures).toEqual([]);
+    expect(run.stale).toEqual([]);
+    // Sharing resumed: instances adopt each other's tokens again ...
+    const afterBack = list.flatMap((i) => i.fetched).filter((e) => e.at > backAt);
+    expect(afterBack.filter((e) => e.source === 'store').length).toBeGreaterThanOrEqual(3);
+    // ... and the IdP sees about one request per 0.8 s window again, not four.
+    expect(short.stats.tokenRequests - requestsAtBack).toBeLessThanOrEqual(Math.ceil(2500 / 800) + 2);
+    // Errors stopped once Redis was back.
+    expect(list.flatMap((i) => i.errors).filter(([e]) => (e.cause as Error | undefined)?.name !== 'RedisUnavailableError')).toEqual([]);
+    expect(await admin.keys(`${prefix}*`)).toHaveLength(1);
+
+    // A cold key after the outage: the whole fleet shares one IdP request again.
+    idp.resetStats();
+    const cold = await fleet(4, idp.ciamTokenEndpoint, { scope: 'inventory:write' });
+    idp.faults = { mode: 'slow', delayMs: 100, count: 1 };
+    await Promise.all(cold.flatMap((i) => Array.from({ length: 50 }, () => i.client.getToken())));
+    expect(idp.stats.tokenRequests).toBe(1);
+  });
+
+  test('Redis down from the start: getToken works without it, promptly', async () => {
+    await server.stop();
+    const redis = redisClient(server.url, { retryStrategy: () => 200 });
+    redisClients.push(redis);
+    const errors: Error[] = [];
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store: redisTokenStore({ client: redis, prefix }), onError: (e) => errors.push(e) });
+    const t0 = Date.now();
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => client.getToken()));
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(new Set(tokens.map((t) => t.accessToken)).size).toBe(1);
+    expect(idp.stats.tokenRequests).toBe(1);
+    await sleep(20);
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors.every((e) => e instanceof TokenStoreError)).toBe(true);
+  });
+
+  test('the lock wait is bounded: a holder that never releases does not hang the others', async () => {
+    // Learn the cache key of this client's default token, then have a "dead instance" hold its lock.
+    let key = '';
+    const probe = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, onTokenFetched: (e) => (key = e.key) });
+    await probe.getToken();
+    const dead = redisClient(server.url);
+    redisClients.push(dead);
+    expect(await redisTokenStore({ client: dead, prefix }).lock(key, 60_000)).toBe(true);
+    idp.resetStats();
+
+    const list = await fleet(4, idp.ciamTokenEndpoint, { storeLockWait: 300 });
+    const t0 = Date.now();
+    const tokens = await Promise.all(list.flatMap((i) => Array.from({ length: 50 }, () => i.client.getToken())));
+    const elapsed = Date.now() - t0;
+    expect(tokens).toHaveLength(200);
+    expect(elapsed).toBeGreaterThanOrEqual(280);
+    expect(elapsed).toBeLessThan(2000);
+    // Each instance gave up waiting and fetched on its own (at most one request per instance).
+    expect(idp.stats.tokenRequests).toBeGreaterThanOrEqual(1);
+    expect(idp.stats.tokenRequests).toBeLessThanOrEqual(4);
+    // The foreign lock is left alone: it is not ours to release; its lease will end it.
+    expect(await admin.exists(`${prefix}lock:${key}`)).toBe(1);
+  });
+});
