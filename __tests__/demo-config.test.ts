@@ -143,3 +143,32 @@ test('the same app against an external IdP configured only through variables (CI
     await tenant.close();
   }
 });
+
+test('an IdP refusing the M2M client: /api/report answers 502 without internal details, the log has them', async () => {
+  const tenant = await startMockIdp();
+  const logs: string[] = [];
+  const demo = await startDemo({
+    env: {
+      ...RANDOM_PORTS,
+      OAUTH_ISSUER: tenant.issuer,
+      OAUTH_CLIENT_ID: 'web-app',
+      OAUTH_CLIENT_SECRET: 'web-secret',
+      API_AUDIENCE: 'https://api.example.test',
+      M2M_CLIENT_ID: 'svc-report',
+      M2M_CLIENT_SECRET: 'wrong-secret',
+      M2M_AUDIENCE: 'https://inventory.example.test',
+    },
+    log: (line) => logs.push(line),
+  });
+  try {
+    const user = await tenant.signToken({ sub: 'alice', scope: 'openid orders:read', client_id: 'web-app' });
+    const res = await request(demo.apiUrl).get('/api/report').set('Authorization', `Bearer ${user}`);
+    expect(res.status).toBe(502);
+    expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'The API could not get a token for the inventory service' });
+    expect(logs.some((l) => l.includes('m2m fetch error for svc-report') && l.includes('invalid_client'))).toBe(true);
+    expect(logs.join('\n')).not.toContain('wrong-secret');
+  } finally {
+    await demo.close();
+    await tenant.close();
+  }
+});

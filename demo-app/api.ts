@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { createM2MClient, OAuthError, oauthErrorHandler, requireAuth, requireScopes, type M2MClient } from '../lib/index.js';
 import { authRoutes } from './auth-routes.js';
 import { requestLog } from './request-log.js';
@@ -50,15 +50,22 @@ function badGateway(res: Response, description: string): void {
   res.status(502).set('Cache-Control', 'no-store').json({ error: 'bad_gateway', error_description: description });
 }
 
-async function report(settings: ApiSettings, req: Request, res: Response, next: NextFunction): Promise<void> {
+async function report(settings: ApiSettings, req: Request, res: Response): Promise<void> {
   let answer: globalThis.Response;
   try {
     // req.m2m.fetch adds `Authorization: Bearer <M2M token>`, cached across requests and users.
     answer = await req.m2m!.fetch(new URL('/inventory', settings.inventoryUrl), { signal: AbortSignal.timeout(5000) });
   } catch (err) {
-    // The IdP refusing or failing to issue our token arrives as an OAuthError with the right status.
-    if (err instanceof OAuthError) return next(err);
-    return badGateway(res, `inventory service unreachable: ${(err as Error).message}`);
+    if (err instanceof OAuthError) {
+      // The IdP refused or failed to issue our M2M token. The details (IdP URL, our client id) are
+      // for the operator, who has them in the log from onError; the browser learns only what failed.
+      const status = err.status >= 500 ? err.status : 502;
+      const retryAfter = err.headers['Retry-After'];
+      res.status(status).set({ 'Cache-Control': 'no-store', ...(retryAfter ? { 'Retry-After': retryAfter } : {}) });
+      res.json({ error: 'temporarily_unavailable', error_description: 'The API could not get a token for the inventory service' });
+      return;
+    }
+    return badGateway(res, `inventory service unreachable: ${(err as Error).name}`);
   }
   const body = (await answer.json().catch(() => undefined)) as { items?: unknown; error?: string } | undefined;
   if (!answer.ok || !body) {
@@ -91,7 +98,7 @@ export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(sett
   app.get('/api/orders', auth, requireScopes('orders:read'), (req, res) => {
     res.json({ user: req.auth!.payload.sub, orders: ORDERS[req.auth!.payload.sub ?? ''] ?? [] });
   });
-  app.get('/api/report', auth, m2m.middleware(), (req, res, next) => report(settings, req, res, next));
+  app.get('/api/report', auth, m2m.middleware(), (req, res) => report(settings, req, res));
   app.use('/api', (_req, res) => {
     res.status(404).json({ error: 'not_found', error_description: 'no such API route' });
   });
