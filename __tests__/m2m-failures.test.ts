@@ -2,7 +2,7 @@
 import { createM2MClient, IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError } from '../lib/index.js';
 import type { M2MErrorEvent, M2MRetryEvent } from '../lib/index.js';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
-import { fresh, sleep, startScriptedIdp, type ScriptedIdp } from './m2m-helpers.js';
+import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from './m2m-helpers.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
 const fast = { attempts: 3, baseDelay: 10, maxDelay: 2000 };
@@ -187,8 +187,7 @@ describe('IdP down', () => {
       short.faults = { mode: 'error500' };
       await sleep(600); // past the refresh point (~0.5 s), before stale (~1 s)
       expect(await client.getToken()).toBe(old);
-      await sleep(100);
-      expect(errors.length).toBeGreaterThanOrEqual(1);
+      await until(() => errors.length >= 1);
       const [err, ev] = errors[0]!;
       expect(ev).toMatchObject({ phase: 'refresh', servingCachedToken: true, clientId: 'svc-report' });
       expect((err as IdpError).idpStatus).toBe(500);

@@ -1,7 +1,7 @@
 /** The TokenStore contract: instances sharing one store, store outages, and what is stored. */
-import { createM2MClient, MemoryTokenStore, TokenStoreError, type M2MErrorEvent, type StoredToken, type TokenStore } from '../lib/index.js';
+import { createM2MClient, MemoryTokenStore, TokenStoreError, type M2MErrorEvent, type M2MTokenFetchedEvent, type StoredToken, type TokenStore } from '../lib/index.js';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
-import { sleep } from './m2m-helpers.js';
+import { sleep, until } from './m2m-helpers.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
 let idp: MockIdp;
@@ -86,21 +86,26 @@ test('a refresh by one instance is picked up by another at its refresh point, wi
   try {
     const store = new MemoryTokenStore();
     const opts = { tokenEndpoint: short.ciamTokenEndpoint, ...svc, store, refreshAhead: 0.5 };
-    const fetchedB: string[] = [];
-    const a = createM2MClient(opts);
-    const b = createM2MClient({ ...opts, onTokenFetched: (e) => fetchedB.push(e.source) });
+    const fetchedA: M2MTokenFetchedEvent[] = [];
+    const fetchedB: M2MTokenFetchedEvent[] = [];
+    const a = createM2MClient({ ...opts, onTokenFetched: (e) => fetchedA.push(e) });
+    const b = createM2MClient({ ...opts, onTokenFetched: (e) => fetchedB.push(e) });
     const t1 = await a.getToken();
     expect(await b.getToken()).toEqual(t1);
     await sleep(600);
     expect(await a.getToken()).toBe(t1); // starts A's background refresh
-    await sleep(50);
+    await until(() => fetchedA.length === 2);
+    expect(fetchedA[1]).toMatchObject({ source: 'idp', background: true, waiters: 0 });
     const t2 = await a.getToken();
     expect(t2.accessToken).not.toBe(t1.accessToken);
     expect((await b.getToken()).accessToken).toBe(t1.accessToken); // B's refresh finds t2 in the store
-    await sleep(20);
+    await until(() => fetchedB.length === 2);
     expect((await b.getToken()).accessToken).toBe(t2.accessToken);
     expect(short.stats.tokenRequests).toBe(2);
-    expect(fetchedB).toEqual(['store', 'store']);
+    expect(fetchedB.map((e) => [e.source, e.background])).toEqual([
+      ['store', false],
+      ['store', true],
+    ]);
   } finally {
     await short.close();
   }
