@@ -164,7 +164,7 @@ test('an IdP refusing the M2M client: /api/report answers 502 without internal d
     const user = await tenant.signToken({ sub: 'alice', scope: 'openid orders:read', client_id: 'web-app' });
     const res = await request(demo.apiUrl).get('/api/report').set('Authorization', `Bearer ${user}`);
     expect(res.status).toBe(502);
-    expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'The API could not get a token for the inventory service' });
+    expect(res.body).toEqual({ error: 'bad_gateway', error_description: 'The API could not get a token for the inventory service' });
     expect(logs.some((l) => l.includes('m2m fetch error for svc-report') && l.includes('invalid_client'))).toBe(true);
     expect(logs.join('\n')).not.toContain('wrong-secret');
   } finally {

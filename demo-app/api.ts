@@ -62,7 +62,10 @@ async function report(settings: ApiSettings, req: Request, res: Response): Promi
       const status = err.status >= 500 ? err.status : 502;
       const retryAfter = err.headers['Retry-After'];
       res.status(status).set({ 'Cache-Control': 'no-store', ...(retryAfter ? { 'Retry-After': retryAfter } : {}) });
-      res.json({ error: 'temporarily_unavailable', error_description: 'The API could not get a token for the inventory service' });
+      res.json({
+        error: status === 503 ? 'temporarily_unavailable' : 'bad_gateway',
+        error_description: 'The API could not get a token for the inventory service',
+      });
       return;
     }
     return badGateway(res, `inventory service unreachable: ${(err as Error).name}`);
