@@ -1,0 +1,132 @@
+/**
+ * Recipe (not part of the package): brute-force limits on the token proxy that hold across every
+ * instance of the API, with express-rate-limit and its Redis store (rate-limit-redis).
+ * Copy it into your app; in your code the last import is `from 'express-oauth-kit'`.
+ * Tested in __tests__/redis-rate-limit.test.ts; explained in docs/redis.md.
+ *
+ *   npm install express-rate-limit rate-limit-redis ioredis
+ *
+ *   const redis = new Redis(process.env.REDIS_URL!, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+ *   app.set('trust proxy', 1); // your load balancer: req.ip must be the caller's address
+ *   app.post('/auth/token', ...tokenRateLimits({ redis }), tokenProxy({ ... }));
+ */
+import { createHash } from 'node:crypto';
+import express, { type Request, type RequestHandler, type ErrorRequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit, type Logger, type Options } from 'express-rate-limit';
+import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import type { Redis } from 'ioredis';
+import { oauthErrorHandler } from '../lib/index.js'; // in your app: from 'express-oauth-kit'
+
+export interface TokenRateLimitOptions {
+  /** Your ioredis client (the same one as the token store is fine). */
+  redis: Redis;
+  /** Key prefix in Redis. Default 'rl:token:'. */
+  prefix?: string;
+  /** Window in ms. Default 15 minutes. */
+  windowMs?: number;
+  /** Attempts per window per account: per username (password grant) and per mfa_token (mfa_oob). Default 10. */
+  perAccount?: number;
+  /** Attempts per window per client IP (IPv6: per /56) over both grants. Default 50. */
+  perIp?: number;
+  /** Grants that are limited. Default password and mfa_oob; refresh_token is not guessable. */
+  grants?: string[];
+  /** Where store errors go (Redis down: requests are let through). Default console. */
+  logger?: Logger;
+}
+
+const first = (v: unknown): string | undefined => {
+  const s = Array.isArray(v) ? v[0] : v;
+  return typeof s === 'string' && s !== '' ? s : undefined;
+};
+
+// Hashed so that Redis holds neither usernames nor MFA tokens in clear.
+const digest = (s: string): string => createHash('sha256').update(s).digest('base64url').slice(0, 32);
+
+/** The account a request attacks: the username of a password grant, the mfa_token of an MFA grant. */
+function accountKey(req: Request): string | undefined {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const grant = first(body.grant_type);
+  if (grant === 'password') {
+    const user = first(body.username);
+    // "Alice", "alice " and "ALICE" are one account as far as guessing goes.
+    return user === undefined ? undefined : `user:${digest(user.normalize('NFKC').trim().toLowerCase())}`;
+  }
+  if (grant === 'mfa_oob') {
+    const mfa = first(body.mfa_token);
+    return mfa === undefined ? undefined : `mfa:${digest(mfa)}`;
+  }
+  return undefined;
+}
+
+/**
+ * rate-limit-redis talks to Redis through this function. SCRIPT LOAD is special: the store keeps
+ * the promise of its first SCRIPT LOAD forever, so if Redis is down when the app starts, the
+ * limiter would stay broken after Redis comes back. Answering with the script's SHA1 (what Redis
+ * would answer) makes the first EVALSHA on a live Redis fail with NOSCRIPT, and the store then
+ * loads the script itself.
+ */
+function sendCommand(redis: Redis) {
+  return async (command: string, ...args: string[]): Promise<RedisReply> => {
+    if (command.toUpperCase() === 'SCRIPT' && args[0]?.toUpperCase() === 'LOAD' && args[1] !== undefined) {
+      const script = args[1];
+      return (redis.call(command, ...args) as Promise<RedisReply>).catch(() => createHash('sha1').update(script).digest('hex'));
+    }
+    return redis.call(command, ...args) as Promise<RedisReply>;
+  };
+}
+
+/**
+ * Middleware to put in front of `tokenProxy()` on the same route: body parsing (so the limiter
+ * can see the grant and username; tokenProxy reads an already parsed body), a per-IP limit and a
+ * per-account limit, both counted in Redis. Over a limit: 429, `Retry-After`, and an OAuth-style
+ * JSON body, without calling the IdP.
+ */
+export function tokenRateLimits(o: TokenRateLimitOptions): (RequestHandler | ErrorRequestHandler)[] {
+  const prefix = o.prefix ?? 'rl:token:';
+  const windowMs = o.windowMs ?? 15 * 60_000;
+  const grants = new Set(o.grants ?? ['password', 'mfa_oob']);
+  const limited = (req: Request): boolean => grants.has(first((req.body as Record<string, unknown> | undefined)?.grant_type) ?? '');
+
+  const common: Partial<Options> = {
+    windowMs,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    // Redis down: let sign-ins through (the IdP has its own lockout) rather than lock everyone out.
+    passOnStoreError: true,
+    ...(o.logger ? { logger: o.logger } : {}),
+    handler: (_req, res, _next, options) => {
+      const seconds = Number(res.getHeader('Retry-After')) || Math.ceil(windowMs / 1000);
+      res
+        .status(options.statusCode)
+        .set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+        .json({ error: 'temporarily_unavailable', error_description: `Too many sign-in attempts. Try again in ${seconds} seconds.` });
+    },
+  };
+
+  const perIp = rateLimit({
+    ...common,
+    limit: o.perIp ?? 50,
+    store: new RedisStore({ sendCommand: sendCommand(o.redis), prefix: `${prefix}ip:` }),
+    skip: (req) => !limited(req),
+    // Set `trust proxy` to match your load balancer, or every caller shares the balancer's address.
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
+  });
+
+  const perAccount = rateLimit({
+    ...common,
+    limit: o.perAccount ?? 10,
+    store: new RedisStore({ sendCommand: sendCommand(o.redis), prefix: `${prefix}account:` }),
+    // No username / mfa_token: tokenProxy answers 400 itself; the per-IP limit still counted it.
+    skip: (req) => !limited(req) || accountKey(req) === undefined,
+    keyGenerator: (req) => accountKey(req)!,
+  });
+
+  return [
+    express.urlencoded({ extended: false, limit: '16kb' }),
+    express.json({ limit: '16kb' }),
+    // A body the parsers refuse gets an OAuth-style 400 / 413, like tokenProxy's own answers.
+    oauthErrorHandler({ handleAll: false }),
+    perIp,
+    perAccount,
+  ];
+}
