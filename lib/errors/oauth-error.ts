@@ -69,8 +69,16 @@ export abstract class OAuthError extends Error {
     return this.message;
   }
 
+  /**
+   * The description a client may see. Errors about this server's own IdP connection keep their
+   * detail (IdP URL, client id, IdP answer) in `message` for logs, and show a generic sentence.
+   */
+  get publicDescription(): string {
+    return this.message;
+  }
+
   toJSON(): OAuthErrorJSON {
-    return { error: this.error ?? 'invalid_request', error_description: this.message };
+    return { error: this.error ?? 'invalid_request', error_description: this.publicDescription };
   }
 }
 
@@ -166,6 +174,9 @@ export class JwksUnavailableError extends OAuthError {
 /** The IdP did not answer in time. */
 export class IdpTimeoutError extends OAuthError {
   readonly code = 'idp_timeout' as const;
+  override get publicDescription(): string {
+    return 'The identity provider did not answer in time';
+  }
   constructor(description: string, options?: { cause?: unknown }) {
     super('temporarily_unavailable', description, 504, {}, options);
   }
@@ -174,6 +185,9 @@ export class IdpTimeoutError extends OAuthError {
 /** The IdP could not be reached (refused, reset, DNS). */
 export class IdpUnavailableError extends OAuthError {
   readonly code = 'idp_unavailable' as const;
+  override get publicDescription(): string {
+    return 'The identity provider could not be reached';
+  }
   constructor(description: string, options?: { cause?: unknown }) {
     super('temporarily_unavailable', description, 502, {}, options);
   }
@@ -182,6 +196,9 @@ export class IdpUnavailableError extends OAuthError {
 /** The IdP answered something that is not an OAuth JSON answer (HTML page, oversized, not JSON). */
 export class IdpBadResponseError extends OAuthError {
   readonly code = 'idp_bad_response' as const;
+  override get publicDescription(): string {
+    return 'The identity provider sent an invalid answer';
+  }
   constructor(description: string, options?: { cause?: unknown }) {
     super('server_error', description, 502, {}, options);
   }
@@ -197,6 +214,9 @@ export class IdpError extends OAuthError {
   readonly idpStatus: number;
   readonly idpError: string | undefined;
   readonly idpErrorDescription: string | undefined;
+  override get publicDescription(): string {
+    return 'The server could not obtain a token from the identity provider';
+  }
   constructor(description: string, idpStatus: number, idpError?: string, idpErrorDescription?: string) {
     super('server_error', description, 502);
     this.idpStatus = idpStatus;
