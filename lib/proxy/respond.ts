@@ -24,11 +24,16 @@ export interface Answer {
  * it (RFC 6749 §5.1). Pragma is for HTTP/1.0 caches the RFC still names.
  */
 export function send(res: Response, answer: Answer): void {
-  res.status(answer.status);
-  if (answer.headers) res.set(answer.headers);
-  res.set('Cache-Control', 'no-store');
-  res.set('Pragma', 'no-cache');
-  res.json(answer.body);
+  // Written directly rather than through res.json(): no ETag hashing or freshness check, which an
+  // uncacheable answer does not need, on the one path the benchmark cares about.
+  const json = JSON.stringify(answer.body);
+  res.statusCode = answer.status;
+  if (answer.headers) for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Pragma', 'no-cache');
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
 }
 
 export function errorAnswer(err: OAuthError, source: Answer['source']): Answer {

@@ -1,0 +1,151 @@
+/**
+ * tokenProxy() benchmark: password-grant requests/s straight to the mock IdP vs through the proxy,
+ * their ratio (target ≥ 0.8), and how many sockets the proxy opened to the IdP for how many
+ * requests (keep-alive should keep it at about the load generator's connection count).
+ *
+ *   npx tsx bench/proxy.ts   (alone)   ·   npm run bench proxy   (from bench/run.ts)
+ *
+ * The IdP and the proxy each run in their own process, autocannon in this one, so no two of
+ * them share an event loop. Env: BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (default 32).
+ */
+import { Agent, createServer, request, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import express from 'express';
+import { startMockIdp } from '../demo-app/mock-idp/index.js';
+import { basicAuthorization, tokenProxy } from '../lib/index.js';
+import { CONNECTIONS, DURATION, fmt, load, printTable, startChild, type Row } from './common.js';
+
+const CLIENT = { clientId: 'web-app', clientSecret: 'web-secret' };
+const BODY = 'grant_type=password&username=alice&password=alice-password';
+
+interface IdpInfo {
+  tokenEndpoint: string;
+  stats: { tokenRequests: number; connections: number };
+}
+
+/** Child: the mock IdP plus a side port for reading and resetting its counters. */
+async function runIdp(): Promise<void> {
+  const idp = await startMockIdp();
+  const side = createServer((req, res) => {
+    if (req.method === 'POST') idp.resetStats();
+    const info: IdpInfo = { tokenEndpoint: idp.ciamTokenEndpoint, stats: idp.stats };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(info));
+  });
+  side.listen(0, '127.0.0.1', () => console.log(`PORT=${(side.address() as AddressInfo).port}`));
+}
+
+/** Drains a request body; the reference relays ignore it and send the fixed BODY. */
+const drain = (req: IncomingMessage): Promise<void> =>
+  new Promise((resolve) => {
+    req.on('data', () => undefined).on('end', resolve);
+  });
+
+/**
+ * Child: the proxy as the README mounts it, plus two reference relays that do nothing but forward
+ * (no parsing, validation or error mapping): one over fetch (what IdpClient uses), one over
+ * node:http with a keep-alive Agent. They show how much of the proxy's cost is the HTTP client.
+ */
+function runProxy(): void {
+  const endpoint = process.env.PROXY_BENCH_TOKEN_ENDPOINT!;
+  const auth = basicAuthorization(CLIENT.clientId, CLIENT.clientSecret);
+  const headers = { authorization: auth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  const agent = new Agent({ keepAlive: true });
+  const app = express();
+  app.post('/auth/token', tokenProxy({ tokenEndpoint: endpoint, ...CLIENT, logger: false }));
+  app.post('/ref/fetch', async (req, res) => {
+    await drain(req);
+    const r = await fetch(endpoint, { method: 'POST', body: BODY, headers });
+    res.status(r.status).set('Cache-Control', 'no-store').json(await r.json());
+  });
+  app.post('/ref/http', async (req, res) => {
+    await drain(req);
+    const upstream = request(endpoint, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(BODY) } }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c)).on('end', () => {
+        res.status(r.statusCode ?? 502).set('Cache-Control', 'no-store').json(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      });
+    });
+    upstream.on('error', () => res.status(502).end());
+    upstream.end(BODY);
+  });
+  const server = createServer(app);
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => console.log(`PORT=${(server.address() as AddressInfo).port}`));
+}
+
+const post = (headers: Record<string, string> = {}) => ({
+  method: 'POST' as const,
+  body: BODY,
+  headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+});
+
+export async function benchProxy(): Promise<Row[]> {
+  const self = fileURLToPath(import.meta.url);
+  const idpChild = await startChild(self, { PROXY_BENCH_ROLE: 'idp' });
+  const side = `http://127.0.0.1:${idpChild.port}/`;
+  const info = (await (await fetch(side)).json()) as IdpInfo;
+  const proxyChild = await startChild(self, { PROXY_BENCH_ROLE: 'proxy', PROXY_BENCH_TOKEN_ENDPOINT: info.tokenEndpoint });
+  const proxyUrl = `http://127.0.0.1:${proxyChild.port}/auth/token`;
+  try {
+    const direct = post({ authorization: basicAuthorization(CLIENT.clientId, CLIENT.clientSecret) });
+    // Warm both paths (JIT, key caches, sockets) before measuring.
+    await load(info.tokenEndpoint, undefined, { ...direct, duration: 1 });
+    await load(proxyUrl, undefined, { ...post(), duration: 1 });
+
+    const straight = await load(info.tokenEndpoint, undefined, direct);
+    await fetch(side, { method: 'POST' });
+    const proxied = await load(proxyUrl, undefined, post());
+    const after = ((await (await fetch(side)).json()) as IdpInfo).stats;
+    const refFetch = await load(`http://127.0.0.1:${proxyChild.port}/ref/fetch`, undefined, post());
+    const refHttp = await load(`http://127.0.0.1:${proxyChild.port}/ref/http`, undefined, post());
+
+    const ratio = proxied.rps / straight.rps;
+    const bad = (r: typeof straight) => (r.non2xx || r.errors ? `; ${r.non2xx} non-2xx, ${r.errors} errors` : '');
+    return [
+      {
+        name: 'password grant straight to the mock IdP',
+        value: `${fmt(straight.rps)} req/s`,
+        note: `p99 ${fmt(straight.p99)} ms, ${CONNECTIONS} connections, ${DURATION} s; the IdP signs two RS256 JWTs per answer${bad(straight)}`,
+      },
+      {
+        name: 'password grant through tokenProxy()',
+        value: `${fmt(proxied.rps)} req/s`,
+        note: `p99 ${fmt(proxied.p99)} ms${bad(proxied)}`,
+      },
+      {
+        name: 'ratio proxy / direct',
+        value: fmt(ratio, 2),
+        note: `target ≥ 0.8${ratio >= 0.8 ? '' : ' — missed: load generator, proxy and IdP share the cores, see the reference rows'}`,
+      },
+      {
+        name: 'sockets opened to the IdP by the proxy',
+        value: String(after.connections),
+        note: `for ${fmt(after.tokenRequests)} token requests (keep-alive; ${CONNECTIONS} concurrent callers)`,
+      },
+      {
+        name: 'reference: bare fetch() relay, ratio to direct',
+        value: fmt(refFetch.rps / straight.rps, 2),
+        note: `${fmt(refFetch.rps)} req/s; forwards only, same HTTP client as IdpClient${bad(refFetch)}`,
+      },
+      {
+        name: 'reference: bare node:http relay, ratio to direct',
+        value: fmt(refHttp.rps / straight.rps, 2),
+        note: `${fmt(refHttp.rps)} req/s; keep-alive http.Agent instead of fetch${bad(refHttp)}`,
+      },
+    ];
+  } finally {
+    await proxyChild.stop();
+    await idpChild.stop();
+  }
+}
+
+const role = process.env.PROXY_BENCH_ROLE;
+if (role === 'idp') {
+  await runIdp();
+} else if (role === 'proxy') {
+  runProxy();
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(`tokenProxy() benchmark — node ${process.version}`);
+  printTable('tokenProxy()', await benchProxy());
+}
