@@ -213,7 +213,8 @@ describe('middleware()', () => {
     const res = await request(app).get('/x');
     expect(res.status).toBe(502);
     expect(res.body.error).toBe('server_error');
-    expect(res.body.error_description).toMatch(/401 invalid_client/);
+    // The detail (IdP URL, client id) stays in the log; the client sees a generic sentence.
+    expect(res.body.error_description).toBe('The server could not authenticate to the identity provider');
     expect(JSON.stringify(res.body)).not.toContain('bad-secret');
   });
 

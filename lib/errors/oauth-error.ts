@@ -215,7 +215,8 @@ export class IdpError extends OAuthError {
   readonly idpError: string | undefined;
   readonly idpErrorDescription: string | undefined;
   override get publicDescription(): string {
-    return 'The server could not obtain a token from the identity provider';
+    if (this.idpError === 'invalid_client') return 'The server could not authenticate to the identity provider';
+    return `The identity provider refused this server's request (${this.idpStatus}${this.idpError ? ` ${this.idpError}` : ''})`;
   }
   constructor(description: string, idpStatus: number, idpError?: string, idpErrorDescription?: string) {
     super('server_error', description, 502);
