@@ -10,6 +10,7 @@
  */
 import { Agent, createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
 import { startMockIdp } from '../demo-app/mock-idp/index.js';
@@ -22,14 +23,22 @@ const BODY = 'grant_type=password&username=alice&password=alice-password';
 interface IdpInfo {
   tokenEndpoint: string;
   stats: { tokenRequests: number; connections: number };
+  /** process.cpuUsage() of the child, user + system, in ms. */
+  cpuMs: number;
 }
+
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 /** Child: the mock IdP plus a side port for reading and resetting its counters. */
 async function runIdp(): Promise<void> {
   const idp = await startMockIdp();
   const side = createServer((req, res) => {
+    // The counters as they were; a POST then resets them for the next measurement.
+    const info: IdpInfo = { tokenEndpoint: idp.ciamTokenEndpoint, stats: { ...idp.stats }, cpuMs: cpuMs() };
     if (req.method === 'POST') idp.resetStats();
-    const info: IdpInfo = { tokenEndpoint: idp.ciamTokenEndpoint, stats: idp.stats };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(info));
   });
   side.listen(0, '127.0.0.1', () => console.log(`PORT=${(side.address() as AddressInfo).port}`));
@@ -53,6 +62,7 @@ function runProxy(): void {
   const agent = new Agent({ keepAlive: true });
   const app = express();
   app.post('/auth/token', tokenProxy({ tokenEndpoint: endpoint, ...CLIENT, logger: false }));
+  app.get('/cpu', (_req, res) => res.json({ cpuMs: cpuMs() }));
   app.post('/ref/fetch', async (req, res) => {
     await drain(req);
     const r = await fetch(endpoint, { method: 'POST', body: BODY, headers });
@@ -81,6 +91,7 @@ const post = (headers: Record<string, string> = {}) => ({
 });
 
 export async function benchProxy(): Promise<Row[]> {
+  const load1 = loadavg()[0]!;
   const self = fileURLToPath(import.meta.url);
   const idpChild = await startChild(self, { PROXY_BENCH_ROLE: 'idp' });
   const side = `http://127.0.0.1:${idpChild.port}/`;
@@ -93,10 +104,18 @@ export async function benchProxy(): Promise<Row[]> {
     await load(info.tokenEndpoint, undefined, { ...direct, duration: 1 });
     await load(proxyUrl, undefined, { ...post(), duration: 1 });
 
+    const idpState = async (reset = false): Promise<IdpInfo> => (await fetch(side, { method: reset ? 'POST' : 'GET' })).json() as Promise<IdpInfo>;
+    const proxyCpu = async (): Promise<number> => ((await (await fetch(`http://127.0.0.1:${proxyChild.port}/cpu`)).json()) as { cpuMs: number }).cpuMs;
+
+    const before = await idpState(true);
     const straight = await load(info.tokenEndpoint, undefined, direct);
-    await fetch(side, { method: 'POST' });
+    const mid = await idpState(true);
+    const idpCpuPerRequest = (mid.cpuMs - before.cpuMs) / Math.max(1, mid.stats.tokenRequests);
+    const proxyCpuBefore = await proxyCpu();
     const proxied = await load(proxyUrl, undefined, post());
-    const after = ((await (await fetch(side)).json()) as IdpInfo).stats;
+    const proxyCpuAfter = await proxyCpu();
+    const after = (await idpState()).stats;
+    const proxyCpuPerRequest = (proxyCpuAfter - proxyCpuBefore) / Math.max(1, after.tokenRequests);
     const refFetch = await load(`http://127.0.0.1:${proxyChild.port}/ref/fetch`, undefined, post());
     const refHttp = await load(`http://127.0.0.1:${proxyChild.port}/ref/http`, undefined, post());
 
@@ -122,6 +141,11 @@ export async function benchProxy(): Promise<Row[]> {
         name: 'sockets opened to the IdP by the proxy',
         value: String(after.connections),
         note: `for ${fmt(after.tokenRequests)} token requests (keep-alive; ${CONNECTIONS} concurrent callers)`,
+      },
+      {
+        name: 'CPU per request: proxy process / IdP process',
+        value: `${fmt(proxyCpuPerRequest, 2)} ms / ${fmt(idpCpuPerRequest, 2)} ms`,
+        note: `on ${cpus().length} cores shared by autocannon, proxy and IdP, every proxy ms is taken from the IdP; load average at start ${fmt(load1, 1)}`,
       },
       {
         name: 'reference: bare fetch() relay, ratio to direct',

@@ -40,6 +40,6 @@ export function mfaChallengeProxy(options: MfaChallengeProxyOptions): RequestHan
   assertEndpoint(options, 'mfaChallengeProxy', 'mfaChallengeEndpoint');
   return proxyHandler(config, 'mfa_challenge', async (ctx) => {
     const params = await readParams(ctx.req, config);
-    return callIdp(config, 'mfa_challenge', copyAllowed(params, MFA_CHALLENGE_SPEC), ctx.signal);
+    return callIdp(config, 'mfa_challenge', copyAllowed(params, MFA_CHALLENGE_SPEC));
   });
 }

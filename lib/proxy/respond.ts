@@ -47,12 +47,12 @@ const PASSED_HEADERS = ['retry-after'];
  * descriptions; the operator log gets the detail (which never holds the query string, where
  * EIAM keeps client_secret).
  */
-export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: URLSearchParams, signal: AbortSignal): Promise<Answer> {
+export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: URLSearchParams): Promise<Answer> {
   let status: number;
   let body: Record<string, unknown>;
   let headers: Headers;
   try {
-    ({ status, body, headers } = await config.client.post(kind, params, { signal }));
+    ({ status, body, headers } = await config.client.post(kind, params));
   } catch (err) {
     return transportFailure(config, err);
   }

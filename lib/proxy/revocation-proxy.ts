@@ -23,7 +23,7 @@ export function revocationProxy(options: RevocationProxyOptions): RequestHandler
     if (cookie) assertSameOriginRequest(req, cookie);
     const params = await readParams(req, config);
     if (!cookie || single(params, 'token') !== undefined) {
-      return callIdp(config, 'revocation', copyAllowed(params, REVOCATION_SPEC), ctx.signal);
+      return callIdp(config, 'revocation', copyAllowed(params, REVOCATION_SPEC));
     }
     if (single(params, 'token_type_hint') !== undefined && single(params, 'token_type_hint') !== 'refresh_token') {
       throw new InvalidRequestError('Missing required parameter: token (the cookie holds only the refresh token)');
@@ -34,6 +34,6 @@ export function revocationProxy(options: RevocationProxyOptions): RequestHandler
     clearRefreshCookie(res, cookie);
     if (token === undefined) return { status: 200, body: {}, source: 'local' };
     // The cookie is cleared whatever the IdP says: the user asked to be signed out of this browser.
-    return callIdp(config, 'revocation', new URLSearchParams({ token, token_type_hint: 'refresh_token' }), ctx.signal);
+    return callIdp(config, 'revocation', new URLSearchParams({ token, token_type_hint: 'refresh_token' }));
   });
 }

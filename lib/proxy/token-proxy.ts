@@ -65,7 +65,7 @@ export function tokenProxy(options: TokenProxyOptions): RequestHandler {
     if (extra) for (const [k, v] of Object.entries(extra)) outbound.set(k, v);
     if (grant === 'password') ctx.audit.username = outbound.get('username') ?? undefined;
 
-    const answer = await callIdp(config, 'token', outbound, ctx.signal);
+    const answer = await callIdp(config, 'token', outbound);
     if (cookie && answer.source === 'idp') {
       if (answer.status >= 200 && answer.status < 300) {
         answer.body = moveRefreshTokenToCookie(res, cookie, answer.body);
