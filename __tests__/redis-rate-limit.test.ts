@@ -129,6 +129,18 @@ describeWithRedis('shared rate limits on the token proxy (two instances, one Red
     }
   });
 
+  test('a body the parsers refuse gets an OAuth-style error, not an HTML page', async () => {
+    const [a] = pair();
+    await ready([a.redis]);
+    const bad = await request(a.app).post('/auth/token').set('content-type', 'application/json').send('{"grant_type":');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toBe('invalid_request');
+    const big = await request(a.app).post('/auth/token').type('form').send({ grant_type: 'password', username: 'x', password: 'p'.repeat(20_000) });
+    expect(big.status).toBe(413);
+    expect(big.body.error).toBe('invalid_request');
+    expect(idp.stats.tokenRequests).toBe(0);
+  });
+
   test('window end: counting starts again', async () => {
     const [a, b] = pair({ windowMs: 1000 });
     await ready([a.redis, b.redis]);
