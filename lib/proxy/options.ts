@@ -173,7 +173,7 @@ export function resolveTokenProxyOptions(options: TokenProxyOptions, factory = '
   let extraParams: TokenProxyConfig['extraParams'] = () => undefined;
   const extra = options.extraParams;
   if (typeof extra === 'function') {
-    // A function is checked per request (its result may vary), see token-proxy.ts.
+    // Its result can vary, so it is checked on each request; a bad one answers 500 and is logged.
     extraParams = (g) => {
       const r = extra(g);
       return r === undefined ? undefined : stringRecord(factory, r, 'extraParams() result');
@@ -189,4 +189,11 @@ export function resolveTokenProxyOptions(options: TokenProxyOptions, factory = '
     extraParams,
     cookie: options.cookie === undefined ? undefined : resolveCookieOptions(options.cookie, factory),
   };
+}
+
+/** Fails at start-up rather than answering 500 on the first request. */
+export function assertEndpoint(options: ProxyOptions, factory: string, option: 'mfaChallengeEndpoint' | 'revocationEndpoint'): void {
+  if (options[option] !== undefined || options.issuer !== undefined) return;
+  if (option === 'mfaChallengeEndpoint' && options.profile === 'eiam') return;
+  throw new ConfigError('ERR_OAUTHKIT_URL', `${factory}(): set ${option}, or issuer to discover it${option === 'mfaChallengeEndpoint' ? ", or profile: 'eiam'" : ''}`);
 }

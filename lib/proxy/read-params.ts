@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { InvalidRequestError } from '../errors/oauth-error.js';
 import { RequestTooLargeError } from './errors.js';
-import { KNOWN_PARAMS } from './grants.js';
+import { KNOWN_PARAMS, type GrantSpec } from './grants.js';
 
 /** Every value each parameter was given, so a repeated parameter can be refused by name. */
 export type Params = ReadonlyMap<string, readonly string[]>;
@@ -140,4 +140,19 @@ export function requireParam(params: Params, name: string, hint = ''): string {
   const v = single(params, name);
   if (v === undefined) throw new InvalidRequestError(`Missing required parameter: ${name}${hint}`);
   return v;
+}
+
+/** Builds a fresh parameter set from an allow-list; everything else the caller sent is dropped. */
+export function copyAllowed(params: Params, spec: GrantSpec): URLSearchParams {
+  const out = new URLSearchParams();
+  for (const name of spec.required) {
+    const value = single(params, name);
+    if (value === undefined) throw new InvalidRequestError(`Missing required parameter: ${name}`);
+    out.set(name, value);
+  }
+  for (const name of spec.optional) {
+    const value = single(params, name);
+    if (value !== undefined) out.set(name, value);
+  }
+  return out;
 }

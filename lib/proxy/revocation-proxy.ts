@@ -3,9 +3,8 @@ import { InvalidRequestError } from '../errors/oauth-error.js';
 import { assertSameOriginRequest, clearRefreshCookie, readRefreshCookie, resolveCookieOptions } from './cookie-mode.js';
 import { REVOCATION_SPEC } from './grants.js';
 import { proxyHandler } from './handler.js';
-import { assertEndpoint, copyAllowed } from './mfa-challenge-proxy.js';
-import { resolveProxyOptions, type RevocationProxyOptions } from './options.js';
-import { readParams, single } from './read-params.js';
+import { assertEndpoint, resolveProxyOptions, type RevocationProxyOptions } from './options.js';
+import { copyAllowed, readParams, single } from './read-params.js';
 import { callIdp } from './respond.js';
 
 /**
