@@ -26,6 +26,8 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   if (value === null) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
+  // Every HTTP-date form starts with a day name; Date.parse alone would accept "-1" or "2".
+  if (!/^[A-Za-z]{3,9},? /.test(v)) return undefined;
   const date = Date.parse(v);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
