@@ -24,7 +24,7 @@ export interface TokenRateLimitOptions {
   prefix?: string;
   /** Window in ms. Default 15 minutes. */
   windowMs?: number;
-  /** Attempts per window per account: per username (password grant) and per mfa_token (mfa_oob). Default 10. */
+  /** Failed attempts per window per account: per username (password grant) and per mfa_token (mfa_oob). Default 10. */
   perAccount?: number;
   /** Attempts per window per client IP (IPv6: per /56) over both grants. Default 50. */
   perIp?: number;
@@ -115,6 +115,9 @@ export function tokenRateLimits(o: TokenRateLimitOptions): (RequestHandler | Err
   const perAccount = rateLimit({
     ...common,
     limit: o.perAccount ?? 10,
+    // Only failures count (a success is taken back with DECR), so signing in often locks nobody out.
+    // mfa_required is a 400, so the first step of an MFA sign-in counts once.
+    skipSuccessfulRequests: true,
     store: new RedisStore({ sendCommand: sendCommand(o.redis), prefix: `${prefix}account:` }),
     // No username / mfa_token: tokenProxy answers 400 itself; the per-IP limit still counted it.
     skip: (req) => !limited(req) || accountKey(req) === undefined,
