@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
-import { tokenProxy, type ProxyResultEvent, type TokenProxyOptions } from '../lib/index.js';
+import { mfaChallengeProxy, revocationProxy, tokenProxy, type ProxyResultEvent, type TokenProxyOptions } from '../lib/index.js';
 
 const WEIRD_SECRET = 'p:a+s/s%w&o rd=ü密';
 
@@ -274,5 +274,54 @@ describe('onResult audit hook', () => {
     });
     await request(p).post('/auth/token').type('form').send(ALICE).expect(200);
     expect(warnings.join()).toMatch(/onResult threw: audit store down/);
+  });
+});
+
+describe('mfaChallengeProxy and revocationProxy follow the same rules', () => {
+  let base: string;
+  beforeAll(async () => {
+    const options = { profile: 'eiam' as const, tokenEndpoint: idp.eiamTokenEndpoint, revocationEndpoint: idp.revocationEndpoint, clientId: 'web-app', clientSecret: 'web-secret', logger: false as const };
+    const app = express();
+    app.post('/challenge', mfaChallengeProxy(options));
+    app.post('/revoke', revocationProxy(options));
+    const server = createServer(app);
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  test.each([
+    ['/challenge', { challenge_type: 'oob' }, /: mfa_token$/],
+    ['/revoke', { token_type_hint: 'refresh_token' }, /: token$/],
+    ['/revoke', 'token=a&token=b', /token was sent more than once/],
+  ])('%s %j → 400 invalid_request without an IdP call', async (path, body, description) => {
+    const before = idp.stats.requestsByPath[path === '/challenge' ? '/auth/mfa/challenge' : '/oauth2/revoke'] ?? 0;
+    const res = await request(base).post(path).type('form').send(body).expect(400);
+    expect(res.body).toEqual({ error: 'invalid_request', error_description: expect.stringMatching(description) });
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(idp.stats.requestsByPath[path === '/challenge' ? '/auth/mfa/challenge' : '/oauth2/revoke'] ?? 0).toBe(before);
+  });
+
+  test('the challenge forwards only its allow-list, with the server\'s credentials', async () => {
+    const mfa = await request(url).post('/auth/token').type('form').send({ grant_type: 'password', username: 'bob', password: 'bob-password' }).expect(400);
+    await request(base)
+      .post('/challenge')
+      .set('Cookie', 'sid=1')
+      .send({ mfa_token: mfa.body.mfa_token, challenge_type: 'oob', oob_channel: 'sms', client_id: 'evil', username: 'bob', password: 'bob-password' })
+      .expect(200);
+    const seen = idp.stats.lastRequest!;
+    expect(seen.query).toEqual({ mfa_token: mfa.body.mfa_token, challenge_type: 'oob', oob_channel: 'sms' });
+    expect(seen.headers.authorization).toBe(`Basic ${Buffer.from('web-app:web-secret').toString('base64')}`);
+    expect(seen.headers.cookie).toBeUndefined();
+  });
+
+  test('an unknown challenge type is the IdP\'s error, passed through', async () => {
+    const res = await request(base).post('/challenge').send({ mfa_token: 'nope', challenge_type: 'otp' }).expect(400);
+    expect(res.body.error).toBe('unsupported_challenge_type');
+  });
+
+  test('revoking an unknown token is 200 (RFC 7009 §2.2)', async () => {
+    const res = await request(base).post('/revoke').type('form').send({ token: 'not-a-token' }).expect(200);
+    expect(res.body).toEqual({});
   });
 });
