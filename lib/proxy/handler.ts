@@ -63,7 +63,7 @@ function report(config: ProxyConfig, endpoint: ProxyResultEvent['endpoint'], ctx
   if (ctx.audit.grantType !== undefined) event.grantType = ctx.audit.grantType.slice(0, 64);
   if (typeof answer.body.error === 'string') event.error = answer.body.error.slice(0, 64);
   if (answer.idpStatus !== undefined) event.idpStatus = answer.idpStatus;
-  if (ctx.audit.username !== undefined) event.username = ctx.audit.username;
+  if (ctx.audit.username !== undefined) event.username = ctx.audit.username.slice(0, 256);
   if (ctx.req.ip !== undefined) event.ip = ctx.req.ip;
   try {
     config.onResult(event);
