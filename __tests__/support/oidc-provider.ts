@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors as oidcErrors } from 'oidc-provider';
 
 export interface OidcClientConfig {
   client_id: string;
@@ -89,7 +89,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions = {}):
         defaultResource: async () => resource,
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx: unknown, indicator: string) => {
-          if (indicator !== resource) throw new Error(`unknown resource ${indicator}`);
+          if (indicator !== resource) throw new oidcErrors.InvalidTarget();
           return {
             scope: resourceScopes.join(' '),
             audience: resource,
