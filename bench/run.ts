@@ -1,11 +1,20 @@
 /**
  * `npm run bench`: every benchmark of the package in one run, printed as Markdown tables
  * (the README shows the latest). Loopback only; each part starts and stops its own servers.
+ * `npm run bench -- proxy` runs only the parts whose title contains "proxy".
  */
 import { printTable, type Row } from './common.js';
 import { benchGuard } from './guard.js';
+import { benchM2M } from './m2m.js';
+import { benchProxy } from './proxy.js';
+import { benchRedis } from './redis.js';
 
-const parts: Array<[string, () => Promise<Row[]>]> = [['requireAuth()', benchGuard]];
+const parts: Array<[string, () => Promise<Row[]>]> = [
+  ['requireAuth()', benchGuard],
+  ['tokenProxy()', benchProxy],
+  ['createM2MClient()', benchM2M],
+  ['createM2MClient() fleet with redisTokenStore()', benchRedis],
+];
 
 const only = process.argv[2];
 console.log(`express-oauth-kit benchmarks — node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
