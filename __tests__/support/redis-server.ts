@@ -26,9 +26,10 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-/** The redis-server binary: $REDIS_SERVER, /usr/bin/redis-server, or the first one on PATH. */
+/** The redis-server binary: $REDIS_SERVER when set (only that one), else /usr/bin/redis-server or the first one on PATH. */
 export function findRedisServer(): string | undefined {
-  const candidates = [process.env.REDIS_SERVER, '/usr/bin/redis-server', ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'redis-server'))];
+  const env = process.env.REDIS_SERVER;
+  const candidates = env ? [env] : ['/usr/bin/redis-server', ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'redis-server'))];
   for (const c of candidates) {
     if (!c) continue;
     try {
@@ -42,7 +43,7 @@ export function findRedisServer(): string | undefined {
 }
 
 const MISSING =
-  'redis-server was not found ($REDIS_SERVER, /usr/bin/redis-server, PATH). Install it (Debian: apt-get install -y redis-server); .ci/run does.';
+  'redis-server was not found ($REDIS_SERVER, else /usr/bin/redis-server or PATH). Install it (Debian: apt-get install -y redis-server); .ci/run does.';
 
 /**
  * `describe` when redis-server exists. Without it: in CI a describe whose only test fails with the
