@@ -45,6 +45,13 @@ test('CommonJS require() (Node ≥ 20.19 loads ES modules synchronously)', () =>
   expect(JSON.parse(run(process.execPath, ['--no-warnings', 'cjs.cjs'], dir))).toEqual([]);
 });
 
+test('the express-oauth-kit/redis subpath loads both ways without pulling ioredis into the core', () => {
+  writeFileSync(join(dir, 'redis.mjs'), `import { redisTokenStore } from 'express-oauth-kit/redis';\nconsole.log(typeof redisTokenStore);\n`);
+  writeFileSync(join(dir, 'redis.cjs'), `console.log(typeof require('express-oauth-kit/redis').redisTokenStore);\n`);
+  expect(run(process.execPath, ['redis.mjs'], dir).trim()).toBe('function');
+  expect(run(process.execPath, ['--no-warnings', 'redis.cjs'], dir).trim()).toBe('function');
+});
+
 test('a TypeScript consumer compiles against the shipped .d.ts (req.auth typed, error codes a union)', () => {
   writeFileSync(
     join(dir, 'consumer.ts'),
