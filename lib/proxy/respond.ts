@@ -81,17 +81,11 @@ export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: UR
 
 function transportFailure(config: ProxyConfig, err: unknown): Answer {
   const detail = err instanceof Error ? err.message : String(err);
-  if (err instanceof IdpTimeoutError) {
+  if (err instanceof IdpTimeoutError || err instanceof IdpUnavailableError || err instanceof IdpBadResponseError) {
+    // `message` (IdP origin and path, never the query) is for the log; toJSON() shows the generic
+    // publicDescription.
     config.logger?.warn(`[express-oauth-kit] ${config.factory}: ${detail}`);
-    return errorAnswer(new IdpTimeoutError('The identity provider did not answer in time'), 'transport');
-  }
-  if (err instanceof IdpUnavailableError) {
-    config.logger?.warn(`[express-oauth-kit] ${config.factory}: ${detail}`);
-    return errorAnswer(new IdpUnavailableError('The identity provider could not be reached'), 'transport');
-  }
-  if (err instanceof IdpBadResponseError) {
-    config.logger?.warn(`[express-oauth-kit] ${config.factory}: ${detail}`);
-    return errorAnswer(new IdpBadResponseError('The identity provider sent an invalid answer'), 'transport');
+    return errorAnswer(err, 'transport');
   }
   if (err instanceof OAuthError) {
     // Discovery failures (IdpError) and missing endpoints (ServerError): configuration, not the caller.
