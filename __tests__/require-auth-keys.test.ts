@@ -129,6 +129,20 @@ describe('verified-token cache', () => {
     expect(guard.cacheStats.entries).toBe(3);
   });
 
+  test('a cache hit answers synchronously, without signature work or a promise', async () => {
+    const { guard } = setup();
+    const token = await idp.sign();
+    const req = { headers: { authorization: `Bearer ${token}` } } as unknown as express.Request;
+    let first = false;
+    guard(req, {} as express.Response, () => (first = true));
+    expect(first).toBe(false); // a miss verifies asynchronously
+    await guard.verify(token);
+    let second = false;
+    guard(req, {} as express.Response, () => (second = true));
+    expect(second).toBe(true);
+    expect(req.auth?.token).toBe(token);
+  });
+
   test('cache: false verifies every time', async () => {
     const { guard, call } = setup({ cache: false });
     const token = await idp.sign();

@@ -1,5 +1,5 @@
 /** Shared bits of the benchmark scripts: rows, autocannon runs, child servers. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import autocannon from 'autocannon';
 
@@ -60,3 +60,24 @@ export function printTable(title: string, rows: Row[]): void {
   console.log('| --- | ---: | --- |');
   for (const r of rows) console.log(`| ${r.name} | ${r.value} | ${r.note ?? ''} |`);
 }
+
+/** Sets the CPU affinity of every thread of `pid`; returns the previous mask, or undefined when taskset is missing. */
+export function pin(pid: number, cpuList: string): string | undefined {
+  const before = spawnSync('taskset', ['-p', String(pid)], { encoding: 'utf8' });
+  const mask = /mask:\s*([0-9a-f]+)/i.exec(before.stdout ?? '')?.[1];
+  if (before.status !== 0 || !mask) return undefined;
+  const set = spawnSync('taskset', ['-a', '-c', '-p', cpuList, String(pid)], { encoding: 'utf8' });
+  return set.status === 0 ? mask : undefined;
+}
+
+
+/** Gives every thread of `pid` back the CPU mask `pin()` returned. */
+export function unpin(pid: number, mask: string | undefined): void {
+  if (mask) spawnSync('taskset', ['-a', '-p', mask, String(pid)]);
+}
+
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};

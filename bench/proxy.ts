@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
 import { startMockIdp } from '../demo-app/mock-idp/index.js';
 import { basicAuthorization, tokenProxy } from '../lib/index.js';
-import { CONNECTIONS, DURATION, fmt, load, printTable, startChild, type Row } from './common.js';
+import { CONNECTIONS, DURATION, fmt, load, printTable, startChild, type Row, pin } from './common.js';
 
 const CLIENT = { clientId: 'web-app', clientSecret: 'web-secret' };
 const BODY = 'grant_type=password&username=alice&password=alice-password';
@@ -94,15 +94,6 @@ const post = (headers: Record<string, string> = {}) => ({
   body: BODY,
   headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
 });
-
-/** Sets the CPU affinity of every thread of `pid`; returns the previous mask, or undefined when taskset is missing. */
-function pin(pid: number, cpuList: string): string | undefined {
-  const before = spawnSync('taskset', ['-p', String(pid)], { encoding: 'utf8' });
-  const mask = /mask:\s*([0-9a-f]+)/i.exec(before.stdout ?? '')?.[1];
-  if (before.status !== 0 || !mask) return undefined;
-  const set = spawnSync('taskset', ['-a', '-c', '-p', cpuList, String(pid)], { encoding: 'utf8' });
-  return set.status === 0 ? mask : undefined;
-}
 
 export async function benchProxy(): Promise<Row[]> {
   const load1 = loadavg()[0]!;

@@ -1,4 +1,13 @@
-import { createLocalJWKSet, createRemoteJWKSet, type JWSHeaderParameters, type FlattenedJWSInput, type CryptoKey, type KeyObject } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  jwksCache,
+  type CryptoKey,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  type KeyObject,
+} from 'jose';
 import { discover } from '../idp/discovery.js';
 import { assertHttpUrl } from '../idp/discovery.js';
 import { JwksUnavailableError } from '../errors/oauth-error.js';
@@ -20,6 +29,9 @@ export class KeySource {
   #remote: RemoteSet | undefined;
   #remotePromise: Promise<RemoteSet> | undefined;
   readonly #static: object | undefined;
+  // jose writes every freshly fetched key set here (a new object per reload). Reading the field is
+  // free, unlike RemoteJWKSet.jwks(), which returns a structuredClone on every call.
+  readonly #fetched: { jwks?: JSONWebKeySet; uat?: number } = {};
 
   constructor(private readonly options: ResolvedOptions) {
     if (options.secret) {
@@ -39,6 +51,7 @@ export class KeySource {
       timeoutDuration: this.options.jwksTimeout,
       cooldownDuration: this.options.jwksCooldown,
       cacheMaxAge: this.options.jwksCacheMaxAge,
+      [jwksCache]: this.#fetched as Record<string, never>,
     });
   }
 
@@ -61,8 +74,8 @@ export class KeySource {
     return remote(header, token);
   }
 
-  /** Identity of the key set in use right now. */
+  /** Identity of the key set in use right now; called on every request, so it must stay O(1). */
   generation(): object | undefined {
-    return this.#static ?? this.#remote?.jwks();
+    return this.#static ?? this.#fetched.jwks;
   }
 }
