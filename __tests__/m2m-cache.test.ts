@@ -2,7 +2,7 @@
 import { SignJWT } from 'jose';
 import { createM2MClient, type M2MTokenFetchedEvent } from '../lib/index.js';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
-import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from './m2m-helpers.js';
+import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from './support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
 let idp: MockIdp;

@@ -2,7 +2,7 @@
 import { createM2MClient, IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError } from '../lib/index.js';
 import type { M2MErrorEvent, M2MRetryEvent } from '../lib/index.js';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
-import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from './m2m-helpers.js';
+import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from './support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
 const fast = { attempts: 3, baseDelay: 10, maxDelay: 2000 };

@@ -3,7 +3,7 @@ import express from 'express';
 import request from 'supertest';
 import { createM2MClient, oauthErrorHandler } from '../lib/index.js';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
-import { startDownstream, type Downstream } from './m2m-helpers.js';
+import { startDownstream, type Downstream } from './support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
 const WEIRD_SECRET = 'p:a+s/s%w&o rd=ü密';

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { clearDiscoveryCache, createM2MClient, oauthErrorHandler, requireAuth, requireScopes } from '../lib/index.js';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
 import { startOidcProvider, type RunningOidcProvider } from './support/oidc-provider.js';
-import { listen, type Listening } from './m2m-helpers.js';
+import { listen, type Listening } from './support/m2m.js';
 
 // oidc-provider accepts printable ASCII secrets only; this one has every character form-encoding changes.
 const ODD_SECRET = 'p:a+s/s%w&o rd=x"y\\z~';

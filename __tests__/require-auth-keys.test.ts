@@ -103,7 +103,7 @@ test('discovery naming another issuer is refused (RFC 8414 §3.3)', async () => 
 });
 
 describe('verified-token cache', () => {
-  test('a repeated token is verified once; failures are not cached', async () => {
+  test('a repeated token is stored after its second verification; failures are never stored', async () => {
     const { guard, call } = setup();
     const token = await idp.sign();
     for (let i = 0; i < 5; i++) expect((await call(token)).status).toBe(200);
@@ -125,8 +125,18 @@ describe('verified-token cache', () => {
 
   test('bounded by entries', async () => {
     const { guard, call } = setup({ cache: { maxEntries: 3 } });
-    for (let i = 0; i < 6; i++) expect((await call(await idp.sign({ n: i }))).status).toBe(200);
+    for (let i = 0; i < 6; i++) {
+      const token = await idp.sign({ n: i });
+      expect((await call(token)).status).toBe(200);
+      expect((await call(token)).status).toBe(200);
+    }
     expect(guard.cacheStats.entries).toBe(3);
+  });
+
+  test('a token seen only once is not stored: one-off tokens do not churn the cache', async () => {
+    const { guard, call } = setup();
+    for (let i = 0; i < 5; i++) expect((await call(await idp.sign({ n: i }))).status).toBe(200);
+    expect(guard.cacheStats.entries).toBe(0);
   });
 
   test('a cache hit answers synchronously, without signature work or a promise', async () => {

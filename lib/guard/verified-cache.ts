@@ -16,14 +16,31 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+// FNV-1a over the last 32 characters (the signature's tail): a number, so the admission filter
+// holds no reference to the token string. A collision only admits a token one sighting early.
+function tailHash(token: string): number {
+  let h = 0x811c9dc5;
+  for (let i = Math.max(0, token.length - 32); i < token.length; i++) {
+    h ^= token.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /**
  * Tokens that verified, keyed by the exact token string, so a token seen again skips signature
  * work. Bounded by count and by an estimate of bytes. Every hit re-checks `exp` (and maxTokenAge)
  * and that the key set has not changed since, so an entry never outlives what a full
  * verification would accept. Failures are never cached: a bad token costs a verification each time.
+ *
+ * Admission on the second sighting: a token is stored only once it has verified twice. Clients
+ * reuse an access token for its whole lifetime, so this costs one extra verification per token,
+ * while a stream of one-off tokens (a flood, or a client that mints a token per call) no longer
+ * churns the LRU and the old generation of the heap with entries nobody reads again.
  */
 export class VerifiedCache {
   readonly #lru: LRUCache<string, Entry>;
+  readonly #seen: LRUCache<number, true>;
   readonly #tolerance: number;
   readonly #maxTokenAge: number | undefined;
 
@@ -35,6 +52,7 @@ export class VerifiedCache {
       // and the entry's own overhead.
       sizeCalculation: (_entry, token) => token.length * 3 + 256,
     });
+    this.#seen = new LRUCache<number, true>({ max: maxEntries });
     this.#tolerance = clockTolerance;
     this.#maxTokenAge = maxTokenAge;
   }
@@ -57,6 +75,11 @@ export class VerifiedCache {
   set(token: string, verified: VerifiedToken, generation: object | undefined): void {
     const { exp, iat } = verified.payload;
     if (typeof exp !== 'number') return;
+    const tail = tailHash(token);
+    if (this.#seen.get(tail) === undefined) {
+      this.#seen.set(tail, true);
+      return;
+    }
     deepFreeze(verified.payload);
     deepFreeze(verified.header);
     this.#lru.set(token, { ...verified, exp, iat: typeof iat === 'number' ? iat : undefined, generation });
@@ -72,5 +95,6 @@ export class VerifiedCache {
 
   clear(): void {
     this.#lru.clear();
+    this.#seen.clear();
   }
 }
