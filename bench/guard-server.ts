@@ -30,6 +30,11 @@ const handWritten: RequestHandler = (req, res, next) => {
   );
 };
 
+// CPU time of this process (main thread and crypto threadpool), for per-request cost figures.
+app.get('/__cpu', (_req, res) => {
+  const { user, system } = process.cpuUsage();
+  res.json({ us: user + system });
+});
 app.get('/bare', ok);
 app.get('/kit', requireAuth({ issuer, audience, jwksUri }), ok);
 app.get('/jose', handWritten, ok);

@@ -107,12 +107,20 @@ export async function benchGuard(): Promise<Row[]> {
   const parentMask = cpus().length >= 2 ? pin(process.pid, '0') : undefined;
   const pinned = parentMask !== undefined && pin(server.child.pid!, '1') !== undefined;
   try {
+    const cpu = async () => ((await (await fetch(`${base}/__cpu`)).json()) as { us: number }).us;
+    // Requests/s and the API process's CPU µs per request (steadier than req/s on a shared VM).
+    const measured = async (path: string, header: () => string) => {
+      const before = await cpu();
+      const r = await load(base + path, header);
+      const requests = r.rps * DURATION;
+      return { ...r, cpuPerRequest: ((await cpu()) - before) / requests };
+    };
     const cases = {
-      bare: () => load(`${base}/bare`, () => one),
-      kitSame: () => load(`${base}/kit`, () => one),
-      kitNew: () => load(`${base}/kit`, next),
-      jose: () => load(`${base}/jose`, next),
-      auth0: () => load(`${base}/auth0`, next),
+      bare: () => measured('/bare', () => one),
+      kitSame: () => measured('/kit', () => one),
+      kitNew: () => measured('/kit', next),
+      jose: () => measured('/jose', next),
+      auth0: () => measured('/auth0', next),
     };
     type Case = keyof typeof cases;
     const names = Object.keys(cases) as Case[];
@@ -121,29 +129,39 @@ export async function benchGuard(): Promise<Row[]> {
     // Interleaved rounds in a rotating order, so drift and a neighbour's load hit every case alike;
     // ratios are taken within a round, then the median over rounds is reported.
     const rps: Record<Case, number[]> = { bare: [], kitSame: [], kitNew: [], jose: [], auth0: [] };
+    const cpuUs: Record<Case, number[]> = { bare: [], kitSame: [], kitNew: [], jose: [], auth0: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (let k = 0; k < names.length; k++) {
         const name = names[(k + round) % names.length]!;
         const r = await cases[name]();
         if (r.non2xx || r.errors) throw new Error(`bench run ${name} had failures: ${JSON.stringify(r)}`);
         rps[name].push(r.rps);
+        cpuUs[name].push(r.cpuPerRequest);
         if (process.env.BENCH_VERBOSE) console.error(`round ${round} ${name}: ${fmt(r.rps)} req/s`);
       }
     }
     const m = (c: Case) => median(rps[c]);
     const ratio = (a: Case, b: Case) => median(rps[a].map((v, k) => v / rps[b][k]!));
     const x = (v: number) => `${fmt(v, 2)}×`;
+    const us = (c: Case) => `${fmt(median(cpuUs[c]))} µs CPU/req`;
+    const cpuRatio = (a: Case, b: Case) => median(cpuUs[b].map((v, k) => v / cpuUs[a][k]!));
     const layout = pinned ? 'API on core 1, autocannon on core 0' : 'unpinned';
     return [
-      { name: 'bare Express route', value: `${fmt(m('bare'))} req/s`, note: `median of ${ROUNDS} interleaved ${DURATION} s rounds, ${CONNECTIONS} connections; ${layout}` },
-      { name: 'requireAuth, one repeated token', value: `${fmt(m('kitSame'))} req/s`, note: `${x(ratio('kitSame', 'bare'))} bare (target ≥ 0.90×)` },
+      { name: 'bare Express route', value: `${fmt(m('bare'))} req/s`, note: `${us('bare')}; median of ${ROUNDS} interleaved ${DURATION} s rounds, ${CONNECTIONS} connections; ${layout}` },
+      {
+        name: 'requireAuth, one repeated token',
+        value: `${fmt(m('kitSame'))} req/s`,
+        note: `**${x(ratio('kitSame', 'bare'))} bare** (target ≥ 0.90×); ${us('kitSame')} (${x(cpuRatio('kitSame', 'bare'))} bare by CPU)`,
+      },
       {
         name: 'requireAuth, new token per request',
         value: `${fmt(m('kitNew'))} req/s`,
-        note: `${x(ratio('kitNew', 'jose'))} hand-written jose (target ≥ 0.95×); ${x(ratio('kitNew', 'auth0'))} express-oauth2-jwt-bearer (target ≥ 1.1×)`,
+        note:
+          `**${x(ratio('kitNew', 'jose'))} hand-written jose** (target ≥ 0.95×), **${x(ratio('kitNew', 'auth0'))} express-oauth2-jwt-bearer** (target ≥ 1.1×); ` +
+          `${us('kitNew')} (by CPU: ${x(cpuRatio('kitNew', 'jose'))} jose, ${x(cpuRatio('kitNew', 'auth0'))} express-oauth2-jwt-bearer)`,
       },
-      { name: 'hand-written jose.jwtVerify guard, new token', value: `${fmt(m('jose'))} req/s`, note: `${x(ratio('jose', 'bare'))} bare` },
-      { name: 'express-oauth2-jwt-bearer, new token', value: `${fmt(m('auth0'))} req/s`, note: `${x(ratio('auth0', 'bare'))} bare` },
+      { name: 'hand-written jose.jwtVerify guard, new token', value: `${fmt(m('jose'))} req/s`, note: `${x(ratio('jose', 'bare'))} bare; ${us('jose')}` },
+      { name: 'express-oauth2-jwt-bearer, new token', value: `${fmt(m('auth0'))} req/s`, note: `${x(ratio('auth0', 'bare'))} bare; ${us('auth0')}` },
       ...(await cacheFootprint()),
     ];
   } finally {
