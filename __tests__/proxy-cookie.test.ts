@@ -2,25 +2,24 @@
  * Refresh-token cookie mode: the refresh token lives in an HttpOnly Secure SameSite=Strict cookie,
  * never in JSON; using it needs an allowed Origin and the CSRF header; invalid_grant clears it.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
 import { revocationProxy, tokenProxy, type RefreshCookieOptions, type TokenProxyOptions } from '../lib/index.js';
+import { ServerPool } from './support/serve.js';
 
 const ORIGIN = 'https://app.example.test';
 const BROWSER = { Origin: ORIGIN, 'X-CSRF-Token': '1' };
 const ALICE = { grant_type: 'password', username: 'alice', password: 'alice-password' };
 
 let idp: MockIdp;
-const servers: Server[] = [];
+const pool = new ServerPool();
 beforeAll(async () => {
   // A generic RFC 6749 server that issues refresh tokens on the password grant.
   idp = await startMockIdp({ passwordGrantRefreshToken: true });
 });
 afterAll(async () => {
-  for (const s of servers) s.close();
+  await pool.closeAll();
   await idp.close();
 });
 
@@ -37,10 +36,7 @@ async function app(cookie: RefreshCookieOptions = { allowedOrigins: [ORIGIN] }, 
   const a = express();
   a.post('/auth/token', tokenProxy(options));
   a.post('/auth/logout', revocationProxy(options));
-  const server = createServer(a);
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return pool.serve(a);
 }
 
 /** The single Set-Cookie line of an answer, split into value and attributes. */

@@ -2,15 +2,16 @@
  * What the browser gets when the IdP misbehaves, and what the operator gets in the log. Each IdP
  * fault mode answers an exact status and OAuth body; no secret and no query string is ever logged.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { startMockIdp, type FaultMode, type MockIdp } from '../demo-app/mock-idp/index.js';
 import { tokenProxy, type TokenProxyOptions } from '../lib/index.js';
+import { ServerPool } from './support/serve.js';
 
 let idp: MockIdp;
-const servers: Server[] = [];
+const pool = new ServerPool();
 const logs: string[] = [];
 const logger = { warn: (m: string) => logs.push(`warn ${m}`), error: (m: string) => logs.push(`error ${m}`) };
 
@@ -18,7 +19,7 @@ beforeAll(async () => {
   idp = await startMockIdp();
 });
 afterAll(async () => {
-  for (const s of servers) s.close();
+  await pool.closeAll();
   await idp.close();
 });
 beforeEach(() => {
@@ -41,10 +42,7 @@ async function proxyUrl(options: Partial<TokenProxyOptions> = {}): Promise<strin
       ...options,
     }),
   );
-  const server = createServer(app);
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return pool.serve(app);
 }
 
 let url: string;

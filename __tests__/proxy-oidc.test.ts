@@ -3,20 +3,19 @@
  * PKCE, refresh_token with rotation, RFC 7009 revocation, and RFC 6749 §2.3.1 Basic encoding of a
  * secret full of special ASCII characters (oidc-provider accepts printable ASCII secrets only).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import express from 'express';
 import request from 'supertest';
 import { revocationProxy, tokenProxy, type TokenProxyOptions } from '../lib/index.js';
 import { getAuthorizationCode } from './support/oidc-refresh.js';
 import { startOidcProvider, type RunningOidcProvider } from './support/oidc-provider.js';
+import { ServerPool } from './support/serve.js';
 
 const SPECIAL_SECRET = 'p:a+s/s%w&o rd=~"!';
 const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 
 let op: RunningOidcProvider;
-const servers: Server[] = [];
+const pool = new ServerPool();
 
 beforeAll(async () => {
   // oidc-provider's development-mode notices say nothing about the proxy.
@@ -44,7 +43,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  for (const s of servers) s.close();
+  await pool.closeAll();
   await op.close();
   jest.restoreAllMocks();
 });
@@ -63,10 +62,7 @@ async function proxy(options: Partial<TokenProxyOptions>): Promise<string> {
   app.post('/auth/token', tokenProxy(base));
   const { grants: _g, ...revocationOptions } = base;
   app.post('/auth/revoke', revocationProxy(revocationOptions));
-  const server = createServer(app);
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return pool.serve(app);
 }
 
 describe.each([

@@ -2,13 +2,12 @@
  * The brute-force recipe from docs/proxy.md, verbatim apart from the limits: express-rate-limit
  * per IP and per username (per mfa_token for mfa_oob) on the guessable grants only.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type Request } from 'express';
 import { rateLimit, type Options } from 'express-rate-limit';
 import request from 'supertest';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
 import { mfaChallengeProxy, tokenProxy } from '../lib/index.js';
+import { ServerPool } from './support/serve.js';
 
 // ---- recipe (docs/proxy.md, "Brute force") ----
 const GUESSABLE = new Set(['password', 'mfa_oob']);
@@ -47,12 +46,12 @@ function tokenLimiters(perIp: number, perAccount: number, windowMs = 15 * 60_000
 // ---- end of recipe ----
 
 let idp: MockIdp;
-const servers: Server[] = [];
+const pool = new ServerPool();
 beforeAll(async () => {
   idp = await startMockIdp();
 });
 afterAll(async () => {
-  for (const s of servers) s.close();
+  await pool.closeAll();
   await idp.close();
 });
 
@@ -63,10 +62,7 @@ async function app(perIp: number, perAccount: number): Promise<string> {
   const idpOptions = { profile: 'eiam' as const, tokenEndpoint: idp.eiamTokenEndpoint, clientId: 'web-app', clientSecret: 'web-secret', logger: false as const };
   a.post('/auth/token', ...tokenLimiters(perIp, perAccount), tokenProxy(idpOptions));
   a.post('/auth/mfa/challenge', mfaChallengeProxy(idpOptions));
-  const server = createServer(a);
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return pool.serve(a);
 }
 
 const attempt = (url: string, ip: string, body: Record<string, unknown>) =>

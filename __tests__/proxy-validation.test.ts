@@ -2,22 +2,21 @@
  * Local validation (answered before any IdP call), request reading, and the guarantee that the
  * outbound request is built fresh from the server's own credentials.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
 import { mfaChallengeProxy, revocationProxy, tokenProxy, type ProxyResultEvent, type TokenProxyOptions } from '../lib/index.js';
+import { ServerPool } from './support/serve.js';
 
 const WEIRD_SECRET = 'p:a+s/s%w&o rd=ü密';
 
 let idp: MockIdp;
-const servers: Server[] = [];
+const pool = new ServerPool();
 beforeAll(async () => {
   idp = await startMockIdp();
 });
 afterAll(async () => {
-  for (const s of servers) s.close();
+  await pool.closeAll();
   await idp.close();
 });
 
@@ -28,10 +27,7 @@ async function proxyApp(options: Partial<TokenProxyOptions> = {}, setup?: (app: 
     '/auth/token',
     tokenProxy({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'web-app', clientSecret: 'web-secret', logger: false, ...options }),
   );
-  const server = createServer(app);
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return pool.serve(app);
 }
 
 let url: string;
@@ -284,10 +280,7 @@ describe('mfaChallengeProxy and revocationProxy follow the same rules', () => {
     const app = express();
     app.post('/challenge', mfaChallengeProxy(options));
     app.post('/revoke', revocationProxy(options));
-    const server = createServer(app);
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await pool.serve(app);
   });
 
   test.each([
