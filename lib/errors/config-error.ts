@@ -17,13 +17,21 @@ export type ConfigErrorCode =
   | 'ERR_OAUTHKIT_COOKIE'
   | 'ERR_OAUTHKIT_STORE';
 
-const DOCS = 'https://github.com/express-oauth-kit/express-oauth-kit#';
+const DOCS = 'https://www.npmjs.com/package/express-oauth-kit#';
+
+// README sections by the factory named at the start of a message, for errors given no anchor.
+const SECTIONS: Array<[RegExp, string]> = [
+  [/^requireAuth/, 'requireauth-options'],
+  [/^(tokenProxy|mfaChallengeProxy|revocationProxy)/, 'token-proxy-tokenproxy-mfachallengeproxy-revocationproxy'],
+  [/^createM2MClient/, 'calling-other-services-createm2mclient'],
+  [/^redisTokenStore/, 'shared-m2m-token-store'],
+];
 
 export class ConfigError extends TypeError {
   readonly code: ConfigErrorCode;
   readonly docs: string;
-  constructor(code: ConfigErrorCode, message: string, anchor = 'options') {
-    const docs = DOCS + anchor;
+  constructor(code: ConfigErrorCode, message: string, anchor?: string) {
+    const docs = DOCS + (anchor ?? SECTIONS.find(([re]) => re.test(message))?.[1] ?? 'install');
     super(`${message} (${code}, see ${docs})`);
     this.code = code;
     this.docs = docs;

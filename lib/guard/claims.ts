@@ -26,7 +26,7 @@ function guard(name: string, check: (payload: JWTPayload, scopes: readonly strin
 
 function scopeList(name: string, scopes: string[]): string[] {
   if (scopes.length === 0 || scopes.some((s) => typeof s !== 'string' || s === '' || /\s/.test(s))) {
-    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${name}() takes one or more scope names without spaces, e.g. ${name}('orders:read')`, 'requirescopes');
+    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${name}() takes one or more scope names without spaces, e.g. ${name}('orders:read')`, 'requirescopes-and-claim-helpers');
   }
   return scopes;
 }
@@ -52,14 +52,14 @@ type JsonPrimitive = string | number | boolean | null;
 
 /** Passes tokens whose `claim` equals `value` exactly. */
 export function claimEquals(claim: string, value: JsonPrimitive): RequestHandler {
-  if (typeof claim !== 'string' || claim === '') throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimEquals() needs a claim name', 'claim-helpers');
+  if (typeof claim !== 'string' || claim === '') throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimEquals() needs a claim name', 'requirescopes-and-claim-helpers');
   return guard('claimEquals', (payload) => (payload[claim] === value ? undefined : forbidden(`The token's "${claim}" claim does not have the required value`)));
 }
 
 /** Passes tokens whose `claim` (an array, or a space-separated string) contains every one of `values`. */
 export function claimIncludes(claim: string, ...values: JsonPrimitive[]): RequestHandler {
   if (typeof claim !== 'string' || claim === '' || values.length === 0) {
-    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimIncludes() needs a claim name and at least one value', 'claim-helpers');
+    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimIncludes() needs a claim name and at least one value', 'requirescopes-and-claim-helpers');
   }
   return guard('claimIncludes', (payload) => {
     const raw = payload[claim];
@@ -73,7 +73,7 @@ export function claimIncludes(claim: string, ...values: JsonPrimitive[]): Reques
  * choose the error description. A check that throws is answered as a 500, not as a pass.
  */
 export function claimCheck(check: (payload: JWTPayload, req: Request) => boolean | string, description = 'The token does not meet this route\'s requirements'): RequestHandler {
-  if (typeof check !== 'function') throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimCheck() needs a function (payload) => boolean', 'claim-helpers');
+  if (typeof check !== 'function') throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimCheck() needs a function (payload) => boolean', 'requirescopes-and-claim-helpers');
   return function claimCheckGuard(req: Request, _res: Response, next: NextFunction): void {
     const auth = req.auth;
     if (auth === undefined) {

@@ -69,13 +69,13 @@ function resolveStore(store: unknown): TokenStore | undefined {
   if (store === undefined) return undefined;
   const s = store as Partial<Record<keyof TokenStore, unknown>> | null;
   if (!s || typeof s !== 'object' || typeof s.get !== 'function' || typeof s.set !== 'function') {
-    throw new ConfigError('ERR_OAUTHKIT_STORE', `${F}: store must implement get(key) and set(key, value, ttlMs)`, 'm2m-store');
+    throw new ConfigError('ERR_OAUTHKIT_STORE', `${F}: store must implement get(key) and set(key, value, ttlMs)`, 'sharing-tokens-across-instances-the-store-interface');
   }
   if ((s.lock === undefined) !== (s.unlock === undefined) || (s.lock !== undefined && typeof s.lock !== 'function') || (s.unlock !== undefined && typeof s.unlock !== 'function')) {
-    throw new ConfigError('ERR_OAUTHKIT_STORE', `${F}: store.lock and store.unlock must be given together, as functions`, 'm2m-store');
+    throw new ConfigError('ERR_OAUTHKIT_STORE', `${F}: store.lock and store.unlock must be given together, as functions`, 'sharing-tokens-across-instances-the-store-interface');
   }
   if (s.delete !== undefined && typeof s.delete !== 'function') {
-    throw new ConfigError('ERR_OAUTHKIT_STORE', `${F}: store.delete must be a function`, 'm2m-store');
+    throw new ConfigError('ERR_OAUTHKIT_STORE', `${F}: store.delete must be a function`, 'sharing-tokens-across-instances-the-store-interface');
   }
   return store as TokenStore;
 }

@@ -44,7 +44,7 @@ const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function resolveCookieOptions(options: RefreshCookieOptions, factory: string): CookieConfig {
   const bad = (msg: string): never => {
-    throw new ConfigError('ERR_OAUTHKIT_COOKIE', `${factory}(): cookie.${msg}`, 'cookie-mode');
+    throw new ConfigError('ERR_OAUTHKIT_COOKIE', `${factory}(): cookie.${msg}`, 'refresh-token-cookie-mode');
   };
   if (!options || typeof options !== 'object') bad("is an object such as { allowedOrigins: ['https://app.example.com'] }");
   const origins = options.allowedOrigins;

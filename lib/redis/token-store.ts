@@ -98,7 +98,7 @@ export class RedisTokenStore implements TokenStore {
 
   constructor(options: RedisTokenStoreOptions) {
     if (!options || typeof options !== 'object') {
-      throw new ConfigError('ERR_OAUTHKIT_STORE', 'redisTokenStore() needs an options object: { client, prefix? }', 'running-many-instances');
+      throw new ConfigError('ERR_OAUTHKIT_STORE', 'redisTokenStore() needs an options object: { client, prefix? }', 'shared-m2m-token-store');
     }
     const { client, prefix = 'oauthkit:m2m:', connectWait = 500 } = options;
     const c = client as unknown as Record<string, unknown> | null | undefined;
@@ -106,12 +106,12 @@ export class RedisTokenStore implements TokenStore {
       throw new ConfigError(
         'ERR_OAUTHKIT_STORE',
         'redisTokenStore(): client must be an ioredis client (new Redis(url, options) or new Redis.Cluster(...)); this package does not create one',
-        'running-many-instances',
+        'shared-m2m-token-store',
       );
     }
-    if (typeof prefix !== 'string') throw new ConfigError('ERR_OAUTHKIT_STORE', 'redisTokenStore(): prefix must be a string', 'running-many-instances');
+    if (typeof prefix !== 'string') throw new ConfigError('ERR_OAUTHKIT_STORE', 'redisTokenStore(): prefix must be a string', 'shared-m2m-token-store');
     if (typeof connectWait !== 'number' || !Number.isFinite(connectWait) || connectWait < 0) {
-      throw new ConfigError('ERR_OAUTHKIT_NUMBER', `redisTokenStore(): connectWait must be a number of ms >= 0 (got ${String(connectWait)})`, 'running-many-instances');
+      throw new ConfigError('ERR_OAUTHKIT_NUMBER', `redisTokenStore(): connectWait must be a number of ms >= 0 (got ${String(connectWait)})`, 'shared-m2m-token-store');
     }
     this.#client = client;
     this.prefix = prefix;
