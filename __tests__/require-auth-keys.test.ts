@@ -163,6 +163,27 @@ describe('verified-token cache', () => {
     expect(req.auth?.token).toBe(token);
   });
 
+  test('concurrent requests with the same new token share one verification', async () => {
+    const { guard, call } = setup();
+    const token = await idp.sign();
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => call(token).then((r) => r.status)));
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    expect(guard.cacheStats.verifications).toBe(1);
+    // A bad token shared by a burst fails every request, also with one verification.
+    const bad = await idp.sign({ aud: 'someone-else' });
+    const failed = await Promise.all(Array.from({ length: 10 }, () => call(bad).then((r) => r.status)));
+    expect(new Set(failed)).toEqual(new Set([401]));
+    expect(guard.cacheStats.verifications).toBe(2);
+  });
+
+  test('cacheStats counts hits and verifications', async () => {
+    const { guard, call } = setup();
+    const token = await idp.sign();
+    for (let i = 0; i < 5; i++) await call(token);
+    // Verified twice (admission on the second sighting), then three hits.
+    expect(guard.cacheStats).toMatchObject({ entries: 1, hits: 3, verifications: 2 });
+  });
+
   test('cache: false verifies every time', async () => {
     const { guard, call } = setup({ cache: false });
     const token = await idp.sign();

@@ -10,8 +10,12 @@ import './types.js';
 export interface RequireAuthHandler extends RequestHandler {
   /** Verify a token outside Express (WebSocket upgrades, queues). Throws OAuthErrors. */
   verify(token: string): Promise<VerifiedToken>;
-  /** Entries and estimated bytes in the verified-token cache. */
-  readonly cacheStats: { entries: number; bytes: number };
+  /**
+   * Entries and estimated bytes in the verified-token cache, and counters since start: requests
+   * answered from the cache, and signature verifications run (hits / (hits + verifications) is the
+   * hit ratio worth graphing).
+   */
+  readonly cacheStats: { entries: number; bytes: number; hits: number; verifications: number };
 }
 
 /**
@@ -40,15 +44,40 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   const keys = verifier.keys;
   const cache = resolved.cache ? new VerifiedCache(resolved.cache.maxEntries, resolved.cache.maxBytes, resolved.clockTolerance, resolved.maxTokenAge) : undefined;
 
-  async function verifyAndRemember(token: string): Promise<VerifiedToken> {
-    const verified = await verifier.verify(token);
-    // The generation is read after verifying: the verification may have (re)loaded the key set.
-    cache?.set(token, verified, keys.generation());
-    return verified;
+  let hits = 0;
+  let verifications = 0;
+  // Single flight: a burst of requests with the same new token (a page firing its API calls at
+  // once) shares one verification. Entries live only while a verification runs.
+  const inflight = new Map<string, Promise<VerifiedToken>>();
+
+  function verifyAndRemember(token: string): Promise<VerifiedToken> {
+    let pending = inflight.get(token);
+    if (pending === undefined) {
+      verifications += 1;
+      pending = verifier.verify(token).then(
+        (verified) => {
+          inflight.delete(token);
+          // The generation is read after verifying: the verification may have (re)loaded the key set.
+          cache?.set(token, verified, keys.generation());
+          return verified;
+        },
+        (err: unknown) => {
+          inflight.delete(token);
+          throw err;
+        },
+      );
+      inflight.set(token, pending);
+    }
+    return pending;
   }
 
   async function verify(token: string): Promise<VerifiedToken> {
-    return cache?.get(token, keys.generation()) ?? verifyAndRemember(token);
+    const hit = cache?.get(token, keys.generation());
+    if (hit !== undefined) {
+      hits += 1;
+      return hit;
+    }
+    return verifyAndRemember(token);
   }
 
   const handler = function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
@@ -64,6 +93,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     // The hot path: a token seen before answers synchronously, without a promise.
     const hit = cache?.get(token, keys.generation());
     if (hit !== undefined) {
+      hits += 1;
       req.auth = { token, header: hit.header, payload: hit.payload, scopes: hit.scopes };
       return next();
     }
@@ -78,6 +108,8 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   } as RequireAuthHandler;
 
   Object.defineProperty(handler, 'verify', { value: verify });
-  Object.defineProperty(handler, 'cacheStats', { get: () => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0 }) });
+  Object.defineProperty(handler, 'cacheStats', {
+    get: () => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0, hits, verifications }),
+  });
   return handler;
 }
