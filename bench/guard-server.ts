@@ -36,6 +36,8 @@ app.get('/__cpu', (_req, res) => {
   res.json({ us: user + system });
 });
 app.get('/bare', ok);
+// The price of any one middleware on this route, for a fair reading of the guard's own cost.
+app.get('/noop', (_req, _res, next) => next(), ok);
 app.get('/kit', requireAuth({ issuer, audience, jwksUri }), ok);
 app.get('/jose', handWritten, ok);
 app.get('/auth0', auth({ issuer, audience, jwksUri, tokenSigningAlg: 'RS256' }), ok);
