@@ -124,6 +124,16 @@ export class IdpClient {
     return this.#explicit.token ?? `discovered:${this.issuer}`;
   }
 
+  /**
+   * IdP-supplied text (error codes, descriptions) made fit for our own messages and logs: one
+   * line, bounded, and with this client's secret redacted should an IdP ever echo it back.
+   */
+  sanitize(text: string, maxLength = 200): string {
+    let t = text.replace(/[\r\n\t]+/g, ' ').slice(0, maxLength);
+    if (this.#clientSecret.length >= 4) t = t.split(this.#clientSecret).join('[redacted]');
+    return t;
+  }
+
   get profile(): IdpProfile | undefined {
     return this.#profile;
   }

@@ -29,7 +29,6 @@ const hasTokenOptions = (o: TokenRequestOptions): boolean => o.scope !== undefin
 export function createM2MClient(options: M2MClientOptions): M2MClient {
   const o = resolveOptions(options);
   const { idp, retry } = o;
-  const secret = options.clientSecret;
   const defaultSpec = buildSpec(o.base, o.defaults.scope, o.defaults.audience, o.defaults.resource);
   // Per-call options are normalized once per distinct value, not per call; bounded against dynamic scopes.
   const specs = new LRUCache<string, TokenSpec>({ max: 1000 });
@@ -56,7 +55,7 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
           where,
           requestedScope: spec.info.scope,
           defaultExpiresInMs: o.defaultExpiresInMs,
-          secret,
+          sanitize: (text) => idp.sanitize(text),
           issuedAt,
         });
         return { token, attempts: attempt };

@@ -19,13 +19,6 @@ const HINTS: Record<string, string> = {
   invalid_request: 'the IdP rejected the request format; check paramsIn, profile and extraParams',
 };
 
-/** IdP text goes into our messages, so it is bounded, single-line and free of the secret. */
-function clean(text: string, secret: string): string {
-  let t = text.replace(/[\r\n\t]+/g, ' ').slice(0, 200);
-  if (secret.length >= 4) t = t.split(secret).join('[redacted]');
-  return t;
-}
-
 /** A JWT's own `exp` is a better guess than any default when the IdP omits `expires_in`; no trust is placed in it. */
 function jwtExpiry(token: string): number | undefined {
   try {
@@ -40,7 +33,8 @@ export interface InterpretContext {
   where: string;
   requestedScope: string | undefined;
   defaultExpiresInMs: number;
-  secret: string;
+  /** Makes IdP text fit for our messages (IdpClient.sanitize). */
+  sanitize: (text: string) => string;
   issuedAt: number;
 }
 
@@ -48,8 +42,8 @@ export interface InterpretContext {
 export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext): StoredToken {
   const body = res.body;
   if (res.status < 200 || res.status > 299) {
-    const error = typeof body.error === 'string' ? clean(body.error, ctx.secret) : undefined;
-    const desc = typeof body.error_description === 'string' ? clean(body.error_description, ctx.secret) : undefined;
+    const error = typeof body.error === 'string' ? ctx.sanitize(body.error) : undefined;
+    const desc = typeof body.error_description === 'string' ? ctx.sanitize(body.error_description) : undefined;
     const hint = error ? HINTS[error] : undefined;
     const msg =
       `The IdP at ${ctx.where} answered ${res.status} ${error ?? '(no OAuth error code)'}` +
@@ -66,7 +60,7 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
   }
   const type = body.token_type;
   if (typeof type !== 'string' || type.toLowerCase() !== 'bearer') {
-    const shown = typeof type === 'string' ? `token_type "${clean(type, ctx.secret).slice(0, 40)}"` : 'no token_type';
+    const shown = typeof type === 'string' ? `token_type "${ctx.sanitize(type).slice(0, 40)}"` : 'no token_type';
     throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with ${shown}; only Bearer tokens (RFC 6750) can be used`));
   }
   const raw = typeof body.expires_in === 'string' && /^\d+(\.\d+)?$/.test(body.expires_in) ? Number(body.expires_in) : body.expires_in;

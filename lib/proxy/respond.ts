@@ -61,7 +61,7 @@ export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: UR
     // The front end cannot fix this and must not be told to authenticate (a WWW-Authenticate: Basic
     // from the IdP would make a browser pop a login dialog): the server's own credentials are wrong.
     const where = await config.client.endpointUrl(kind).then(describeUrl, () => kind);
-    const said = typeof body.error_description === 'string' ? `: ${body.error_description.slice(0, 200)}` : '';
+    const said = typeof body.error_description === 'string' ? `: ${config.client.sanitize(body.error_description)}` : '';
     config.logger?.error(
       `[express-oauth-kit] ${config.factory}: the IdP at ${where} rejected this server's client credentials (${status} invalid_client${said}); check clientId, clientSecret and clientAuth`,
     );
@@ -69,7 +69,7 @@ export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: UR
     return { ...errorAnswer(err, 'idp'), idpStatus: status };
   }
   if (status >= 500) {
-    config.logger?.warn(`[express-oauth-kit] ${config.factory}: the IdP answered ${status}${typeof body.error === 'string' ? ` ${body.error}` : ''}`);
+    config.logger?.warn(`[express-oauth-kit] ${config.factory}: the IdP answered ${status}${typeof body.error === 'string' ? ` ${config.client.sanitize(body.error, 64)}` : ''}`);
   }
   const passed: Record<string, string> = {};
   for (const name of PASSED_HEADERS) {
