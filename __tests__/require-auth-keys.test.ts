@@ -74,13 +74,18 @@ test('JWKS down → 503 temporarily_unavailable with Retry-After, never 401; bac
   expect((await call(token)).status).toBe(200);
 });
 
-test('JWKS hanging → 503 after jwksTimeout', async () => {
-  const { call } = setup({ jwksTimeout: 300 });
+test('JWKS hanging → 503 after jwksTimeout; the operator log says so, the client gets a generic line', async () => {
+  const lines: string[] = [];
+  const logger = { warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+  const { call } = setup({ jwksTimeout: 300, logger });
   idp.mode = 'hang';
   const started = Date.now();
   const res = await call(await idp.sign());
   expect(res.status).toBe(503);
-  expect(res.body.error_description).toMatch(/timed out/);
+  expect(res.body.error_description).toBe('The keys needed to check the token are unavailable right now; try again shortly');
+  expect(JSON.stringify(res.body)).not.toContain('127.0.0.1');
+  expect(lines.join('\n')).toMatch(/did not answer within 300 ms/);
+  expect(lines.join('\n')).toContain(idp.jwksUri);
   expect(Date.now() - started).toBeLessThan(3_000);
 });
 
@@ -95,11 +100,17 @@ test('discovery down → 503; discovery is retried after the failure', async () 
   expect(idp.discoveryRequests).toBeGreaterThanOrEqual(2);
 });
 
-test('discovery naming another issuer is refused (RFC 8414 §3.3)', async () => {
-  const { call } = setup({ jwksUri: undefined, issuer: `${idp.issuer}/` });
+test('discovery naming another issuer is refused (RFC 8414 §3.3) as a misconfiguration, not an outage', async () => {
+  const lines: string[] = [];
+  const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+  const { call } = setup({ jwksUri: undefined, issuer: `${idp.issuer}/`, logger });
   const res = await call(await idp.sign({ iss: `${idp.issuer}/` }));
-  expect(res.status).toBe(503);
-  expect(res.body.error_description).toMatch(/names issuer/);
+  expect(res.status).toBe(500);
+  expect(res.headers['retry-after']).toBeUndefined();
+  expect(res.body.error).toBe('server_error');
+  expect(res.body.error_description).not.toContain('127.0.0.1');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error .*names issuer .*retrying will not help/);
 });
 
 describe('verified-token cache', () => {

@@ -252,7 +252,7 @@ describe('requireAuth: options are validated up front', () => {
     ['plain http on a public host', { jwksUri: 'http://idp.example.com/jwks' }, /must use https/],
     ['two key sources', { jwks: { keys: [] } }, /only one of jwksUri, jwks or secret/],
     ['short secret', { jwksUri: undefined, secret: 'short' }, /at least 32 bytes/],
-    ['bad cache option', { cache: { maxEntries: -1 } }, /cache.maxEntries must be a positive number/],
+    ['bad cache option', { cache: { maxEntries: -1 } }, /cache.maxEntries must be a positive integer/],
   ])('%s', (_name, override, message) => {
     const options = { issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, ...override } as RequireAuthOptions;
     expect(() => requireAuth(options)).toThrow(message);

@@ -33,8 +33,12 @@ export interface JwksServer {
   addKey(alg?: TestAlg): Promise<TestKey>;
   removeKey(kid: string): void;
   sign(claims?: JWTPayload, options?: SignOptions): Promise<string>;
-  /** 'down' answers 500; 'hang' never answers; 'up' serves. */
-  mode: 'up' | 'down' | 'hang';
+  /** 'down' answers 500; 'hang' never answers; 'huge' serves a 2 MiB key set; 'up' serves. */
+  mode: 'up' | 'down' | 'hang' | 'huge';
+  /** Rewrites the discovery document before it is served (a hostile or half-configured IdP). */
+  discovery?: (doc: Record<string, unknown>) => Record<string, unknown>;
+  /** Milliseconds the JWKS answer is held back. */
+  jwksDelay: number;
   jwksRequests: number;
   discoveryRequests: number;
   close(): Promise<void>;
@@ -56,6 +60,7 @@ export async function startJwksServer(options: { algs?: TestAlg[]; audience?: st
     mode: 'up',
     jwksRequests: 0,
     discoveryRequests: 0,
+    jwksDelay: 0,
     async addKey(alg: TestAlg = 'RS256') {
       const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519' } : {});
       const kid = `k${++kidCounter}-${alg}`;
@@ -97,11 +102,18 @@ export async function startJwksServer(options: { algs?: TestAlg[]; audience?: st
       return;
     }
     if (path === '/.well-known/openid-configuration') {
+      const doc = { issuer: state.issuer, jwks_uri: state.jwksUri, token_endpoint: `${url}/token` };
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ issuer: state.issuer, jwks_uri: state.jwksUri, token_endpoint: `${url}/token` }));
+      res.end(JSON.stringify(state.discovery ? state.discovery(doc) : doc));
     } else if (path === '/jwks.json') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ keys: state.keys.map((k) => k.publicJwk) }));
+      const keys = state.keys.map((k) => k.publicJwk);
+      // Padding keys no token names: the answer is valid JSON, just far too big.
+      if (state.mode === 'huge') for (let i = 0; i < 2_000; i++) keys.push({ kty: 'oct', kid: `pad-${i}`, k: 'A'.repeat(1_000) });
+      const body = JSON.stringify({ keys });
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+      }, state.jwksDelay);
     } else {
       res.writeHead(404).end();
     }

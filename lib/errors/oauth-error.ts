@@ -18,6 +18,7 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'access_denied'
   | 'jwks_unavailable'
+  | 'misconfigured'
   | 'idp_timeout'
   | 'idp_unavailable'
   | 'idp_bad_response'
@@ -25,7 +26,8 @@ export type OAuthErrorCode =
   | 'server_error';
 
 export interface OAuthErrorJSON {
-  error: string;
+  /** Absent only for a request that carried no credentials at all (RFC 6750 §3.1). */
+  error?: string;
   error_description?: string;
   [extra: string]: unknown;
 }
@@ -53,8 +55,13 @@ export abstract class OAuthError extends Error {
     this.status = status;
     this.headers = headers;
     // Client errors are expected outcomes, not bugs: a one-line "stack" keeps frames out of any
-    // page a default handler renders while still saying what happened.
-    this.stack = `${new.target.name}: ${description}`;
+    // page a default handler renders (Express' finalhandler shows `stack` outside production).
+    // It is the public description: the detail in `message` may name internal URLs.
+    Object.defineProperty(this, 'stack', {
+      get: () => `${this.name}: ${this.publicDescription}`,
+      configurable: true,
+      enumerable: false,
+    });
   }
 
   override get name(): string {
@@ -88,8 +95,9 @@ export class MissingTokenError extends OAuthError {
   constructor(description = 'Authentication required: send an Authorization: Bearer <token> header', headers: Record<string, string> = {}) {
     super(undefined, description, 401, headers);
   }
+  /** Like the challenge, the body names no error code: nothing was wrong with a token, there was none. */
   override toJSON(): OAuthErrorJSON {
-    return { error: 'invalid_token', error_description: this.message };
+    return { error_description: this.message };
   }
 }
 
@@ -163,11 +171,32 @@ export class AccessDeniedError extends OAuthError {
   }
 }
 
-/** Keys could not be fetched: the token may well be valid, so this is 503, never 401. */
+/**
+ * Keys could not be fetched: the token may well be valid, so this is 503, never 401. `message`
+ * names the JWKS/discovery URL and what failed, for logs; clients see a generic sentence.
+ */
 export class JwksUnavailableError extends OAuthError {
   readonly code = 'jwks_unavailable' as const;
+  override get publicDescription(): string {
+    return 'The keys needed to check the token are unavailable right now; try again shortly';
+  }
   constructor(description: string, retryAfterSeconds = 5, options?: { cause?: unknown }) {
     super('temporarily_unavailable', description, 503, { 'Retry-After': String(retryAfterSeconds) }, options);
+  }
+}
+
+/**
+ * The IdP's own metadata contradicts this server's settings (discovery names another issuer, or a
+ * jwks_uri that is missing or fails the URL policy). Not an outage, so no Retry-After: an operator
+ * must act. 500, with a generic public description; the detail is in `message` for logs.
+ */
+export class MisconfigurationError extends OAuthError {
+  readonly code = 'misconfigured' as const;
+  override get publicDescription(): string {
+    return "The server's identity provider settings do not match the provider; an operator must fix them";
+  }
+  constructor(description: string, options?: { cause?: unknown }) {
+    super('server_error', description, 500, {}, options);
   }
 }
 
@@ -246,6 +275,7 @@ export type AnyOAuthError =
   | InvalidScopeError
   | AccessDeniedError
   | JwksUnavailableError
+  | MisconfigurationError
   | IdpTimeoutError
   | IdpUnavailableError
   | IdpBadResponseError

@@ -1,6 +1,8 @@
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  customFetch,
+  errors,
   jwksCache,
   type CryptoKey,
   type FlattenedJWSInput,
@@ -8,14 +10,22 @@ import {
   type JWSHeaderParameters,
   type KeyObject,
 } from 'jose';
-import { discover } from '../idp/discovery.js';
-import { assertHttpUrl } from '../idp/discovery.js';
-import { JwksUnavailableError } from '../errors/oauth-error.js';
+import { clearDiscoveryCache, discover, checkIdpUrl } from '../idp/discovery.js';
+import { describeUrl, idpRequest } from '../idp/http.js';
+import { IdpError, JwksUnavailableError, MisconfigurationError, OAuthError } from '../errors/oauth-error.js';
 import type { ResolvedOptions } from './options.js';
 
 type Key = CryptoKey | KeyObject | Uint8Array;
-type GetKey = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<Key> | Key;
+export type GetKey = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<Key> | Key;
 type RemoteSet = ReturnType<typeof createRemoteJWKSet>;
+
+/** A JWKS is a handful of keys; anything near this size is an attack or a wrong URL. */
+const MAX_JWKS_BYTES = 512 * 1024;
+/** After discovery gave no usable jwks_uri, callers get the same error for at most this long before a retry. */
+const DISCOVERY_RETRY_MS = 5_000;
+
+/** A generation no cache entry carries: returned while cached verifications must not be trusted. */
+const STALE: object = Object.freeze({});
 
 /**
  * Where verification keys come from: a secret, a local JWKS, a JWKS URL, or the URL named by
@@ -27,13 +37,18 @@ type RemoteSet = ReturnType<typeof createRemoteJWKSet>;
 export class KeySource {
   readonly key: GetKey | Uint8Array;
   #remote: RemoteSet | undefined;
-  #remotePromise: Promise<RemoteSet> | undefined;
+  #unusableMetadata: { error: OAuthError; retryAt: number } | undefined;
   readonly #static: object | undefined;
-  // jose writes every freshly fetched key set here (a new object per reload). Reading the field is
-  // free, unlike RemoteJWKSet.jwks(), which returns a structuredClone on every call.
+  // jose writes every freshly fetched key set here (a new object per reload) with its time. Reading
+  // the fields is free, unlike RemoteJWKSet.jwks(), which returns a structuredClone on every call.
   readonly #fetched: { jwks?: JSONWebKeySet; uat?: number } = {};
+  #lastKidRefetch = -Infinity;
+  #backgroundReload: Promise<void> | undefined;
 
-  constructor(private readonly options: ResolvedOptions) {
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly report: (err: OAuthError) => void,
+  ) {
     if (options.secret) {
       this.key = options.secret;
       this.#static = options.secret;
@@ -42,40 +57,125 @@ export class KeySource {
       this.#static = options.jwks;
     } else {
       if (options.jwksUri) this.#remote = this.#createRemote(options.jwksUri);
-      this.key = (header, token) => (this.#remote ? this.#remote(header, token) : this.#lookupDiscovered(header, token));
+      this.key = async (header, token) => this.#getKey(this.#remote ?? (await this.#discoverRemote()), header, token);
     }
   }
 
   #createRemote(uri: string): RemoteSet {
+    const where = describeUrl(uri);
     return createRemoteJWKSet(new URL(uri), {
       timeoutDuration: this.options.jwksTimeout,
       cooldownDuration: this.options.jwksCooldown,
       cacheMaxAge: this.options.jwksCacheMaxAge,
       [jwksCache]: this.#fetched as Record<string, never>,
+      // The package's one HTTP path to an IdP: size cap, timeout, no redirects, errors with the URL.
+      [customFetch]: async (url: string) => {
+        const res = await idpRequest(url, { method: 'GET', timeout: this.options.jwksTimeout, maxResponseBytes: MAX_JWKS_BYTES });
+        if (res.status !== 200) throw new IdpError(`The JWKS at ${where} answered ${res.status}`, res.status);
+        return Response.json(res.body);
+      },
     });
   }
 
-  async #lookupDiscovered(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> {
-    this.#remotePromise ??= discover(this.options.issuer, { timeout: this.options.jwksTimeout }).then(
-      (meta) => {
-        if (typeof meta.jwks_uri !== 'string') {
-          throw new JwksUnavailableError(`The issuer's discovery document has no jwks_uri; set jwksUri`);
-        }
-        assertHttpUrl(meta.jwks_uri, 'jwks_uri from discovery', { allowHttp: this.options.allowInsecureHttp });
-        return (this.#remote = this.#createRemote(meta.jwks_uri));
-      },
-      (err) => {
-        // Forget the failure so the next request retries (discover() itself rate-limits retries).
-        this.#remotePromise = undefined;
-        throw err;
-      },
-    );
-    const remote = await this.#remotePromise;
-    return remote(header, token);
+  #discoverRemote(): Promise<RemoteSet> {
+    const { issuer, jwksTimeout, allowInsecureHttp } = this.options;
+    if (this.#unusableMetadata !== undefined) {
+      if (Date.now() < this.#unusableMetadata.retryAt) return Promise.reject(this.#unusableMetadata.error);
+      // Back off, then ask again: the document may have been published half-way (no jwks_uri yet).
+      this.#unusableMetadata = undefined;
+      clearDiscoveryCache(issuer);
+    }
+    // discover() shares one request per issuer and backs off after transport failures itself.
+    return discover(issuer, { timeout: jwksTimeout }).then((meta) => {
+      if (this.#remote !== undefined) return this.#remote;
+      const where = `The discovery document of ${describeUrl(issuer)}`;
+      let error: OAuthError | undefined;
+      if (typeof meta.jwks_uri !== 'string' || meta.jwks_uri === '') {
+        // Possibly a document caught half-published: an outage, retried after the back-off.
+        error = new JwksUnavailableError(`${where} has no jwks_uri (set jwksUri if the IdP never publishes one)`);
+      } else {
+        const urlProblem = checkIdpUrl(meta.jwks_uri, { allowHttp: allowInsecureHttp });
+        if (urlProblem !== undefined) error = new MisconfigurationError(`${where} names a jwks_uri that ${urlProblem}`);
+      }
+      if (error !== undefined) {
+        this.#unusableMetadata ??= { error, retryAt: Date.now() + Math.min(DISCOVERY_RETRY_MS, this.options.jwksCooldown) };
+        throw error;
+      }
+      return (this.#remote = this.#createRemote(meta.jwks_uri as string));
+    });
   }
 
-  /** Identity of the key set in use right now; called on every request, so it must stay O(1). */
+  /**
+   * jose's key lookup, except that its refetch cooldown starts at every fetch, routine ones too,
+   * so a key the IdP rotated in just after a routine reload would be refused for the whole
+   * cooldown. Here the cooldown spaces out refetches caused by unknown `kid`s only.
+   */
+  async #getKey(remote: RemoteSet, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> {
+    const loadedAt = this.#fetched.uat;
+    try {
+      return await remote(header, token);
+    } catch (err) {
+      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      const now = Date.now();
+      if (this.#fetched.uat !== loadedAt) {
+        // jose (re)loaded the set during this lookup: that was the refetch.
+        this.#lastKidRefetch = now;
+        throw err;
+      }
+      if (!remote.reloading) {
+        if (now - this.#lastKidRefetch < this.options.jwksCooldown) throw err;
+        this.#lastKidRefetch = now;
+      }
+      await remote.reload();
+      return await remote(header, token);
+    }
+  }
+
+  /** Identity of the key set in use right now. */
   generation(): object | undefined {
     return this.#static ?? this.#fetched.jwks;
   }
+
+  /**
+   * The generation under which cached verifications may be served; called on every cache hit,
+   * so it must stay O(1). Once the set is older than `jwksCacheMaxAge` it is reloaded in the
+   * background; if that reload has not succeeded within one request timeout, cached results stop
+   * counting (STALE) and requests go through full verification, which waits for the keys.
+   */
+  hitGeneration(): object | undefined {
+    if (this.#static !== undefined) return this.#static;
+    const { uat, jwks } = this.#fetched;
+    if (uat === undefined) return jwks;
+    const age = Date.now() - uat;
+    if (age < this.options.jwksCacheMaxAge) return jwks;
+    this.#reloadInBackground();
+    return age < this.options.jwksCacheMaxAge + this.options.jwksTimeout ? jwks : STALE;
+  }
+
+  #reloadInBackground(): void {
+    const remote = this.#remote;
+    if (remote === undefined || this.#backgroundReload !== undefined) return;
+    this.#backgroundReload = remote.reload().then(
+      () => {
+        this.#backgroundReload = undefined;
+      },
+      (err: unknown) => {
+        this.#backgroundReload = undefined;
+        this.report(asKeysError(err));
+      },
+    );
+  }
+}
+
+/** Whatever went wrong while obtaining keys, as the OAuthError a client gets (503, or 500 for misconfiguration). */
+export function asKeysError(err: unknown): OAuthError {
+  if (err instanceof JwksUnavailableError || err instanceof MisconfigurationError) return err;
+  if (err instanceof OAuthError) return new JwksUnavailableError(`Token keys could not be obtained: ${err.message}`, 5, { cause: err });
+  const detail =
+    err instanceof errors.JWKSTimeout
+      ? 'the JWKS request timed out'
+      : err instanceof errors.JWKSInvalid
+        ? 'the JWKS endpoint did not answer a JSON Web Key Set'
+        : `the JWKS endpoint could not be read (${(err as Error)?.message ?? String(err)})`;
+  return new JwksUnavailableError(`Token keys are unavailable right now: ${detail}`, 5, { cause: err });
 }

@@ -1,6 +1,6 @@
 import type { JSONWebKeySet } from 'jose';
-import { ConfigError } from '../errors/config-error.js';
 import { assertHttpUrl } from '../idp/discovery.js';
+import { OptionChecker } from '../options/validate.js';
 import type { TokenLocation } from '../bearer/extract-token.js';
 
 export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
@@ -45,7 +45,39 @@ export interface RequireAuthOptions {
   jwksCacheMaxAge?: number;
   /** Permit an http:// issuer/JWKS on a non-loopback host. Default false. */
   allowInsecureHttp?: boolean;
+  /**
+   * Where operator lines go (JWKS or discovery failures: URL and status, never a token). `console`
+   * fits, so do pino and winston loggers; false for none. Default console.
+   */
+  logger?: GuardLogger | false;
 }
+
+/** Where operator-facing messages go. `console` fits, so do pino and winston loggers. */
+export interface GuardLogger {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Longest clock skew accepted: beyond a few minutes, exp stops meaning what the IdP said. */
+export const MAX_CLOCK_TOLERANCE = 300;
+
+const KNOWN_KEYS = [
+  'issuer', 'audience', 'jwksUri', 'jwks', 'secret', 'algorithms', 'clockTolerance', 'maxTokenAge', 'requiredClaims', 'typ',
+  'authRequired', 'realm', 'tokenLocations', 'maxTokenLength', 'cache', 'jwksTimeout', 'jwksCooldown', 'jwksCacheMaxAge',
+  'allowInsecureHttp', 'logger',
+] as const;
+
+// Names other libraries use for the same thing (express-oauth2-jwt-bearer, express-jwt, jwks-rsa).
+const ALIASES: Record<string, string> = {
+  jwks_uri: 'jwksUri',
+  jwksUrl: 'jwksUri',
+  jwksURI: 'jwksUri',
+  clockSkew: 'clockTolerance',
+  issuerBaseURL: 'issuer',
+  tokenSigningAlg: 'algorithms',
+  audiences: 'audience',
+  credentialsRequired: 'authRequired',
+};
 
 export interface ResolvedOptions {
   issuer: string;
@@ -67,27 +99,19 @@ export interface ResolvedOptions {
   jwksCooldown: number;
   jwksCacheMaxAge: number;
   allowInsecureHttp: boolean;
+  logger: GuardLogger | undefined;
 }
 
-const fail = (code: ConstructorParameters<typeof ConfigError>[0], msg: string, anchor = 'requireauth-options'): never => {
-  throw new ConfigError(code, `requireAuth(): ${msg}`, anchor);
-};
-
-function nonNegative(value: unknown, name: string, fallback: number | undefined, positive = false): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
-    fail('ERR_OAUTHKIT_NUMBER', `${name} must be a ${positive ? 'positive' : 'non-negative'} number (got ${String(value)})`);
-  }
-  return value as number;
-}
+const check = new OptionChecker('requireAuth()', 'requireauth-options');
+const fail = check.fail.bind(check);
 
 export function resolveOptions(options: RequireAuthOptions): ResolvedOptions {
-  if (!options || typeof options !== 'object') fail('ERR_OAUTHKIT_OPTIONS', 'needs an options object with at least issuer and audience');
-  const o = options;
+  const o = check.object(options, 'with at least issuer and audience');
+  check.knownKeys(o, KNOWN_KEYS, ALIASES);
   if (typeof o.issuer !== 'string' || o.issuer === '') {
     fail('ERR_OAUTHKIT_ISSUER', 'issuer is required: the exact `iss` value your IdP puts in access tokens');
   }
-  const allowInsecureHttp = o.allowInsecureHttp === true;
+  const allowInsecureHttp = check.boolean(o.allowInsecureHttp, 'allowInsecureHttp', false);
   const audience = typeof o.audience === 'string' ? [o.audience] : o.audience;
   if (!Array.isArray(audience) || audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
     fail('ERR_OAUTHKIT_AUDIENCE', 'audience is required: the `aud` value (or values) tokens for this API carry');
@@ -132,13 +156,15 @@ export function resolveOptions(options: RequireAuthOptions): ResolvedOptions {
   if (o.requiredClaims !== undefined && (!Array.isArray(o.requiredClaims) || o.requiredClaims.some((c) => typeof c !== 'string'))) {
     fail('ERR_OAUTHKIT_OPTIONS', 'requiredClaims must be an array of claim names');
   }
+  if (o.realm !== undefined && (typeof o.realm !== 'string' || o.realm === '')) fail('ERR_OAUTHKIT_OPTIONS', 'realm must be a non-empty string');
+  const realm = o.realm ?? 'api';
   let cache: ResolvedOptions['cache'] = { maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 };
   if (o.cache === false) cache = false;
   else if (o.cache !== undefined) {
     if (typeof o.cache !== 'object' || o.cache === null) fail('ERR_OAUTHKIT_OPTIONS', 'cache must be false or { maxEntries, maxBytes }');
     cache = {
-      maxEntries: nonNegative(o.cache.maxEntries, 'cache.maxEntries', cache.maxEntries, true)!,
-      maxBytes: nonNegative(o.cache.maxBytes, 'cache.maxBytes', cache.maxBytes, true)!,
+      maxEntries: check.number(o.cache.maxEntries, 'cache.maxEntries', cache.maxEntries, { positive: true, integer: true }),
+      maxBytes: check.number(o.cache.maxBytes, 'cache.maxBytes', cache.maxBytes, { positive: true }),
     };
   }
   return {
@@ -148,18 +174,20 @@ export function resolveOptions(options: RequireAuthOptions): ResolvedOptions {
     jwks: o.jwks,
     secret,
     algorithms,
-    clockTolerance: nonNegative(o.clockTolerance, 'clockTolerance', 5)!,
-    maxTokenAge: nonNegative(o.maxTokenAge, 'maxTokenAge', undefined, true),
+    clockTolerance: check.number(o.clockTolerance, 'clockTolerance', 5, { max: MAX_CLOCK_TOLERANCE }),
+    maxTokenAge: check.number(o.maxTokenAge, 'maxTokenAge', undefined, { positive: true }),
     requiredClaims: o.requiredClaims ?? [],
     typ: o.typ,
-    authRequired: o.authRequired ?? true,
-    realm: o.realm ?? 'api',
+    authRequired: check.boolean(o.authRequired, 'authRequired', true),
+    realm,
     locations,
-    maxTokenLength: nonNegative(o.maxTokenLength, 'maxTokenLength', 16_384, true)!,
+    maxTokenLength: check.number(o.maxTokenLength, 'maxTokenLength', 16_384, { positive: true, integer: true }),
     cache,
-    jwksTimeout: nonNegative(o.jwksTimeout, 'jwksTimeout', 5_000, true)!,
-    jwksCooldown: nonNegative(o.jwksCooldown, 'jwksCooldown', 30_000)!,
-    jwksCacheMaxAge: nonNegative(o.jwksCacheMaxAge, 'jwksCacheMaxAge', 600_000, true)!,
+    // jose wants whole milliseconds for its timeout.
+    jwksTimeout: check.number(o.jwksTimeout, 'jwksTimeout', 5_000, { positive: true, integer: true }),
+    jwksCooldown: check.number(o.jwksCooldown, 'jwksCooldown', 30_000),
+    jwksCacheMaxAge: check.number(o.jwksCacheMaxAge, 'jwksCacheMaxAge', 600_000, { positive: true }),
     allowInsecureHttp,
+    logger: check.logger<GuardLogger>(o.logger, console),
   };
 }

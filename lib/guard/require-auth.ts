@@ -1,14 +1,14 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { bearerChallenge } from '../bearer/challenge.js';
 import { extractToken, type ExtractOptions } from '../bearer/extract-token.js';
-import { InvalidRequestError, InvalidTokenError, MissingTokenError } from '../errors/oauth-error.js';
-import { resolveOptions, type RequireAuthOptions } from './options.js';
+import { InvalidRequestError, InvalidTokenError, MissingTokenError, type OAuthError } from '../errors/oauth-error.js';
+import { resolveOptions, type GuardLogger, type RequireAuthOptions } from './options.js';
 import { VerifiedCache } from './verified-cache.js';
 import { Verifier, type VerifiedToken } from './verifier.js';
 import './types.js';
 
 export interface RequireAuthHandler extends RequestHandler {
-  /** Verify a token outside Express (WebSocket upgrades, queues). Throws OAuthErrors. */
+  /** Verify a token outside Express (WebSocket upgrades, queues). Rejects with OAuthErrors only. */
   verify(token: string): Promise<VerifiedToken>;
   /**
    * Entries and estimated bytes in the verified-token cache, and counters since start: requests
@@ -40,7 +40,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     );
 
   const extractOptions: ExtractOptions = { locations: resolved.locations, maxLength: resolved.maxTokenLength, invalidRequest };
-  const verifier = new Verifier(resolved, invalidToken);
+  const verifier = new Verifier(resolved, invalidToken, operatorLog(resolved.logger));
   const keys = verifier.keys;
   const cache = resolved.cache ? new VerifiedCache(resolved.cache.maxEntries, resolved.cache.maxBytes, resolved.clockTolerance, resolved.maxTokenAge) : undefined;
 
@@ -55,10 +55,11 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     if (pending === undefined) {
       verifications += 1;
       pending = verifier.verify(token).then(
-        (verified) => {
+        ({ verified, generation }) => {
           inflight.delete(token);
-          // The generation is read after verifying: the verification may have (re)loaded the key set.
-          cache?.set(token, verified, keys.generation());
+          // Stamped with the key set the key came from; if the set has been reloaded since, the
+          // entry is dead on arrival, which is the point.
+          cache?.set(token, verified, generation);
           return verified;
         },
         (err: unknown) => {
@@ -71,13 +72,17 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     return pending;
   }
 
+  /** The cache-hit path, shared by the middleware and verify(). */
+  function cached(token: string): VerifiedToken | undefined {
+    if (cache === undefined) return undefined;
+    const hit = cache.get(token, keys.hitGeneration());
+    if (hit !== undefined) hits += 1;
+    return hit;
+  }
+
   async function verify(token: string): Promise<VerifiedToken> {
-    const hit = cache?.get(token, keys.generation());
-    if (hit !== undefined) {
-      hits += 1;
-      return hit;
-    }
-    return verifyAndRemember(token);
+    if (typeof token !== 'string' || token === '') return Promise.reject(invalidToken('The token must be a non-empty string'));
+    return cached(token) ?? verifyAndRemember(token);
   }
 
   const handler = function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
@@ -91,9 +96,8 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
       return authRequired ? next(new MissingTokenError(undefined, bareChallenge)) : next();
     }
     // The hot path: a token seen before answers synchronously, without a promise.
-    const hit = cache?.get(token, keys.generation());
+    const hit = cached(token);
     if (hit !== undefined) {
-      hits += 1;
       req.auth = { token, header: hit.header, payload: hit.payload, scopes: hit.scopes };
       return next();
     }
@@ -112,4 +116,25 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     get: () => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0, hits, verifications }),
   });
   return handler;
+}
+
+const LOG_REPEAT_MS = 60_000;
+
+/**
+ * Operator lines for failures to obtain keys: what failed and where (URL, status), never a token.
+ * An outage fails every request, so the same line is written at most once a minute.
+ */
+function operatorLog(logger: GuardLogger | undefined): (err: OAuthError) => void {
+  let last = '';
+  let lastAt = -Infinity;
+  return (err) => {
+    if (logger === undefined) return;
+    const line = `[express-oauth-kit] requireAuth(): ${err.message}${err.code === 'misconfigured' ? ' (fix the configuration; retrying will not help)' : ''}`;
+    const now = Date.now();
+    if (line === last && now - lastAt < LOG_REPEAT_MS) return;
+    last = line;
+    lastAt = now;
+    if (err.code === 'misconfigured') logger.error(line);
+    else logger.warn(line);
+  };
 }

@@ -4,9 +4,9 @@ import type { JWTHeaderParameters, JWTPayload } from 'jose';
 export interface AuthResult {
   /** The raw access token, e.g. to forward it (token exchange) — never log it. */
   token: string;
-  header: JWTHeaderParameters;
-  /** Verified claims. Frozen: shared with the verified-token cache. */
-  payload: JWTPayload;
+  header: Readonly<JWTHeaderParameters>;
+  /** Verified claims, deeply frozen on every request (they are shared with the verified-token cache). */
+  payload: Readonly<JWTPayload>;
   /** Granted scopes from `scope` (string or array) and `scp`. */
   scopes: readonly string[];
 }

@@ -6,14 +6,9 @@ interface Entry extends VerifiedToken {
   iat: number | undefined;
   /** The key set the token was verified under; a different one means "verify again". */
   generation: object | undefined;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
+  /** Hits counted since `epoch`; halved once per epoch that passed (see admit()). */
+  hits: number;
+  epoch: number;
 }
 
 // FNV-1a over the last 32 characters (the signature's tail): a number, so the admission filter
@@ -33,16 +28,21 @@ function tailHash(token: string): number {
  * and that the key set has not changed since, so an entry never outlives what a full
  * verification would accept. Failures are never cached: a bad token costs a verification each time.
  *
- * Admission on the second sighting: a token is stored only once it has verified twice. Clients
- * reuse an access token for its whole lifetime, so this costs one extra verification per token,
- * while a stream of one-off tokens (a flood, or a client that mints a token per call) no longer
- * churns the LRU and the old generation of the heap with entries nobody reads again.
+ * Admission (after TinyLFU): a token is stored once it has verified twice, and, when the cache is
+ * full, only if it has been seen more often than the entry it would evict is being used. So a
+ * stream of one-off or twice-sent tokens, even more distinct ones than the cache holds, cannot
+ * push out the tokens real clients keep presenting. Frequencies age by halving every few
+ * cache-sizes of admissions, so a token that stopped being used does lose its place.
  */
 export class VerifiedCache {
   readonly #lru: LRUCache<string, Entry>;
-  readonly #seen: LRUCache<number, true>;
+  readonly #seen: LRUCache<number, number>;
+  readonly #max: number;
+  readonly #epochLength: number;
   readonly #tolerance: number;
   readonly #maxTokenAge: number | undefined;
+  #attempts = 0;
+  #epoch = 0;
 
   constructor(maxEntries: number, maxBytes: number, clockTolerance: number, maxTokenAge: number | undefined) {
     this.#lru = new LRUCache<string, Entry>({
@@ -52,7 +52,9 @@ export class VerifiedCache {
       // and the entry's own overhead.
       sizeCalculation: (_entry, token) => token.length * 3 + 256,
     });
-    this.#seen = new LRUCache<number, true>({ max: maxEntries });
+    this.#max = maxEntries;
+    this.#seen = new LRUCache<number, number>({ max: maxEntries * 2 });
+    this.#epochLength = maxEntries * 8;
     this.#tolerance = clockTolerance;
     this.#maxTokenAge = maxTokenAge;
   }
@@ -69,20 +71,37 @@ export class VerifiedCache {
       this.#lru.delete(token);
       return undefined;
     }
+    entry.hits = this.#aged(entry) + 1;
     return entry;
   }
 
+  /** Offers a freshly verified token; admit() decides whether it is kept. */
   set(token: string, verified: VerifiedToken, generation: object | undefined): void {
     const { exp, iat } = verified.payload;
     if (typeof exp !== 'number') return;
+    if (++this.#attempts % this.#epochLength === 0) this.#epoch += 1;
     const tail = tailHash(token);
-    if (this.#seen.get(tail) === undefined) {
-      this.#seen.set(tail, true);
-      return;
+    const sightings = (this.#seen.get(tail) ?? 0) + 1;
+    this.#seen.set(tail, sightings);
+    if (sightings < 2 || !this.#admit(sightings)) return;
+    this.#lru.set(token, { ...verified, exp, iat: typeof iat === 'number' ? iat : undefined, generation, hits: 0, epoch: this.#epoch });
+  }
+
+  #admit(sightings: number): boolean {
+    if (this.#lru.size < this.#max) return true;
+    for (const victim of this.#lru.rkeys()) {
+      const entry = this.#lru.peek(victim, { allowStale: true });
+      return entry === undefined || sightings > this.#aged(entry);
     }
-    deepFreeze(verified.payload);
-    deepFreeze(verified.header);
-    this.#lru.set(token, { ...verified, exp, iat: typeof iat === 'number' ? iat : undefined, generation });
+    return true;
+  }
+
+  #aged(entry: Entry): number {
+    if (entry.epoch !== this.#epoch) {
+      entry.hits = entry.hits >> Math.min(31, this.#epoch - entry.epoch);
+      entry.epoch = this.#epoch;
+    }
+    return entry.hits;
   }
 
   get size(): number {

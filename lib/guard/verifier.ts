@@ -1,13 +1,14 @@
 import { errors, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import { InvalidTokenError, JwksUnavailableError, OAuthError } from '../errors/oauth-error.js';
-import { KeySource } from './key-source.js';
+import type { InvalidTokenError, OAuthError } from '../errors/oauth-error.js';
+import { asKeysError, KeySource, type GetKey } from './key-source.js';
 import type { ResolvedOptions } from './options.js';
 import { scopesOf } from './scopes.js';
 
 export interface VerifiedToken {
-  header: JWTHeaderParameters;
-  payload: JWTPayload;
-  scopes: readonly string[];
+  readonly header: Readonly<JWTHeaderParameters>;
+  /** Verified claims, deeply frozen: the same object may be shared by later requests through the cache. */
+  readonly payload: Readonly<JWTPayload>;
+  readonly scopes: readonly string[];
 }
 
 export type TokenErrorFactory = (description: string, cause?: unknown) => InvalidTokenError;
@@ -51,10 +52,24 @@ function tokenProblem(err: unknown): string | undefined {
   return undefined;
 }
 
+/** A verification's result and the key-set generation its key came from (what the cache keys on). */
+export interface Verification {
+  verified: VerifiedToken;
+  generation: object | undefined;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /**
  * Verifies a compact JWS access token against the configured keys and claims. Pure: no Express,
  * no cache. Errors are OAuthErrors: 401 `invalid_token` for a bad token, 503 when keys could not
- * be obtained.
+ * be obtained, 500 when the IdP's metadata contradicts the configuration.
  */
 export class Verifier {
   readonly keys: KeySource;
@@ -63,8 +78,9 @@ export class Verifier {
   constructor(
     resolved: ResolvedOptions,
     private readonly invalidToken: TokenErrorFactory,
+    private readonly report: (err: OAuthError) => void,
   ) {
-    this.keys = new KeySource(resolved);
+    this.keys = new KeySource(resolved, report);
     this.#options = {
       issuer: resolved.issuer,
       audience: resolved.audience,
@@ -77,22 +93,44 @@ export class Verifier {
     };
   }
 
-  async verify(token: string): Promise<VerifiedToken> {
+  async verify(token: unknown): Promise<Verification> {
+    if (typeof token !== 'string' || token === '') throw this.invalidToken('The token must be a non-empty string');
     if (!JWS_COMPACT.test(token)) {
       throw this.invalidToken(
         token.split('.').length === 5 ? 'Encrypted tokens (JWE) are not accepted' : 'The token is not a signed JWT (JWS compact serialization)',
       );
     }
+    // The generation is taken when the key is handed out, not when verification ends: a reload
+    // finishing in between must not stamp this result with a key set it was not checked against.
+    const { keys } = this;
+    let generation = keys.generation();
+    const key =
+      typeof keys.key === 'function'
+        ? async (...args: Parameters<GetKey>) => {
+            const k = await (keys.key as GetKey)(...args);
+            generation = keys.generation();
+            return k;
+          }
+        : keys.key;
+    let payload: JWTPayload;
+    let protectedHeader: JWTHeaderParameters;
     try {
-      const { payload, protectedHeader } = await jwtVerify(token, this.keys.key as Parameters<typeof jwtVerify>[1], this.#options);
-      return { header: protectedHeader, payload, scopes: scopesOf(payload) };
+      ({ payload, protectedHeader } = await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], this.#options));
     } catch (err) {
       const problem = tokenProblem(err);
       if (problem !== undefined) throw this.invalidToken(problem, err);
-      if (err instanceof JwksUnavailableError) throw err;
-      if (err instanceof OAuthError) throw new JwksUnavailableError(`Keys could not be obtained: ${err.message}`, 5, { cause: err });
-      const detail = err instanceof errors.JWKSTimeout ? 'the JWKS request timed out' : 'the JWKS endpoint could not be read';
-      throw new JwksUnavailableError(`Token keys are unavailable right now (${detail}); try again shortly`, 5, { cause: err });
+      const keysError = asKeysError(err);
+      this.report(keysError);
+      throw keysError;
     }
+    // JSON allows 1e999, which parses to Infinity: an exp that never comes is no exp (RFC 8725 §3.10).
+    for (const claim of ['exp', 'nbf', 'iat'] as const) {
+      const value = payload[claim];
+      if (value !== undefined && !Number.isFinite(value)) throw this.invalidToken(`The token has an invalid "${claim}" claim`);
+    }
+    // Frozen on every path, first request or cache hit alike: the result is shared with the cache.
+    deepFreeze(payload);
+    deepFreeze(protectedHeader);
+    return { verified: { header: protectedHeader, payload, scopes: scopesOf(payload) }, generation };
   }
 }

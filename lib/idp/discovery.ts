@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors/config-error.js';
-import { IdpBadResponseError, IdpError, OAuthError } from '../errors/oauth-error.js';
+import { IdpBadResponseError, IdpError, MisconfigurationError, OAuthError } from '../errors/oauth-error.js';
 import { describeUrl, idpRequest } from './http.js';
 
 /** The fields of OpenID Connect Discovery / RFC 8414 metadata this package reads. */
@@ -47,7 +47,7 @@ async function fetchMetadata(issuer: string, timeout: number): Promise<IdpMetada
     }
     // RFC 8414 §3.3 / OIDC Discovery §4.3: metadata naming another issuer must not be used.
     if (meta.issuer !== issuer) {
-      throw new IdpBadResponseError(
+      throw new MisconfigurationError(
         `Discovery at ${describeUrl(url)} names issuer "${String(meta.issuer)}", not the configured "${issuer}"; set issuer to exactly the IdP's value`,
       );
     }
@@ -89,28 +89,30 @@ export function clearDiscoveryCache(issuer?: string): void {
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
 
 /**
- * Validates an IdP URL option. Plain http is accepted only for loopback hosts (tests, the demo,
- * a sidecar): tokens and client secrets must not cross a network in clear text (RFC 6749 §2.3.1).
+ * Why `value` may not be used as an IdP URL, or undefined when it may. Plain http is accepted
+ * only for loopback hosts (tests, the demo, a sidecar): tokens and client secrets must not cross a
+ * network in clear text (RFC 6749 §2.3.1). Shared by option checks (start-up) and by URLs an
+ * IdP hands out at run time (discovery), which must meet the same policy.
  */
-export function assertHttpUrl(value: unknown, option: string, { allowHttp = false } = {}): URL {
-  if (typeof value !== 'string' || value === '') {
-    throw new ConfigError('ERR_OAUTHKIT_URL', `${option} must be a URL string`);
-  }
+export function checkIdpUrl(value: unknown, { allowHttp = false } = {}): string | undefined {
+  if (typeof value !== 'string' || value === '') return 'must be a URL string';
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError('ERR_OAUTHKIT_URL', `${option} is not a valid URL: "${value}"`);
+    return `is not a valid URL: "${value.slice(0, 200)}"`;
   }
   const loopbackHttp = url.protocol === 'http:' && LOOPBACK.test(url.hostname);
   if (url.protocol !== 'https:' && !loopbackHttp && !(allowHttp && url.protocol === 'http:')) {
-    throw new ConfigError(
-      'ERR_OAUTHKIT_URL',
-      `${option} must use https: (got "${url.protocol}"); plain http is allowed only for localhost, or with allowInsecureHttp: true`,
-    );
+    return `must use https: (got "${url.protocol}"); plain http is allowed only for localhost, or with allowInsecureHttp: true`;
   }
-  if (url.username || url.password) {
-    throw new ConfigError('ERR_OAUTHKIT_URL', `${option} must not carry credentials in the URL; use clientId/clientSecret`);
-  }
-  return url;
+  if (url.username || url.password) return 'must not carry credentials in the URL; use clientId/clientSecret';
+  return undefined;
+}
+
+/** Validates an IdP URL option at construction (ConfigError). */
+export function assertHttpUrl(value: unknown, option: string, { allowHttp = false } = {}): URL {
+  const problem = checkIdpUrl(value, { allowHttp });
+  if (problem !== undefined) throw new ConfigError('ERR_OAUTHKIT_URL', `${option} ${problem}`);
+  return new URL(value as string);
 }

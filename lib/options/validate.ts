@@ -1,0 +1,102 @@
+import { ConfigError, type ConfigErrorCode } from '../errors/config-error.js';
+
+/**
+ * Option checks shared by every factory, so a misspelt or mistyped option is reported the same
+ * way whichever job it belongs to: once, at construction, with a stable code and a docs anchor.
+ */
+export class OptionChecker {
+  constructor(
+    /** Names the factory in every message, e.g. "requireAuth()". */
+    readonly factory: string,
+    /** The docs anchor for this factory's options. */
+    readonly anchor?: string,
+  ) {}
+
+  fail(code: ConfigErrorCode, message: string, anchor = this.anchor): never {
+    throw new ConfigError(code, `${this.factory}: ${message}`, anchor);
+  }
+
+  /** Options must be a plain object. */
+  object<T>(value: T, hint: string): T & object {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail('ERR_OAUTHKIT_OPTIONS', `needs an options object (${hint})`);
+    return value as T & object;
+  }
+
+  /**
+   * Refuses keys the factory does not know. A misspelt option must not silently fall back to a
+   * default (a misspelt `jwksUri` would otherwise mean "discover the keys").
+   */
+  knownKeys(options: object, known: readonly string[], aliases: Readonly<Record<string, string>> = {}): void {
+    for (const key of Object.keys(options)) {
+      if (known.includes(key)) continue;
+      const guess = aliases[key] ?? closest(key, known);
+      this.fail('ERR_OAUTHKIT_OPTIONS', `unknown option "${key}"${guess ? `; did you mean ${guess}?` : ''}`);
+    }
+  }
+
+  /** A finite number ≥ 0 (or > 0), at most `max`; undefined gives the fallback. */
+  number(value: unknown, name: string, fallback: number, opts?: { positive?: boolean; max?: number; integer?: boolean }): number;
+  number(value: unknown, name: string, fallback: undefined, opts?: { positive?: boolean; max?: number; integer?: boolean }): number | undefined;
+  number(value: unknown, name: string, fallback: number | undefined, { positive = false, max = Number.MAX_SAFE_INTEGER, integer = false } = {}): number | undefined {
+    if (value === undefined) return fallback;
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      value < 0 ||
+      (positive && value === 0) ||
+      value > max ||
+      (integer && !Number.isInteger(value))
+    ) {
+      const kind = `${positive ? 'positive' : 'non-negative'} ${integer ? 'integer' : 'number'}`;
+      this.fail('ERR_OAUTHKIT_NUMBER', `${name} must be a ${kind}${max < Number.MAX_SAFE_INTEGER ? ` of at most ${max}` : ''} (got ${String(value)})`);
+    }
+    return value;
+  }
+
+  boolean(value: unknown, name: string, fallback: boolean): boolean {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') this.fail('ERR_OAUTHKIT_OPTIONS', `${name} must be true or false (got ${typeof value})`);
+    return value;
+  }
+
+  /** A logger with warn() and error() (console, pino, winston), or false for none. Default console. */
+  logger<L extends { warn(message: string): void; error(message: string): void }>(value: unknown, fallback: L): L | undefined {
+    if (value === false) return undefined;
+    if (value === undefined) return fallback;
+    const l = value as Partial<L> | null;
+    if (typeof l?.warn !== 'function' || typeof l?.error !== 'function') {
+      this.fail('ERR_OAUTHKIT_OPTIONS', 'logger must have warn(message) and error(message) methods (console works), or be false');
+    }
+    return value as L;
+  }
+}
+
+/** The known key a typo most likely meant: case-insensitive match, else edit distance ≤ 2. */
+function closest(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase().replace(/[_-]/g, '');
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const candidate = k.toLowerCase();
+    if (candidate === lower) return k;
+    const d = distance(lower, candidate);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
