@@ -6,6 +6,10 @@ export type TokenLocation = 'header' | 'body' | 'query';
 export interface ExtractOptions {
   /** Where a token may come from. RFC 6750 §2: the header is the one to use; the others are opt-in. */
   locations: readonly TokenLocation[];
+  /** A cookie that may carry the token. */
+  cookie?: string;
+  /** The application's own lookup, one more place. */
+  getToken?: (req: never) => string | undefined;
   /** Longest token accepted before any parsing. */
   maxLength: number;
   /** Builds the error (with the realm's challenge header) for a malformed request. */
@@ -54,6 +58,22 @@ export function extractToken(req: WithBodyQuery, options: ExtractOptions): strin
       found.push(value);
     }
   }
+  if (options.cookie !== undefined) {
+    const value = cookieValue(req.headers.cookie, options.cookie);
+    if (value !== undefined) found.push(checked(value, `the ${options.cookie} cookie`, options));
+  }
+  if (options.getToken !== undefined) {
+    let value: unknown;
+    try {
+      value = options.getToken(req as never);
+    } catch {
+      throw options.invalidRequest('The token could not be read from the request');
+    }
+    if (value !== undefined) {
+      if (typeof value !== 'string') throw options.invalidRequest('The token must be a string');
+      found.push(checked(value, 'the request', options));
+    }
+  }
   if (found.length === 0) return undefined;
   if (found.length > 1) {
     throw options.invalidRequest('The token was sent by more than one method; use exactly one (RFC 6750 §2)');
@@ -63,4 +83,26 @@ export function extractToken(req: WithBodyQuery, options: ExtractOptions): strin
     throw options.invalidRequest(`The token is longer than ${options.maxLength} characters`);
   }
   return token;
+}
+
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+function checked(value: string, where: string, options: ExtractOptions): string {
+  // Length first: a huge value costs nothing more than this comparison.
+  if (value.length > options.maxLength) throw options.invalidRequest(`The token is longer than ${options.maxLength} characters`);
+  if (!B64TOKEN.test(value)) throw options.invalidRequest(`The token in ${where} has characters a bearer token cannot have (RFC 6750 §2.1)`);
+  return value;
+}
+
+/** One cookie's value from a Cookie header; a name given twice is ambiguous and refused as such. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  let value: string | undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    if (value !== undefined) return '\u0000'; // fails the b64token check: sent twice
+    value = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+  }
+  return value === '' ? undefined : value;
 }

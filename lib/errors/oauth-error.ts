@@ -19,6 +19,7 @@ export type OAuthErrorCode =
   | 'access_denied'
   | 'jwks_unavailable'
   | 'misconfigured'
+  | 'temporarily_unavailable'
   | 'idp_timeout'
   | 'idp_unavailable'
   | 'idp_bad_response'
@@ -200,6 +201,20 @@ export class MisconfigurationError extends OAuthError {
   }
 }
 
+/**
+ * Something the answer depends on (an application callback such as an issuers resolver or an
+ * async claim check) failed: 503 with Retry-After, the detail in `message` for logs only.
+ */
+export class TemporarilyUnavailableError extends OAuthError {
+  readonly code = 'temporarily_unavailable' as const;
+  override get publicDescription(): string {
+    return 'The request cannot be checked right now; try again shortly';
+  }
+  constructor(description: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super('temporarily_unavailable', description, 503, { 'Retry-After': String(options?.retryAfterSeconds ?? 5) }, options);
+  }
+}
+
 /** The IdP did not answer in time. */
 export class IdpTimeoutError extends OAuthError {
   readonly code = 'idp_timeout' as const;
@@ -276,6 +291,7 @@ export type AnyOAuthError =
   | AccessDeniedError
   | JwksUnavailableError
   | MisconfigurationError
+  | TemporarilyUnavailableError
   | IdpTimeoutError
   | IdpUnavailableError
   | IdpBadResponseError

@@ -2,7 +2,8 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { JWTPayload } from 'jose';
 import { bearerChallenge } from '../bearer/challenge.js';
 import { ConfigError } from '../errors/config-error.js';
-import { InsufficientScopeError, ServerError } from '../errors/oauth-error.js';
+import { LRUCache } from 'lru-cache';
+import { InsufficientScopeError, InvalidTokenError, ServerError, TemporarilyUnavailableError } from '../errors/oauth-error.js';
 import './types.js';
 
 function forbidden(description: string, scopes: readonly string[] = []): InsufficientScopeError {
@@ -68,23 +69,108 @@ export function claimIncludes(claim: string, ...values: JsonPrimitive[]): Reques
   });
 }
 
+/** What a claim check answers: true passes; false or a string (the description) refuses. */
+export type ClaimCheckResult = boolean | string;
+
+/** Options of {@link claimCheck}. */
+export interface ClaimCheckOptions {
+  /** Description sent when the check answers false. */
+  description?: string;
+  /**
+   * Status of a refusal: 403 (insufficient_scope, the token is fine but not allowed here) or 401
+   * (invalid_token, e.g. a revoked token).
+   * @default 403
+   */
+  status?: 401 | 403;
+  /**
+   * Seconds an answer may be reused for the same token (never past its exp). A check that asks a
+   * revocation list or tenant database can say how stale its answer may be.
+   * @default 0 (asked on every request)
+   */
+  cacheFor?: number;
+}
+
+const CHECK_CACHE_ENTRIES = 10_000;
+
 /**
- * Passes tokens for which `check(payload)` returns true. Return a string instead of false to
- * choose the error description. A check that throws is answered as a 500, not as a pass.
+ * Passes tokens for which `check(payload, req)` returns (or resolves to) true. Return a string
+ * instead of false to choose the error description. A check that throws or rejects is answered
+ * 503 temporarily_unavailable (its detail goes nowhere public), never as a pass and never a 500.
+ * @example
+ * ```ts
+ * app.delete('/orders/:id', auth, claimCheck(async (claims) => !(await revoked(claims.jti)), { status: 401, cacheFor: 30 }));
+ * ```
  */
-export function claimCheck(check: (payload: JWTPayload, req: Request) => boolean | string, description = 'The token does not meet this route\'s requirements'): RequestHandler {
+export function claimCheck(
+  check: (payload: Readonly<JWTPayload>, req: Request) => ClaimCheckResult | Promise<ClaimCheckResult>,
+  options: string | ClaimCheckOptions = {},
+): RequestHandler {
   if (typeof check !== 'function') throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimCheck() needs a function (payload) => boolean', 'requirescopes-and-claim-helpers');
+  const o = typeof options === 'string' ? { description: options } : options;
+  const status = o.status ?? 403;
+  if (status !== 401 && status !== 403) throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimCheck(): status must be 401 or 403', 'requirescopes-and-claim-helpers');
+  const cacheFor = o.cacheFor ?? 0;
+  if (typeof cacheFor !== 'number' || !Number.isFinite(cacheFor) || cacheFor < 0) {
+    throw new ConfigError('ERR_OAUTHKIT_NUMBER', 'claimCheck(): cacheFor must be a number of seconds ≥ 0', 'requirescopes-and-claim-helpers');
+  }
+  const fallback = o.description ?? "The token does not meet this route's requirements";
+  const answers = cacheFor > 0 ? new LRUCache<string, ClaimCheckResult>({ max: CHECK_CACHE_ENTRIES, ttlAutopurge: false }) : undefined;
+
+  const refuse = (result: ClaimCheckResult) => {
+    const description = typeof result === 'string' ? result : fallback;
+    if (status === 403) return forbidden(description);
+    return new InvalidTokenError(description, { 'WWW-Authenticate': bearerChallenge({ error: 'invalid_token', errorDescription: description }) });
+  };
+  const finish = (next: NextFunction, result: unknown) => next(result === true ? undefined : refuse(typeof result === 'string' ? result : false));
+  const failed = (next: NextFunction, err: unknown) => next(new TemporarilyUnavailableError('claimCheck() callback failed', { cause: err }));
+
   return function claimCheckGuard(req: Request, _res: Response, next: NextFunction): void {
     const auth = req.auth;
     if (auth === undefined) {
       return next(new ServerError('claimCheck() found no req.auth: mount requireAuth() before it (with authRequired: true) on this route'));
     }
-    let result: boolean | string;
+    const known = answers?.get(auth.token);
+    if (known !== undefined) return finish(next, known);
+    let result: ClaimCheckResult | Promise<ClaimCheckResult>;
     try {
       result = check(auth.payload, req);
     } catch (err) {
-      return next(new ServerError('claimCheck() callback threw', { cause: err }));
+      return failed(next, err);
     }
-    next(result === true ? undefined : forbidden(typeof result === 'string' ? result : description));
+    const remember = (answer: ClaimCheckResult) => {
+      if (answers === undefined || (typeof answer !== 'boolean' && typeof answer !== 'string')) return;
+      const exp = typeof auth.payload.exp === 'number' ? auth.payload.exp * 1000 - Date.now() : 0;
+      const ttl = Math.min(cacheFor * 1000, exp);
+      if (ttl > 0) answers.set(auth.token, answer, { ttl });
+    };
+    if (result instanceof Promise || (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function')) {
+      Promise.resolve(result).then(
+        (answer) => {
+          remember(answer);
+          finish(next, answer);
+        },
+        (err) => failed(next, err),
+      );
+      return;
+    }
+    remember(result);
+    finish(next, result);
+  };
+}
+
+/**
+ * Passes only tokens from the given issuers (for guards that accept several): e.g. staff-only
+ * routes in an API that also serves customers. Others get 401 invalid_token.
+ */
+export function requireIssuer(...issuers: string[]): RequestHandler {
+  if (issuers.length === 0 || issuers.some((i) => typeof i !== 'string' || i === '')) {
+    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', "requireIssuer() takes one or more issuer identifiers, e.g. requireIssuer('https://staff.example.com')", 'requirescopes-and-claim-helpers');
+  }
+  return function requireIssuerGuard(req: Request, _res: Response, next: NextFunction): void {
+    const auth = req.auth;
+    if (auth === undefined) return next(new ServerError('requireIssuer() found no req.auth: mount requireAuth() before it on this route'));
+    if (issuers.includes(auth.issuer)) return next();
+    const description = 'Tokens from this issuer are not accepted on this route';
+    next(new InvalidTokenError(description, { 'WWW-Authenticate': bearerChallenge({ error: 'invalid_token', errorDescription: description }) }));
   };
 }

@@ -2,9 +2,11 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { bearerChallenge } from '../bearer/challenge.js';
 import { extractToken, type ExtractOptions } from '../bearer/extract-token.js';
 import { InvalidRequestError, InvalidTokenError, MissingTokenError, type OAuthError } from '../errors/oauth-error.js';
-import { resolveOptions, type GuardLogger, type RequireAuthOptions } from './options.js';
+import type { GuardLogger, RequireAuthOptions } from './options.js';
+import { resolveOptions } from './resolve-options.js';
+import { Tenants } from './tenants.js';
 import { VerifiedCache } from './verified-cache.js';
-import { Verifier, type VerifiedToken } from './verifier.js';
+import type { Verifier, VerifiedToken } from './verifier.js';
 import './types.js';
 
 export interface RequireAuthHandler extends RequestHandler {
@@ -24,8 +26,8 @@ export interface RequireAuthHandler extends RequestHandler {
  * an OAuthError whose status and WWW-Authenticate header are already right.
  */
 export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
-  const resolved = resolveOptions(options);
-  const { realm, authRequired } = resolved;
+  const config = resolveOptions(options);
+  const { realm, authRequired } = config;
   const bareChallenge = { 'WWW-Authenticate': bearerChallenge({ realm }) };
 
   const invalidRequest = (description: string) =>
@@ -39,10 +41,15 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
       { cause },
     );
 
-  const extractOptions: ExtractOptions = { locations: resolved.locations, maxLength: resolved.maxTokenLength, invalidRequest };
-  const verifier = new Verifier(resolved, invalidToken, operatorLog(resolved.logger));
-  const keys = verifier.keys;
-  const cache = resolved.cache ? new VerifiedCache(resolved.cache.maxEntries, resolved.cache.maxBytes, resolved.clockTolerance, resolved.maxTokenAge) : undefined;
+  const extractOptions: ExtractOptions = {
+    locations: config.locations,
+    cookie: config.tokenCookie,
+    getToken: config.getToken,
+    maxLength: config.maxTokenLength,
+    invalidRequest,
+  };
+  const tenants = new Tenants(config, invalidToken, operatorLog(config.logger));
+  const cache = config.cache ? new VerifiedCache(config.cache.maxEntries, config.cache.maxBytes) : undefined;
 
   let hits = 0;
   let verifications = 0;
@@ -50,23 +57,27 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   // once) shares one verification. Entries live only while a verification runs.
   const inflight = new Map<string, Promise<VerifiedToken>>();
 
-  function verifyAndRemember(token: string): Promise<VerifiedToken> {
+  function verifyWith(verifier: Verifier, token: string): Promise<VerifiedToken> {
+    verifications += 1;
+    return verifier.verify(token).then(({ verified, generation }) => {
+      // Stamped with the key set the key came from; if the set has been reloaded since, the
+      // entry is dead on arrival, which is the point.
+      cache?.set(token, verified, verifier, generation);
+      return verified;
+    });
+  }
+
+  function verifyAndRemember(token: string, req: Request | undefined): Promise<VerifiedToken> {
     let pending = inflight.get(token);
     if (pending === undefined) {
-      verifications += 1;
-      pending = verifier.verify(token).then(
-        ({ verified, generation }) => {
-          inflight.delete(token);
-          // Stamped with the key set the key came from; if the set has been reloaded since, the
-          // entry is dead on arrival, which is the point.
-          cache?.set(token, verified, generation);
-          return verified;
-        },
-        (err: unknown) => {
-          inflight.delete(token);
-          throw err;
-        },
-      );
+      try {
+        const selected = tenants.select(token, req);
+        pending = selected instanceof Promise ? selected.then((v) => verifyWith(v, token)) : verifyWith(selected, token);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      const forget = () => inflight.delete(token);
+      pending.then(forget, forget);
       inflight.set(token, pending);
     }
     return pending;
@@ -75,14 +86,14 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   /** The cache-hit path, shared by the middleware and verify(). */
   function cached(token: string): VerifiedToken | undefined {
     if (cache === undefined) return undefined;
-    const hit = cache.get(token, keys.hitGeneration());
+    const hit = cache.get(token);
     if (hit !== undefined) hits += 1;
     return hit;
   }
 
   async function verify(token: string): Promise<VerifiedToken> {
     if (typeof token !== 'string' || token === '') return Promise.reject(invalidToken('The token must be a non-empty string'));
-    return cached(token) ?? verifyAndRemember(token);
+    return cached(token) ?? verifyAndRemember(token, undefined);
   }
 
   const handler = function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
@@ -98,13 +109,13 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     // The hot path: a token seen before answers synchronously, without a promise.
     const hit = cached(token);
     if (hit !== undefined) {
-      req.auth = { token, header: hit.header, payload: hit.payload, scopes: hit.scopes };
+      req.auth = { token, issuer: hit.issuer, header: hit.header, payload: hit.payload, scopes: hit.scopes };
       return next();
     }
     const raw = token;
-    verifyAndRemember(raw).then(
+    verifyAndRemember(raw, req).then(
       (v) => {
-        req.auth = { token: raw, header: v.header, payload: v.payload, scopes: v.scopes };
+        req.auth = { token: raw, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes };
         next();
       },
       (err) => next(err),

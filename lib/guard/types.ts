@@ -4,6 +4,8 @@ import type { JWTHeaderParameters, JWTPayload } from 'jose';
 export interface AuthResult {
   /** The raw access token, e.g. to forward it (token exchange) — never log it. */
   token: string;
+  /** The configured issuer the token matched: tells tenants apart when there are several. */
+  issuer: string;
   header: Readonly<JWTHeaderParameters>;
   /** Verified claims, deeply frozen on every request (they are shared with the verified-token cache). */
   payload: Readonly<JWTPayload>;

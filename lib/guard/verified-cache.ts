@@ -1,9 +1,11 @@
 import { LRUCache } from 'lru-cache';
-import type { VerifiedToken } from './verifier.js';
+import type { Verifier, VerifiedToken } from './verifier.js';
 
 interface Entry extends VerifiedToken {
   exp: number;
   iat: number | undefined;
+  /** Whose token this is: its key set and time rules. */
+  verifier: Verifier;
   /** The key set the token was verified under; a different one means "verify again". */
   generation: object | undefined;
   /** Hits counted since `epoch`; halved once per epoch that passed (see admit()). */
@@ -39,12 +41,10 @@ export class VerifiedCache {
   readonly #seen: LRUCache<number, number>;
   readonly #max: number;
   readonly #epochLength: number;
-  readonly #tolerance: number;
-  readonly #maxTokenAge: number | undefined;
   #attempts = 0;
   #epoch = 0;
 
-  constructor(maxEntries: number, maxBytes: number, clockTolerance: number, maxTokenAge: number | undefined) {
+  constructor(maxEntries: number, maxBytes: number) {
     this.#lru = new LRUCache<string, Entry>({
       max: maxEntries,
       maxSize: maxBytes,
@@ -55,18 +55,17 @@ export class VerifiedCache {
     this.#max = maxEntries;
     this.#seen = new LRUCache<number, number>({ max: maxEntries * 2 });
     this.#epochLength = maxEntries * 8;
-    this.#tolerance = clockTolerance;
-    this.#maxTokenAge = maxTokenAge;
   }
 
-  get(token: string, generation: object | undefined): Entry | undefined {
+  get(token: string): Entry | undefined {
     const entry = this.#lru.get(token);
     if (entry === undefined) return undefined;
     const now = Date.now() / 1000;
+    const { verifier } = entry;
     if (
-      entry.generation !== generation ||
-      now - this.#tolerance >= entry.exp ||
-      (this.#maxTokenAge !== undefined && entry.iat !== undefined && now - this.#tolerance > entry.iat + this.#maxTokenAge)
+      entry.generation !== verifier.keys.hitGeneration() ||
+      now - verifier.clockTolerance >= entry.exp ||
+      (verifier.maxTokenAge !== undefined && entry.iat !== undefined && now - verifier.clockTolerance > entry.iat + verifier.maxTokenAge)
     ) {
       this.#lru.delete(token);
       return undefined;
@@ -76,7 +75,7 @@ export class VerifiedCache {
   }
 
   /** Offers a freshly verified token; admit() decides whether it is kept. */
-  set(token: string, verified: VerifiedToken, generation: object | undefined): void {
+  set(token: string, verified: VerifiedToken, verifier: Verifier, generation: object | undefined): void {
     const { exp, iat } = verified.payload;
     if (typeof exp !== 'number') return;
     if (++this.#attempts % this.#epochLength === 0) this.#epoch += 1;
@@ -84,7 +83,7 @@ export class VerifiedCache {
     const sightings = (this.#seen.get(tail) ?? 0) + 1;
     this.#seen.set(tail, sightings);
     if (sightings < 2 || !this.#admit(sightings)) return;
-    this.#lru.set(token, { ...verified, exp, iat: typeof iat === 'number' ? iat : undefined, generation, hits: 0, epoch: this.#epoch });
+    this.#lru.set(token, { ...verified, exp, iat: typeof iat === 'number' ? iat : undefined, verifier, generation, hits: 0, epoch: this.#epoch });
   }
 
   #admit(sightings: number): boolean {

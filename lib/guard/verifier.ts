@@ -5,6 +5,8 @@ import type { ResolvedOptions } from './options.js';
 import { scopesOf } from './scopes.js';
 
 export interface VerifiedToken {
+  /** The configured issuer the token matched (its `iss`). */
+  readonly issuer: string;
   readonly header: Readonly<JWTHeaderParameters>;
   /** Verified claims, deeply frozen: the same object may be shared by later requests through the cache. */
   readonly payload: Readonly<JWTPayload>;
@@ -14,6 +16,12 @@ export interface VerifiedToken {
 export type TokenErrorFactory = (description: string, cause?: unknown) => InvalidTokenError;
 
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** Why a string is not a compact JWS at all, or undefined when it is shaped like one. */
+export function formatProblem(token: string): string | undefined {
+  if (JWS_COMPACT.test(token)) return undefined;
+  return token.split('.').length === 5 ? 'Encrypted tokens (JWE) are not accepted' : 'The token is not a signed JWT (JWS compact serialization)';
+}
 
 function describeClaimFailure(err: errors.JWTClaimValidationFailed): string {
   if (err.reason === 'missing') return `The token has no "${err.claim}" claim, which this API requires`;
@@ -73,6 +81,10 @@ function deepFreeze<T>(value: T): T {
  */
 export class Verifier {
   readonly keys: KeySource;
+  readonly issuer: string;
+  /** Read by the verified-token cache, which re-checks time claims on every hit. */
+  readonly clockTolerance: number;
+  readonly maxTokenAge: number | undefined;
   readonly #options: JWTVerifyOptions;
 
   constructor(
@@ -81,6 +93,9 @@ export class Verifier {
     private readonly report: (err: OAuthError) => void,
   ) {
     this.keys = new KeySource(resolved, report);
+    this.issuer = resolved.issuer;
+    this.clockTolerance = resolved.clockTolerance;
+    this.maxTokenAge = resolved.maxTokenAge;
     this.#options = {
       issuer: resolved.issuer,
       audience: resolved.audience,
@@ -95,11 +110,8 @@ export class Verifier {
 
   async verify(token: unknown): Promise<Verification> {
     if (typeof token !== 'string' || token === '') throw this.invalidToken('The token must be a non-empty string');
-    if (!JWS_COMPACT.test(token)) {
-      throw this.invalidToken(
-        token.split('.').length === 5 ? 'Encrypted tokens (JWE) are not accepted' : 'The token is not a signed JWT (JWS compact serialization)',
-      );
-    }
+    const problem = formatProblem(token);
+    if (problem !== undefined) throw this.invalidToken(problem);
     // The generation is taken when the key is handed out, not when verification ends: a reload
     // finishing in between must not stamp this result with a key set it was not checked against.
     const { keys } = this;
@@ -131,6 +143,6 @@ export class Verifier {
     // Frozen on every path, first request or cache hit alike: the result is shared with the cache.
     deepFreeze(payload);
     deepFreeze(protectedHeader);
-    return { verified: { header: protectedHeader, payload, scopes: scopesOf(payload) }, generation };
+    return { verified: { issuer: this.issuer, header: protectedHeader, payload, scopes: scopesOf(payload) }, generation };
   }
 }
