@@ -21,6 +21,7 @@ const SECRET_FORMS = [
   encodeURIComponent(SECRET).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
   formEncode(SECRET),
   JSON.stringify(SECRET).slice(1, -1),
+  JSON.stringify(SECRET).slice(1, -1).replace('ö', '\\u00F6').replace('/', '\\/'),
   b64(SECRET).replace(/=+$/, ''),
   basicAuthorization(CLIENT, SECRET).slice(6).replace(/=+$/, ''),
   b64(`${CLIENT}:${SECRET}`).replace(/=+$/, ''),

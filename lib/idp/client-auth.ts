@@ -53,10 +53,15 @@ export function secretPattern(clientId: string, clientSecret: string): RegExp | 
   if (clientSecret.length < 4) return undefined;
   const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64').replace(/=+$/, '');
   const json = JSON.stringify(clientSecret).slice(1, -1);
+  // Java and PHP encoders also write non-ASCII as \uXXXX (either hex case) and "/" as "\/".
+  const uEscape = (upper: boolean) => json.replace(/[\u007f-\uffff]/g, (c) => {
+    const hex = c.charCodeAt(0).toString(16).padStart(4, '0');
+    return `\\u${upper ? hex.toUpperCase() : hex}`;
+  });
+  const jsonForms = [json, uEscape(false), uEscape(true)].flatMap((j) => [j, j.replace(/\//g, '\\/')]);
   const literal = new Set([
     clientSecret,
-    json,
-    json.replace(/\//g, '\\/'),
+    ...jsonForms,
     b64(clientSecret),
     b64(formEncode(clientSecret)),
     b64(`${clientId}:${clientSecret}`),

@@ -38,7 +38,7 @@ export function proxyHandler(
       .catch((err: unknown): Answer => {
         if (err instanceof OAuthError) return errorAnswer(err, 'local');
         const e = err as { name?: string; message?: string } | null;
-        config.logger?.error(`[express-oauth-kit] ${config.factory}: unexpected ${e?.name ?? 'error'}: ${e?.message ?? String(err)}`);
+        config.logger?.error(`[express-oauth-kit] ${config.factory}: unexpected ${e?.name ?? 'error'}: ${config.client.sanitize(e?.message ?? String(err), 500)}`);
         return errorAnswer(new ServerError('Internal server error'), 'local');
       })
       .then((answer) => {

@@ -82,7 +82,7 @@ export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: UR
 }
 
 function transportFailure(config: ProxyConfig, err: unknown): Answer {
-  const detail = err instanceof Error ? err.message : String(err);
+  const detail = config.client.sanitize(err instanceof Error ? err.message : String(err), 500);
   if (err instanceof IdpTimeoutError || err instanceof IdpUnavailableError || err instanceof IdpBadResponseError) {
     // `message` (IdP origin and path, never the query) is for the log; toJSON() shows the generic
     // publicDescription.
