@@ -1,18 +1,22 @@
 /**
- * The brute-force recipe from docs/proxy.md, verbatim apart from the limits: express-rate-limit
- * per IP and per username (per mfa_token for mfa_oob) on the guessable grants only.
+ * The brute-force recipe from the docs, verbatim apart from the limits: express-rate-limit per IP
+ * and per account (username for password grants, mfa_token for mfa_oob) on real guesses only.
+ * proxyRequestParser() reads the request once, with tokenProxy's own rules, and proxyGuess()
+ * derives the limiter's key from that very parse, so the limiter counts exactly what the proxy
+ * forwards, whatever the content type. The matrix at the end proves it, and also that the older
+ * recipe (express.urlencoded + express.json) can no longer be bypassed with a content type the
+ * proxy would read but those parsers skip.
  */
-import express, { type Request } from 'express';
+import { request as httpRequest } from 'node:http';
+import express, { type RequestHandler } from 'express';
+import express4 from 'express4';
 import { rateLimit, type Options } from 'express-rate-limit';
 import request from 'supertest';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
-import { mfaChallengeProxy, tokenProxy } from '../lib/index.js';
+import { mfaChallengeProxy, proxyGuess, proxyRequestParser, tokenProxy } from '../lib/index.js';
 import { ServerPool } from './support/serve.js';
 
-// ---- recipe (docs/proxy.md, "Brute force") ----
-const GUESSABLE = new Set(['password', 'mfa_oob']);
-const isGuess = (req: Request): boolean => GUESSABLE.has(String(req.body?.grant_type));
-
+// ---- recipe (docs: "Brute force") ----
 /** Same body shape and no-store header as every other proxy answer. */
 const oauth429: Options['handler'] = (_req, res, _next, options) => {
   res
@@ -21,22 +25,18 @@ const oauth429: Options['handler'] = (_req, res, _next, options) => {
     .json({ error: 'temporarily_unavailable', error_description: 'Too many attempts; retry later' });
 };
 
-function tokenLimiters(perIp: number, perAccount: number, windowMs = 15 * 60_000) {
+function tokenLimiters(perIp: number, perAccount: number, windowMs = 15 * 60_000): RequestHandler[] {
   return [
-    // The limiters read the body, so it is parsed first; tokenProxy uses the parsed body as is.
-    express.urlencoded({ extended: false, limit: '16kb' }),
-    express.json({ limit: '16kb' }),
-    rateLimit({ windowMs, limit: perIp, skip: (req) => !isGuess(req), standardHeaders: 'draft-8', legacyHeaders: false, handler: oauth429 }),
+    // Reads the request as tokenProxy will (and tokenProxy then reuses this parse).
+    proxyRequestParser(),
+    rateLimit({ windowMs, limit: perIp, skip: (req) => !proxyGuess(req), standardHeaders: 'draft-8', legacyHeaders: false, handler: oauth429 }),
     rateLimit({
       windowMs,
       limit: perAccount,
-      skip: (req) => !isGuess(req),
+      skip: (req) => !proxyGuess(req),
       // Only failures count, so a user who signs in often is never locked out by their own successes.
       skipSuccessfulRequests: true,
-      keyGenerator: (req) =>
-        req.body.grant_type === 'password'
-          ? `user:${String(req.body.username ?? '').trim().toLowerCase()}`
-          : `mfa:${String(req.body.mfa_token ?? '')}`,
+      keyGenerator: (req) => proxyGuess(req)!.account,
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       handler: oauth429,
@@ -125,4 +125,108 @@ test('JSON bodies are limited the same way', async () => {
   const url = await app(100, 1);
   await request(url).post('/auth/token').send({ grant_type: 'password', username: 'alice', password: 'x' }).expect(400);
   expect429(await request(url).post('/auth/token').send({ grant_type: 'password', username: 'alice', password: 'x' }));
+});
+
+test('proxyGuess without proxyRequestParser fails closed (the limiter errors rather than letting the request through)', async () => {
+  const a = express();
+  a.post('/auth/token', rateLimit({ limit: 100, skip: (req) => !proxyGuess(req) }), tokenProxy({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'web-app', clientSecret: 'web-secret', logger: false }));
+  a.use(((err, _req, res, _next) => res.status(500).json({ message: (err as Error).message })) as express.ErrorRequestHandler);
+  const url = await pool.serve(a);
+  const before = idp.stats.tokenRequests;
+  const res = await attempt(url, '192.0.2.77', { grant_type: 'password', username: 'alice', password: 'x' });
+  expect(res.status).toBe(500);
+  expect(res.body.message).toMatch(/proxyRequestParser/);
+  expect(idp.stats.tokenRequests).toBe(before);
+});
+
+describe('a guess is a guess whatever its Content-Type: the limiter and the proxy agree', () => {
+  /** Sent byte for byte (supertest would normalise or add a Content-Type). */
+  function rawPost(url: string, contentType: string | undefined, body: string, ip: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = { 'content-length': Buffer.byteLength(body), 'x-forwarded-for': ip };
+      if (contentType !== undefined) headers['content-type'] = contentType;
+      const req = httpRequest(`${url}/auth/token`, { method: 'POST', headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
+      req.on('error', reject).end(body);
+    });
+  }
+
+  const CONTENT_TYPES: (string | undefined)[] = [
+    'application/json',
+    'APPLICATION/JSON',
+    'Application/Json; charset=UTF-8',
+    'application/json; charset="utf-8"',
+    'application/x-www-form-urlencoded',
+    'Application/X-WWW-Form-Urlencoded; Charset=utf-8',
+    'application/vnd.api+json',
+    'application/merge-patch+json',
+    'application/json; charset=utf-16',
+    'application/json; foo',
+    'application/json;',
+    'application/json; charset=utf-8; charset=latin1',
+    'application/x-www-form-urlencoded; charset=iso-8859-1',
+    'application/json, application/x-www-form-urlencoded',
+    'text/plain',
+    'text/plain; charset=utf-8',
+    'multipart/form-data; boundary=xyz',
+    'application/octet-stream',
+    undefined,
+  ];
+  const PER_ACCOUNT = 2;
+  const ROUNDS = 3; // each round tries a JSON and a form body: 6 guesses per content type
+
+  const recipes: [string, (e: typeof express | typeof express4) => RequestHandler[]][] = [
+    ['proxyRequestParser + proxyGuess', () => tokenLimiters(1000, PER_ACCOUNT)],
+    // The recipe as first published: the proxy must not read what these parsers skip.
+    [
+      'express.urlencoded + express.json (older recipe)',
+      (e) => [
+        e.urlencoded({ extended: false, limit: '16kb' }) as RequestHandler,
+        e.json({ limit: '16kb' }) as RequestHandler,
+        rateLimit({
+          limit: PER_ACCOUNT,
+          skip: (req) => req.body?.grant_type !== 'password',
+          skipSuccessfulRequests: true,
+          keyGenerator: (req) => `user:${String(req.body.username ?? '').trim().toLowerCase()}`,
+          handler: oauth429,
+        }),
+      ],
+    ],
+  ];
+
+  for (const [flavour, e] of [['Express 5', express], ['Express 4', express4]] as const) {
+    for (const [name, limiters] of recipes) {
+      test(`${flavour}, ${name}: at most ${PER_ACCOUNT} password guesses per account reach the IdP, for each of ${CONTENT_TYPES.length} content types`, async () => {
+        const a = e();
+        a.set('trust proxy', 1);
+        // Errors from the body parsers (bad charset, malformed JSON) end here, never at the IdP.
+        const onError: express.ErrorRequestHandler = (err, _req, res, _next) => res.status((err as { status?: number }).status ?? 500).json({ error: 'invalid_request' });
+        a.post('/auth/token', ...limiters(e), tokenProxy({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'web-app', clientSecret: 'web-secret', logger: false }));
+        a.use(onError);
+        const url = await pool.serve(a as unknown as Parameters<ServerPool['serve']>[0]);
+        const reached: Record<string, number> = {};
+        for (const [i, type] of CONTENT_TYPES.entries()) {
+          const username = `victim-${i}`;
+          const before = idp.stats.tokenRequests;
+          for (let r = 0; r < ROUNDS; r += 1) {
+            const ip = `198.18.${i}.${r + 1}`;
+            const json = await rawPost(url, type, JSON.stringify({ grant_type: 'password', username, password: `guess-${r}` }), ip);
+            const form = await rawPost(url, type, `grant_type=password&username=${username}&password=guess-${r}b`, ip);
+            for (const res of [json, form]) {
+              expect(res.status).toBeGreaterThanOrEqual(400);
+              expect(res.status).not.toBe(500);
+            }
+          }
+          reached[String(type)] = idp.stats.tokenRequests - before;
+        }
+        for (const [type, n] of Object.entries(reached)) expect({ type, n: Math.min(n, PER_ACCOUNT + 1) }).toEqual({ type, n: Math.min(n, PER_ACCOUNT) });
+        // The accepted types do reach the IdP (the limit, not a refusal, is what stops them).
+        expect(reached['application/json']).toBe(PER_ACCOUNT);
+        expect(reached['application/x-www-form-urlencoded']).toBe(PER_ACCOUNT);
+        expect(reached['APPLICATION/JSON']).toBe(PER_ACCOUNT);
+      });
+    }
+  }
 });

@@ -86,8 +86,8 @@ describe('local validation: 400s without calling the IdP', () => {
     expectLocal((r) => r.type('form').send('grant_type=password&username=alice&username=bob&password=x'), 400, 'invalid_request', /username was sent more than once/));
   test('a repeated grant_type → invalid_request', () =>
     expectLocal((r) => r.type('form').send('grant_type=password&grant_type=refresh_token&username=a&password=b'), 400, 'invalid_request', /grant_type/));
-  test('unsupported Content-Type → invalid_request', () =>
-    expectLocal((r) => r.set('content-type', 'text/plain').send('grant_type=password'), 400, 'invalid_request', /Content-Type/));
+  test('unsupported Content-Type → 415 invalid_request', () =>
+    expectLocal((r) => r.set('content-type', 'text/plain').send('grant_type=password'), 415, 'invalid_request', /Content-Type/));
   test('malformed JSON → invalid_request', () =>
     expectLocal((r) => r.set('content-type', 'application/json').send('{"grant_type":'), 400, 'invalid_request', /JSON/));
   test('JSON with a nested object → invalid_request', () =>

@@ -132,7 +132,7 @@ describeWithRedis('shared rate limits on the token proxy (two instances, one Red
     }
   });
 
-  test('a body the parsers refuse gets an OAuth-style error, not an HTML page', async () => {
+  test('a body the proxy would refuse gets an OAuth-style error, not an HTML page', async () => {
     const [a] = pair();
     await ready([a.redis]);
     const bad = await request(a.app).post('/auth/token').set('content-type', 'application/json').send('{"grant_type":');
@@ -142,6 +142,26 @@ describeWithRedis('shared rate limits on the token proxy (two instances, one Red
     expect(big.status).toBe(413);
     expect(big.body.error).toBe('invalid_request');
     expect(idp.stats.tokenRequests).toBe(0);
+  });
+
+  test('a guess counts whatever its Content-Type: +json, text/plain, case variants and missing types never get past the limit', async () => {
+    const [a, b] = pair({ perIp: 1000 });
+    await ready([a.redis, b.redis]);
+    const types = ['application/json', 'APPLICATION/JSON; charset=UTF-8', 'application/vnd.api+json', 'application/merge-patch+json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined];
+    for (const [i, type] of types.entries()) {
+      const username = `target-${i}`;
+      const before = idp.stats.tokenRequests;
+      for (let r = 0; r < 5; r++) {
+        const app = r % 2 ? b.app : a.app;
+        const body = type?.includes('form-urlencoded') ? `grant_type=password&username=${username}&password=p${r}` : JSON.stringify(password(username, `p${r}`));
+        let req = request(app).post('/auth/token').set('X-Forwarded-For', `198.51.100.${r + 1}`);
+        req = type === undefined ? req.set('Content-Type', '') : req.set('Content-Type', type);
+        const res = await req.send(body);
+        expect(res.status === 400 || res.status === 415 || res.status === 429).toBe(true);
+      }
+      expect({ type, reached: Math.min(idp.stats.tokenRequests - before, 4) }).toEqual({ type, reached: type?.match(/^application\/(json|x-www)|^APPLICATION\/JSON/) ? 3 : 0 });
+    }
+    expect(storeErrors).toEqual([]);
   });
 
   test('window end: counting starts again', async () => {

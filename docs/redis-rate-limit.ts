@@ -11,11 +11,11 @@
  *   app.post('/auth/token', ...tokenRateLimits({ redis }), tokenProxy({ ... }));
  */
 import { createHash } from 'node:crypto';
-import express, { type Request, type RequestHandler, type ErrorRequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit, type Logger, type Options } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Redis } from 'ioredis';
-import { oauthErrorHandler } from '../lib/index.js'; // in your app: from 'express-oauth-kit'
+import { proxyGuess, proxyRequestParser } from '../lib/index.js'; // in your app: from 'express-oauth-kit'
 
 export interface TokenRateLimitOptions {
   /** Your ioredis client (the same one as the token store is fine). */
@@ -28,35 +28,14 @@ export interface TokenRateLimitOptions {
   perAccount?: number;
   /** Attempts per window per client IP (IPv6: per /56) over both grants. Default 50. */
   perIp?: number;
-  /** Grants that are limited. Default password and mfa_oob; refresh_token is not guessable. */
-  grants?: string[];
+  /** Grants that are limited: 'password', 'mfa_oob' or both (the default); refresh_token is not guessable. */
+  grants?: ('password' | 'mfa_oob')[];
   /** Where store errors go (Redis down: requests are let through). Default console. */
   logger?: Logger;
 }
 
-const first = (v: unknown): string | undefined => {
-  const s = Array.isArray(v) ? v[0] : v;
-  return typeof s === 'string' && s !== '' ? s : undefined;
-};
-
 // Hashed so that Redis holds neither usernames nor MFA tokens in clear.
 const digest = (s: string): string => createHash('sha256').update(s).digest('base64url').slice(0, 32);
-
-/** The account a request attacks: the username of a password grant, the mfa_token of an MFA grant. */
-function accountKey(req: Request): string | undefined {
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  const grant = first(body.grant_type);
-  if (grant === 'password') {
-    const user = first(body.username);
-    // "Alice", "alice " and "ALICE" are one account as far as guessing goes.
-    return user === undefined ? undefined : `user:${digest(user.normalize('NFKC').trim().toLowerCase())}`;
-  }
-  if (grant === 'mfa_oob') {
-    const mfa = first(body.mfa_token);
-    return mfa === undefined ? undefined : `mfa:${digest(mfa)}`;
-  }
-  return undefined;
-}
 
 /**
  * rate-limit-redis talks to Redis through this function. SCRIPT LOAD is special: the store keeps
@@ -76,16 +55,21 @@ function sendCommand(redis: Redis) {
 }
 
 /**
- * Middleware to put in front of `tokenProxy()` on the same route: body parsing (so the limiter
- * can see the grant and username; tokenProxy reads an already parsed body), a per-IP limit and a
- * per-account limit, both counted in Redis. Over a limit: 429, `Retry-After`, and an OAuth-style
- * JSON body, without calling the IdP.
+ * Middleware to put in front of `tokenProxy()` on the same route: proxyRequestParser() (reads the
+ * request with tokenProxy's own rules; tokenProxy then reuses that parse), a per-IP limit and a
+ * per-account limit, both counted in Redis. Only what the proxy would forward as a password or
+ * SMS-code guess is counted (proxyGuess), so no content type or encoding trick can make the
+ * limiters see less than the proxy. Over a limit: 429, `Retry-After`, and an OAuth-style JSON
+ * body, without calling the IdP. Pass the proxy's `allowQueryParams` / `bodyLimit` if you set them.
  */
-export function tokenRateLimits(o: TokenRateLimitOptions): (RequestHandler | ErrorRequestHandler)[] {
+export function tokenRateLimits(o: TokenRateLimitOptions & { allowQueryParams?: boolean; bodyLimit?: number }): RequestHandler[] {
   const prefix = o.prefix ?? 'rl:token:';
   const windowMs = o.windowMs ?? 15 * 60_000;
-  const grants = new Set(o.grants ?? ['password', 'mfa_oob']);
-  const limited = (req: Request): boolean => grants.has(first((req.body as Record<string, unknown> | undefined)?.grant_type) ?? '');
+  const grants = new Set<string>(o.grants ?? ['password', 'mfa_oob']);
+  const guess = (req: Request) => {
+    const g = proxyGuess(req);
+    return g !== undefined && grants.has(g.grantType) ? g : undefined;
+  };
 
   const common: Partial<Options> = {
     windowMs,
@@ -107,7 +91,7 @@ export function tokenRateLimits(o: TokenRateLimitOptions): (RequestHandler | Err
     ...common,
     limit: o.perIp ?? 50,
     store: new RedisStore({ sendCommand: sendCommand(o.redis), prefix: `${prefix}ip:` }),
-    skip: (req) => !limited(req),
+    skip: (req) => !guess(req),
     // Set `trust proxy` to match your load balancer, or every caller shares the balancer's address.
     keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
   });
@@ -119,16 +103,17 @@ export function tokenRateLimits(o: TokenRateLimitOptions): (RequestHandler | Err
     // mfa_required is a 400, so the first step of an MFA sign-in counts once.
     skipSuccessfulRequests: true,
     store: new RedisStore({ sendCommand: sendCommand(o.redis), prefix: `${prefix}account:` }),
-    // No username / mfa_token: tokenProxy answers 400 itself; the per-IP limit still counted it.
-    skip: (req) => !limited(req) || accountKey(req) === undefined,
-    keyGenerator: (req) => accountKey(req)!,
+    skip: (req) => !guess(req),
+    // "Alice", "alice " and "ALICE" are one account (proxyGuess normalises the username).
+    keyGenerator: (req) => {
+      const g = guess(req)!;
+      return `${g.grantType === 'password' ? 'user' : 'mfa'}:${digest(g.account)}`;
+    },
   });
 
   return [
-    express.urlencoded({ extended: false, limit: '16kb' }),
-    express.json({ limit: '16kb' }),
-    // A body the parsers refuse gets an OAuth-style 400 / 413, like tokenProxy's own answers.
-    oauthErrorHandler({ handleAll: false }),
+    // Refusals (415 for other content types, 413, malformed bodies) are answered here as OAuth JSON.
+    proxyRequestParser({ allowQueryParams: o.allowQueryParams, bodyLimit: o.bodyLimit }),
     perIp,
     perAccount,
   ];

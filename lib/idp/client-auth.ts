@@ -32,3 +32,43 @@ export function applyClientAuth(
     params.set('client_secret', clientSecret);
   }
 }
+
+/** `%2b` and `%2B` are the same octet; an IdP may echo either case (the EIAM seed writes `%2b`). */
+function percentInsensitive(encoded: string): string {
+  return encoded
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/%([0-9A-F])([0-9A-F])/gi, (_m, a: string, b: string) => `%[${a.toLowerCase()}${a.toUpperCase()}][${b.toLowerCase()}${b.toUpperCase()}]`);
+}
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * One pattern matching every form in which a client secret can come back from an IdP that
+ * echoes its input: as is, form- and percent-encoded, JSON-escaped, and base64 (alone, and as the
+ * whole `id:secret` Basic credential, with or without padding). Longest forms first, so the
+ * Basic credential is redacted whole rather than leaving its id half behind.
+ */
+export function secretPattern(clientId: string, clientSecret: string): RegExp | undefined {
+  // A very short secret would redact innocent text everywhere (and is a config problem anyway).
+  if (clientSecret.length < 4) return undefined;
+  const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64').replace(/=+$/, '');
+  const json = JSON.stringify(clientSecret).slice(1, -1);
+  // Java and PHP encoders also write non-ASCII as \uXXXX (either hex case) and "/" as "\/".
+  const uEscape = (upper: boolean) => json.replace(/[\u007f-\uffff]/g, (c) => {
+    const hex = c.charCodeAt(0).toString(16).padStart(4, '0');
+    return `\\u${upper ? hex.toUpperCase() : hex}`;
+  });
+  const jsonForms = [json, uEscape(false), uEscape(true)].flatMap((j) => [j, j.replace(/\//g, '\\/')]);
+  const literal = new Set([
+    clientSecret,
+    ...jsonForms,
+    b64(clientSecret),
+    b64(formEncode(clientSecret)),
+    b64(`${clientId}:${clientSecret}`),
+    b64(`${formEncode(clientId)}:${formEncode(clientSecret)}`),
+  ]);
+  const encoded = new Set([formEncode(clientSecret), encodeURIComponent(clientSecret)]);
+  const sources = [...[...literal].map((s) => ({ s, re: escapeRegExp(s) })), ...[...encoded].map((s) => ({ s, re: percentInsensitive(s) }))];
+  sources.sort((a, b) => b.s.length - a.s.length);
+  return new RegExp(sources.map((x) => x.re).join('|'), 'g');
+}

@@ -1,9 +1,12 @@
 import { ConfigError } from '../errors/config-error.js';
 import { ServerError } from '../errors/oauth-error.js';
-import { applyClientAuth, type ClientAuthMethod } from './client-auth.js';
+import { applyClientAuth, secretPattern, type ClientAuthMethod } from './client-auth.js';
 import { assertHttpUrl, discover, type IdpMetadata } from './discovery.js';
 import { idpRequest, type IdpResponse } from './http.js';
 import { PROFILES, type IdpProfile, type ParamsIn } from './profiles.js';
+
+/** C0, DEL, C1 and the Unicode line/paragraph separators: anything that could split a log line. */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
 
 export type IdpEndpoint = 'token' | 'revocation' | 'mfa_challenge';
 
@@ -61,6 +64,7 @@ export class IdpClient {
   readonly #explicit: Partial<Record<IdpEndpoint, string>>;
   readonly #profile: IdpProfile | undefined;
   readonly #allowHttp: boolean;
+  readonly #secretPattern: RegExp | undefined;
 
   constructor(options: IdpClientOptions, factory: string) {
     if (!options || typeof options !== 'object') {
@@ -111,6 +115,7 @@ export class IdpClient {
     }
     this.clientId = clientId;
     this.#clientSecret = clientSecret;
+    this.#secretPattern = secretPattern(clientId, clientSecret);
     this.clientAuth = clientAuth;
     this.paramsIn = paramsIn;
     this.#profile = profile;
@@ -125,13 +130,24 @@ export class IdpClient {
   }
 
   /**
-   * IdP-supplied text (error codes, descriptions) made fit for our own messages and logs: one
-   * line, bounded, and with this client's secret redacted should an IdP ever echo it back.
+   * IdP-supplied text (error codes, descriptions) made fit for our own messages, logs and answers:
+   * this client's secret redacted in any encoding an IdP might echo it in, then one line, then
+   * bounded. Redaction comes first: cutting first could leave a prefix of the secret that no
+   * longer matches.
    */
   sanitize(text: string, maxLength = 200): string {
-    let t = text.replace(/[\r\n\t]+/g, ' ').slice(0, maxLength);
-    if (this.#clientSecret.length >= 4) t = t.split(this.#clientSecret).join('[redacted]');
-    return t;
+    const t = this.redact(text).replace(CONTROL_CHARS, ' ');
+    return t.length > maxLength ? t.slice(0, maxLength) : t;
+  }
+
+  /** `text` with every known form of this client's secret replaced by `[redacted]`. */
+  redact(text: string): string {
+    return this.#secretPattern ? text.replace(this.#secretPattern, '[redacted]') : text;
+  }
+
+  /** True when `text` holds this client's secret in any known form. */
+  containsSecret(text: string): boolean {
+    return this.redact(text) !== text;
   }
 
   get profile(): IdpProfile | undefined {

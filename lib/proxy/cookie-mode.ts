@@ -24,8 +24,9 @@ export interface RefreshCookieOptions {
   /** Cookie name. Default `__Host-oauth_refresh` with path `/`, else `__Secure-oauth_refresh`. */
   name?: string;
   /**
-   * Lifetime in seconds. Default: the IdP's `refresh_expires_in` / `refresh_token_expires_in` when it
-   * sends one, else a session cookie (gone when the browser closes).
+   * Lifetime in seconds, 1 to 34560000 (400 days, the longest browsers keep a cookie). Default: the
+   * IdP's `refresh_expires_in` / `refresh_token_expires_in` (a number or a string of digits)
+   * clamped to that range, else a session cookie (gone when the browser closes).
    */
   maxAge?: number;
   /** Header a request relying on the cookie must carry (any non-empty value). Default `x-csrf-token`. */
@@ -39,6 +40,9 @@ export interface CookieConfig {
   csrfHeader: string;
   allowedOrigins: ReadonlySet<string>;
 }
+
+/** RFC 6265bis §5.5: user agents cap Max-Age at 400 days. */
+export const MAX_COOKIE_AGE = 400 * 24 * 3600;
 
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -71,8 +75,11 @@ export function resolveCookieOptions(options: RefreshCookieOptions, factory: str
   if (name.startsWith('__Host-') && path !== '/') {
     bad(`name "${name}" uses the __Host- prefix, which browsers accept only with path "/"; use path "/" or a __Secure- name`);
   }
-  if (options.maxAge !== undefined && (typeof options.maxAge !== 'number' || !Number.isInteger(options.maxAge) || options.maxAge <= 0)) {
-    bad(`maxAge must be a positive whole number of seconds (got ${String(options.maxAge)})`);
+  if (
+    options.maxAge !== undefined &&
+    (typeof options.maxAge !== 'number' || !Number.isInteger(options.maxAge) || options.maxAge <= 0 || options.maxAge > MAX_COOKIE_AGE)
+  ) {
+    bad(`maxAge must be a whole number of seconds from 1 to ${MAX_COOKIE_AGE} (400 days) (got ${String(options.maxAge)})`);
   }
   const csrfHeader = options.csrfHeader ?? 'x-csrf-token';
   if (typeof csrfHeader !== 'string' || !TOKEN_CHARS.test(csrfHeader)) bad(`csrfHeader "${String(csrfHeader)}" is not a valid header name`);
@@ -122,26 +129,57 @@ function serialize(cookie: CookieConfig, value: string, maxAge: number | undefin
   return parts.join('; ');
 }
 
-function lifetime(cookie: CookieConfig, body: Record<string, unknown>): number | undefined {
+/**
+ * The cookie's Max-Age from the IdP's answer: a finite number, or a string of decimal digits,
+ * floored and clamped to 1 … 400 days (never 0, which would delete the cookie at once, and never
+ * an exponent form browsers do not parse). Anything else (negative, "Infinity", garbage): a session cookie.
+ */
+export function lifetime(cookie: CookieConfig, body: Record<string, unknown>): number | undefined {
   if (cookie.maxAge !== undefined) return cookie.maxAge;
   for (const key of ['refresh_expires_in', 'refresh_token_expires_in']) {
-    const v = body[key];
-    if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.floor(v);
+    const raw = body[key];
+    const v = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,20}(\.\d{1,20})?$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isFinite(v) || v < 0) continue;
+    return Math.min(MAX_COOKIE_AGE, Math.max(1, Math.floor(v)));
   }
   return undefined;
 }
 
+/** `refresh_token`, `refreshToken`, `Refresh-Token`…: every spelling a script could read. */
+const REFRESH_KEY = /^refresh[-_]?token$/i;
+
+/** A copy of `value` without any refresh-token member at any depth (arrays included). */
+function withoutRefreshTokens(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  // A deeper structure is not a token answer; dropping it is safer than walking it forever.
+  if (depth > 8) return undefined;
+  if (Array.isArray(value)) return value.map((v) => withoutRefreshTokens(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (REFRESH_KEY.test(k)) continue;
+    // defineProperty: a JSON "__proto__" member stays data, never the copy's prototype.
+    Object.defineProperty(out, k, { value: withoutRefreshTokens(v, depth + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
 /**
- * Moves a refresh token from an IdP answer into the cookie. The field is removed from the JSON
- * even when empty (EIAM's password grant sends `""`), so the browser-visible shape is stable.
+ * Moves a refresh token from an IdP answer into the cookie and strips every other refresh-token
+ * member (camelCase spellings, nested objects) from what the page receives. The top-level
+ * `refresh_token` (RFC 6749 §5.1) is the one stored; the field is removed even when empty (EIAM's
+ * password grant sends `""`), so the browser-visible shape is stable.
  */
 export function moveRefreshTokenToCookie(res: Response, cookie: CookieConfig, body: Record<string, unknown>): Record<string, unknown> {
-  if (!('refresh_token' in body)) return body;
-  const { refresh_token: token, ...rest } = body;
+  const token = body.refresh_token;
   if (typeof token === 'string' && token !== '') {
     res.append('Set-Cookie', serialize(cookie, encodeURIComponent(token), lifetime(cookie, body)));
   }
-  return rest;
+  return withoutRefreshTokens(body) as Record<string, unknown>;
+}
+
+/** For answers that are not stored in the cookie (errors): the page still gets no refresh token. */
+export function stripRefreshTokens(body: Record<string, unknown>): Record<string, unknown> {
+  return withoutRefreshTokens(body) as Record<string, unknown>;
 }
 
 export function clearRefreshCookie(res: Response, cookie: CookieConfig): void {

@@ -16,3 +16,16 @@ export class MethodNotAllowedError extends OAuthError {
     super('invalid_request', 'Use POST', 405, { Allow: 'POST' });
   }
 }
+
+/**
+ * 415: the body is neither application/x-www-form-urlencoded (RFC 6749 §3.2) nor application/json
+ * in UTF-8. Refused rather than guessed at, so a rate limiter in front of the proxy and the proxy
+ * itself always agree on what the request says.
+ */
+export class UnsupportedMediaTypeError extends OAuthError {
+  readonly code = 'invalid_request' as const;
+  constructor(description: string) {
+    // The body is not read; closing keeps it from being parsed as a next request.
+    super('invalid_request', description, 415, { Connection: 'close' });
+  }
+}

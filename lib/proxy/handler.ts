@@ -38,7 +38,7 @@ export function proxyHandler(
       .catch((err: unknown): Answer => {
         if (err instanceof OAuthError) return errorAnswer(err, 'local');
         const e = err as { name?: string; message?: string } | null;
-        config.logger?.error(`[express-oauth-kit] ${config.factory}: unexpected ${e?.name ?? 'error'}: ${e?.message ?? String(err)}`);
+        config.logger?.error(`[express-oauth-kit] ${config.factory}: unexpected ${e?.name ?? 'error'}: ${config.client.sanitize(e?.message ?? String(err), 500)}`);
         return errorAnswer(new ServerError('Internal server error'), 'local');
       })
       .then((answer) => {
@@ -52,6 +52,15 @@ export function proxyHandler(
   };
 }
 
+/** C0, DEL, C1, U+2028/2029: each could forge or split a line in the hook's log. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** Caller-chosen text made safe for a log line: control characters become `?`, then bounded. */
+function auditText(text: string, max: number): string {
+  const t = text.replace(CONTROL, '?');
+  return t.length > max ? t.slice(0, max) : t;
+}
+
 function report(config: ProxyConfig, endpoint: ProxyResultEvent['endpoint'], ctx: ProxyContext, answer: Answer, started: number): void {
   if (!config.onResult) return;
   const event: ProxyResultEvent = {
@@ -60,11 +69,11 @@ function report(config: ProxyConfig, endpoint: ProxyResultEvent['endpoint'], ctx
     source: answer.source,
     latencyMs: Math.round((performance.now() - started) * 10) / 10,
   };
-  if (ctx.audit.grantType !== undefined) event.grantType = ctx.audit.grantType.slice(0, 64);
-  if (typeof answer.body.error === 'string') event.error = answer.body.error.slice(0, 64);
+  if (ctx.audit.grantType !== undefined) event.grantType = auditText(ctx.audit.grantType, 64);
+  if (typeof answer.body.error === 'string') event.error = auditText(answer.body.error, 64);
   if (answer.idpStatus !== undefined) event.idpStatus = answer.idpStatus;
-  if (ctx.audit.username !== undefined) event.username = ctx.audit.username.slice(0, 256);
-  if (ctx.req.ip !== undefined) event.ip = ctx.req.ip;
+  if (ctx.audit.username !== undefined) event.username = auditText(ctx.audit.username, 256);
+  if (typeof ctx.req.ip === 'string') event.ip = auditText(ctx.req.ip, 64);
   try {
     config.onResult(event);
   } catch (err) {

@@ -12,3 +12,5 @@ export type {
 } from './options.js';
 export type { RefreshCookieOptions } from './cookie-mode.js';
 export type { ProxyGrantType } from './grants.js';
+export { proxyRequestParser, proxyGuess } from './request-parser.js';
+export type { ProxyRequestParserOptions, ProxyGuess } from './request-parser.js';

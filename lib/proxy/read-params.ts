@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { InvalidRequestError } from '../errors/oauth-error.js';
 import { RequestTooLargeError } from './errors.js';
 import { KNOWN_PARAMS, type GrantSpec } from './grants.js';
+import { bodyFormat } from './media-type.js';
 
 /** Every value each parameter was given, so a repeated parameter can be refused by name. */
 export type Params = ReadonlyMap<string, readonly string[]>;
@@ -11,7 +12,26 @@ export interface ReadParamsOptions {
   bodyLimit: number;
 }
 
-const FORM = 'application/x-www-form-urlencoded';
+/**
+ * Parameters read by `proxyRequestParser()`, by request. A proxy uses them as they are, so a rate
+ * limiter between the two (which reads them through `proxyGuess()`) sees exactly what the proxy
+ * forwards. A WeakMap rather than a request property: nothing the caller sends can forge it.
+ */
+const PARSED = new WeakMap<Request, Params>();
+
+export function rememberParams(req: Request, params: Params): void {
+  PARSED.set(req, params);
+}
+
+export function parsedParams(req: Request): Params | undefined {
+  return PARSED.get(req);
+}
+
+/** Whether the request carries a body at all (body-parser's rule: a length or a transfer coding). */
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
+}
 
 function add(out: Map<string, string[]>, key: string, value: string): void {
   const list = out.get(key);
@@ -79,17 +99,23 @@ async function addBody(out: Map<string, string[]>, req: Request, limit: number):
   const parsed: unknown = (req as { body?: unknown }).body;
   const parsedHasKeys = parsed !== null && typeof parsed === 'object' && Object.keys(parsed).length > 0;
   // Express 4's body-parser leaves `{}` on requests it did not parse; only a consumed stream or a
-  // non-empty body means someone else already did the parsing.
+  // non-empty body means someone else already did the parsing. What an app-level parser made of
+  // a body is used only when the body's type is one this proxy would have read itself: a parser
+  // configured for `+json` or text must not open a path that a limiter reading only JSON and
+  // forms cannot see.
   if (alreadyConsumed(req) || parsedHasKeys) {
+    if (parsedHasKeys) bodyFormat(req.headers['content-type']);
     addParsed(out, parsed);
     return;
   }
+  if (!hasBody(req)) return;
+  // Before reading: a body of the wrong type is refused unread.
+  const format = bodyFormat(req.headers['content-type']);
   const text = await readRaw(req, limit);
   if (text === '') return;
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === FORM) {
+  if (format === 'form') {
     for (const [k, v] of new URLSearchParams(text)) add(out, k, v);
-  } else if (type === 'application/json' || type.endsWith('+json')) {
+  } else {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -97,8 +123,6 @@ async function addBody(out: Map<string, string[]>, req: Request, limit: number):
       throw new InvalidRequestError('The request body is not valid JSON');
     }
     addParsed(out, value);
-  } else {
-    throw new InvalidRequestError(`Content-Type must be ${FORM} or application/json`);
   }
 }
 
@@ -107,6 +131,8 @@ async function addBody(out: Map<string, string[]>, req: Request, limit: number):
  * unless the app already did it. The query string is read only when `allowQuery` is on.
  */
 export async function readParams(req: Request, options: ReadParamsOptions): Promise<Params> {
+  const remembered = PARSED.get(req);
+  if (remembered) return remembered;
   const out = new Map<string, string[]>();
   const url = req.originalUrl ?? req.url ?? '';
   const q = url.indexOf('?');

@@ -8,6 +8,7 @@ import {
 } from '../errors/oauth-error.js';
 import type { IdpEndpoint } from '../idp/idp-client.js';
 import { describeUrl } from '../idp/http.js';
+import { isErrorAnswer, publicErrorBody, validRetryAfter } from './idp-answer.js';
 import type { ProxyConfig } from './options.js';
 
 /** What a proxy sends back, before it is written. */
@@ -32,6 +33,8 @@ export function send(res: Response, answer: Answer): void {
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Pragma', 'no-cache');
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  // The body holds IdP-chosen text; no browser may sniff it into HTML.
+  res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Content-Length', Buffer.byteLength(json));
   res.end(json);
 }
@@ -40,12 +43,11 @@ export function errorAnswer(err: OAuthError, source: Answer['source']): Answer {
   return { status: err.status, body: { ...err.toJSON() }, headers: { ...err.headers }, source };
 }
 
-const PASSED_HEADERS = ['retry-after'];
-
 /**
  * Calls the IdP and turns whatever happens into an Answer. Browsers get short generic
  * descriptions; the operator log gets the detail (which never holds the query string, where
- * EIAM keeps client_secret).
+ * EIAM keeps client_secret). Success answers are passed on as the IdP sent them; error answers
+ * only with their OAuth members (see publicErrorBody).
  */
 export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: URLSearchParams): Promise<Answer> {
   let status: number;
@@ -57,7 +59,9 @@ export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: UR
     return transportFailure(config, err);
   }
 
-  if (body.error === 'invalid_client') {
+  const failed = isErrorAnswer(status, body);
+  const shown = failed ? publicErrorBody(config.client, status, body) : body;
+  if (shown.error === 'invalid_client') {
     // The front end cannot fix this and must not be told to authenticate (a WWW-Authenticate: Basic
     // from the IdP would make a browser pop a login dialog): the server's own credentials are wrong.
     const where = await config.client.endpointUrl(kind).then(describeUrl, () => kind);
@@ -72,15 +76,13 @@ export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: UR
     config.logger?.warn(`[express-oauth-kit] ${config.factory}: the IdP answered ${status}${typeof body.error === 'string' ? ` ${config.client.sanitize(body.error, 64)}` : ''}`);
   }
   const passed: Record<string, string> = {};
-  for (const name of PASSED_HEADERS) {
-    const v = headers.get(name);
-    if (v !== null) passed[name] = v;
-  }
-  return { status, body, headers: passed, source: 'idp', idpStatus: status };
+  const retryAfter = validRetryAfter(headers.get('retry-after'));
+  if (retryAfter !== undefined) passed['retry-after'] = retryAfter;
+  return { status, body: shown, headers: passed, source: 'idp', idpStatus: status };
 }
 
 function transportFailure(config: ProxyConfig, err: unknown): Answer {
-  const detail = err instanceof Error ? err.message : String(err);
+  const detail = config.client.sanitize(err instanceof Error ? err.message : String(err), 500);
   if (err instanceof IdpTimeoutError || err instanceof IdpUnavailableError || err instanceof IdpBadResponseError) {
     // `message` (IdP origin and path, never the query) is for the log; toJSON() shows the generic
     // publicDescription.

@@ -1,11 +1,14 @@
 import type { RequestHandler } from 'express';
 import { InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError } from '../errors/oauth-error.js';
-import { assertSameOriginRequest, clearRefreshCookie, moveRefreshTokenToCookie, readRefreshCookie } from './cookie-mode.js';
+import { assertSameOriginRequest, clearRefreshCookie, moveRefreshTokenToCookie, readRefreshCookie, stripRefreshTokens } from './cookie-mode.js';
 import { CONFIDENTIAL_ONLY_GRANTS, GRANT_SPECS, type ProxyGrantType } from './grants.js';
 import { proxyHandler } from './handler.js';
 import { resolveTokenProxyOptions, type TokenProxyOptions } from './options.js';
 import { readParams, single } from './read-params.js';
 import { callIdp } from './respond.js';
+
+/** RFC 7636 §4.1: code-verifier = 43*128unreserved. */
+const PKCE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 /**
  * Token endpoint for a front end that must not hold the client secret:
@@ -64,14 +67,20 @@ export function tokenProxy(options: TokenProxyOptions): RequestHandler {
     const extra = config.extraParams(grant);
     if (extra) for (const [k, v] of Object.entries(extra)) outbound.set(k, v);
     if (grant === 'password') ctx.audit.username = outbound.get('username') ?? undefined;
+    if (grant === 'authorization_code' && !PKCE_VERIFIER.test(outbound.get('code_verifier')!)) {
+      // Checked here so a malformed verifier costs no IdP call and says what is wrong.
+      throw new InvalidRequestError('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)');
+    }
 
     const answer = await callIdp(config, 'token', outbound);
     if (cookie && answer.source === 'idp') {
-      if (answer.status >= 200 && answer.status < 300) {
+      if (answer.status >= 200 && answer.status < 300 && answer.body.error === undefined) {
         answer.body = moveRefreshTokenToCookie(res, cookie, answer.body);
-      } else if (refreshFromCookie && answer.body.error === 'invalid_grant') {
+      } else {
+        // Error bodies are already cut to their OAuth members; this keeps that true whatever they hold.
+        answer.body = stripRefreshTokens(answer.body);
         // Rotated, revoked or expired: keeping it would make every later refresh fail the same way.
-        clearRefreshCookie(res, cookie);
+        if (refreshFromCookie && answer.body.error === 'invalid_grant') clearRefreshCookie(res, cookie);
       }
     }
     return answer;

@@ -1,0 +1,84 @@
+import type { Request, RequestHandler } from 'express';
+import { ConfigError } from '../errors/config-error.js';
+import { OAuthError, ServerError } from '../errors/oauth-error.js';
+import { positiveNumber } from '../idp/idp-client.js';
+import { GRANT_SPECS } from './grants.js';
+import { parsedParams, readParams, rememberParams, single, type Params } from './read-params.js';
+import { errorAnswer, send } from './respond.js';
+
+export interface ProxyRequestParserOptions {
+  /** Read the query string too; match the proxy's `allowQueryParams`. Default false. */
+  allowQueryParams?: boolean;
+  /** Largest body read, in bytes. Default 16384, as the proxies. */
+  bodyLimit?: number;
+}
+
+/**
+ * Reads a proxy request once, with the proxies' own rules (RFC 6749 §3.2 form or UTF-8 JSON,
+ * anything else 415), for middleware that must look at it before the proxy, typically rate
+ * limiters. The proxy on the same route then uses these very parameters instead of reading
+ * again, and `proxyGuess()` derives the limiter's key from them: what the limiter counts and what
+ * the proxy forwards cannot disagree, whatever the content type. Refusals are answered here, as
+ * the proxy would answer them. `req.body` is also set (strings; arrays for repeated names).
+ */
+export function proxyRequestParser(options: ProxyRequestParserOptions = {}): RequestHandler {
+  if (!options || typeof options !== 'object') throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'proxyRequestParser() options must be an object');
+  if (options.allowQueryParams !== undefined && typeof options.allowQueryParams !== 'boolean') {
+    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'proxyRequestParser(): allowQueryParams must be true or false');
+  }
+  const config = {
+    allowQuery: options.allowQueryParams === true,
+    bodyLimit: positiveNumber(options.bodyLimit, 'proxyRequestParser(): bodyLimit', 16 * 1024),
+  };
+  return (req, res, next) => {
+    readParams(req, config).then(
+      (params) => {
+        rememberParams(req, params);
+        const body: Record<string, string | string[]> = Object.create(null);
+        for (const [k, v] of params) body[k] = v.length === 1 ? v[0]! : [...v];
+        (req as { body?: unknown }).body = body;
+        next();
+      },
+      (err: unknown) => {
+        if (res.headersSent) return;
+        send(res, errorAnswer(err instanceof OAuthError ? err : new ServerError('Internal server error'), 'local'));
+      },
+    );
+  };
+}
+
+/** A request that tries a credential: a password grant (per username) or an SMS code (per mfa_token). */
+export interface ProxyGuess {
+  grantType: 'password' | 'mfa_oob';
+  /**
+   * The account attacked: `user:` + the username (NFKC, trimmed, lower-cased, so "Alice" and
+   * " alice" are one account) or `mfa:` + the mfa_token. Hash it before storing it anywhere shared.
+   */
+  account: string;
+}
+
+function guessOf(params: Params): ProxyGuess | undefined {
+  try {
+    const grant = single(params, 'grant_type');
+    if (grant !== 'password' && grant !== 'mfa_oob') return undefined;
+    // Exactly the proxy's checks: a request it would refuse locally never reaches the IdP.
+    for (const name of GRANT_SPECS[grant].required) if (single(params, name) === undefined) return undefined;
+    if (grant === 'password') return { grantType: grant, account: `user:${single(params, 'username')!.normalize('NFKC').trim().toLowerCase()}` };
+    return { grantType: grant, account: `mfa:${single(params, 'mfa_token')!}` };
+  } catch {
+    return undefined; // a repeated parameter: the proxy answers 400 without calling the IdP
+  }
+}
+
+/**
+ * The guess this request makes, as the proxy will forward it, or undefined when the proxy will
+ * not call the IdP with a password or SMS code. Needs `proxyRequestParser()` earlier on the
+ * route, and throws otherwise: a limiter that cannot see the request must not let it through.
+ */
+export function proxyGuess(req: Request): ProxyGuess | undefined {
+  const params = parsedParams(req);
+  if (!params) {
+    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'proxyGuess() needs proxyRequestParser() earlier on the same route');
+  }
+  return guessOf(params);
+}
