@@ -13,8 +13,6 @@ const MAX_RESOLVED_ISSUERS = 1_000;
  * listed is refused before anything is fetched or stored, so random issuers cost nothing.
  */
 export class Tenants {
-  /** Set when there is exactly one configured issuer: no `iss` lookup at all. */
-  readonly single: Verifier | undefined;
   readonly #byIssuer = new Map<string, Verifier>();
   readonly #resolve: ((iss: string, req: Request | undefined) => Promise<ResolvedOptions | undefined>) | undefined;
   readonly #resolved: LRUCache<string, Verifier> | undefined;
@@ -30,13 +28,11 @@ export class Tenants {
       this.#resolved = new LRUCache({ max: MAX_RESOLVED_ISSUERS });
     } else {
       for (const issuer of config.issuers) this.#byIssuer.set(issuer.issuer, new Verifier(issuer, invalidToken, report));
-      if (config.issuers.length === 1) this.single = this.#byIssuer.values().next().value;
     }
   }
 
   /** The verifier for this token's issuer; throws 401 invalid_token for an issuer not accepted. */
   select(token: string, req: Request | undefined): Verifier | Promise<Verifier> {
-    if (this.single !== undefined) return this.single;
     const problem = formatProblem(token);
     if (problem !== undefined) throw this.invalidToken(problem);
     const iss = unverifiedIssuer(token);
