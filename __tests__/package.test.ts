@@ -3,29 +3,22 @@
  * projects, then import it as ESM, require() it from CommonJS, and compile a TypeScript consumer
  * against the shipped .d.ts. A broken `exports` map or a missing file fails here.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-
-const root = resolve(import.meta.dirname, '..');
-const run = (cmd: string, args: string[], cwd: string) =>
-  execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+import { join } from 'node:path';
+import { ConfigError } from '../lib/index.js';
+import { installConsumer, packPackage, pinned, root, run } from './support/pack.js';
 
 const EXPORTS = ['requireAuth', 'requireScopes', 'requireAnyScope', 'claimCheck', 'tokenProxy', 'mfaChallengeProxy', 'revocationProxy', 'createM2MClient', 'OAuthError', 'oauthErrorHandler'];
 
 let dir: string;
-let tarball: string;
 let files: string[];
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'oauth-kit-consumer-'));
-  const out = run('npm', ['pack', '--json', '--pack-destination', dir], root);
-  const info = JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  tarball = join(dir, info[0]!.filename);
-  files = info[0]!.files.map((f) => f.path);
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-  run('npm', ['install', '--prefer-offline', '--no-package-lock', tarball, 'express@5', '@types/express@5', '@types/node@20'], dir);
+  const packed = packPackage();
+  files = packed.files;
+  installConsumer(dir, packed.tarball, [pinned('express'), pinned('@types/express'), pinned('@types/node')]);
 }, 240_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,6 +26,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 test('the tarball ships dist with types and nothing of the sources or tests', () => {
   expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']));
   expect(files.filter((f) => /^(lib|__tests__|bench|demo-app)\//.test(f) || f.endsWith('.map'))).toEqual([]);
+});
+
+test('the docs pages ship, so the page a ConfigError names is on disk where the error was thrown', () => {
+  const pages = ['require-auth', 'token-proxy', 'm2m', 'errors', 'fleet', 'security'].map((p) => `docs/${p}.md`);
+  expect(files).toEqual(expect.arrayContaining(pages));
+  const err = new ConfigError('ERR_OAUTHKIT_OPTIONS', 'requireAuth(): x');
+  const page = err.docs.replace(/^express-oauth-kit\//, '').replace(/#.*/, '');
+  expect(files).toContain(page);
+  expect(readdirSync(join(dir, 'node_modules', 'express-oauth-kit', 'docs'))).toEqual(expect.arrayContaining(pages.map((p) => p.slice(5))));
 });
 
 test('ESM import', () => {

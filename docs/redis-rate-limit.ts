@@ -1,8 +1,8 @@
 /**
- * Recipe (not part of the package): brute-force limits on the token proxy that hold across every
+ * Recipe (shipped with the package, not part of its API): brute-force limits on the token proxy that hold across every
  * instance of the API, with express-rate-limit and its Redis store (rate-limit-redis).
- * Copy it into your app; in your code the last import is `from 'express-oauth-kit'`.
- * Tested in __tests__/redis-rate-limit.test.ts; explained in docs/redis.md.
+ * Copy it into your app (it ships as node_modules/express-oauth-kit/docs/redis-rate-limit.ts).
+ * Tested in __tests__/redis-rate-limit.test.ts; explained in docs/fleet.md.
  *
  *   npm install express-rate-limit rate-limit-redis ioredis
  *
@@ -15,7 +15,7 @@ import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit, type Logger, type Options } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Redis } from 'ioredis';
-import { proxyGuess, proxyRequestParser } from '../lib/index.js'; // in your app: from 'express-oauth-kit'
+import { proxyGuess, proxyRequestParser } from 'express-oauth-kit';
 
 export interface TokenRateLimitOptions {
   /** Your ioredis client (the same one as the token store is fine). */

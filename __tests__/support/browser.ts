@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { describeWithTool } from './system-tool.js';
 
 /**
  * Real-browser tests use Debian's Chromium through playwright-core (Playwright's own browser
@@ -19,30 +20,17 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-const isCi = (): boolean => !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
-
 /**
- * `describe` when Chromium is there. Without it the suite must never pass silently: in CI it fails
- * with the install command; locally it is skipped with a warning that is hard to miss.
+ * `describe` when Chromium is there. Without it the suite never passes silently: with CI set it
+ * fails with the install command; elsewhere it is skipped and one line says so (support/system-tool.ts).
  */
 export function describeWithChromium(name: string, fn: () => void): void {
-  if (existsSync(CHROMIUM_PATH)) {
-    describe(name, fn);
-    return;
-  }
-  const message =
-    `Chromium is not installed at ${CHROMIUM_PATH}, so the browser tests cannot run. ` +
-    'Install it with "apt-get update && apt-get install -y chromium", or set CHROMIUM_PATH.';
-  if (isCi()) {
-    describe(name, () => {
-      test('Chromium is installed (required when CI is set)', () => {
-        throw new Error(message);
-      });
-    });
-    return;
-  }
-  console.warn(`\n${'!'.repeat(100)}\n!!! SKIPPING "${name}": ${message}\n${'!'.repeat(100)}\n`);
-  describe.skip(name, fn);
+  describeWithTool(
+    existsSync(CHROMIUM_PATH),
+    { tool: 'Chromium', lookedAt: `${CHROMIUM_PATH}; CHROMIUM_PATH points elsewhere`, install: 'apt-get install chromium' },
+    name,
+    fn,
+  );
 }
 
 export function launchChromium(): Promise<Browser> {

@@ -3,8 +3,8 @@
  * persistence. `stop()` / `restart()` take it down and bring it back on the same port, empty, as a
  * crashed and restarted Redis would be.
  *
- * When redis-server is not installed: in CI (`process.env.CI` set) the tests FAIL with a clear
- * message; elsewhere they are skipped with a loud warning. They never pass silently.
+ * When redis-server is not installed: with CI set the tests FAIL with a clear message; elsewhere
+ * they are skipped and one line says so. They never pass silently.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,6 +13,7 @@ import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { describeWithTool } from './system-tool.js';
 
 export interface RedisServer {
   readonly port: number;
@@ -46,24 +47,16 @@ const MISSING =
   'redis-server was not found ($REDIS_SERVER, else /usr/bin/redis-server or PATH). Install it (Debian: apt-get install -y redis-server); .ci/run does.';
 
 /**
- * `describe` when redis-server exists. Without it: in CI a describe whose only test fails with the
- * reason; locally `describe.skip` plus a console.warn, so a skipped run is visible.
+ * `describe` when redis-server exists. Without it: a failing suite when CI is set, else a skipped
+ * suite and one "skipped: redis-server not found" line per run (support/system-tool.ts).
  */
 export function describeWithRedis(name: string, body: () => void): void {
-  if (findRedisServer()) {
-    describe(name, body);
-    return;
-  }
-  if (process.env.CI) {
-    describe(name, () => {
-      test('redis-server is installed', () => {
-        throw new Error(`CI is set, so Redis tests must run: ${MISSING}`);
-      });
-    });
-    return;
-  }
-  console.warn(`\n*** SKIPPING "${name}": ${MISSING} ***\n`);
-  describe.skip(name, body);
+  describeWithTool(
+    !!findRedisServer(),
+    { tool: 'redis-server', lookedAt: '$REDIS_SERVER, else /usr/bin/redis-server or PATH', install: 'apt-get install redis-server' },
+    name,
+    body,
+  );
 }
 
 async function freePort(): Promise<number> {

@@ -1,7 +1,7 @@
 /**
  * Misconfiguration found when a factory is called. Thrown at start-up, never per request, so a
- * bad deployment fails before it serves traffic. `code` is stable; `docs` points at the README
- * section that explains the option.
+ * bad deployment fails before it serves traffic. `code` is stable; `docs` names the page and
+ * section that explain the option, as a path inside the installed package.
  */
 export type ConfigErrorCode =
   | 'ERR_OAUTHKIT_OPTIONS'
@@ -17,22 +17,37 @@ export type ConfigErrorCode =
   | 'ERR_OAUTHKIT_COOKIE'
   | 'ERR_OAUTHKIT_STORE';
 
-const DOCS = 'https://www.npmjs.com/package/express-oauth-kit#';
+// The docs ship in the package (docs/*.md), so this path exists on every machine that can throw
+// the error, offline and for the installed version; a web URL could describe another version.
+const DOCS = 'express-oauth-kit/docs/';
 
-// README sections by the factory named at the start of a message, for errors given no anchor.
+// Topic names the factories pass as `anchor` → page#section. A name already of the form
+// `page.md#section` is used as is.
+const TOPICS: Record<string, string> = {
+  'requireauth-options': 'require-auth.md#options',
+  'requirescopes-and-claim-helpers': 'require-auth.md#requirescopes-and-claim-helpers',
+  'refresh-token-cookie-mode': 'token-proxy.md#refresh-token-cookie-mode',
+  'sharing-tokens-across-instances-the-store-interface': 'm2m.md#sharing-tokens-across-instances-the-store-interface',
+  'shared-m2m-token-store': 'fleet.md#redistokenstore-options',
+};
+
+// Pages by the factory named at the start of a message, for errors given no anchor.
 const SECTIONS: Array<[RegExp, string]> = [
-  [/^requireAuth/, 'requireauth-options'],
-  [/^(tokenProxy|mfaChallengeProxy|revocationProxy)/, 'token-proxy-tokenproxy-mfachallengeproxy-revocationproxy'],
-  [/^createM2MClient/, 'calling-other-services-createm2mclient'],
-  [/^redisTokenStore/, 'shared-m2m-token-store'],
+  [/^requireAuth/, 'require-auth.md#options'],
+  [/^(tokenProxy|mfaChallengeProxy|revocationProxy)/, 'token-proxy.md#options'],
+  [/^createM2MClient/, 'm2m.md#options'],
+  [/^redisTokenStore/, 'fleet.md#redistokenstore-options'],
 ];
+const FALLBACK = 'errors.md#configerror';
 
 export class ConfigError extends TypeError {
   readonly code: ConfigErrorCode;
+  /** Page and section that explain the option, e.g. `express-oauth-kit/docs/require-auth.md#options`. */
   readonly docs: string;
   constructor(code: ConfigErrorCode, message: string, anchor?: string) {
-    const docs = DOCS + (anchor ?? SECTIONS.find(([re]) => re.test(message))?.[1] ?? 'install');
-    super(`${message} (${code}, see ${docs})`);
+    const topic = anchor === undefined ? undefined : anchor.includes('.md#') ? anchor : TOPICS[anchor];
+    const docs = DOCS + (topic ?? SECTIONS.find(([re]) => re.test(message))?.[1] ?? FALLBACK);
+    super(`${message} (${code}, see node_modules/${docs})`);
     this.code = code;
     this.docs = docs;
   }
