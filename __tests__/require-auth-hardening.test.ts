@@ -65,6 +65,18 @@ describe('a removed signing key stops verifying, cache or not', () => {
 });
 
 describe('IdP metadata and key-set answers are not trusted blindly', () => {
+  test('jwksStaleIfError: the last key set keeps verifying for a bounded time while the JWKS is down, then 503', async () => {
+    const { lines, logger } = captureLog();
+    const { call } = setup({ jwksCacheMaxAge: 200, jwksStaleIfError: 1_000, jwksCooldown: 100, jwksTimeout: 100, logger });
+    expect((await call(await idp.sign())).status).toBe(200);
+    idp.mode = 'down';
+    await sleep(250);
+    expect((await call(await idp.sign({ n: 1 }))).status).toBe(200); // a new token, verified with the stale set
+    expect(lines.join('\n')).toMatch(/verifying with the last key set/);
+    await sleep(1_000);
+    expect((await call(await idp.sign({ n: 2 }))).status).toBe(503);
+  });
+
   test('a discovery document briefly missing jwks_uri is retried after a back-off', async () => {
     const { lines, logger } = captureLog();
     const { call } = setup({ jwksUri: undefined, jwksCooldown: 200, logger });

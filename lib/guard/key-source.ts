@@ -44,6 +44,8 @@ export class KeySource {
   readonly #fetched: { jwks?: JSONWebKeySet; uat?: number } = {};
   #lastKidRefetch = -Infinity;
   #backgroundReload: Promise<void> | undefined;
+  #stale: { jwks: JSONWebKeySet; set: ReturnType<typeof createLocalJWKSet> } | undefined;
+  #staleRetryAt = -Infinity;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -112,10 +114,19 @@ export class KeySource {
    */
   async #getKey(remote: RemoteSet, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> {
     const loadedAt = this.#fetched.uat;
+    const stale = this.#staleSet(Date.now());
+    if (stale !== undefined && Date.now() < this.#staleRetryAt) return stale(header, token);
     try {
       return await remote(header, token);
     } catch (err) {
-      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      if (!(err instanceof errors.JWKSNoMatchingKey)) {
+        // The reload failed. Within jwksStaleIfError, the last good set keeps verifying (and
+        // the next reload attempt waits a moment, so an IdP that hangs does not slow every request).
+        if (stale === undefined) throw err;
+        this.#staleRetryAt = Date.now() + Math.min(this.options.jwksCooldown, 5_000);
+        this.report(new JwksUnavailableError(`${asKeysError(err).message}; verifying with the last key set (jwksStaleIfError)`, 5, { cause: err }));
+        return stale(header, token);
+      }
       const now = Date.now();
       if (this.#fetched.uat !== loadedAt) {
         // jose (re)loaded the set during this lookup: that was the refetch.
@@ -129,6 +140,17 @@ export class KeySource {
       await remote.reload();
       return await remote(header, token);
     }
+  }
+
+  /** The last good key set as a local set, while it is past max age but within jwksStaleIfError. */
+  #staleSet(now: number): ReturnType<typeof createLocalJWKSet> | undefined {
+    const { uat, jwks } = this.#fetched;
+    const { jwksCacheMaxAge, jwksStaleIfError } = this.options;
+    if (jwksStaleIfError === 0 || uat === undefined || jwks === undefined) return undefined;
+    const age = now - uat;
+    if (age < jwksCacheMaxAge || age >= jwksCacheMaxAge + jwksStaleIfError) return undefined;
+    if (this.#stale?.jwks !== jwks) this.#stale = { jwks, set: createLocalJWKSet(jwks) };
+    return this.#stale.set;
   }
 
   /** Identity of the key set in use right now. */
@@ -149,18 +171,20 @@ export class KeySource {
     const age = Date.now() - uat;
     if (age < this.options.jwksCacheMaxAge) return jwks;
     this.#reloadInBackground();
-    return age < this.options.jwksCacheMaxAge + this.options.jwksTimeout ? jwks : STALE;
+    const grace = Math.max(this.options.jwksTimeout, this.options.jwksStaleIfError);
+    return age < this.options.jwksCacheMaxAge + grace ? jwks : STALE;
   }
 
   #reloadInBackground(): void {
     const remote = this.#remote;
-    if (remote === undefined || this.#backgroundReload !== undefined) return;
+    if (remote === undefined || this.#backgroundReload !== undefined || Date.now() < this.#staleRetryAt) return;
     this.#backgroundReload = remote.reload().then(
       () => {
         this.#backgroundReload = undefined;
       },
       (err: unknown) => {
         this.#backgroundReload = undefined;
+        this.#staleRetryAt = Date.now() + Math.min(this.options.jwksCooldown, 5_000);
         this.report(asKeysError(err));
       },
     );
