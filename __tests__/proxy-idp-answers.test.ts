@@ -7,7 +7,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
-import { IdpClient, basicAuthorization, tokenProxy, type ProxyResultEvent, type TokenProxyOptions } from '../lib/index.js';
+import { tokenProxy, type ProxyResultEvent, type TokenProxyOptions } from '../lib/index.js';
+import { IdpClient } from '../lib/idp/idp-client.js';
+import { basicAuthorization } from '../lib/idp/client-auth.js';
 import { ServerPool } from './support/serve.js';
 
 const SECRET = 'Sup3r+s/cr=t:Wört"\\x';

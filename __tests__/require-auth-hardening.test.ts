@@ -5,7 +5,8 @@
 import express from 'express';
 import request from 'supertest';
 import { CompactSign, SignJWT, generateKeyPair } from 'jose';
-import { clearDiscoveryCache, oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
+import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
+import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { startJwksServer, type JwksServer } from './support/jwks-server.js';
 
 let idp: JwksServer;

@@ -1,7 +1,8 @@
 /** Key rotation, JWKS outages and the verified-token cache, against a real JWKS server. */
 import express from 'express';
 import request from 'supertest';
-import { clearDiscoveryCache, oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
+import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
+import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { startJwksServer, type JwksServer } from './support/jwks-server.js';
 
 let idp: JwksServer;

@@ -1,7 +1,9 @@
 /** Interop: tokens issued by node oidc-provider (a certified OpenID provider) through requireAuth. */
 import express from 'express';
 import request from 'supertest';
-import { basicAuthorization, clearDiscoveryCache, oauthErrorHandler, requireAuth, requireScopes } from '../lib/index.js';
+import { oauthErrorHandler, requireAuth, requireScopes } from '../lib/index.js';
+import { basicAuthorization } from '../lib/idp/client-auth.js';
+import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { startOidcProvider, type RunningOidcProvider } from './support/oidc-provider.js';
 
 let op: RunningOidcProvider;

@@ -19,7 +19,8 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
 import { startMockIdp } from '../demo-app/mock-idp/index.js';
-import { basicAuthorization, tokenProxy } from '../lib/index.js';
+import { tokenProxy } from '../lib/index.js';
+import { basicAuthorization } from '../lib/idp/client-auth.js';
 import { CONNECTIONS, DURATION, fmt, load, printTable, startChild, type Row, pin } from './common.js';
 
 const CLIENT = { clientId: 'web-app', clientSecret: 'web-secret' };

@@ -1,4 +1,4 @@
-import type { IdpClientOptions } from '../lib/index.js';
+import type { IdpClientOptions } from '../lib/idp/idp-client.js';
 import type { DemoConfig, IdpConfig } from './config.js';
 import type { Log } from './request-log.js';
 

@@ -1,10 +1,83 @@
-// The public API. Folders mirror the architecture: three jobs (guard, proxy, m2m) built on
-// shared pieces (errors, bearer, idp). The Redis store is a separate entry: express-oauth-kit/redis.
-export * from './errors/index.js';
-export * from './guard/index.js';
-export * from './proxy/index.js';
+// The public API, listed by name so nothing becomes public by accident; etc/*.api.md records it
+// and CI fails when it changes without the report. Folders mirror the architecture: three jobs
+// (guard, proxy, m2m) built on shared pieces (errors, bearer, idp, options). The Redis store is a
+// separate entry point: express-oauth-kit/redis.
+
+// Errors: one class per case, each with a stable `code` (the OAuthErrorCode union).
+export {
+  OAuthError,
+  MissingTokenError,
+  InvalidRequestError,
+  RequestTooLargeError,
+  MethodNotAllowedError,
+  UnsupportedMediaTypeError,
+  InvalidTokenError,
+  InsufficientScopeError,
+  InvalidClientError,
+  InvalidGrantError,
+  UnauthorizedClientError,
+  UnsupportedGrantTypeError,
+  InvalidScopeError,
+  AccessDeniedError,
+  JwksUnavailableError,
+  MisconfigurationError,
+  TemporarilyUnavailableError,
+  IdpTimeoutError,
+  IdpUnavailableError,
+  IdpBadResponseError,
+  IdpError,
+  ServerError,
+  isOAuthError,
+  ConfigError,
+  oauthErrorHandler,
+} from './errors/index.js';
+export type { OAuthErrorCode, OAuthErrorJSON, AnyOAuthError, ConfigErrorCode, OAuthErrorHandlerOptions } from './errors/index.js';
+
+// Job 1: protect routes.
+export {
+  requireAuth,
+  requireScopes,
+  requireAnyScope,
+  requireIssuer,
+  claimEquals,
+  claimIncludes,
+  claimCheck,
+  scopesOf,
+} from './guard/index.js';
+export type {
+  RequireAuthHandler,
+  RequireAuthOptions,
+  IssuerOptions,
+  IssuerResolver,
+  GuardLogger,
+  AsymmetricAlgorithm,
+  SymmetricAlgorithm,
+  AuthResult,
+  VerifiedToken,
+  ClaimCheckOptions,
+  ClaimCheckResult,
+  JsonPrimitive,
+} from './guard/index.js';
+
+// Job 2: token grants on behalf of front ends.
+export { tokenProxy, mfaChallengeProxy, revocationProxy, proxyRequestParser, proxyGuess } from './proxy/index.js';
+export type {
+  ProxyOptions,
+  TokenProxyOptions,
+  MfaChallengeProxyOptions,
+  RevocationProxyOptions,
+  ProxyResultEvent,
+  ProxyLogger,
+  ExtraParams,
+  RefreshCookieOptions,
+  ProxyGrantType,
+  ProxyRequestParserOptions,
+  ProxyGuess,
+} from './proxy/index.js';
+
+// Job 3: call other services as this service.
 export * from './m2m/index.js';
 import './m2m/middleware.js'; // brings its Express.Request augmentation (req.m2m) into dist/index.d.ts
-export { bearerChallenge } from './bearer/index.js';
-export { IdpClient, discover, clearDiscoveryCache, basicAuthorization } from './idp/index.js';
-export type { IdpClientOptions, IdpMetadata, ClientAuthMethod, IdpProfile, ParamsIn, IdpResponse } from './idp/index.js';
+
+// Option types shared by the IdP-facing factories.
+export type { IdpClientOptions, ClientAuthMethod, IdpProfile, ParamsIn } from './idp/index.js';

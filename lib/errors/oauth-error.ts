@@ -6,9 +6,14 @@
  * what Express' default error handler uses, so a bare `next(err)` already answers correctly.
  */
 
+import type { MethodNotAllowedError, RequestTooLargeError, UnsupportedMediaTypeError } from './request-errors.js';
+
 export type OAuthErrorCode =
   | 'missing_token'
   | 'invalid_request'
+  | 'request_too_large'
+  | 'method_not_allowed'
+  | 'unsupported_media_type'
   | 'invalid_token'
   | 'insufficient_scope'
   | 'invalid_client'
@@ -279,6 +284,9 @@ export class ServerError extends OAuthError {
 export type AnyOAuthError =
   | MissingTokenError
   | InvalidRequestError
+  | RequestTooLargeError
+  | MethodNotAllowedError
+  | UnsupportedMediaTypeError
   | InvalidTokenError
   | InsufficientScopeError
   | InvalidClientError

@@ -49,7 +49,8 @@ export function requireAnyScope(...scopes: string[]): RequestHandler {
   );
 }
 
-type JsonPrimitive = string | number | boolean | null;
+/** A claim value claimEquals()/claimIncludes() compare with. */
+export type JsonPrimitive = string | number | boolean | null;
 
 /** Passes tokens whose `claim` equals `value` exactly. */
 export function claimEquals(claim: string, value: JsonPrimitive): RequestHandler {

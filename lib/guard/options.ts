@@ -1,10 +1,12 @@
 import type { Request } from 'express';
 import type { JSONWebKeySet } from 'jose';
 
-export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
-export const SYMMETRIC_ALGS = ['HS256', 'HS384', 'HS512'] as const;
-export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGS)[number];
-export type SymmetricAlgorithm = (typeof SYMMETRIC_ALGS)[number];
+/** Public-key JWS algorithms a guard can accept (RFC 7518, RFC 8037, RFC 9864). */
+export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
+/** HMAC algorithms, accepted only with the `secret` option. */
+export type SymmetricAlgorithm = 'HS256' | 'HS384' | 'HS512';
+export const ASYMMETRIC_ALGS: readonly AsymmetricAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+export const SYMMETRIC_ALGS: readonly SymmetricAlgorithm[] = ['HS256', 'HS384', 'HS512'];
 
 /** What identifies one token issuer and how its tokens are checked. */
 export interface IssuerOptions {

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { OAuthError, ServerError } from '../errors/oauth-error.js';
-import { MethodNotAllowedError } from './errors.js';
+import { MethodNotAllowedError } from '../errors/request-errors.js';
 import type { ProxyConfig, ProxyResultEvent } from './options.js';
 import { errorAnswer, send, type Answer } from './respond.js';
 

@@ -1,4 +1,4 @@
-import { UnsupportedMediaTypeError } from './errors.js';
+import { UnsupportedMediaTypeError } from '../errors/request-errors.js';
 
 /** What a proxy request body may be. Nothing else is read: see `bodyFormat()`. */
 export type BodyFormat = 'form' | 'json';

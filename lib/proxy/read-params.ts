@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { InvalidRequestError } from '../errors/oauth-error.js';
-import { RequestTooLargeError } from './errors.js';
+import { RequestTooLargeError } from '../errors/request-errors.js';
 import { KNOWN_PARAMS, type GrantSpec } from './grants.js';
 import { bodyFormat } from './media-type.js';
 

@@ -1,8 +1,11 @@
-import { OAuthError } from '../errors/oauth-error.js';
+import { OAuthError } from './oauth-error.js';
+
+// Errors about the shape of an HTTP request to a proxy endpoint. On the wire they are all
+// `invalid_request` (RFC 6749 §5.2); `code` tells them apart for callers.
 
 /** 413: the body is over `bodyLimit`. Still an OAuth-shaped `invalid_request` so clients parse one format. */
 export class RequestTooLargeError extends OAuthError {
-  readonly code = 'invalid_request' as const;
+  readonly code = 'request_too_large' as const;
   constructor(limit: number) {
     // The unread rest of the body must not be parsed as a next request on this connection.
     super('invalid_request', `The request body is larger than ${limit} bytes`, 413, { Connection: 'close' });
@@ -11,7 +14,7 @@ export class RequestTooLargeError extends OAuthError {
 
 /** 405: the proxies are POST endpoints (RFC 6749 §3.2, RFC 7009 §2.1). */
 export class MethodNotAllowedError extends OAuthError {
-  readonly code = 'invalid_request' as const;
+  readonly code = 'method_not_allowed' as const;
   constructor() {
     super('invalid_request', 'Use POST', 405, { Allow: 'POST' });
   }
@@ -23,7 +26,7 @@ export class MethodNotAllowedError extends OAuthError {
  * itself always agree on what the request says.
  */
 export class UnsupportedMediaTypeError extends OAuthError {
-  readonly code = 'invalid_request' as const;
+  readonly code = 'unsupported_media_type' as const;
   constructor(description: string) {
     // The body is not read; closing keeps it from being parsed as a next request.
     super('invalid_request', description, 415, { Connection: 'close' });
