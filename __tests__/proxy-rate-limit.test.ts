@@ -1,6 +1,8 @@
 /**
- * The brute-force recipe from the docs, verbatim apart from the limits: express-rate-limit per IP
- * and per account (username for password grants, mfa_token for mfa_oob) on real guesses only.
+ * The brute-force recipe of docs/token-proxy.md ("Brute force: the rate-limit recipe"): the code
+ * between the recipe markers below is shown there verbatim, so keep the two identical.
+ * express-rate-limit per IP and per account (username for password grants, mfa_token for mfa_oob)
+ * on real guesses only.
  * proxyRequestParser() reads the request once, with tokenProxy's own rules, and proxyGuess()
  * derives the limiter's key from that very parse, so the limiter counts exactly what the proxy
  * forwards, whatever the content type. The matrix at the end proves it, and also that the older
