@@ -1,4 +1,5 @@
-import { errors, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { errors, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { jwtVerify } from '../jwt/index.js';
 import { InvalidTokenError, JwksUnavailableError, OAuthError } from '../errors/oauth-error.js';
 import { KeySource } from './key-source.js';
 import type { ResolvedOptions } from './options.js';
