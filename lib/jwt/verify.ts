@@ -104,8 +104,7 @@ export async function jwtVerify<P extends JWTPayload = JWTPayload>(
   if (!b64 && !asciiPayload) throw new errors.JWSInvalid('JWS Compact Serialization payload must use only ASCII characters');
 
   if (typeof key === 'function') {
-    const got = key(header as JWSHeaderParameters, { payload: encodedPayload, protected: encodedHeader, signature: encodedSignature });
-    key = (got instanceof Promise ? await got : got) as VerifyKey;
+    key = await key(header as JWSHeaderParameters, { payload: encodedPayload, protected: encodedHeader, signature: encodedSignature });
   }
   // One event-loop turn before the synchronous signature work: requests already read from their
   // sockets get parsed first, so a burst carrying the same new token joins one verification in
