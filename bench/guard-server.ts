@@ -1,10 +1,12 @@
 /**
  * The API under test for the guard benchmark, in its own process: the same JSON route bare,
- * behind requireAuth, behind a minimal hand-written jose guard, and behind
- * express-oauth2-jwt-bearer, all against the same JWKS and tokens.
+ * behind requireAuth, behind a minimal hand-written jose guard, behind express-oauth2-jwt-bearer
+ * (one route per alg: it takes a single tokenSigningAlg), and behind a "floor" guard that does only
+ * what no verifier can skip, all against the same JWKS and tokens.
  */
+import { createPublicKey, verify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, jwtVerify, type JWK } from 'jose';
 import { auth } from 'express-oauth2-jwt-bearer';
 import { requireAuth } from '../lib/index.js';
 
@@ -16,18 +18,40 @@ const app = express();
 const ok: RequestHandler = (_req, res) => {
   res.json({ ok: true });
 };
+const deny = (res: express.Response) => void res.status(401).end();
 
 const jwks = createRemoteJWKSet(new URL(jwksUri));
 const handWritten: RequestHandler = (req, res, next) => {
   const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
-  if (!m) {
-    res.status(401).end();
-    return;
-  }
-  jwtVerify(m[1]!, jwks, { issuer, audience, algorithms: ['RS256'] }).then(
+  if (!m) return deny(res);
+  jwtVerify(m[1]!, jwks, { issuer, audience, algorithms: ['RS256', 'ES256'] }).then(
     () => next(),
-    () => res.status(401).end(),
+    () => deny(res),
   );
+};
+
+// The floor: crypto.verify on a KeyObject made once, JSON.parse, iss/aud/exp. No alg policy, no
+// typ/nbf/iat, no key rotation: what a verifier costs when it does nothing else, for comparison only.
+const floorKeys = new Map<string, KeyObject | VerifyKeyObjectInput>();
+const { keys } = (await (await fetch(jwksUri)).json()) as { keys: JWK[] };
+for (const jwk of keys) {
+  const key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  floorKeys.set(jwk.kid!, jwk.kty === 'EC' ? { key, dsaEncoding: 'ieee-p1363' } : key);
+}
+const floor: RequestHandler = (req, res, next) => {
+  const value = req.headers.authorization;
+  if (!value?.startsWith('Bearer ')) return deny(res);
+  const [h, p, s] = value.slice(7).split('.');
+  try {
+    const header = JSON.parse(Buffer.from(h!, 'base64url').toString()) as { kid: string };
+    const key = floorKeys.get(header.kid);
+    if (!key || !verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s!, 'base64url'))) return deny(res);
+    const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as { iss?: string; aud?: string; exp?: number };
+    if (claims.iss !== issuer || claims.aud !== audience || !(typeof claims.exp === 'number' && claims.exp > Date.now() / 1000)) return deny(res);
+  } catch {
+    return deny(res);
+  }
+  next();
 };
 
 // CPU time of this process (main thread and crypto threadpool), for per-request cost figures.
@@ -40,7 +64,9 @@ app.get('/bare', ok);
 app.get('/noop', (_req, _res, next) => next(), ok);
 app.get('/kit', requireAuth({ issuer, audience, jwksUri }), ok);
 app.get('/jose', handWritten, ok);
-app.get('/auth0', auth({ issuer, audience, jwksUri, tokenSigningAlg: 'RS256' }), ok);
+app.get('/floor', floor, ok);
+app.get('/auth0-RS256', auth({ issuer, audience, jwksUri, tokenSigningAlg: 'RS256' }), ok);
+app.get('/auth0-ES256', auth({ issuer, audience, jwksUri, tokenSigningAlg: 'ES256' }), ok);
 
 const server = app.listen(0, '127.0.0.1', () => {
   const address = server.address();

@@ -1,4 +1,5 @@
-import { errors, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { errors, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { jwtVerify } from '../jwt/index.js';
 import type { InvalidTokenError, OAuthError } from '../errors/oauth-error.js';
 import { asKeysError, KeySource, type GetKey } from './key-source.js';
 import type { ResolvedOptions } from './options.js';
