@@ -150,6 +150,8 @@ export interface ResolvedOptions {
 export interface GuardConfig {
   /** One entry per configured issuer, or a resolver for run-time issuers. */
   issuers: ResolvedOptions[] | ((iss: string, req: Request | undefined) => Promise<ResolvedOptions | undefined>);
+  /** true when the issuers came from the `issuers` option (the token's iss picks one before verifying). */
+  issuersListed: boolean;
   authRequired: boolean;
   realm: string;
   locations: Array<'header' | 'body' | 'query'>;

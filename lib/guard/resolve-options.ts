@@ -166,6 +166,7 @@ export function resolveOptions(options: RequireAuthOptions): GuardConfig {
   }
   return {
     issuers: resolveIssuers(o, tuning),
+    issuersListed: o.issuers !== undefined,
     authRequired: check.boolean(o.authRequired, 'authRequired', true),
     realm: o.realm ?? 'api',
     locations,

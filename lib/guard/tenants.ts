@@ -13,6 +13,11 @@ const MAX_RESOLVED_ISSUERS = 1_000;
  * listed is refused before anything is fetched or stored, so random issuers cost nothing.
  */
 export class Tenants {
+  /**
+   * The top-level single-issuer form: no pre-check, so every answer stays exactly what full
+   * verification says (signature problems before claim problems).
+   */
+  readonly #single: Verifier | undefined;
   readonly #byIssuer = new Map<string, Verifier>();
   readonly #resolve: ((iss: string, req: Request | undefined) => Promise<ResolvedOptions | undefined>) | undefined;
   readonly #resolved: LRUCache<string, Verifier> | undefined;
@@ -28,15 +33,18 @@ export class Tenants {
       this.#resolved = new LRUCache({ max: MAX_RESOLVED_ISSUERS });
     } else {
       for (const issuer of config.issuers) this.#byIssuer.set(issuer.issuer, new Verifier(issuer, invalidToken, report));
+      if (!config.issuersListed) this.#single = this.#byIssuer.values().next().value;
     }
   }
 
   /** The verifier for this token's issuer; throws 401 invalid_token for an issuer not accepted. */
   select(token: string, req: Request | undefined): Verifier | Promise<Verifier> {
+    if (this.#single !== undefined) return this.#single;
     const problem = formatProblem(token);
     if (problem !== undefined) throw this.invalidToken(problem);
     const iss = unverifiedIssuer(token);
-    if (iss === undefined) throw this.#unlisted();
+    if (iss === null) throw this.invalidToken('The token payload is not a valid JWT claims set');
+    if (iss === undefined) throw this.invalidToken('The token has no "iss" claim, which this API requires');
     const listed = this.#byIssuer.get(iss) ?? this.#resolved?.get(iss);
     if (listed !== undefined) return listed;
     if (this.#resolve === undefined) throw this.#unlisted();
@@ -75,15 +83,20 @@ export class Tenants {
   }
 }
 
-/** The `iss` of a compact JWS, unverified: only to choose which keys verify it. */
-function unverifiedIssuer(token: string): string | undefined {
+/**
+ * The `iss` of a compact JWS, unverified: only to choose which keys verify it. null when the
+ * payload is not a JSON object, undefined when it has no string `iss`.
+ */
+function unverifiedIssuer(token: string): string | null | undefined {
   const start = token.indexOf('.') + 1;
   const end = token.indexOf('.', start);
+  let payload: unknown;
   try {
-    const payload: unknown = JSON.parse(Buffer.from(token.slice(start, end), 'base64url').toString('utf8'));
-    const iss = (payload as { iss?: unknown } | null)?.iss;
-    return typeof iss === 'string' ? iss : undefined;
+    payload = JSON.parse(Buffer.from(token.slice(start, end), 'base64url').toString('utf8'));
   } catch {
-    return undefined;
+    return null;
   }
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return null;
+  const iss = (payload as { iss?: unknown }).iss;
+  return typeof iss === 'string' ? iss : undefined;
 }
