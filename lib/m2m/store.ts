@@ -16,7 +16,8 @@ export interface StoredToken {
   scope?: string;
 }
 
-type MaybePromise<T> = T | Promise<T>;
+/** A value, or a promise of it: a store may answer synchronously (memory) or not (Redis). */
+export type MaybePromise<T> = T | Promise<T>;
 
 /**
  * A cache shared between client instances, so a fleet asks the IdP for one token per key instead

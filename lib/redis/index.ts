@@ -11,3 +11,5 @@ export {
   type RedisTokenStoreOptions,
   type RedisClient,
 } from './token-store.js';
+// The store contract it implements, so this entry point's types stand on their own.
+export type { TokenStore, StoredToken, MaybePromise } from '../m2m/store.js';
