@@ -40,7 +40,27 @@ const SECTIONS: Array<[RegExp, string]> = [
 ];
 const FALLBACK = 'errors.md#configerror';
 
+/**
+ * Thrown synchronously by a factory (`requireAuth`, `tokenProxy`, `createM2MClient`,
+ * `redisTokenStore`, ...) when its options are invalid, so a bad deployment fails at start-up
+ * instead of answering requests wrongly. Never sent to an HTTP client. The message names the
+ * option, never a secret's value.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   app.use('/api', requireAuth({ issuer: process.env.ISSUER!, audience: 'api' }));
+ * } catch (err) {
+ *   if (err instanceof ConfigError) {
+ *     console.error(`${err.code}: ${err.message}\nSee ${err.docs}`);
+ *     process.exit(1);
+ *   }
+ *   throw err;
+ * }
+ * ```
+ */
 export class ConfigError extends TypeError {
+  /** Stable identifier of what is wrong (which kind of option); see {@link ConfigErrorCode}. */
   readonly code: ConfigErrorCode;
   /** Page and section that explain the option, e.g. `express-oauth-kit/docs/require-auth.md#options`. */
   readonly docs: string;
@@ -51,6 +71,7 @@ export class ConfigError extends TypeError {
     this.code = code;
     this.docs = docs;
   }
+  /** Always `"ConfigError"` (a literal, so it survives minification). */
   override get name(): string {
     return 'ConfigError';
   }

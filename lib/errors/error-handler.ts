@@ -1,20 +1,36 @@
 import type { ErrorRequestHandler } from 'express';
 import { OAuthError } from './oauth-error.js';
 
+/** Options of {@link oauthErrorHandler}. */
 export interface OAuthErrorHandlerOptions {
   /**
    * Called with errors that are not `OAuthError`s (bugs, other middleware) before the generic
-   * 500 answer is sent. Default: `console.error` of the error name and message only.
+   * 500 answer is sent. Use it to log the bug with your own logger.
+   *
+   * @default `console.error` of the error's name and message only (no stack, no properties)
    */
   onUnexpectedError?: (err: unknown) => void;
-  /** Answer non-OAuth errors too (500 `server_error`) instead of passing them on. Default true. */
+  /**
+   * Answer non-OAuth errors too (500 `server_error`, no detail) instead of passing them on with
+   * `next(err)`. Set to false when another error handler after this one renders your own errors.
+   *
+   * @default true
+   */
   handleAll?: boolean;
 }
 
 /**
  * Renders `OAuthError`s as `{ error, error_description }` JSON with their status and headers
  * (WWW-Authenticate, Retry-After). Other errors become a 500 `server_error` without details,
- * so a stack trace never reaches a client.
+ * so a stack trace never reaches a client. Client errors of other middleware that set a 4xx
+ * `status` and `expose` (body-parser) become a 4xx `invalid_request`. Every answer is `no-store`.
+ * Mount it after your routes.
+ *
+ * @example
+ * ```ts
+ * app.use('/api', requireAuth({ issuer: 'https://idp.example.com', audience: 'api' }), apiRouter);
+ * app.use(oauthErrorHandler({ onUnexpectedError: (err) => logger.error(err) }));
+ * ```
  */
 export function oauthErrorHandler(options: OAuthErrorHandlerOptions = {}): ErrorRequestHandler {
   const handleAll = options.handleAll ?? true;

@@ -5,6 +5,7 @@ import { OAuthError } from './oauth-error.js';
 
 /** 413: the body is over `bodyLimit`. Still an OAuth-shaped `invalid_request` so clients parse one format. */
 export class RequestTooLargeError extends OAuthError {
+  /** Always `'request_too_large'`. */
   readonly code = 'request_too_large' as const;
   constructor(limit: number) {
     // The unread rest of the body must not be parsed as a next request on this connection.
@@ -14,6 +15,7 @@ export class RequestTooLargeError extends OAuthError {
 
 /** 405: the proxies are POST endpoints (RFC 6749 §3.2, RFC 7009 §2.1). */
 export class MethodNotAllowedError extends OAuthError {
+  /** Always `'method_not_allowed'`. */
   readonly code = 'method_not_allowed' as const;
   constructor() {
     super('invalid_request', 'Use POST', 405, { Allow: 'POST' });
@@ -26,6 +28,7 @@ export class MethodNotAllowedError extends OAuthError {
  * itself always agree on what the request says.
  */
 export class UnsupportedMediaTypeError extends OAuthError {
+  /** Always `'unsupported_media_type'`. */
   readonly code = 'unsupported_media_type' as const;
   constructor(description: string) {
     // The body is not read; closing keeps it from being parsed as a next request.

@@ -10,15 +10,29 @@ export const SYMMETRIC_ALGS: readonly SymmetricAlgorithm[] = ['HS256', 'HS384', 
 
 /** What identifies one token issuer and how its tokens are checked. */
 export interface IssuerOptions {
-  /** Expected `iss`, exactly as the IdP writes it. Also the base for discovery. */
+  /**
+   * Expected `iss`, exactly as the IdP writes it (compared byte for byte, trailing slash
+   * included). Also the base URL for OpenID discovery when no key source is given. Required.
+   */
   issuer: string;
-  /** Expected `aud`; a token naming any one of these is accepted. */
+  /** Expected `aud`; a token naming any one of these is accepted. Required. */
   audience: string | string[];
-  /** JWKS URL. Default: `jwks_uri` from the issuer's discovery document. */
+  /**
+   * JWKS URL. Only one of `jwksUri`, `jwks` and `secret` may be given; must be https (or http on
+   * a loopback host, see {@link RequireAuthOptions.allowInsecureHttp}).
+   * @default the `jwks_uri` of the issuer's discovery document (`<issuer>/.well-known/openid-configuration`)
+   */
   jwksUri?: string;
-  /** A local key set instead of a URL (keys pinned in configuration). */
+  /**
+   * A local key set instead of a URL (keys pinned in configuration; nothing is fetched).
+   * @default none: keys are fetched from `jwksUri` or discovery
+   */
   jwks?: JSONWebKeySet;
-  /** Shared secret for HS256/384/512 tokens. Only with this option are symmetric algorithms accepted. */
+  /**
+   * Shared secret for HS256/384/512 tokens, at least 32 bytes (RFC 7518 §3.2). Only with this
+   * option are symmetric algorithms accepted, and then only they.
+   * @default none: only asymmetric algorithms are accepted
+   */
   secret?: string | Uint8Array;
   /**
    * Allowed `alg` values. `none` is never accepted.
@@ -30,11 +44,21 @@ export interface IssuerOptions {
    * @default 5
    */
   clockTolerance?: number;
-  /** Reject tokens whose `iat` is older than this many seconds. */
+  /**
+   * Reject tokens whose `iat` is older than this many seconds, whatever their `exp` says.
+   * @default none: only `exp` limits a token's life
+   */
   maxTokenAge?: number;
-  /** Claims that must be present (besides iss/aud/exp, which always are). */
+  /**
+   * Claims that must be present (besides iss/aud/exp, which always are).
+   * @default []
+   */
   requiredClaims?: string[];
-  /** Expected `typ` header, e.g. 'at+jwt' for RFC 9068 access tokens. */
+  /**
+   * Expected `typ` header, e.g. `'at+jwt'` for RFC 9068 access tokens; guards against an ID
+   * token being used as an access token.
+   * @default none: `typ` is not checked
+   */
   typ?: string;
 }
 
@@ -46,7 +70,9 @@ export type IssuerResolver = (iss: string, req: Request | undefined) => IssuerOp
 
 /** Where operator-facing messages go. `console` fits, so do pino and winston loggers. */
 export interface GuardLogger {
+  /** Degraded but still answering, e.g. verifying with a stale key set after a failed reload. */
   warn(message: string): void;
+  /** A failure that made requests fail, e.g. the JWKS or discovery document could not be fetched. */
   error(message: string): void;
 }
 
@@ -55,6 +81,7 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
   /**
    * Several issuers in one API: a list (the token's `iss` picks one, matched exactly) or a
    * resolver. Not together with a top-level `issuer`.
+   * @default none: the single issuer given by the top-level options
    * @example
    * ```ts
    * requireAuth({ issuers: [
@@ -80,9 +107,17 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
    * @default none
    */
   tokenLocations?: Array<'body' | 'query'>;
-  /** Name of a cookie that may carry the token (the application must protect such routes against CSRF, e.g. SameSite=Strict). */
+  /**
+   * Name of a cookie that may carry the token (the application must protect such routes against
+   * CSRF, e.g. SameSite=Strict). Read from the raw `Cookie` header; no cookie parser needed.
+   * @default none: cookies are not read
+   */
   tokenCookie?: string;
-  /** Your own token lookup, e.g. a WebSocket sub-protocol header; return undefined for none. Counts as one more place. */
+  /**
+   * Your own token lookup, e.g. a WebSocket sub-protocol header; return undefined for none.
+   * Counts as one more place.
+   * @default none
+   */
   getToken?: (req: Request) => string | undefined;
   /**
    * Longest token accepted, in characters.
@@ -93,7 +128,19 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
    * Verified-token cache: false turns it off; numbers bound it.
    * @default { maxEntries: 10000, maxBytes: 16777216 }
    */
-  cache?: false | { maxEntries?: number; maxBytes?: number };
+  cache?: false | {
+    /**
+     * Most tokens kept. A token is admitted once it has verified twice, so one-off tokens cannot
+     * push out the ones clients keep presenting.
+     * @default 10000
+     */
+    maxEntries?: number;
+    /**
+     * Most estimated bytes kept (about three times the token's length per entry, plus overhead).
+     * @default 16777216 (16 MiB)
+     */
+    maxBytes?: number;
+  };
   /**
    * JWKS request timeout in ms.
    * @default 5000

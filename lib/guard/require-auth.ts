@@ -9,6 +9,10 @@ import { VerifiedCache } from './verified-cache.js';
 import type { Verifier, VerifiedToken } from './verifier.js';
 import './types.js';
 
+/**
+ * What {@link requireAuth} returns: Express middleware, plus a way to verify tokens that do not
+ * come through an Express route and counters for monitoring.
+ */
 export interface RequireAuthHandler extends RequestHandler {
   /** Verify a token outside Express (WebSocket upgrades, queues). Rejects with OAuthErrors only. */
   verify(token: string): Promise<VerifiedToken>;
@@ -17,13 +21,37 @@ export interface RequireAuthHandler extends RequestHandler {
    * answered from the cache, and signature verifications run (hits / (hits + verifications) is the
    * hit ratio worth graphing).
    */
-  readonly cacheStats: { entries: number; bytes: number; hits: number; verifications: number };
+  readonly cacheStats: {
+    /** Tokens in the verified-token cache now. */
+    entries: number;
+    /** Their estimated size in bytes now. */
+    bytes: number;
+    /** Requests answered from the cache since start. */
+    hits: number;
+    /** Signature verifications run since start (cache misses, each deduplicated across a burst). */
+    verifications: number;
+  };
 }
 
 /**
  * Express middleware that accepts only requests with a valid Bearer JWT (RFC 6750, RFC 9068).
  * On success `req.auth` holds the token, header, claims and scopes; on failure `next(err)` with
- * an OAuthError whose status and WWW-Authenticate header are already right.
+ * an OAuthError whose status and WWW-Authenticate header are already right: 401 with no error
+ * code when there is no token, 400 `invalid_request` for a malformed request, 401 `invalid_token`
+ * for a bad token, 503 `jwks_unavailable` when the keys cannot be fetched. Options are checked at
+ * once: a mistake throws a {@link ConfigError} before the server starts.
+ *
+ * @example
+ * ```ts
+ * const auth = requireAuth({ issuer: 'https://idp.example.com', audience: 'https://api.example.com' });
+ * app.get('/api/orders', auth, requireScopes('orders:read'), (req, res) => {
+ *   res.json({ user: req.auth!.payload.sub, scopes: req.auth!.scopes });
+ * });
+ * app.use(oauthErrorHandler());
+ *
+ * // Outside Express, e.g. a WebSocket upgrade:
+ * const { payload } = await auth.verify(token);
+ * ```
  */
 export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   const config = resolveOptions(options);

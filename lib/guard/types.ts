@@ -6,6 +6,7 @@ export interface AuthResult {
   token: string;
   /** The configured issuer the token matched: tells tenants apart when there are several. */
   issuer: string;
+  /** Verified protected header (`alg`, `kid`, `typ`). */
   header: Readonly<JWTHeaderParameters>;
   /** Verified claims, deeply frozen on every request (they are shared with the verified-token cache). */
   payload: Readonly<JWTPayload>;

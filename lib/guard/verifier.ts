@@ -5,12 +5,18 @@ import { asKeysError, KeySource, type GetKey } from './key-source.js';
 import type { ResolvedOptions } from './options.js';
 import { scopesOf } from './scopes.js';
 
+/**
+ * What {@link RequireAuthHandler.verify} resolves with: the token's verified parts, as also put on
+ * `req.auth` by the middleware (without the raw token).
+ */
 export interface VerifiedToken {
   /** The configured issuer the token matched (its `iss`). */
   readonly issuer: string;
+  /** Verified protected header (`alg`, `kid`, `typ`). */
   readonly header: Readonly<JWTHeaderParameters>;
   /** Verified claims, deeply frozen: the same object may be shared by later requests through the cache. */
   readonly payload: Readonly<JWTPayload>;
+  /** Granted scopes, from `scope` (string or array) and `scp`. */
   readonly scopes: readonly string[];
 }
 

@@ -1,3 +1,9 @@
+/**
+ * How this server authenticates as a confidential client to the IdP (RFC 6749 §2.3.1):
+ * `client_secret_basic` sends an `Authorization: Basic` header (id and secret form-urlencoded
+ * first, as the RFC requires); `client_secret_post` sends `client_id` and `client_secret` as
+ * request parameters.
+ */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
 
 /** application/x-www-form-urlencoded encoding of one value (WHATWG serializer, RFC 6749 App. B). */

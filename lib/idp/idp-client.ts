@@ -10,31 +10,72 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
 
 export type IdpEndpoint = 'token' | 'revocation' | 'mfa_challenge';
 
-/** Options shared by `tokenProxy()` and `createM2MClient()`: where the IdP is and who we are. */
+/**
+ * Options shared by the proxies (`tokenProxy()`, `mfaChallengeProxy()`, `revocationProxy()`) and
+ * `createM2MClient()`: where the IdP is and who this server is to it. Give `issuer`, or
+ * `tokenEndpoint`, or both; explicit endpoints always win over discovery and profiles.
+ */
 export interface IdpClientOptions {
-  /** The IdP's issuer URL; endpoints not given explicitly are discovered from it. */
+  /**
+   * The IdP's issuer URL. Endpoints not given explicitly come from the `profile`'s paths under it,
+   * else from its OpenID discovery document (fetched on first use, then cached).
+   * @default none: then `tokenEndpoint` is required
+   */
   issuer?: string;
-  /** Token endpoint URL. Required unless `issuer` is given. */
+  /**
+   * Token endpoint URL.
+   * @default the `profile`'s path under `issuer`, else `token_endpoint` from discovery; required without `issuer`
+   */
   tokenEndpoint?: string;
-  /** RFC 7009 revocation endpoint; default from discovery. */
+  /**
+   * RFC 7009 revocation endpoint, used by `revocationProxy()`.
+   * @default `revocation_endpoint` from the issuer's discovery document
+   */
   revocationEndpoint?: string;
-  /** EIAM MFA challenge endpoint; default `/auth/mfa/challenge` next to an EIAM token endpoint. */
+  /**
+   * MFA challenge endpoint, used by `mfaChallengeProxy()`.
+   * @default `/auth/mfa/challenge` under the issuer or token endpoint's origin with `profile: 'eiam'`, else `mfa_challenge_endpoint` from discovery
+   */
   mfaChallengeEndpoint?: string;
-  /** Shortcut for Tencent Cloud EIAM / CIAM paths and parameter placement. */
+  /**
+   * Shortcut for Tencent Cloud IdPs: sets the endpoint paths, `clientAuth` and `paramsIn`
+   * ({@link IdpProfile}). Explicit options still win.
+   * @default 'rfc6749'
+   */
   profile?: IdpProfile;
-  /** This confidential client's id. */
+  /** This confidential client's id at the IdP. Required. */
   clientId: string;
-  /** This confidential client's secret. Never logged, never put in an error message. */
+  /**
+   * This confidential client's secret. Required; load it from the environment. Never logged,
+   * never put in an error message, redacted from IdP answers that echo it.
+   */
   clientSecret: string;
-  /** How the client authenticates to the IdP (RFC 6749 §2.3.1). */
+  /**
+   * How the client authenticates to the IdP (RFC 6749 §2.3.1).
+   * @default 'client_secret_basic' ('client_secret_post' with `profile: 'ciam'`)
+   */
   clientAuth?: ClientAuthMethod;
-  /** Where grant parameters go: form body (RFC 6749) or query string (Tencent EIAM). */
+  /**
+   * Where grant parameters go: form body (RFC 6749) or query string (Tencent EIAM).
+   * @default 'body' ('query' with `profile: 'eiam'`)
+   */
   paramsIn?: ParamsIn;
-  /** Milliseconds to wait for the IdP. Default 10000. */
+  /**
+   * Milliseconds to wait for the IdP (also for discovery); past it the request fails with
+   * {@link IdpTimeoutError} (504).
+   * @default 10000
+   */
   timeout?: number;
-  /** Largest IdP answer accepted, in bytes. Default 262144. */
+  /**
+   * Largest IdP answer accepted, in bytes; a longer one fails with {@link IdpBadResponseError}.
+   * @default 262144 (256 KiB)
+   */
   maxResponseBytes?: number;
-  /** Permit http:// IdP URLs on non-loopback hosts (inside a private network). Default false. */
+  /**
+   * Permit http:// IdP URLs on non-loopback hosts (inside a private network). http on
+   * localhost/127.0.0.1/::1 is always allowed.
+   * @default false
+   */
   allowInsecureHttp?: boolean;
 }
 

@@ -1,6 +1,18 @@
 import type { ClientAuthMethod } from './client-auth.js';
 
+/**
+ * Preset IdP conventions, so one word replaces several options:
+ * - `'eiam'` (Tencent Cloud EIAM): token endpoint `/auth/oauth2/token` and MFA challenge
+ *   `/auth/mfa/challenge` under the issuer, parameters in the query string, client_secret_basic.
+ * - `'ciam'` (Tencent Cloud CIAM): token endpoint `/oauth2/token` under the issuer, form body,
+ *   client_secret_post.
+ * - `'rfc6749'`: form body, client_secret_basic, endpoints from discovery or explicit options.
+ */
 export type IdpProfile = 'eiam' | 'ciam' | 'rfc6749';
+/**
+ * Where grant parameters go on requests to the IdP: `'body'`, the form-encoded body RFC 6749
+ * requires, or `'query'`, the query string Tencent EIAM expects.
+ */
 export type ParamsIn = 'body' | 'query';
 
 interface ProfileDefaults {

@@ -25,6 +25,23 @@ const hasTokenOptions = (o: TokenRequestOptions): boolean => o.scope !== undefin
 /**
  * Cached client_credentials tokens (RFC 6749 §4.4) for calls from this service to others.
  * Options are checked here, so a misconfiguration throws a ConfigError at start-up.
+ *
+ * @example
+ * ```ts
+ * const m2m = createM2MClient({
+ *   issuer: 'https://idp.example.com',
+ *   clientId: process.env.M2M_CLIENT_ID!,
+ *   clientSecret: process.env.M2M_CLIENT_SECRET!,
+ *   scope: 'billing:read',
+ *   onError: (err, { phase }) => logger.warn({ phase, code: (err as { code?: string }).code }, err.message),
+ * });
+ *
+ * const res = await m2m.fetch('https://billing.internal/invoices'); // Authorization: Bearer <token>
+ * const { accessToken } = await m2m.getToken({ audience: 'https://reports.internal' });
+ *
+ * // Or per request, as req.m2m:
+ * app.use('/reports', m2m.middleware({ audience: 'https://reports.internal' }));
+ * ```
  */
 export function createM2MClient(options: M2MClientOptions): M2MClient {
   const o = resolveOptions(options);

@@ -3,6 +3,7 @@ import { sleep } from './retry.js';
 
 /** A shared store failed or was too slow. Reported through `onError` (phase 'store'), never thrown to callers. */
 export class TokenStoreError extends Error {
+  /** Always `'token_store_error'`: switch on it in `onError` rather than on the message. */
   readonly code = 'token_store_error' as const;
   /** The store method that failed: get, set, delete, lock or unlock. */
   readonly operation: string;
@@ -10,6 +11,7 @@ export class TokenStoreError extends Error {
     super(`The token store's ${operation}() ${detail}; continuing with the in-process cache and the IdP`, options);
     this.operation = operation;
   }
+  /** Always `"TokenStoreError"`. */
   override get name(): string {
     return 'TokenStoreError';
   }

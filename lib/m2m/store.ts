@@ -6,7 +6,9 @@ import { LRUCache } from 'lru-cache';
  * refresh-ahead point from a shared token.
  */
 export interface StoredToken {
+  /** The bearer token. A credential: a shared store must be access-controlled. */
   accessToken: string;
+  /** Always `'Bearer'`. */
   tokenType: 'Bearer';
   /** Epoch milliseconds at which the IdP says the token expires. */
   expiresAt: number;
@@ -35,11 +37,25 @@ export type MaybePromise<T> = T | Promise<T>;
  *   its in-process cache and the IdP. Calls are also bounded by `storeTimeout`.
  */
 export interface TokenStore {
+  /** The token stored under `key`, or undefined / null when there is none or its TTL has passed. */
   get(key: string): MaybePromise<StoredToken | undefined | null>;
+  /**
+   * Stores `value` under `key` for `ttlMs` milliseconds (the token's usable lifetime), replacing
+   * any previous value. The stores of this package remove the key when `ttlMs` is below 1.
+   */
   set(key: string, value: StoredToken, ttlMs: number): MaybePromise<void>;
   /** Removes a token the downstream rejected, so other instances stop using it. */
   delete?(key: string): MaybePromise<void>;
+  /**
+   * Takes the fetch lease for `key` for `ttlMs` milliseconds: true for exactly one caller, false
+   * while another holds it. Optional, but must come with `unlock`; without them each instance
+   * fetches its own token on a miss.
+   */
   lock?(key: string, ttlMs: number): MaybePromise<boolean>;
+  /**
+   * Releases the lease taken with `lock`. A shared adapter should compare-and-delete, so a lease
+   * that expired and was taken by another instance is not released.
+   */
   unlock?(key: string): MaybePromise<void>;
 }
 
@@ -59,8 +75,12 @@ export function isStoredToken(value: unknown): value is StoredToken {
   );
 }
 
+/** Options of {@link MemoryTokenStore}. */
 export interface MemoryTokenStoreOptions {
-  /** Most tokens kept; least recently used ones are dropped first. Default 1000. */
+  /**
+   * Most tokens kept; least recently used ones are dropped first.
+   * @default 1000
+   */
   max?: number;
 }
 
@@ -102,6 +122,7 @@ export class MemoryTokenStore implements TokenStore {
     this.#locks.delete(key);
   }
 
+  /** Number of tokens held now (expired ones may still count until they are read). */
   get size(): number {
     return this.#tokens.size;
   }

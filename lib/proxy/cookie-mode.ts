@@ -15,21 +15,28 @@ export interface RefreshCookieOptions {
    */
   allowedOrigins: string[];
   /**
-   * Cookie path. Default `/`, which permits the `__Host-` prefix (no Domain, Secure, Path=/: a
-   * sibling subdomain cannot plant or overwrite the cookie) at the price of the browser sending the
-   * cookie with every request to this origin. A narrower path such as `/auth` keeps it away from
-   * other routes (and their logs) but only allows the weaker `__Secure-` prefix.
+   * Cookie path. `/` permits the `__Host-` prefix (no Domain, Secure, Path=/: a sibling subdomain
+   * cannot plant or overwrite the cookie) at the price of the browser sending the cookie with
+   * every request to this origin. A narrower path such as `/auth` keeps it away from other routes
+   * (and their logs) but only allows the weaker `__Secure-` prefix.
+   * @default '/'
    */
   path?: string;
-  /** Cookie name. Default `__Host-oauth_refresh` with path `/`, else `__Secure-oauth_refresh`. */
+  /**
+   * Cookie name.
+   * @default '__Host-oauth_refresh' with path `/`, else '__Secure-oauth_refresh'
+   */
   name?: string;
   /**
-   * Lifetime in seconds, 1 to 34560000 (400 days, the longest browsers keep a cookie). Default: the
-   * IdP's `refresh_expires_in` / `refresh_token_expires_in` (a number or a string of digits)
-   * clamped to that range, else a session cookie (gone when the browser closes).
+   * Lifetime in seconds, 1 to 34560000 (400 days, the longest browsers keep a cookie).
+   * @default the IdP's `refresh_expires_in` / `refresh_token_expires_in` (a number or a string of digits) clamped to that range, else a session cookie (gone when the browser closes)
    */
   maxAge?: number;
-  /** Header a request relying on the cookie must carry (any non-empty value). Default `x-csrf-token`. */
+  /**
+   * Header a request relying on the cookie must carry (any non-empty value): a cross-site form or
+   * image cannot send it.
+   * @default 'x-csrf-token'
+   */
   csrfHeader?: string;
 }
 

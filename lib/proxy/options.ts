@@ -5,7 +5,9 @@ import { resolveCookieOptions, type CookieConfig, type RefreshCookieOptions } fr
 
 /** Where operator-facing messages go. `console` fits, so do pino and winston loggers. */
 export interface ProxyLogger {
+  /** Something the operator should look at that did not fail the request on its own. */
   warn(message: string): void;
+  /** The IdP rejected this server's client credentials, could not be reached, or answered garbage. */
   error(message: string): void;
 }
 
@@ -34,36 +36,82 @@ export interface ProxyResultEvent {
 /** Options every proxy accepts: the IdP connection plus how requests are read and reported. */
 export interface ProxyOptions extends IdpClientOptions {
   /**
-   * Also read parameters from the request's query string. Default false: passwords and tokens in
-   * URLs end up in access logs, proxies and browser history. With it off, a query naming an OAuth
-   * parameter is refused with 400 so the mistake is visible.
+   * Also read parameters from the request's query string. Off by default because passwords and
+   * tokens in URLs end up in access logs, proxies and browser history. With it off, a query
+   * naming an OAuth parameter is refused with 400 so the mistake is visible.
+   * @default false
    */
   allowQueryParams?: boolean;
-  /** Largest request body read, in bytes. Default 16384. */
+  /**
+   * Largest request body read, in bytes; a larger one is refused with 413
+   * ({@link RequestTooLargeError}).
+   * @default 16384
+   */
   bodyLimit?: number;
-  /** Audit hook called once per answered request. Exceptions it throws are logged and ignored. */
+  /**
+   * Audit hook called once per answered request. Exceptions it throws are logged and ignored.
+   * @default none
+   */
   onResult?: (event: ProxyResultEvent) => void;
-  /** Operator messages (IdP rejected our client credentials, IdP failures). Default `console`; `false` silences. */
+  /**
+   * Operator messages (IdP rejected our client credentials, IdP failures); `false` silences them.
+   * @default console
+   */
   logger?: ProxyLogger | false;
 }
 
+/**
+ * Parameters the server adds to token requests: a fixed record, or a function of the grant type
+ * returning the record (or undefined for none). A function's result is checked on every request;
+ * a bad one answers 500 and is logged. Names the server owns (client credentials, grant_type)
+ * are refused.
+ */
 export type ExtraParams = Record<string, string> | ((grantType: ProxyGrantType) => Record<string, string> | undefined);
 
+/** Options of {@link tokenProxy}: the IdP connection plus which grants a front end may use. */
 export interface TokenProxyOptions extends ProxyOptions {
-  /** Grants the front end may use. Default `['password', 'mfa_oob', 'refresh_token']`. */
+  /**
+   * Grants the front end may use (an allow-list); others answer 400 `unsupported_grant_type`.
+   * `client_credentials` is refused at start-up: a front end must never act as this server.
+   * @default ['password', 'mfa_oob', 'refresh_token']
+   */
   grants?: ProxyGrantType[];
-  /** Extra parameters a front end may send per grant (e.g. `{ password: ['audience'] }`). */
+  /**
+   * Extra parameters a front end may send per grant (e.g. `{ password: ['audience'] }`), on top
+   * of the grant's own. Anything else the caller sends is dropped.
+   * @default {} (only each grant's own parameters are forwarded)
+   */
   allowParams?: Partial<Record<ProxyGrantType, string[]>>;
-  /** Parameters the server adds to every token request (e.g. CIAM `auth_source_id`). They win over the caller's. */
+  /**
+   * Parameters the server adds to every token request (e.g. CIAM `auth_source_id`). They win
+   * over the caller's.
+   * @default none
+   */
   extraParams?: ExtraParams;
-  /** Refresh-token cookie mode: the browser never sees the refresh token. Off by default. */
+  /**
+   * Refresh-token cookie mode: the refresh token goes into an HttpOnly cookie and the browser's
+   * script never sees it.
+   * @default none: refresh tokens are returned in the JSON body
+   */
   cookie?: RefreshCookieOptions;
 }
 
+/**
+ * Options of {@link mfaChallengeProxy}: the common proxy options. It needs `mfaChallengeEndpoint`,
+ * `issuer`, or `profile: 'eiam'` to know where to send the challenge.
+ */
 export type MfaChallengeProxyOptions = ProxyOptions;
 
+/**
+ * Options of {@link revocationProxy}: the common proxy options, plus the cookie settings when
+ * `tokenProxy` runs in cookie mode. It needs `revocationEndpoint` or `issuer`.
+ */
 export interface RevocationProxyOptions extends ProxyOptions {
-  /** Same cookie options as `tokenProxy`: a request without `token` revokes the cookie's refresh token and clears it. */
+  /**
+   * Same cookie options as `tokenProxy`: a request without `token` revokes the cookie's refresh
+   * token and clears it.
+   * @default none: the caller must send `token`
+   */
   cookie?: RefreshCookieOptions;
 }
 

@@ -6,10 +6,17 @@ import { GRANT_SPECS } from './grants.js';
 import { parsedParams, readParams, rememberParams, single, type Params } from './read-params.js';
 import { errorAnswer, send } from './respond.js';
 
+/** Options of {@link proxyRequestParser}; give it the same values as the proxy on the route. */
 export interface ProxyRequestParserOptions {
-  /** Read the query string too; match the proxy's `allowQueryParams`. Default false. */
+  /**
+   * Read the query string too; match the proxy's `allowQueryParams`.
+   * @default false
+   */
   allowQueryParams?: boolean;
-  /** Largest body read, in bytes. Default 16384, as the proxies. */
+  /**
+   * Largest body read, in bytes; match the proxy's `bodyLimit`.
+   * @default 16384
+   */
   bodyLimit?: number;
 }
 
@@ -20,6 +27,21 @@ export interface ProxyRequestParserOptions {
  * again, and `proxyGuess()` derives the limiter's key from them: what the limiter counts and what
  * the proxy forwards cannot disagree, whatever the content type. Refusals are answered here, as
  * the proxy would answer them. `req.body` is also set (strings; arrays for repeated names).
+ *
+ * @example
+ * ```ts
+ * import { createHash } from 'node:crypto';
+ * import rateLimit from 'express-rate-limit';
+ *
+ * const perAccount = rateLimit({
+ *   windowMs: 15 * 60_000,
+ *   limit: 5,
+ *   skipSuccessfulRequests: true,
+ *   skip: (req) => proxyGuess(req) === undefined, // only password and SMS-code attempts count
+ *   keyGenerator: (req) => createHash('sha256').update(proxyGuess(req)!.account).digest('base64url'),
+ * });
+ * app.post('/auth/token', proxyRequestParser(), perAccount, tokenProxy(options));
+ * ```
  */
 export function proxyRequestParser(options: ProxyRequestParserOptions = {}): RequestHandler {
   if (!options || typeof options !== 'object') throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'proxyRequestParser() options must be an object');
@@ -49,6 +71,7 @@ export function proxyRequestParser(options: ProxyRequestParserOptions = {}): Req
 
 /** A request that tries a credential: a password grant (per username) or an SMS code (per mfa_token). */
 export interface ProxyGuess {
+  /** The grant that carries the guess: a password, or an SMS code (`mfa_oob`). */
   grantType: 'password' | 'mfa_oob';
   /**
    * The account attacked: `user:` + the username (NFKC, trimmed, lower-cased, so "Alice" and

@@ -18,6 +18,22 @@ const PKCE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
  * parameters of that grant, `extraParams`, and this server's client credentials. Nothing else of
  * the browser's request (cookies, headers, client_id/client_secret, Authorization) is forwarded.
  * Throws `ConfigError` at once for bad options.
+ *
+ * @example
+ * ```ts
+ * const idp = {
+ *   profile: 'eiam',
+ *   issuer: 'https://tenant.example.com',
+ *   clientId: process.env.OAUTH_CLIENT_ID!,
+ *   clientSecret: process.env.OAUTH_CLIENT_SECRET!,
+ * } as const;
+ * const cookie = { allowedOrigins: ['https://app.example.com'] };
+ *
+ * app.post('/auth/token', tokenProxy({ ...idp, grants: ['password', 'mfa_oob', 'refresh_token'], cookie }));
+ * app.post('/auth/mfa/challenge', mfaChallengeProxy(idp));
+ * app.post('/auth/revoke', revocationProxy({ ...idp, cookie }));
+ * app.use(oauthErrorHandler());
+ * ```
  */
 export function tokenProxy(options: TokenProxyOptions): RequestHandler {
   const config = resolveTokenProxyOptions(options, 'tokenProxy');

@@ -6,6 +6,7 @@ import type { StoredToken, TokenStore } from '../m2m/store.js';
 /** An ioredis client the application built (with its own TLS, AUTH/ACL, sentinel or cluster options). */
 export type RedisClient = Redis | Cluster;
 
+/** Options of {@link redisTokenStore}. */
 export interface RedisTokenStoreOptions {
   /**
    * The application's ioredis client (`new Redis(url, options)` or `new Redis.Cluster(...)`). This
@@ -14,14 +15,16 @@ export interface RedisTokenStoreOptions {
    */
   client: RedisClient;
   /**
-   * Prepended to every key. Default `'oauthkit:m2m:'`. Token keys are `<prefix><key>`, lock keys
-   * `<prefix>lock:<key>`; with an ACL, grant the store's user `~<prefix>*` only.
+   * Prepended to every key. Token keys are `<prefix><key>`, lock keys `<prefix>lock:<key>`; with
+   * an ACL, grant the store's user `~<prefix>*` only.
+   * @default 'oauthkit:m2m:'
    */
   prefix?: string;
   /**
    * Milliseconds a call waits for the client's connection when it is still being set up (the
    * first connect at start-up, or `lazyConnect`). While ioredis is *reconnecting* after losing
-   * Redis, calls fail at once instead, so nothing queues up behind a dead server. Default 500.
+   * Redis, calls fail at once instead, so nothing queues up behind a dead server. 0 never waits.
+   * @default 500
    */
   connectWait?: number;
 }
@@ -31,6 +34,7 @@ export interface RedisTokenStoreOptions {
  * (phase 'store') and carries on with its in-process cache and the IdP.
  */
 export class RedisUnavailableError extends Error {
+  /** Always `'redis_unavailable'`. */
   readonly code = 'redis_unavailable' as const;
   /** The ioredis client status when the call was refused (`reconnecting`, `end`, …). */
   readonly status: string;
@@ -38,6 +42,7 @@ export class RedisUnavailableError extends Error {
     super(`Redis is not available (client status "${status}")${detail}; the call was not sent`);
     this.status = status;
   }
+  /** Always `"RedisUnavailableError"`. */
   override get name(): string {
     return 'RedisUnavailableError';
   }
@@ -45,11 +50,13 @@ export class RedisUnavailableError extends Error {
 
 /** A value under a token key that is not what this store writes (another program wrote it, or it is damaged). */
 export class RedisStoreValueError extends Error {
+  /** Always `'redis_store_value'`. */
   readonly code = 'redis_store_value' as const;
   constructor() {
     // Never echo the value: it may be a bearer token.
     super('The value in Redis is not a stored token; ignoring it');
   }
+  /** Always `"RedisStoreValueError"`. */
   override get name(): string {
     return 'RedisStoreValueError';
   }
@@ -90,6 +97,7 @@ function decode(raw: string): StoredToken {
  * each key it holds, as the TokenStore contract allows.
  */
 export class RedisTokenStore implements TokenStore {
+  /** The key prefix in use ({@link RedisTokenStoreOptions.prefix}). */
   readonly prefix: string;
   readonly #client: RedisClient;
   readonly #connectWait: number;
