@@ -124,8 +124,17 @@ export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions,
    * before fetching one ourselves. Also the lock's lease. Default: `timeout` (10000).
    */
   storeLockWait?: number;
-  /** In `fetch()`: on a downstream 401, drop the token and retry once with a fresh one. Default true. */
+  /**
+   * In `fetch()`: on a downstream 401, drop the token and retry once with a fresh one. Default true.
+   * A token that was itself fetched because of a 401 is not replaced again: its 401s go to the caller.
+   */
   retryOn401?: boolean;
+  /**
+   * Milliseconds after a failed token request (retries included) during which callers of the same
+   * token get that same error at once, without another IdP request; a `Retry-After` from the IdP
+   * lengthens it, up to 60 s. `forceRefresh` ignores it. Default 2000; 0 turns it off.
+   */
+  idpBackoff?: number;
 }
 
 /** `init` of `fetch()` as Node accepts it (`duplex` is needed for stream bodies). */
