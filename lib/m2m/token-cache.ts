@@ -162,7 +162,9 @@ export class TokenCache {
       },
       (err: Error) => {
         settle();
-        this.#rememberFailure(spec.key, err);
+        // A failed background refresh has its own schedule (nextRefreshAt) and callers still have a
+        // token; only a failure that left a caller without one holds the next callers back.
+        if (mode !== 'refresh') this.#rememberFailure(spec.key, err);
         this.#report(err, spec.key, this.#servable(spec.key) ? 'refresh' : 'fetch', spec);
         throw err;
       },
