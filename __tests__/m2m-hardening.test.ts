@@ -218,6 +218,7 @@ describe('a failed fetch is not repeated by every caller in turn (idpBackoff)', 
   });
 
   test('idpBackoff is checked', () => {
+    expect(() => createM2MClient({ ...opts(), idpBackoff: 5000 })).not.toThrow();
     expect(() => createM2MClient({ ...opts(), idpBackoff: -1 })).toThrow(/idpBackoff/);
     expect(() => createM2MClient({ ...opts(), idpBackoff: Infinity })).toThrow(ConfigError);
   });
@@ -255,6 +256,15 @@ describe('no token or secret in errors', () => {
       expect(text).not.toContain(accessToken);
       expect(text).not.toContain('svc-secret-value');
     }
+  });
+
+  test('an IdP token with CR/LF never reaches a header (whose error would print it): refused first', async () => {
+    idp.answers = [{ body: { access_token: 'LEAKME\r\nX-Evil: 1', token_type: 'Bearer', expires_in: 60 } }];
+    const client = createM2MClient(opts());
+    const err = (await client.fetch(`${api.url}/x`).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(IdpBadResponseError);
+    expect(inspect(err, { depth: 10, showHidden: true })).not.toContain('LEAKME');
+    expect(api.seen).toEqual([]);
   });
 
   test('IdP errors (even one that echoes the secret) and hook events hold neither', async () => {

@@ -157,7 +157,7 @@ test('the secret is not kept in any store key or value, and no store sees a toke
   const store: TokenStore = {
     get: (k) => inner.get(k),
     set: (k, v, ttl) => {
-      writes.push(k, v);
+      writes.push(k, typeof v === 'string' ? v : JSON.stringify(v));
       inner.set(k, v, ttl);
     },
     lock: (k, ttl) => (writes.push(k), inner.lock(k, ttl)),
