@@ -15,7 +15,6 @@ export interface TokenSpec {
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 // C0, DEL and C1 controls: no scope, audience or resource needs one, and they are how values get
 // smuggled across separators (in logs, in keys, in a form body read by a lax parser).
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
 
 export function normalizeScope(value: unknown, where: string): string | undefined {

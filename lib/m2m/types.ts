@@ -41,7 +41,7 @@ export interface M2MRetryOptions {
 
 /** Identifies a cache entry in hook events. Never holds the token or the secret. */
 export interface M2MTokenKeyInfo {
-  /** The cache / store key. */
+  /** The cache key. In a shared store the entry's key is this plus an id derived from the credentials (slow KDF). */
   readonly key: string;
   readonly clientId: string;
   readonly scope: string | undefined;
