@@ -167,7 +167,8 @@ describe('single flight', () => {
 
   test('a failed request fails every waiting caller with the same error and is not cached', async () => {
     idp.faults = { mode: 'error500', count: 1 };
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: false });
+    // idpBackoff 0: by default the callers of the next 2 s would get the same error (m2m-hardening.test.ts)
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: false, idpBackoff: 0 });
     const results = await Promise.allSettled(Array.from({ length: 100 }, () => client.getToken()));
     expect(idp.stats.tokenRequests).toBe(1);
     const reasons = new Set(results.map((r) => (r.status === 'rejected' ? r.reason : 'ok')));

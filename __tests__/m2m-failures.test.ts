@@ -84,7 +84,7 @@ describe('retries', () => {
 
   test('an oversized answer is refused and not cached', async () => {
     idp.faults = { mode: 'huge', count: 1 };
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: false });
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: false, idpBackoff: 0 });
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect(err.message).toMatch(/larger than/);
@@ -153,7 +153,7 @@ describe('malformed success answers', () => {
     ['no token_type', { access_token: 'x', expires_in: 60 }, /no token_type/],
   ])('%s is an error, not a cached token', async (_name, body, message) => {
     s.answers = [{ body }, fresh(60)];
-    const client = createM2MClient({ tokenEndpoint: s.tokenEndpoint, ...svc });
+    const client = createM2MClient({ tokenEndpoint: s.tokenEndpoint, ...svc, idpBackoff: 0 });
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect(err.code).toBe('idp_bad_response');
@@ -181,6 +181,7 @@ describe('IdP down', () => {
         ...svc,
         refreshAhead: 0.5,
         retry: { attempts: 2, baseDelay: 5, maxDelay: 50 },
+        idpBackoff: 100,
         onError: (err, e) => errors.push([err, e]),
       });
       const old = await client.getToken();
@@ -200,6 +201,9 @@ describe('IdP down', () => {
       expect(errors.at(-1)![1]).toMatchObject({ phase: 'fetch', servingCachedToken: false });
 
       short.faults = { mode: 'none' };
+      // within idpBackoff the next caller gets the same error without asking; after it, the IdP again
+      expect(await client.getToken().catch((e) => e)).toBe(stale);
+      await sleep(120);
       const back = await client.getToken();
       expect(back.accessToken).not.toBe(old.accessToken);
     } finally {

@@ -1,5 +1,5 @@
 /** The TokenStore contract: instances sharing one store, store outages, and what is stored. */
-import { createM2MClient, MemoryTokenStore, TokenStoreError, type M2MErrorEvent, type M2MTokenFetchedEvent, type StoredToken, type TokenStore } from '../lib/index.js';
+import { createM2MClient, MemoryTokenStore, TokenStoreError, type M2MErrorEvent, type M2MTokenFetchedEvent, type TokenStore } from '../lib/index.js';
 import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
 import { sleep, until } from './support/m2m.js';
 
@@ -24,7 +24,7 @@ class AsyncStore implements TokenStore {
     await sleep(1);
     return this.inner.get(key);
   }
-  async set(key: string, value: StoredToken, ttlMs: number) {
+  async set(key: string, value: string, ttlMs: number) {
     this.calls.push('set');
     await sleep(1);
     this.inner.set(key, value, ttlMs);
@@ -61,24 +61,32 @@ test('4 instances × 250 concurrent cold calls sharing a store with a lock → e
   expect(store.calls.length).toBe(before);
 });
 
-test('the store holds the token and its expiry only, with TTL = lifetime minus skew', async () => {
-  const seen: { value: StoredToken; ttl: number }[] = [];
+test('the store holds the token sealed (AES-256-GCM, versioned), with TTL = lifetime minus skew', async () => {
+  const seen: { key: string; value: string; ttl: number }[] = [];
   const inner = new MemoryTokenStore();
   const store: TokenStore = {
     get: (k) => inner.get(k),
     set: (k, v, ttl) => {
-      seen.push({ value: v, ttl });
+      seen.push({ key: k, value: v, ttl });
       inner.set(k, v, ttl);
     },
   };
   const t = await createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store }).getToken();
   await sleep(10);
   expect(seen).toHaveLength(1);
-  expect(Object.keys(seen[0]!.value).sort()).toEqual(['accessToken', 'expiresAt', 'issuedAt', 'scope', 'tokenType']);
-  expect(seen[0]!.value.accessToken).toBe(t.accessToken);
+  // v1.<iv 12 bytes>.<ciphertext>.<tag 16 bytes>, base64url: neither the token nor its expiry in the clear
+  expect(seen[0]!.value).toMatch(/^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
+  expect(seen[0]!.value).not.toContain(t.accessToken);
+  expect(seen[0]!.value).not.toContain(t.accessToken.slice(0, 12));
+  expect(seen[0]!.value).not.toContain(String(t.expiresAt));
+  // the key names the client and the token wanted, plus an id of the credentials (from the slow KDF)
+  expect(seen[0]!.key).toMatch(/^m2m1:\[.*"svc-report".*\]#[A-Za-z0-9_-]{16}$/);
+  expect(seen[0]!.key).not.toContain('svc-secret');
   expect(seen[0]!.ttl).toBeGreaterThan(3540_000 - 1000);
   expect(seen[0]!.ttl).toBeLessThanOrEqual(3540_000);
   expect(JSON.stringify(seen)).not.toContain('svc-secret');
+  const b64 = (x: string) => [Buffer.from(x).toString('base64'), Buffer.from(x).toString('base64url'), Buffer.from(x).toString('hex')];
+  for (const enc of b64('svc-secret')) expect(JSON.stringify(seen)).not.toContain(enc);
 });
 
 test('a refresh by one instance is picked up by another at its refresh point, without an IdP request', async () => {

@@ -125,17 +125,61 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
     expect(await gets()).toBe(before);
   });
 
-  test('what Redis holds: the token and its expiry, nothing else (no secret, no request parameters)', async () => {
+  test('what Redis holds: the token sealed (v1, AES-256-GCM), never in the clear; no secret, no request parameters', async () => {
     const [one] = await fleet(1, idp.ciamTokenEndpoint, { scope: 'inventory:read' });
     const t = await one!.client.getToken();
     await sleep(20);
     const keys = await admin.keys(`${prefix}*`);
     expect(keys).toHaveLength(1);
     const raw = (await admin.get(keys[0]!))!;
-    const stored = JSON.parse(raw) as Record<string, unknown>;
-    expect(Object.keys(stored).sort()).toEqual(['accessToken', 'expiresAt', 'issuedAt', 'scope', 'tokenType']);
-    expect(stored).toMatchObject({ accessToken: t.accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt, scope: 'inventory:read' });
+    expect(raw).toMatch(/^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
+    for (const part of t.accessToken.split('.')) expect(raw).not.toContain(part);
+    expect(raw).not.toContain(String(t.expiresAt));
     for (const k of keys) expect(k + (await admin.get(k))).not.toMatch(/svc-secret|client_credentials/);
+  });
+
+  test('an instance with the right client id and endpoint but a wrong secret gets a miss from Redis and is refused by the IdP', async () => {
+    const [good] = await fleet(1, idp.ciamTokenEndpoint);
+    const t = await good!.client.getToken();
+    await sleep(20);
+    const [impostor] = await fleet(1, idp.ciamTokenEndpoint, { clientSecret: 'guessed' });
+    const err = await impostor!.client.getToken().catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'idp_error', idpError: 'invalid_client' });
+    expect(String((err as Error).message)).not.toContain(t.accessToken);
+    expect(impostor!.fetched).toEqual([]);
+    expect(idp.stats.tokenRequests).toBe(2);
+    expect(impostor!.errors.filter(([, ev]) => ev.phase === 'store')).toEqual([]);
+    // an instance with the right secret still shares the token
+    const [twin] = await fleet(1, idp.ciamTokenEndpoint);
+    expect((await twin!.client.getToken()).accessToken).toBe(t.accessToken);
+    expect(idp.stats.tokenRequests).toBe(2);
+  });
+
+  test.each([
+    ['not json', (k: string) => admin.set(k, 'not json')],
+    ['[]', (k: string) => admin.set(k, '[]')],
+    ['null', (k: string) => admin.set(k, 'null')],
+    ['a wrong shape', (k: string) => admin.set(k, JSON.stringify({ accessToken: 'eyJ.stolen', tokenType: 'Bearer', expiresAt: Date.now() + 3_600_000, issuedAt: Date.now() }))],
+    ['an undecryptable v1 value', (k: string) => admin.set(k, 'v1.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA')],
+    ['a hash (WRONGTYPE)', (k: string) => admin.hset(k, 'accessToken', 'eyJ.stolen')],
+  ])('garbage under the token key (%s): a miss, overwritten by the fresh token; Redis stays in use (no back-off)', async (_name, plant) => {
+    const [first] = await fleet(1, idp.ciamTokenEndpoint);
+    await first!.client.getToken();
+    await sleep(20);
+    const [key] = await admin.keys(`${prefix}*`);
+    await admin.del(key!);
+    await plant(key!);
+    const [second] = await fleet(1, idp.ciamTokenEndpoint);
+    const t = await second!.client.getToken();
+    expect(t.accessToken).not.toBe('eyJ.stolen');
+    expect(second!.fetched.map((e) => e.source)).toEqual(['idp']);
+    await sleep(20);
+    expect(await admin.get(key!)).toMatch(/^v1\./); // overwritten
+    const [third] = await fleet(1, idp.ciamTokenEndpoint);
+    expect((await third!.client.getToken()).accessToken).toBe(t.accessToken);
+    expect(third!.fetched.map((e) => e.source)).toEqual(['store']);
+    expect(idp.stats.tokenRequests).toBe(2);
+    expect([first, second, third].flatMap((i) => i!.errors)).toEqual([]);
   });
 
   test('expiry across instances: when the shared token goes stale, the fleet fetches exactly one new one', async () => {
@@ -258,12 +302,15 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
   });
 
   test('the lock wait is bounded: a holder that never releases does not hang the others', async () => {
-    // Learn the cache key of this client's default token, then have a "dead instance" hold its lock.
-    let key = '';
-    const probe = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, onTokenFetched: (e) => (key = e.key) });
-    await probe.getToken();
+    // Learn the store key of this client's default token, then have a "dead instance" hold its lock.
     const dead = redisClient(server.url);
     redisClients.push(dead);
+    const probe = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store: redisTokenStore({ client: dead, prefix }) });
+    await probe.getToken();
+    await sleep(20);
+    const [tokenKey] = await admin.keys(`${prefix}*`);
+    const key = tokenKey!.slice(prefix.length);
+    await admin.del(tokenKey!);
     expect(await redisTokenStore({ client: dead, prefix }).lock(key, 60_000)).toBe(true);
     idp.resetStats();
 

@@ -4,7 +4,7 @@ import { isReplayable, newTokenMayHelp, withBearer } from './fetch.js';
 import { emit } from './hooks.js';
 import { m2mMiddleware } from './middleware.js';
 import { resolveOptions } from './options.js';
-import { getRetryAfter, isRetryable, retryDelay, sleep } from './retry.js';
+import { getRetryAfter, isRetryable, retryDelay, setRetryAfter, sleep } from './retry.js';
 import { buildSpec, rawOptionsKey, specFor, type TokenSpec } from './spec.js';
 import type { StoredToken } from './store.js';
 import { TokenCache } from './token-cache.js';
@@ -52,7 +52,12 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
 
   const specOf = (t: TokenRequestOptions): TokenSpec => {
     if (!hasTokenOptions(t)) return defaultSpec;
-    const raw = rawOptionsKey(t);
+    let raw: string;
+    try {
+      raw = rawOptionsKey(t);
+    } catch {
+      return specFor(o.base, o.defaults, t, 'getToken()'); // not JSON-able (cycle, BigInt): it throws the ConfigError
+    }
     let s = specs.get(raw);
     if (s === undefined) {
       s = specFor(o.base, o.defaults, t, 'getToken()');
@@ -85,7 +90,9 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
             retryAfter !== undefined && retryAfter > retry.maxDelay && attempt < retry.attempts && isRetryable(e)
               ? `the IdP asked to retry after ${Math.ceil(retryAfter / 1000)} s, more than retry.maxDelay`
               : undefined;
-          throw withContext(e, spec.label, attempt, note);
+          const wrapped = withContext(e, spec.label, attempt, note);
+          if (retryAfter !== undefined) setRetryAfter(wrapped, retryAfter); // lengthens idpBackoff
+          throw wrapped;
         }
         if (o.hooks.onRetry) emit(o.hooks.onRetry, { ...spec.info, attempt, delayMs: delay, error: e });
         await sleep(delay, !background);
@@ -99,10 +106,12 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
       refreshAhead: o.refreshAhead,
       cacheMax: o.cacheMax,
       store: o.store,
+      sealKeys: o.sealKeys,
       storeTimeout: o.storeTimeout,
       storeBackoff: o.storeBackoff,
       storeLockWait: o.storeLockWait,
       maxPauseMs: retry.maxDelay,
+      idpBackoffMs: o.idpBackoffMs,
       hooks: o.hooks,
     },
     fetchToken,
@@ -123,9 +132,11 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
     const spec = tokenOptions === undefined ? defaultSpec : specOf(tokenOptions);
     const first = await cache.get(spec, false);
     const res = await fetch(input, withBearer(input, init, first.accessToken));
-    if (res.status !== 401 || !o.retryOn401 || !newTokenMayHelp(res)) return res;
+    // A 401 for a token that already replaced a rejected one is the downstream's answer, not a stale
+    // token: replacing it again would ask the IdP once per call, for as long as the downstream says no.
+    if (res.status !== 401 || !o.retryOn401 || cache.isReplacement(first) || !newTokenMayHelp(res)) return res;
     // The downstream rejected this token: no caller should get it again, replayable body or not.
-    await cache.invalidate(spec, first.accessToken);
+    await cache.invalidate(spec, first.accessToken, true);
     if (!isReplayable(input, init)) return res;
     await res.body?.cancel().catch(() => undefined);
     const fresh = await cache.get(spec, false);

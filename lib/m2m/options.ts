@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors/config-error.js';
 import { IdpClient, type IdpClientOptions } from '../idp/idp-client.js';
+import { deriveSealKeys, type SealKeys } from './seal.js';
 import type { TokenStore } from './store.js';
 import { normalizeList, normalizeScope, type SpecBase } from './spec.js';
 import type { M2MClientOptions, M2MHooks } from './types.js';
@@ -22,10 +23,13 @@ export interface ResolvedOptions {
   retry: RetryPolicy;
   cacheMax: number;
   store: TokenStore | undefined;
+  /** Only with a store: the keys that seal its entries, derived from the client credentials. */
+  sealKeys: Promise<SealKeys> | undefined;
   storeTimeout: number;
   storeBackoff: number;
   storeLockWait: number;
   retryOn401: boolean;
+  idpBackoffMs: number;
   hooks: M2MHooks;
 }
 
@@ -35,7 +39,7 @@ const IDP_KEYS: readonly (keyof IdpClientOptions)[] = [
 ];
 const M2M_KEYS: readonly (keyof M2MClientOptions)[] = [
   'scope', 'audience', 'resource', 'extraParams', 'expirySkew', 'refreshAhead', 'defaultExpiresIn', 'retry', 'cache',
-  'store', 'storeTimeout', 'storeBackoff', 'storeLockWait', 'retryOn401', 'onTokenFetched', 'onCacheHit', 'onError', 'onRetry',
+  'store', 'storeTimeout', 'storeBackoff', 'storeLockWait', 'retryOn401', 'idpBackoff', 'onTokenFetched', 'onCacheHit', 'onError', 'onRetry',
 ];
 const KNOWN = new Set<string>([...IDP_KEYS, ...M2M_KEYS]);
 const ALIASES: Record<string, string> = {
@@ -133,7 +137,8 @@ export function resolveOptions(options: M2MClientOptions): ResolvedOptions {
     throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${F}: retryOn401 must be a boolean`);
   }
 
-  return {
+  const store = resolveStore(options.store);
+  const resolved: ResolvedOptions = {
     idp,
     base: { endpointKey: idp.endpointKey, clientId: idp.clientId, extraParams: resolveExtraParams(options.extraParams) },
     defaults: {
@@ -146,11 +151,16 @@ export function resolveOptions(options: M2MClientOptions): ResolvedOptions {
     defaultExpiresInMs: num(options.defaultExpiresIn, 'defaultExpiresIn (seconds)', 300, { allowZero: false }) * 1000,
     retry,
     cacheMax: num(options.cache?.max, 'cache.max', 500, { min: 1, integer: true }),
-    store: resolveStore(options.store),
+    store,
+    sealKeys: undefined,
     storeTimeout: num(options.storeTimeout, 'storeTimeout', 1000, { allowZero: false }),
     storeBackoff: num(options.storeBackoff, 'storeBackoff', 5000),
     storeLockWait: num(options.storeLockWait, 'storeLockWait', idp.timeout, { allowZero: false }),
     retryOn401: options.retryOn401 ?? true,
+    idpBackoffMs: num(options.idpBackoff, 'idpBackoff', 2000),
     hooks: { onTokenFetched: options.onTokenFetched, onCacheHit: options.onCacheHit, onError: options.onError, onRetry: options.onRetry },
   };
+  // Started only once every option is known good; it runs in the background while the app starts.
+  if (store !== undefined) resolved.sealKeys = deriveSealKeys(options.clientSecret, idp.endpointKey, idp.clientId);
+  return resolved;
 }

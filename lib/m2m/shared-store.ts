@@ -1,4 +1,5 @@
-import { isStoredToken, type StoredToken, type TokenStore } from './store.js';
+import type { SealKeys } from './seal.js';
+import type { StoredToken, TokenStore } from './store.js';
 import { sleep } from './retry.js';
 
 /** A shared store failed or was too slow. Reported through `onError` (phase 'store'), never thrown to callers. */
@@ -26,16 +27,40 @@ type Failed = typeof FAILED;
  * left alone for `backoff` ms, so an outage costs one timeout, not one per cache miss (client
  * libraries often queue commands while reconnecting, which looks like a hang). The adapter's error
  * is kept as `cause` but not copied into the message, since a client library may echo command arguments.
+ *
+ * Callers speak in cache keys and tokens; the store sees store keys and sealed strings only. A value
+ * that does not unseal is a miss for its key (and is overwritten by the next fetch), not a store
+ * failure: it says nothing about the store's health, and backing off would keep it there forever.
  */
 export class SharedStore {
   #skipUntil = 0;
+  #keys: SealKeys | undefined;
+  #keysFailed = false;
 
   constructor(
     readonly store: TokenStore,
+    private readonly sealKeys: Promise<SealKeys>,
     private readonly timeout: number,
     private readonly backoff: number,
     private readonly report: (err: TokenStoreError, key: string) => void,
   ) {}
+
+  /** The derived keys; the derivation is not a store call, so it does not count against `timeout`. */
+  async #sealing(key: string): Promise<SealKeys | undefined> {
+    if (this.#keys !== undefined) return this.#keys;
+    if (this.#keysFailed) return undefined;
+    try {
+      this.#keys = await this.sealKeys;
+      return this.#keys;
+    } catch (err) {
+      if (!this.#keysFailed) {
+        this.#keysFailed = true;
+        const e = err as { code?: string } | null;
+        this.report(new TokenStoreError('seal', `key derivation failed (${typeof e?.code === 'string' ? e.code : 'Error'}); the store is not used`, { cause: err }), key);
+      }
+      return undefined;
+    }
+  }
 
   get hasLock(): boolean {
     return typeof this.store.lock === 'function';
@@ -64,28 +89,40 @@ export class SharedStore {
     }
   }
 
-  /** A valid-looking token, or undefined on a miss, a corrupt value or a failure. */
+  /** A token sealed for this key by these credentials, or undefined on a miss, any other value or a failure. */
   async get(key: string): Promise<StoredToken | undefined> {
-    const v = await this.#call('get', key, () => this.store.get(key));
-    return v !== FAILED && isStoredToken(v) ? v : undefined;
+    const k = await this.#sealing(key);
+    if (k === undefined) return undefined;
+    const sk = k.storeKey(key);
+    const v = await this.#call('get', key, () => this.store.get(sk));
+    return v === FAILED ? undefined : k.unseal(v, sk);
   }
 
   async set(key: string, value: StoredToken, ttlMs: number): Promise<void> {
-    if (ttlMs > 0) await this.#call('set', key, () => this.store.set(key, value, Math.ceil(ttlMs)));
+    if (!(ttlMs > 0)) return;
+    const k = await this.#sealing(key);
+    if (k === undefined) return;
+    const sk = k.storeKey(key);
+    await this.#call('set', key, () => this.store.set(sk, k.seal(value, sk), Math.ceil(ttlMs)));
   }
 
   async delete(key: string): Promise<void> {
-    if (this.store.delete) await this.#call('delete', key, () => this.store.delete!(key));
+    if (!this.store.delete) return;
+    const k = await this.#sealing(key);
+    if (k !== undefined) await this.#call('delete', key, () => this.store.delete!(k.storeKey(key)));
   }
 
   /** true: we hold it; false: someone else does; 'failed': the store could not say (act alone). */
   async lock(key: string, ttlMs: number): Promise<boolean | 'failed'> {
-    const r = await this.#call('lock', key, () => this.store.lock!(key, Math.ceil(ttlMs)));
+    const k = await this.#sealing(key);
+    if (k === undefined) return 'failed';
+    const r = await this.#call('lock', key, () => this.store.lock!(k.storeKey(key), Math.ceil(ttlMs)));
     return r === FAILED ? 'failed' : r === true;
   }
 
   async unlock(key: string): Promise<void> {
-    await this.#call('unlock', key, () => this.store.unlock!(key));
+    const k = await this.#sealing(key);
+    if (k !== undefined) await this.#call('unlock', key, () => this.store.unlock!(k.storeKey(key)));
   }
 
   /**

@@ -11,17 +11,21 @@ export interface TokenSpec {
   readonly label: string;
 }
 
-// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), separated by single spaces.
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+// C0, DEL and C1 controls: no scope, audience or resource needs one, and they are how values get
+// smuggled across separators (in logs, in keys, in a form body read by a lax parser).
+const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
 
 export function normalizeScope(value: unknown, where: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   let parts: string[];
-  if (typeof value === 'string') parts = value.split(/[ \t\r\n]+/);
-  else if (Array.isArray(value) && value.every((s) => typeof s === 'string')) parts = value.flatMap((s: string) => s.split(/[ \t\r\n]+/));
+  if (typeof value === 'string') parts = value.split(' ');
+  else if (Array.isArray(value) && value.every((s) => typeof s === 'string')) parts = value.flatMap((s: string) => s.split(' '));
   else throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: scope must be a space-separated string or an array of strings`);
   const tokens = [...new Set(parts.filter((s) => s !== ''))].sort();
   for (const t of tokens) {
+    if (CONTROL.test(t)) throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: scope must not contain control characters (tab, newline, NUL …)`);
     if (!SCOPE_TOKEN.test(t)) {
       throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: scope "${t}" has characters RFC 6749 §3.3 does not allow`);
     }
@@ -35,6 +39,10 @@ export function normalizeList(value: unknown, name: 'audience' | 'resource', whe
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s !== '')) {
     throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: ${name} must be a non-empty string or an array of them`);
+  }
+  if ((list as string[]).some((s) => CONTROL.test(s))) {
+    // The value itself is not echoed: it could be anything, including what a log should not show.
+    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: ${name} must not contain control characters (tab, newline, NUL …)`);
   }
   if (name === 'resource') {
     for (const r of list as string[]) {
@@ -87,8 +95,12 @@ export function specFor(
   return buildSpec(base, scope, audience, resource);
 }
 
-/** Memo key for a call's raw options; NUL cannot appear in a scope, audience or resource. */
+/**
+ * Memo key for a call's raw options, before they are checked: so it must be unambiguous for any
+ * input, whatever characters it holds. JSON is: strings are quoted and escaped, arrays delimited.
+ */
 export function rawOptionsKey(o: TokenRequestOptions): string {
-  const s = (v: string | readonly string[] | undefined): string => (v === undefined ? '\u0001' : typeof v === 'string' ? v : v.join('\u0002'));
-  return `${s(o.scope)}\u0000${s(o.audience)}\u0000${s(o.resource)}`;
+  // [] for an absent option, [value] for a given one: `null` given is not the same as not given.
+  const w = (v: unknown): unknown[] => (v === undefined ? [] : [v]);
+  return JSON.stringify([w(o.scope), w(o.audience), w(o.resource)]);
 }

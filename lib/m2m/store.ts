@@ -1,14 +1,12 @@
 import { LRUCache } from 'lru-cache';
 
 /**
- * What a token store holds for one cache key: the token and its expiry, nothing else (no client
- * secret, no request parameters). `issuedAt` is kept so every instance derives the same skew and
- * refresh-ahead point from a shared token.
+ * What a sealed store entry contains for one cache key: the token and its expiry, nothing else (no
+ * client secret, no request parameters). `issuedAt` is kept so every instance derives the same
+ * skew and refresh-ahead point from a shared token. Stores never see this in the clear.
  */
 export interface StoredToken {
-  /** The bearer token. A credential: a shared store must be access-controlled. */
   accessToken: string;
-  /** Always `'Bearer'`. */
   tokenType: 'Bearer';
   /** Epoch milliseconds at which the IdP says the token expires. */
   expiresAt: number;
@@ -21,14 +19,20 @@ export interface StoredToken {
 /** A value, or a promise of it: a store may answer synchronously (memory) or not (Redis). */
 export type MaybePromise<T> = T | Promise<T>;
 
+/** RFC 6750 §2.1 b64token: anything else could not be sent in an Authorization header as is. */
+export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
 /**
  * A cache shared between client instances, so a fleet asks the IdP for one token per key instead
  * of one per process. Keys are opaque strings built by the client (endpoint, client id, scopes,
- * audience/resource); they contain no secrets. Values hold bearer tokens: a shared store must be
- * access-controlled.
+ * audience/resource, and an id derived from the credentials by a slow KDF); they contain no
+ * secrets. Values are opaque strings: the token sealed with AES-256-GCM under a key derived from
+ * the client's credentials (see seal.ts), so only instances holding the same client secret can
+ * read them. A store may still be access-controlled as any cache is.
  *
  * Contract, shaped for Redis (`GET`, `SET … PX`, `SET … NX PX`, compare-and-delete):
- * - `get` returns what `set` stored, or undefined once `ttlMs` has passed.
+ * - `get` returns the string `set` stored, or undefined once `ttlMs` has passed. Whatever else it
+ *   returns (another program's value, damage) is a miss for that key and is overwritten.
  * - `lock(key, ttlMs)` is a short mutual-exclusion lease: true for exactly one caller until it
  *   calls `unlock(key)` or `ttlMs` passes (so a crashed holder cannot block the fleet). Lock keys
  *   must not collide with token keys (e.g. add a suffix). The client never holds two locks on one
@@ -37,35 +41,21 @@ export type MaybePromise<T> = T | Promise<T>;
  *   its in-process cache and the IdP. Calls are also bounded by `storeTimeout`.
  */
 export interface TokenStore {
-  /** The token stored under `key`, or undefined / null when there is none or its TTL has passed. */
-  get(key: string): MaybePromise<StoredToken | undefined | null>;
-  /**
-   * Stores `value` under `key` for `ttlMs` milliseconds (the token's usable lifetime), replacing
-   * any previous value. The stores of this package remove the key when `ttlMs` is below 1.
-   */
-  set(key: string, value: StoredToken, ttlMs: number): MaybePromise<void>;
+  get(key: string): MaybePromise<string | undefined | null>;
+  set(key: string, value: string, ttlMs: number): MaybePromise<void>;
   /** Removes a token the downstream rejected, so other instances stop using it. */
   delete?(key: string): MaybePromise<void>;
-  /**
-   * Takes the fetch lease for `key` for `ttlMs` milliseconds: true for exactly one caller, false
-   * while another holds it. Optional, but must come with `unlock`; without them each instance
-   * fetches its own token on a miss.
-   */
   lock?(key: string, ttlMs: number): MaybePromise<boolean>;
-  /**
-   * Releases the lease taken with `lock`. A shared adapter should compare-and-delete, so a lease
-   * that expired and was taken by another instance is not released.
-   */
   unlock?(key: string): MaybePromise<void>;
 }
 
-/** Structural check for values read back from a shared store (another version may have written them). */
+/** Structural check for tokens read back from a shared store (another version may have written them). */
 export function isStoredToken(value: unknown): value is StoredToken {
   if (value === null || typeof value !== 'object') return false;
   const v = value as Record<string, unknown>;
   return (
     typeof v.accessToken === 'string' &&
-    v.accessToken !== '' &&
+    B64TOKEN.test(v.accessToken) &&
     v.tokenType === 'Bearer' &&
     typeof v.expiresAt === 'number' &&
     Number.isFinite(v.expiresAt) &&
@@ -75,12 +65,8 @@ export function isStoredToken(value: unknown): value is StoredToken {
   );
 }
 
-/** Options of {@link MemoryTokenStore}. */
 export interface MemoryTokenStoreOptions {
-  /**
-   * Most tokens kept; least recently used ones are dropped first.
-   * @default 1000
-   */
+  /** Most tokens kept; least recently used ones are dropped first. Default 1000. */
   max?: number;
 }
 
@@ -90,18 +76,18 @@ export interface MemoryTokenStoreOptions {
  * adapter to another engine).
  */
 export class MemoryTokenStore implements TokenStore {
-  readonly #tokens: LRUCache<string, StoredToken>;
+  readonly #tokens: LRUCache<string, string>;
   readonly #locks = new Map<string, number>();
 
   constructor(options: MemoryTokenStoreOptions = {}) {
-    this.#tokens = new LRUCache<string, StoredToken>({ max: options.max ?? 1000, ttlAutopurge: false });
+    this.#tokens = new LRUCache<string, string>({ max: options.max ?? 1000, ttlAutopurge: false });
   }
 
-  get(key: string): StoredToken | undefined {
+  get(key: string): string | undefined {
     return this.#tokens.get(key);
   }
 
-  set(key: string, value: StoredToken, ttlMs: number): void {
+  set(key: string, value: string, ttlMs: number): void {
     if (ttlMs > 0) this.#tokens.set(key, value, { ttl: Math.ceil(ttlMs) });
     else this.#tokens.delete(key);
   }
@@ -122,7 +108,6 @@ export class MemoryTokenStore implements TokenStore {
     this.#locks.delete(key);
   }
 
-  /** Number of tokens held now (expired ones may still count until they are read). */
   get size(): number {
     return this.#tokens.size;
   }

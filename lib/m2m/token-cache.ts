@@ -1,5 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { emit } from './hooks.js';
+import { getRetryAfter } from './retry.js';
+import type { SealKeys } from './seal.js';
 import { SharedStore, type TokenStoreError } from './shared-store.js';
 import type { StoredToken } from './store.js';
 import type { TokenSpec } from './spec.js';
@@ -33,12 +35,18 @@ export interface TokenCacheOptions {
   refreshAhead: number;
   cacheMax: number;
   store: SharedStore['store'] | undefined;
+  sealKeys: Promise<SealKeys> | undefined;
   storeTimeout: number;
   storeBackoff: number;
   storeLockWait: number;
   maxPauseMs: number;
+  /** How long a failed fetch is answered from memory (0: never). */
+  idpBackoffMs: number;
   hooks: M2MHooks;
 }
+
+/** An IdP's Retry-After may lengthen `idpBackoff`, but never beyond this. */
+export const MAX_IDP_BACKOFF_MS = 60_000;
 
 /**
  * When a token stops being served and when its refresh starts. The skew is capped at half the
@@ -58,6 +66,11 @@ export function timing(t: StoredToken, skewMs: number, refreshAhead: number): { 
 export class TokenCache {
   readonly #lru: LRUCache<string, Entry>;
   readonly #inflight = new Map<string, Flight>();
+  /** Recent failures per key: the IdP is asked again after the window, not by every caller in turn. */
+  readonly #failures: LRUCache<string, { error: Error; until: number }>;
+  /** Keys whose token a downstream rejected, with that token: the next one is a replacement. */
+  readonly #rejected = new Map<string, string>();
+  readonly #replacements = new WeakSet<M2MToken>();
   readonly #o: TokenCacheOptions;
   readonly #fetch: Fetcher;
   readonly #shared: SharedStore | undefined;
@@ -67,10 +80,12 @@ export class TokenCache {
     this.#o = o;
     this.#fetch = fetcher;
     this.#lru = new LRUCache<string, Entry>({ max: o.cacheMax });
+    this.#failures = new LRUCache({ max: o.cacheMax });
     this.#onCacheHit = o.hooks.onCacheHit;
-    this.#shared = o.store
-      ? new SharedStore(o.store, o.storeTimeout, o.storeBackoff, (err: TokenStoreError, key: string) => this.#report(err, key, 'store'))
-      : undefined;
+    this.#shared =
+      o.store && o.sealKeys
+        ? new SharedStore(o.store, o.sealKeys, o.storeTimeout, o.storeBackoff, (err: TokenStoreError, key: string) => this.#report(err, key, 'store'))
+        : undefined;
   }
 
   /** The hot path: one map lookup and a clock read when the token is warm. */
@@ -91,11 +106,24 @@ export class TokenCache {
       f.waiters++;
       return f.promise;
     }
+    if (!force && this.#failures.size !== 0) {
+      const failed = this.#failures.get(spec.key);
+      if (failed !== undefined && Date.now() < failed.until) return Promise.reject(failed.error);
+    }
     return this.#start(spec, force ? 'force' : 'miss', 1).promise;
   }
 
-  /** Forget a token; with `accessToken`, only if that is still the one held (a late 401 must not drop a newer token). */
-  async invalidate(spec: TokenSpec, accessToken?: string): Promise<void> {
+  /** True for a token obtained after a downstream rejected its predecessor (see `invalidate`). */
+  isReplacement(token: M2MToken): boolean {
+    return this.#replacements.has(token);
+  }
+
+  /**
+   * Forget a token; with `accessToken`, only if that is still the one held (a late 401 must not
+   * drop a newer token). `rejected`: a downstream refused it, so the next token is a replacement.
+   */
+  async invalidate(spec: TokenSpec, accessToken?: string, rejected = false): Promise<void> {
+    if (rejected && accessToken !== undefined) this.#rejected.set(spec.key, accessToken);
     const e = this.#lru.peek(spec.key);
     if (e && (accessToken === undefined || e.token.accessToken === accessToken)) this.#lru.delete(spec.key);
     if (this.#shared) {
@@ -106,6 +134,8 @@ export class TokenCache {
 
   clear(): void {
     this.#lru.clear();
+    this.#failures.clear();
+    this.#rejected.clear();
   }
 
   #refresh(spec: TokenSpec, e: Entry): void {
@@ -127,16 +157,27 @@ export class TokenCache {
     flight.promise = this.#obtain(spec, mode, flight, started).then(
       (t) => {
         settle();
+        this.#failures.delete(spec.key);
         return t;
       },
       (err: Error) => {
         settle();
+        // A failed background refresh has its own schedule (nextRefreshAt) and callers still have a
+        // token; only a failure that left a caller without one holds the next callers back.
+        if (mode !== 'refresh') this.#rememberFailure(spec.key, err);
         this.#report(err, spec.key, this.#servable(spec.key) ? 'refresh' : 'fetch', spec);
         throw err;
       },
     );
     this.#inflight.set(spec.key, flight);
     return flight;
+  }
+
+  #rememberFailure(key: string, error: Error): void {
+    const base = this.#o.idpBackoffMs;
+    if (base <= 0) return;
+    const ms = Math.max(base, Math.min(getRetryAfter(error) ?? 0, MAX_IDP_BACKOFF_MS));
+    this.#failures.set(key, { error, until: Date.now() + ms });
   }
 
   #servable(key: string): boolean {
@@ -205,6 +246,11 @@ export class TokenCache {
 
   #remember(spec: TokenSpec, t: StoredToken): { token: M2MToken; entry: Entry | undefined } {
     const token: M2MToken = Object.freeze({ accessToken: t.accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt, scope: t.scope });
+    const rejected = this.#rejected.get(spec.key);
+    if (rejected !== undefined && rejected !== t.accessToken) {
+      this.#rejected.delete(spec.key);
+      this.#replacements.add(token);
+    }
     const { staleAt, refreshAt } = timing(t, this.#o.expirySkewMs, this.#o.refreshAhead);
     const now = Date.now();
     if (now >= staleAt) return { token, entry: undefined };

@@ -9,7 +9,10 @@ import {
 } from '../errors/oauth-error.js';
 import type { IdpResponse } from '../idp/http.js';
 import { markFinal, parseRetryAfter, setRetryAfter } from './retry.js';
-import type { StoredToken } from './store.js';
+import { B64TOKEN, type StoredToken } from './store.js';
+
+/** No token lives a year; a larger lifetime is a broken IdP (or a unit mix-up), not something to cache. */
+export const MAX_EXPIRES_IN_S = 365 * 24 * 3600;
 
 const HINTS: Record<string, string> = {
   invalid_client: 'check clientId, clientSecret and clientAuth (client_secret_basic or client_secret_post)',
@@ -23,7 +26,7 @@ const HINTS: Record<string, string> = {
 function jwtExpiry(token: string): number | undefined {
   try {
     const exp = decodeJwt(token).exp;
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+    return typeof exp === 'number' && Number.isFinite(exp) && exp * 1000 <= Date.now() + MAX_EXPIRES_IN_S * 1000 ? exp * 1000 : undefined;
   } catch {
     return undefined;
   }
@@ -58,15 +61,27 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
   if (typeof token !== 'string' || token === '') {
     throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered ${res.status} without an access_token`));
   }
+  if (!B64TOKEN.test(token)) {
+    // Not echoed: it is (part of) a bearer token. Sent on, it would break or inject into the Authorization header.
+    throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with an access_token that has characters RFC 6750 §2.1 does not allow`));
+  }
   const type = body.token_type;
   if (typeof type !== 'string' || type.toLowerCase() !== 'bearer') {
     const shown = typeof type === 'string' ? `token_type "${ctx.sanitize(type).slice(0, 40)}"` : 'no token_type';
     throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with ${shown}; only Bearer tokens (RFC 6750) can be used`));
   }
-  const raw = typeof body.expires_in === 'string' && /^\d+(\.\d+)?$/.test(body.expires_in) ? Number(body.expires_in) : body.expires_in;
+  const given = body.expires_in;
   let expiresAt: number;
-  if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) expiresAt = ctx.issuedAt + raw * 1000;
-  else expiresAt = jwtExpiry(token) ?? ctx.issuedAt + ctx.defaultExpiresInMs;
+  if (given === undefined || given === null) expiresAt = jwtExpiry(token) ?? ctx.issuedAt + ctx.defaultExpiresInMs;
+  else {
+    // Some IdPs send the number as a string; anything else (negative, NaN, "1e999", "soon") is refused, not guessed at.
+    const raw = typeof given === 'string' && /^\d{1,12}(\.\d{1,6})?$/.test(given) ? Number(given) : given;
+    if (typeof raw !== 'number' || !Number.isFinite(raw) || raw < 0 || raw > MAX_EXPIRES_IN_S) {
+      const shown = typeof given === 'string' ? `"${ctx.sanitize(given).slice(0, 40)}"` : typeof given === 'number' ? String(given) : `a ${Array.isArray(given) ? 'list' : typeof given}`;
+      throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with expires_in ${shown}; expected seconds from 0 to ${MAX_EXPIRES_IN_S}`));
+    }
+    expiresAt = ctx.issuedAt + raw * 1000;
+  }
   const granted = typeof body.scope === 'string' ? body.scope : Array.isArray(body.scope) ? body.scope.join(' ') : undefined;
   const scope = granted ?? ctx.requestedScope;
   const out: StoredToken = { accessToken: token, tokenType: 'Bearer', expiresAt, issuedAt: ctx.issuedAt };

@@ -7,7 +7,6 @@ export {
   redisTokenStore,
   RedisTokenStore,
   RedisUnavailableError,
-  RedisStoreValueError,
   type RedisTokenStoreOptions,
   type RedisClient,
 } from './token-store.js';

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError } from '../errors/config-error.js';
-import type { StoredToken, TokenStore } from '../m2m/store.js';
+import type { TokenStore } from '../m2m/store.js';
 
 /** An ioredis client the application built (with its own TLS, AUTH/ACL, sentinel or cluster options). */
 export type RedisClient = Redis | Cluster;
 
-/** Options of {@link redisTokenStore}. */
 export interface RedisTokenStoreOptions {
   /**
    * The application's ioredis client (`new Redis(url, options)` or `new Redis.Cluster(...)`). This
@@ -15,16 +14,14 @@ export interface RedisTokenStoreOptions {
    */
   client: RedisClient;
   /**
-   * Prepended to every key. Token keys are `<prefix><key>`, lock keys `<prefix>lock:<key>`; with
-   * an ACL, grant the store's user `~<prefix>*` only.
-   * @default 'oauthkit:m2m:'
+   * Prepended to every key. Default `'oauthkit:m2m:'`. Token keys are `<prefix><key>`, lock keys
+   * `<prefix>lock:<key>`; with an ACL, grant the store's user `~<prefix>*` only.
    */
   prefix?: string;
   /**
    * Milliseconds a call waits for the client's connection when it is still being set up (the
    * first connect at start-up, or `lazyConnect`). While ioredis is *reconnecting* after losing
-   * Redis, calls fail at once instead, so nothing queues up behind a dead server. 0 never waits.
-   * @default 500
+   * Redis, calls fail at once instead, so nothing queues up behind a dead server. Default 500.
    */
   connectWait?: number;
 }
@@ -34,7 +31,6 @@ export interface RedisTokenStoreOptions {
  * (phase 'store') and carries on with its in-process cache and the IdP.
  */
 export class RedisUnavailableError extends Error {
-  /** Always `'redis_unavailable'`. */
   readonly code = 'redis_unavailable' as const;
   /** The ioredis client status when the call was refused (`reconnecting`, `end`, …). */
   readonly status: string;
@@ -42,23 +38,8 @@ export class RedisUnavailableError extends Error {
     super(`Redis is not available (client status "${status}")${detail}; the call was not sent`);
     this.status = status;
   }
-  /** Always `"RedisUnavailableError"`. */
   override get name(): string {
     return 'RedisUnavailableError';
-  }
-}
-
-/** A value under a token key that is not what this store writes (another program wrote it, or it is damaged). */
-export class RedisStoreValueError extends Error {
-  /** Always `'redis_store_value'`. */
-  readonly code = 'redis_store_value' as const;
-  constructor() {
-    // Never echo the value: it may be a bearer token.
-    super('The value in Redis is not a stored token; ignoring it');
-  }
-  /** Always `"RedisStoreValueError"`. */
-  override get name(): string {
-    return 'RedisStoreValueError';
   }
 }
 
@@ -68,27 +49,8 @@ const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call(
 
 const STARTING = new Set(['wait', 'connecting', 'connect']);
 
-/** Exactly the fields of a stored token, in a fixed order; anything else an object carries is dropped. */
-function encode(t: StoredToken): string {
-  const out: StoredToken = { accessToken: t.accessToken, tokenType: t.tokenType, expiresAt: t.expiresAt, issuedAt: t.issuedAt };
-  if (typeof t.scope === 'string') out.scope = t.scope;
-  return JSON.stringify(out);
-}
-
-function decode(raw: string): StoredToken {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    throw new RedisStoreValueError();
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RedisStoreValueError();
-  const o = v as Record<string, unknown>;
-  // The client validates the shape again (isStoredToken); here only the known fields are kept.
-  const t = { accessToken: o.accessToken, tokenType: o.tokenType, expiresAt: o.expiresAt, issuedAt: o.issuedAt } as StoredToken;
-  if (o.scope !== undefined) t.scope = o.scope as string;
-  return t;
-}
+/** A Redis error that says the key holds another type (a hash, a list): that is a value, not an outage. */
+const isWrongType = (err: unknown): boolean => err instanceof Error && /^WRONGTYPE\b/.test(err.message);
 
 /**
  * The M2M `TokenStore` on Redis: `GET`, `SET … PX`, `DEL`, a `SET … NX PX` lease lock and a
@@ -97,7 +59,6 @@ function decode(raw: string): StoredToken {
  * each key it holds, as the TokenStore contract allows.
  */
 export class RedisTokenStore implements TokenStore {
-  /** The key prefix in use ({@link RedisTokenStoreOptions.prefix}). */
   readonly prefix: string;
   readonly #client: RedisClient;
   readonly #connectWait: number;
@@ -136,19 +97,28 @@ export class RedisTokenStore implements TokenStore {
     return `${this.prefix}lock:${key}`;
   }
 
-  async get(key: string): Promise<StoredToken | undefined> {
+  /**
+   * The stored string as is: the M2M client opens it (it is sealed with the client's credentials)
+   * and treats anything it cannot open as a miss, which the next fetch overwrites.
+   */
+  async get(key: string): Promise<string | undefined> {
     await this.#ready();
-    const raw = await this.#client.get(this.tokenKey(key));
-    return raw === null ? undefined : decode(raw);
+    try {
+      return (await this.#client.get(this.tokenKey(key))) ?? undefined;
+    } catch (err) {
+      // Not a string: a miss for this key (SET replaces it), not a reason to stop using Redis.
+      if (isWrongType(err)) return undefined;
+      throw err;
+    }
   }
 
-  async set(key: string, value: StoredToken, ttlMs: number): Promise<void> {
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
     await this.#ready();
     if (!(ttlMs >= 1)) {
       await this.#client.del(this.tokenKey(key));
       return;
     }
-    await this.#client.set(this.tokenKey(key), encode(value), 'PX', Math.ceil(ttlMs));
+    await this.#client.set(this.tokenKey(key), value, 'PX', Math.ceil(ttlMs));
   }
 
   async delete(key: string): Promise<void> {
@@ -213,8 +183,10 @@ export class RedisTokenStore implements TokenStore {
  * const m2m = createM2MClient({ ...idp, store: redisTokenStore({ client: redis, prefix: 'myapi:m2m:' }) });
  * ```
  *
- * It stores the token and its expiry only, with a Redis TTL of the token's usable lifetime. Redis
- * then holds bearer tokens: protect it (AUTH/ACL, TLS, private network).
+ * It stores the token and its expiry only, sealed with AES-256-GCM under a key derived from the
+ * client's credentials, with a Redis TTL of the token's usable lifetime: reading Redis is not
+ * enough to use a token. Protect it all the same (AUTH/ACL, TLS, private network): whoever can
+ * write to it can delete tokens or hold locks.
  */
 export function redisTokenStore(options: RedisTokenStoreOptions): RedisTokenStore {
   return new RedisTokenStore(options);
