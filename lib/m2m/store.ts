@@ -6,7 +6,9 @@ import { LRUCache } from 'lru-cache';
  * skew and refresh-ahead point from a shared token. Stores never see this in the clear.
  */
 export interface StoredToken {
+  /** The bearer token. A credential: a shared store must be access-controlled. */
   accessToken: string;
+  /** Always `'Bearer'`. */
   tokenType: 'Bearer';
   /** Epoch milliseconds at which the IdP says the token expires. */
   expiresAt: number;
@@ -41,11 +43,25 @@ export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
  *   its in-process cache and the IdP. Calls are also bounded by `storeTimeout`.
  */
 export interface TokenStore {
+  /** The sealed entry stored under `key`, or undefined / null when there is none or its TTL has passed. */
   get(key: string): MaybePromise<string | undefined | null>;
+  /**
+   * Stores the sealed entry `value` under `key` for `ttlMs` milliseconds (the token's usable
+   * lifetime), replacing any previous value.
+   */
   set(key: string, value: string, ttlMs: number): MaybePromise<void>;
   /** Removes a token the downstream rejected, so other instances stop using it. */
   delete?(key: string): MaybePromise<void>;
+  /**
+   * Takes the fetch lease for `key` for `ttlMs` milliseconds: true for exactly one caller, false
+   * while another holds it. Optional, but must come with `unlock`; without them each instance
+   * fetches its own token on a miss.
+   */
   lock?(key: string, ttlMs: number): MaybePromise<boolean>;
+  /**
+   * Releases the lease taken with `lock`. A shared adapter should compare-and-delete, so a lease
+   * that expired and was taken by another instance is not released.
+   */
   unlock?(key: string): MaybePromise<void>;
 }
 
@@ -65,8 +81,12 @@ export function isStoredToken(value: unknown): value is StoredToken {
   );
 }
 
+/** Options of {@link MemoryTokenStore}. */
 export interface MemoryTokenStoreOptions {
-  /** Most tokens kept; least recently used ones are dropped first. Default 1000. */
+  /**
+   * Most tokens kept; least recently used ones are dropped first.
+   * @default 1000
+   */
   max?: number;
 }
 
@@ -108,6 +128,7 @@ export class MemoryTokenStore implements TokenStore {
     this.#locks.delete(key);
   }
 
+  /** Number of tokens held now (expired ones may still count until they are read). */
   get size(): number {
     return this.#tokens.size;
   }

@@ -4,7 +4,9 @@ import type { TokenStore } from './store.js';
 
 /** What `getToken()` resolves to. The object is frozen and shared by every caller of one token. */
 export interface M2MToken {
+  /** The access token, to send as `Authorization: Bearer <accessToken>`. A credential: never log it. */
   readonly accessToken: string;
+  /** Always `'Bearer'`: the client refuses other token types from the IdP. */
   readonly tokenType: 'Bearer';
   /** Epoch milliseconds at which the IdP says the token expires. */
   readonly expiresAt: number;
@@ -14,27 +16,51 @@ export interface M2MToken {
 
 /** Which token: each distinct (scope, audience, resource) is its own cache entry and IdP request. */
 export interface TokenRequestOptions {
-  /** Replaces the client's default `scope` (space-separated string or list). */
+  /**
+   * Scope to request (space-separated string or list). Per call it replaces the client's default.
+   * @default the client's `scope`; on the client, none (the IdP's default scope)
+   */
   scope?: string | readonly string[];
-  /** Replaces the client's default `audience` (Auth0 style `audience` parameter). */
+  /**
+   * Auth0-style `audience` parameter. Per call it replaces the client's default.
+   * @default the client's `audience`; on the client, none
+   */
   audience?: string | readonly string[];
-  /** Replaces the client's default `resource` (RFC 8707 resource indicators). */
+  /**
+   * RFC 8707 resource indicators. Per call they replace the client's default.
+   * @default the client's `resource`; on the client, none
+   */
   resource?: string | readonly string[];
 }
 
+/** Options of {@link M2MClient.getToken}: which token, and whether to bypass the caches. */
 export interface GetTokenOptions extends TokenRequestOptions {
-  /** Ignore the cached and shared token and ask the IdP for a new one (concurrent callers still share it). */
+  /**
+   * Ignore the cached and shared token and ask the IdP for a new one (concurrent callers still share it).
+   * @default false
+   */
   forceRefresh?: boolean;
 }
 
+/**
+ * Retries of token requests that failed on a 5xx, a 429 or a network error, with exponential
+ * backoff and full jitter. The IdP's `Retry-After` is honoured.
+ */
 export interface M2MRetryOptions {
-  /** Total tries per token request, the first included. Default 3; 1 turns retries off. */
+  /**
+   * Total tries per token request, the first included; 1 turns retries off.
+   * @default 3
+   */
   attempts?: number;
-  /** First backoff ceiling in ms; doubles per retry ("full jitter": a random wait up to it). Default 200. */
+  /**
+   * First backoff ceiling in ms; doubles per retry ("full jitter": a random wait up to it).
+   * @default 200
+   */
   baseDelay?: number;
   /**
-   * Largest wait between tries in ms. Default 5000. A `Retry-After` asking for longer than this
-   * ends the retries at once (the error says how long the IdP asked for) rather than blocking callers.
+   * Largest wait between tries in ms. A `Retry-After` asking for longer than this ends the
+   * retries at once (the error says how long the IdP asked for) rather than blocking callers.
+   * @default 5000
    */
   maxDelay?: number;
 }
@@ -43,17 +69,23 @@ export interface M2MRetryOptions {
 export interface M2MTokenKeyInfo {
   /** The cache key. In a shared store the entry's key is this plus an id derived from the credentials (slow KDF). */
   readonly key: string;
+  /** The client id the token was requested for. */
   readonly clientId: string;
+  /** The normalised scope requested (space-separated, sorted), or undefined for none. */
   readonly scope: string | undefined;
+  /** The `audience` values requested (empty for none). */
   readonly audience: readonly string[];
+  /** The RFC 8707 `resource` values requested (empty for none). */
   readonly resource: readonly string[];
 }
 
+/** Passed to {@link M2MHooks.onTokenFetched}. */
 export interface M2MTokenFetchedEvent extends M2MTokenKeyInfo {
   /** 'idp': a new token from the token endpoint; 'store': taken from the shared store. */
   readonly source: 'idp' | 'store';
   /** From the start of the request until the token was usable, retries and backoff included. */
   readonly latencyMs: number;
+  /** Epoch milliseconds at which the IdP says the token expires. */
   readonly expiresAt: number;
   /** Token requests sent to the IdP for this token (0 when it came from the store). */
   readonly attempts: number;
@@ -63,10 +95,13 @@ export interface M2MTokenFetchedEvent extends M2MTokenKeyInfo {
   readonly waiters: number;
 }
 
+/** Passed to {@link M2MHooks.onCacheHit}. */
 export interface M2MCacheHitEvent extends M2MTokenKeyInfo {
+  /** Epoch milliseconds at which the served token expires. */
   readonly expiresAt: number;
 }
 
+/** Passed to {@link M2MHooks.onError} with the error. */
 export interface M2MErrorEvent extends M2MTokenKeyInfo {
   /**
    * 'refresh': a refresh-ahead failed while a valid token is still being served.
@@ -78,50 +113,106 @@ export interface M2MErrorEvent extends M2MTokenKeyInfo {
   readonly servingCachedToken: boolean;
 }
 
+/** Passed to {@link M2MHooks.onRetry}. */
 export interface M2MRetryEvent extends M2MTokenKeyInfo {
   /** The try that just failed (1-based). */
   readonly attempt: number;
   /** Wait before the next try, in ms. */
   readonly delayMs: number;
+  /** Why the try failed (an {@link OAuthError} such as {@link IdpTimeoutError}); never holds the secret. */
   readonly error: Error;
 }
 
+/**
+ * Observability hooks of {@link createM2MClient}, for metrics and logs. All are optional and
+ * called synchronously; an exception a hook throws is caught and does not affect token requests.
+ */
 export interface M2MHooks {
-  /** A token was obtained (from the IdP or the shared store). */
+  /**
+   * A token was obtained (from the IdP or the shared store).
+   * @default none
+   */
   onTokenFetched?: (event: M2MTokenFetchedEvent) => void;
-  /** A token was served from the in-process cache. On the hot path: keep it cheap. */
+  /**
+   * A token was served from the in-process cache. On the hot path: keep it cheap.
+   * @default none
+   */
   onCacheHit?: (event: M2MCacheHitEvent) => void;
-  /** Something failed; see `event.phase`. Errors never contain the token or the client secret. */
+  /**
+   * Something failed; see `event.phase`. Errors never contain the token or the client secret.
+   * @default none
+   */
   onError?: (error: Error, event: M2MErrorEvent) => void;
-  /** A token request failed and will be retried after `delayMs`. */
+  /**
+   * A token request failed and will be retried after `delayMs`.
+   * @default none
+   */
   onRetry?: (event: M2MRetryEvent) => void;
 }
 
+/**
+ * Options of {@link createM2MClient}: the IdP connection ({@link IdpClientOptions}), the default
+ * token request (`scope`, `audience`, `resource`), caching, retries and hooks.
+ */
 export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions, M2MHooks {
-  /** Extra token-request parameters sent on every request (not `grant_type`, credentials, scope, audience, resource). */
+  /**
+   * Extra token-request parameters sent on every request (not `grant_type`, credentials, scope,
+   * audience, resource: those are refused at start-up).
+   * @default none
+   */
   extraParams?: Record<string, string>;
-  /** Seconds a token is treated as expired before the IdP's expiry; capped at half its lifetime. Default 60. */
+  /**
+   * Seconds a token is treated as expired before the IdP's expiry; capped at half its lifetime.
+   * @default 60
+   */
   expirySkew?: number;
   /**
    * Start one background refresh when this fraction of the token's usable lifetime is left
-   * (0 < x < 1). Default 0.2; `false` or 0 turns refresh-ahead off.
+   * (0 < x < 1); `false` or 0 turns refresh-ahead off.
+   * @default 0.2
    */
   refreshAhead?: number | false;
-  /** Lifetime in seconds assumed when the IdP sends no `expires_in` and the token is not a JWT with `exp`. Default 300. */
+  /**
+   * Lifetime in seconds assumed when the IdP sends no `expires_in` and the token is not a JWT with `exp`.
+   * @default 300
+   */
   defaultExpiresIn?: number;
-  /** Retries of token requests on 5xx, 429 and network errors. `false` = one try only. */
+  /**
+   * Retries of token requests on 5xx, 429 and network errors. `false` = one try only.
+   * @default { attempts: 3, baseDelay: 200, maxDelay: 5000 }
+   */
   retry?: M2MRetryOptions | false;
-  /** In-process lru-cache of tokens (always in front of `store`). */
-  cache?: { max?: number };
-  /** Shared token store for a fleet (e.g. the Redis adapter). Default: none, the in-process cache only. */
+  /**
+   * In-process lru-cache of tokens (always in front of `store`).
+   * @default { max: 500 }
+   */
+  cache?: {
+    /**
+     * Most token entries (distinct scope / audience / resource combinations) kept.
+     * @default 500
+     */
+    max?: number;
+  };
+  /**
+   * Shared token store for a fleet (e.g. `redisTokenStore()` from `express-oauth-kit/redis`), so
+   * the instances ask the IdP for one token per key instead of one each.
+   * @default none: the in-process cache only
+   */
   store?: TokenStore;
-  /** Milliseconds one store call may take before it is abandoned (reported as a 'store' error). Default 1000. */
+  /**
+   * Milliseconds one store call may take before it is abandoned (reported as a 'store' error).
+   * @default 1000
+   */
   storeTimeout?: number;
-  /** Milliseconds the store is left alone after a failure (one outage, one report, not one per miss). Default 5000. */
+  /**
+   * Milliseconds the store is left alone after a failure (one outage, one report, not one per miss).
+   * @default 5000
+   */
   storeBackoff?: number;
   /**
    * Milliseconds to wait for another instance that holds the store lock to publish its token,
-   * before fetching one ourselves. Also the lock's lease. Default: `timeout` (10000).
+   * before fetching one ourselves. Also the lock's lease.
+   * @default the IdP `timeout` (10000 unless set)
    */
   storeLockWait?: number;
   /**
@@ -138,20 +229,40 @@ export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions,
 }
 
 /** `init` of `fetch()` as Node accepts it (`duplex` is needed for stream bodies). */
-export type M2MFetchInit = RequestInit & { duplex?: 'half' };
+export type M2MFetchInit = RequestInit & {
+  /** `'half'`: required by Node's fetch when `body` is a stream. */
+  duplex?: 'half';
+};
 
+/**
+ * Node's `fetch` with this client's token: sets `Authorization: Bearer <token>` (replacing any
+ * the caller set), and by default retries once with a fresh token when the downstream answers
+ * 401 (`retryOn401`). `token` picks another scope / audience / resource than the client's
+ * default. Rejects with the token error (an {@link OAuthError}) when no token can be obtained.
+ */
 export type M2MFetch = (input: string | URL | Request, init?: M2MFetchInit, token?: TokenRequestOptions) => Promise<Response>;
+/**
+ * Resolves with a valid token from the in-process cache, the shared store or the IdP, in that
+ * order; concurrent callers of one key share one IdP request. Rejects with an {@link OAuthError}
+ * (e.g. {@link IdpError}, {@link IdpTimeoutError}) when none can be obtained.
+ */
 export type M2MGetToken = (options?: GetTokenOptions) => Promise<M2MToken>;
 
 /** What `middleware()` puts on `req.m2m`. */
 export interface M2MRequestApi {
+  /** The client's {@link M2MClient.fetch}, with the mount's token defaults. */
   readonly fetch: M2MFetch;
+  /** The client's {@link M2MClient.getToken}, with the mount's token defaults. */
   readonly getToken: M2MGetToken;
 }
 
 /** Token defaults for the requests that pass through one mount of `middleware()`. */
 export type M2MMiddlewareOptions = TokenRequestOptions;
 
+/**
+ * A client_credentials client created by {@link createM2MClient}: cached, refreshed-ahead tokens
+ * and an authenticated `fetch` for calls from this service to others.
+ */
 export interface M2MClient {
   /** The cached token for this client (and the given scope / audience / resource). */
   readonly getToken: M2MGetToken;
@@ -164,5 +275,6 @@ export interface M2MClient {
    * cache still holds that very token, so a late 401 does not throw away a newer one.
    */
   invalidate(options?: TokenRequestOptions & { accessToken?: string }): Promise<void>;
+  /** The `clientId` this client authenticates as (never the secret). */
   readonly clientId: string;
 }

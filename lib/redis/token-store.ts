@@ -6,6 +6,7 @@ import type { TokenStore } from '../m2m/store.js';
 /** An ioredis client the application built (with its own TLS, AUTH/ACL, sentinel or cluster options). */
 export type RedisClient = Redis | Cluster;
 
+/** Options of {@link redisTokenStore}. */
 export interface RedisTokenStoreOptions {
   /**
    * The application's ioredis client (`new Redis(url, options)` or `new Redis.Cluster(...)`). This
@@ -14,14 +15,16 @@ export interface RedisTokenStoreOptions {
    */
   client: RedisClient;
   /**
-   * Prepended to every key. Default `'oauthkit:m2m:'`. Token keys are `<prefix><key>`, lock keys
-   * `<prefix>lock:<key>`; with an ACL, grant the store's user `~<prefix>*` only.
+   * Prepended to every key. Token keys are `<prefix><key>`, lock keys `<prefix>lock:<key>`; with
+   * an ACL, grant the store's user `~<prefix>*` only.
+   * @default 'oauthkit:m2m:'
    */
   prefix?: string;
   /**
    * Milliseconds a call waits for the client's connection when it is still being set up (the
    * first connect at start-up, or `lazyConnect`). While ioredis is *reconnecting* after losing
-   * Redis, calls fail at once instead, so nothing queues up behind a dead server. Default 500.
+   * Redis, calls fail at once instead, so nothing queues up behind a dead server. 0 never waits.
+   * @default 500
    */
   connectWait?: number;
 }
@@ -31,6 +34,7 @@ export interface RedisTokenStoreOptions {
  * (phase 'store') and carries on with its in-process cache and the IdP.
  */
 export class RedisUnavailableError extends Error {
+  /** Always `'redis_unavailable'`. */
   readonly code = 'redis_unavailable' as const;
   /** The ioredis client status when the call was refused (`reconnecting`, `end`, …). */
   readonly status: string;
@@ -38,6 +42,7 @@ export class RedisUnavailableError extends Error {
     super(`Redis is not available (client status "${status}")${detail}; the call was not sent`);
     this.status = status;
   }
+  /** Always `"RedisUnavailableError"`. */
   override get name(): string {
     return 'RedisUnavailableError';
   }
@@ -59,6 +64,7 @@ const isWrongType = (err: unknown): boolean => err instanceof Error && /^WRONGTY
  * each key it holds, as the TokenStore contract allows.
  */
 export class RedisTokenStore implements TokenStore {
+  /** The key prefix in use ({@link RedisTokenStoreOptions.prefix}). */
   readonly prefix: string;
   readonly #client: RedisClient;
   readonly #connectWait: number;
