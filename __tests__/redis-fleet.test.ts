@@ -10,6 +10,15 @@ import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
 import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from './support/redis-server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `cond` holds (the store is written after getToken() resolves, in the background). */
+async function until(cond: () => Promise<boolean>, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
 
 interface Instance {
@@ -128,9 +137,8 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
   test('what Redis holds: the token sealed (v1, AES-256-GCM), never in the clear; no secret, no request parameters', async () => {
     const [one] = await fleet(1, idp.ciamTokenEndpoint, { scope: 'inventory:read' });
     const t = await one!.client.getToken();
-    await sleep(20);
+    await until(async () => (await admin.keys(`${prefix}*`)).length === 1 && (await admin.keys(`${prefix}lock:*`)).length === 0);
     const keys = await admin.keys(`${prefix}*`);
-    expect(keys).toHaveLength(1);
     const raw = (await admin.get(keys[0]!))!;
     expect(raw).toMatch(/^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
     for (const part of t.accessToken.split('.')) expect(raw).not.toContain(part);
@@ -141,7 +149,7 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
   test('an instance with the right client id and endpoint but a wrong secret gets a miss from Redis and is refused by the IdP', async () => {
     const [good] = await fleet(1, idp.ciamTokenEndpoint);
     const t = await good!.client.getToken();
-    await sleep(20);
+    await until(async () => (await admin.keys(`${prefix}m2m1:*`)).length === 1);
     const [impostor] = await fleet(1, idp.ciamTokenEndpoint, { clientSecret: 'guessed' });
     const err = await impostor!.client.getToken().catch((e: Error) => e);
     expect(err).toMatchObject({ code: 'idp_error', idpError: 'invalid_client' });
@@ -165,16 +173,16 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
   ])('garbage under the token key (%s): a miss, overwritten by the fresh token; Redis stays in use (no back-off)', async (_name, plant) => {
     const [first] = await fleet(1, idp.ciamTokenEndpoint);
     await first!.client.getToken();
-    await sleep(20);
-    const [key] = await admin.keys(`${prefix}*`);
+    await until(async () => (await admin.keys(`${prefix}m2m1:*`)).length === 1 && (await admin.keys(`${prefix}lock:*`)).length === 0);
+    const [key] = await admin.keys(`${prefix}m2m1:*`);
     await admin.del(key!);
     await plant(key!);
     const [second] = await fleet(1, idp.ciamTokenEndpoint);
     const t = await second!.client.getToken();
     expect(t.accessToken).not.toBe('eyJ.stolen');
     expect(second!.fetched.map((e) => e.source)).toEqual(['idp']);
-    await sleep(20);
-    expect(await admin.get(key!)).toMatch(/^v1\./); // overwritten
+    await until(async () => /^v1\./.test((await admin.type(key!)) === 'string' ? ((await admin.get(key!)) ?? '') : '')); // overwritten
+    await until(async () => (await admin.keys(`${prefix}lock:*`)).length === 0);
     const [third] = await fleet(1, idp.ciamTokenEndpoint);
     expect((await third!.client.getToken()).accessToken).toBe(t.accessToken);
     expect(third!.fetched.map((e) => e.source)).toEqual(['store']);
@@ -290,10 +298,12 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
     const redis = redisClient(server.url, { retryStrategy: () => 200 });
     redisClients.push(redis);
     const errors: Error[] = [];
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store: redisTokenStore({ client: redis, prefix }), onError: (e) => errors.push(e) });
+    // storeTimeout 5 s: a client that waited on the store would take that long. The bound leaves room
+    // for the one-time key derivation (scrypt) that a client with a store runs when it is created.
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, storeTimeout: 5000, store: redisTokenStore({ client: redis, prefix }), onError: (e) => errors.push(e) });
     const t0 = Date.now();
     const tokens = await Promise.all(Array.from({ length: 20 }, () => client.getToken()));
-    expect(Date.now() - t0).toBeLessThan(500);
+    expect(Date.now() - t0).toBeLessThan(1500);
     expect(new Set(tokens.map((t) => t.accessToken)).size).toBe(1);
     expect(idp.stats.tokenRequests).toBe(1);
     await sleep(20);
@@ -307,8 +317,8 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
     redisClients.push(dead);
     const probe = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store: redisTokenStore({ client: dead, prefix }) });
     await probe.getToken();
-    await sleep(20);
-    const [tokenKey] = await admin.keys(`${prefix}*`);
+    await until(async () => (await admin.keys(`${prefix}m2m1:*`)).length === 1 && (await admin.keys(`${prefix}lock:*`)).length === 0);
+    const [tokenKey] = await admin.keys(`${prefix}m2m1:*`);
     const key = tokenKey!.slice(prefix.length);
     await admin.del(tokenKey!);
     expect(await redisTokenStore({ client: dead, prefix }).lock(key, 60_000)).toBe(true);

@@ -13,9 +13,10 @@ import { isStoredToken, type StoredToken } from './store.js';
  */
 export const SEAL_VERSION = 'v1';
 
-// scrypt cost: ~32 MiB and ~0.1-0.2 s once per client. Client secrets are usually random, but a weak
-// one must not be cheap to guess from a leaked Redis dump (every guess costs one scrypt).
-const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+// scrypt at its interactive-use cost (N 2^14, r 8: 16 MiB, ~50-100 ms once per client, off the event
+// loop). Client secrets are usually random, but a weak one must not be cheap to guess from a leaked
+// Redis dump: every guess costs one scrypt.
+const SCRYPT = { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 const AAD_LABEL = `express-oauth-kit/m2m-token/${SEAL_VERSION}\0`;
 
 export interface SealKeys {
