@@ -50,7 +50,7 @@ test('tokenProxy → requireAuth → requireScopes → req.m2m.fetch on Express 
     expect(report.body).toEqual({ client: 'svc-report' });
     const anonymous = await request(app).get('/orders');
     expect(anonymous.status).toBe(401);
-    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="api"');
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="api", DPoP realm="api", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"');
     const carol = await request(app).post('/auth/token').type('form').send({ grant_type: 'password', username: 'carol', password: 'carol-password' });
     const forbidden = await request(app).get('/orders').set('Authorization', `Bearer ${carol.body.access_token}`);
     expect(forbidden.status).toBe(403);

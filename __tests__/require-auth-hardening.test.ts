@@ -180,7 +180,7 @@ describe('claims and results', () => {
     const { app } = setup();
     const res = await request(app).get('/me');
     expect(res.status).toBe(401);
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="api"');
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="api", DPoP realm="api", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"');
     expect(res.body.error).toBeUndefined();
     expect(res.body.error_description).toMatch(/Authorization: Bearer/);
   });

@@ -52,16 +52,16 @@ describe('requireAuth: valid tokens', () => {
 });
 
 describe('requireAuth: missing or malformed requests', () => {
-  test('no token → 401 with a bare Bearer challenge and no error code', async () => {
+  test('no token → 401 with a challenge per accepted scheme (Bearer, DPoP) and no error code', async () => {
     const res = await request(appWith()).get('/me');
     expect(res.status).toBe(401);
-    expect(challenge(res)).toBe('Bearer realm="api"');
+    expect(challenge(res)).toBe('Bearer realm="api", DPoP realm="api", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"');
   });
 
   test('a Basic Authorization header counts as no bearer token', async () => {
     const res = await request(appWith()).get('/me').set('Authorization', 'Basic dXNlcjpwYXNz');
     expect(res.status).toBe(401);
-    expect(challenge(res)).toBe('Bearer realm="api"');
+    expect(challenge(res)).toBe('Bearer realm="api", DPoP realm="api", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"');
   });
 
   test.each([

@@ -6,6 +6,8 @@ export type TokenLocation = 'header' | 'body' | 'query';
 export interface ExtractOptions {
   /** Where a token may come from. RFC 6750 §2: the header is the one to use; the others are opt-in. */
   locations: readonly TokenLocation[];
+  /** Accept `Authorization: DPoP <token>` too (RFC 9449). */
+  dpop?: boolean;
   /** A cookie that may carry the token. */
   cookie?: string;
   /** The application's own lookup, one more place. */
@@ -17,8 +19,15 @@ export interface ExtractOptions {
 }
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token. The scheme is case-insensitive (RFC 9110 §11.1).
-const HEADER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
-const SCHEME = /^bearer(?: |$)/i;
+const HEADER = /^(bearer|dpop) +([A-Za-z0-9\-._~+/]+=*)$/i;
+const BEARER_SCHEME = /^bearer(?: |$)/i;
+const ANY_SCHEME = /^(?:bearer|dpop)(?: |$)/i;
+
+/** A token and how it was presented: `dpop` only for `Authorization: DPoP` (RFC 9449 §7.1). */
+export interface Credentials {
+  token: string;
+  scheme: 'bearer' | 'dpop';
+}
 
 type WithBodyQuery = IncomingMessage & { body?: unknown; query?: unknown };
 
@@ -33,16 +42,23 @@ function field(source: unknown, name: string): unknown {
  * A non-Bearer Authorization header (Basic, DPoP …) counts as "no bearer token".
  */
 export function extractToken(req: WithBodyQuery, options: ExtractOptions): string | undefined {
+  return extractCredentials(req, options)?.token;
+}
+
+/** Like extractToken(), also saying whether the header used the DPoP scheme. */
+export function extractCredentials(req: WithBodyQuery, options: ExtractOptions): Credentials | undefined {
   const found: string[] = [];
+  let scheme: Credentials['scheme'] = 'bearer';
   const header = req.headers.authorization;
-  if (header !== undefined && SCHEME.test(header)) {
+  if (header !== undefined && (options.dpop ? ANY_SCHEME : BEARER_SCHEME).test(header)) {
     const m = HEADER.exec(header);
     if (m === null) {
       throw options.invalidRequest(
-        'The Authorization header is malformed: expected "Bearer <token>" with exactly one token of base64url/b64token characters',
+        `The Authorization header is malformed: expected "${options.dpop ? 'Bearer or DPoP' : 'Bearer'} <token>" with exactly one token of base64url/b64token characters`,
       );
     }
-    found.push(m[1]!);
+    if (m[1]!.length === 4) scheme = 'dpop';
+    found.push(m[2]!);
   }
   if (options.locations.length > 1) {
     for (const location of options.locations) {
@@ -82,7 +98,7 @@ export function extractToken(req: WithBodyQuery, options: ExtractOptions): strin
   if (token.length > options.maxLength) {
     throw options.invalidRequest(`The token is longer than ${options.maxLength} characters`);
   }
-  return token;
+  return { token, scheme };
 }
 
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;

@@ -7,6 +7,7 @@
  */
 
 import type { MethodNotAllowedError, RequestTooLargeError, UnsupportedMediaTypeError } from './request-errors.js';
+import type { InvalidDpopProofError, UseDpopNonceError } from './dpop-errors.js';
 
 /**
  * Every value {@link OAuthError.code} can take: one per error class, stable across versions.
@@ -22,6 +23,8 @@ export type OAuthErrorCode =
   | 'method_not_allowed'
   | 'unsupported_media_type'
   | 'invalid_token'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'insufficient_scope'
   | 'invalid_client'
   | 'invalid_grant'
@@ -405,6 +408,8 @@ export type AnyOAuthError =
   | MethodNotAllowedError
   | UnsupportedMediaTypeError
   | InvalidTokenError
+  | InvalidDpopProofError
+  | UseDpopNonceError
   | InsufficientScopeError
   | InvalidClientError
   | InvalidGrantError

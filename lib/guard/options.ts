@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { JSONWebKeySet } from 'jose';
+import type { DpopOptions, ResolvedDpop } from './dpop/options.js';
 
 /** Public-key JWS algorithms a guard can accept (RFC 7518, RFC 8037, RFC 9864). */
 export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
@@ -172,6 +173,12 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
    * @default console
    */
   logger?: GuardLogger | false;
+  /**
+   * DPoP (RFC 9449) sender-constrained tokens: `Authorization: DPoP <token>` with a `DPoP` proof
+   * header. A token bound to a key (`cnf.jkt`) is never accepted as a plain Bearer token.
+   * @default { mode: 'allowed' }
+   */
+  dpop?: DpopOptions;
 }
 
 /** One issuer, fully resolved, with the shared key-set tuning it needs. */
@@ -207,4 +214,5 @@ export interface GuardConfig {
   maxTokenLength: number;
   cache: false | { maxEntries: number; maxBytes: number };
   logger: GuardLogger | undefined;
+  dpop: ResolvedDpop;
 }

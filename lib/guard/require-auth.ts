@@ -1,10 +1,11 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { bearerChallenge } from '../bearer/challenge.js';
-import { extractToken, type ExtractOptions } from '../bearer/extract-token.js';
+import { extractCredentials, type ExtractOptions } from '../bearer/extract-token.js';
 import { InvalidRequestError, InvalidTokenError, MissingTokenError, type OAuthError } from '../errors/oauth-error.js';
 import type { GuardLogger, RequireAuthOptions } from './options.js';
 import { resolveOptions } from './resolve-options.js';
 import { Tenants } from './tenants.js';
+import { SenderConstraint } from './dpop/sender-constraint.js';
 import { VerifiedCache } from './verified-cache.js';
 import type { Verifier, VerifiedToken } from './verifier.js';
 import './types.js';
@@ -56,7 +57,6 @@ export interface RequireAuthHandler extends RequestHandler {
 export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   const config = resolveOptions(options);
   const { realm, authRequired } = config;
-  const bareChallenge = { 'WWW-Authenticate': bearerChallenge({ realm }) };
 
   const invalidRequest = (description: string) =>
     new InvalidRequestError(description, {
@@ -71,12 +71,16 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
 
   const extractOptions: ExtractOptions = {
     locations: config.locations,
+    dpop: config.dpop.mode !== 'disabled',
     cookie: config.tokenCookie,
     getToken: config.getToken,
     maxLength: config.maxTokenLength,
     invalidRequest,
   };
-  const tenants = new Tenants(config, invalidToken, operatorLog(config.logger));
+  const report = operatorLog(config.logger);
+  const tenants = new Tenants(config, invalidToken, report);
+  const constraint = new SenderConstraint(config.dpop, realm, report);
+  const bareChallenge = { 'WWW-Authenticate': constraint.missing };
   const cache = config.cache ? new VerifiedCache(config.cache.maxEntries, config.cache.maxBytes) : undefined;
 
   let hits = 0;
@@ -125,30 +129,54 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   }
 
   const handler = function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
-    let token: string | undefined;
+    let credentials: ReturnType<typeof extractCredentials>;
     try {
-      token = extractToken(req, extractOptions);
+      credentials = extractCredentials(req, extractOptions);
     } catch (err) {
       return next(err);
     }
-    if (token === undefined) {
+    if (credentials === undefined) {
       return authRequired ? next(new MissingTokenError(undefined, bareChallenge)) : next();
     }
+    const { token, scheme } = credentials;
+    if (scheme === 'dpop') return void presentedWithProof(req, token, next);
     // The hot path: a token seen before answers synchronously, without a promise.
     const hit = cached(token);
     if (hit !== undefined) {
-      req.auth = { token, issuer: hit.issuer, header: hit.header, payload: hit.payload, scopes: hit.scopes };
+      const refused = constraint.bearer(hit);
+      if (refused !== undefined) return next(refused);
+      req.auth = { token, issuer: hit.issuer, header: hit.header, payload: hit.payload, scopes: hit.scopes, dpop: undefined };
       return next();
     }
-    const raw = token;
-    verifyAndRemember(raw, req).then(
+    verifyAndRemember(token, req).then(
       (v) => {
-        req.auth = { token: raw, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes };
+        const refused = constraint.bearer(v);
+        if (refused !== undefined) return next(refused);
+        req.auth = { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop: undefined };
         next();
       },
       (err) => next(err),
     );
   } as RequireAuthHandler;
+
+  /** `Authorization: DPoP`: the token (cache as usual), then this request's proof, which is never cached. */
+  async function presentedWithProof(req: Request, token: string, next: NextFunction): Promise<void> {
+    try {
+      let v = cached(token);
+      if (v === undefined) {
+        try {
+          v = await verifyAndRemember(token, req);
+        } catch (err) {
+          throw constraint.rechallenge(err);
+        }
+      }
+      const jkt = await constraint.dpop(req, token, v);
+      req.auth = { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop: { jkt } };
+    } catch (err) {
+      return next(err);
+    }
+    next();
+  }
 
   Object.defineProperty(handler, 'verify', { value: verify });
   Object.defineProperty(handler, 'cacheStats', {

@@ -3,6 +3,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError } from '../errors/oauth-error.js';
 import { assertHttpUrl } from '../idp/discovery.js';
 import { OptionChecker } from '../options/validate.js';
+import { resolveDpop } from './dpop/options.js';
 import {
   ASYMMETRIC_ALGS,
   SYMMETRIC_ALGS,
@@ -19,7 +20,7 @@ export const MAX_CLOCK_TOLERANCE = 300;
 const ISSUER_KEYS = ['issuer', 'audience', 'jwksUri', 'jwks', 'secret', 'algorithms', 'clockTolerance', 'maxTokenAge', 'requiredClaims', 'typ'] as const;
 const SHARED_KEYS = [
   'issuers', 'authRequired', 'realm', 'tokenLocations', 'tokenCookie', 'getToken', 'maxTokenLength', 'cache', 'jwksTimeout',
-  'jwksCooldown', 'jwksCacheMaxAge', 'jwksStaleIfError', 'allowInsecureHttp', 'logger',
+  'jwksCooldown', 'jwksCacheMaxAge', 'jwksStaleIfError', 'allowInsecureHttp', 'logger', 'dpop',
 ] as const;
 
 // Names other libraries use for the same thing (express-oauth2-jwt-bearer, express-jwt, jwks-rsa).
@@ -175,5 +176,6 @@ export function resolveOptions(options: RequireAuthOptions): GuardConfig {
     maxTokenLength: check.number(o.maxTokenLength, 'maxTokenLength', 16_384, { positive: true, integer: true }),
     cache,
     logger: check.logger<GuardLogger>(o.logger, console),
+    dpop: resolveDpop(o.dpop, check),
   };
 }

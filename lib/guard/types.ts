@@ -10,6 +10,11 @@ export interface AuthResult {
   header: Readonly<JWTHeaderParameters>;
   /** Verified claims, deeply frozen on every request (they are shared with the verified-token cache). */
   payload: Readonly<JWTPayload>;
+  /**
+   * Set when the token was presented with DPoP (RFC 9449) and the proof checked out: `jkt` is the
+   * RFC 7638 thumbprint of the key the token is bound to. Undefined for a Bearer presentation.
+   */
+  dpop: { jkt: string } | undefined;
   /** Granted scopes from `scope` (string or array) and `scp`. */
   scopes: readonly string[];
 }

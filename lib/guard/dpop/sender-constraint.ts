@@ -1,0 +1,74 @@
+import type { Request } from 'express';
+import { bearerChallenge, dpopChallenge } from '../../bearer/challenge.js';
+import { InvalidDpopProofError } from '../../errors/dpop-errors.js';
+import { InvalidTokenError, type OAuthError } from '../../errors/oauth-error.js';
+import type { VerifiedToken } from '../verifier.js';
+import type { ResolvedDpop } from './options.js';
+import { DpopProofVerifier } from './proof.js';
+
+/** The key a token is bound to (RFC 9449 §6.1 `cnf.jkt`), if any. */
+export function boundKey(payload: VerifiedToken['payload']): string | undefined {
+  const cnf = payload.cnf as { jkt?: unknown } | undefined;
+  return cnf !== undefined && typeof cnf.jkt === 'string' ? cnf.jkt : undefined;
+}
+
+/**
+ * What the guard does about sender-constrained tokens: the challenges it sends, the rule that a
+ * DPoP-bound token is never accepted as a plain Bearer token, and the per-request proof check.
+ */
+export class SenderConstraint {
+  readonly mode: ResolvedDpop['mode'];
+  readonly proofs: DpopProofVerifier;
+  /** The challenge for a request without credentials: every scheme this guard accepts. */
+  readonly missing: string;
+
+  constructor(
+    cfg: ResolvedDpop,
+    private readonly realm: string,
+    report: (err: OAuthError) => void,
+  ) {
+    this.mode = cfg.mode;
+    this.proofs = new DpopProofVerifier(cfg, (error, errorDescription) => ({ 'WWW-Authenticate': this.#dpop(error, errorDescription) }), report);
+    const dpop = dpopChallenge({ realm, algs: this.proofs.algs });
+    this.missing = cfg.mode === 'disabled' ? bearerChallenge({ realm }) : cfg.mode === 'required' ? dpop : `${bearerChallenge({ realm })}, ${dpop}`;
+  }
+
+  #dpop(error: string, errorDescription: string): string {
+    return dpopChallenge({ realm: this.realm, error, errorDescription, algs: this.proofs.algs });
+  }
+
+  #invalidToken(description: string, scheme: 'bearer' | 'dpop'): InvalidTokenError {
+    const challenge = scheme === 'dpop' ? this.#dpop('invalid_token', description) : bearerChallenge({ realm: this.realm, error: 'invalid_token', errorDescription: description });
+    return new InvalidTokenError(description, { 'WWW-Authenticate': challenge });
+  }
+
+  /** A Bearer presentation of a verified token: refused if the token is bound, or if DPoP is required. Synchronous (the cache-hit path). */
+  bearer(verified: VerifiedToken): InvalidTokenError | undefined {
+    if (this.mode === 'required') return this.#invalidToken('This API accepts only DPoP-bound tokens: send Authorization: DPoP with a DPoP proof', 'dpop');
+    if (boundKey(verified.payload) !== undefined) {
+      return this.#invalidToken('The token is bound to a key (DPoP): send it as Authorization: DPoP with a DPoP proof', 'bearer');
+    }
+    return undefined;
+  }
+
+  /** A DPoP presentation: the token must be bound, and the request must carry exactly one valid proof for it. Resolves to the key thumbprint. */
+  async dpop(req: Request, token: string, verified: VerifiedToken): Promise<string> {
+    const jkt = boundKey(verified.payload);
+    if (jkt === undefined) throw this.#invalidToken('The token is not bound to a key (no cnf.jkt); it cannot be used with DPoP', 'dpop');
+    const proof = req.headers.dpop;
+    // Node joins repeated unknown headers with ", "; a proof never contains one.
+    if (typeof proof !== 'string' || proof === '' || proof.includes(',')) {
+      const description = proof === undefined ? 'The request has no DPoP proof header' : 'The request must carry exactly one DPoP proof header';
+      throw new InvalidDpopProofError(description, { 'WWW-Authenticate': this.#dpop('invalid_dpop_proof', description) });
+    }
+    return this.proofs.verify(req, proof, token, jkt);
+  }
+
+  /** Answers about a DPoP presentation's token carry the DPoP challenge (RFC 9449 §7.1). */
+  rechallenge(err: unknown): unknown {
+    if (err instanceof InvalidTokenError && !(err.headers['WWW-Authenticate'] ?? '').startsWith('DPoP')) {
+      return this.#invalidToken(err.message, 'dpop');
+    }
+    return err;
+  }
+}
