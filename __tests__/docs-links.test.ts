@@ -4,8 +4,10 @@
  * file and, for `#anchors`, an existing heading under GitHub's slug rules.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, normalize, relative } from 'node:path';
-import { ConfigError, requireAuth, tokenProxy, createM2MClient } from '../lib/index.js';
+import { dirname, join, normalize } from 'node:path';
+import { ConfigError, claimCheck, createM2MClient, mfaChallengeProxy, requireAuth, revocationProxy, tokenProxy, type ConfigErrorCode, type DocsTopic } from '../lib/index.js';
+import { CONFIG_ERROR_DOCS } from '../lib/errors/config-error.js';
+import { redisTokenStore } from '../lib/redis/index.js';
 
 const root = join(import.meta.dirname, '..');
 
@@ -108,53 +110,48 @@ function sources(dir: string): string[] {
   });
 }
 
-/** `express-oauth-kit/docs/page.md#anchor` → [repository path, anchor]. */
-function target(docs: string): [string, string] {
-  const m = /^express-oauth-kit\/(docs\/[a-z0-9-]+\.md)#([a-z0-9-]+)$/.exec(docs);
+/** `express-oauth-kit/docs/page.md#anchor` → `docs/page.md#anchor`, or throws when it is not of that form. */
+function target(docs: string): string {
+  const m = /^express-oauth-kit\/(docs\/[a-z0-9-]+\.md#[a-z0-9_-]+)$/.exec(docs);
   if (!m) throw new Error(`not a docs reference: ${docs}`);
-  return [m[1]!, m[2]!];
+  return m[1]!;
 }
 
-const FALLBACK = new ConfigError('ERR_OAUTHKIT_URL', 'issuer must be a URL string').docs;
-
-test('every topic named in lib/ maps to an existing page and section (not the generic one)', () => {
-  const named = new Set<string>();
-  for (const file of sources(join(root, 'lib'))) {
-    const src = readFileSync(file, 'utf8');
-    // The anchor argument of `new ConfigError(code, message, anchor)`, and defaults of helpers that pass one on.
-    for (const call of src.matchAll(/new ConfigError\(([\s\S]*?)\);/g)) {
-      const last = /,\s*'([a-z0-9.#]+(?:-[a-z0-9.#]+)+)'\s*,?\s*$/.exec(call[1]!);
-      if (last) named.add(last[1]!);
-    }
-    for (const m of src.matchAll(/anchor = '([a-z0-9.#-]+)'/g)) named.add(m[1]!);
-    // The shared option checker carries each factory's anchor.
-    for (const m of src.matchAll(/new OptionChecker\('[^']*', '([a-z0-9.#-]+)'\)/g)) named.add(m[1]!);
-  }
-  expect(named.size).toBeGreaterThan(4);
-  const bad = [...named]
-    .map((topic) => [topic, new ConfigError('ERR_OAUTHKIT_OPTIONS', 'x', topic).docs] as const)
-    .filter(([, docs]) => docs === FALLBACK || broken('README.md', relative(root, join(root, target(docs)[0])) + '#' + target(docs)[1]));
+test('every ConfigError code has its own section in docs/errors.md, which exists', () => {
+  const codes = Object.keys(CONFIG_ERROR_DOCS) as ConfigErrorCode[];
+  expect(codes.length).toBe(12);
+  const bad = codes
+    .map((code) => [code, target(new ConfigError(code, 'x').docs)] as const)
+    .filter(([code, t]) => t !== `docs/errors.md#${code}` || broken('README.md', t));
   expect(bad).toEqual([]);
 });
 
-test.each([
-  ['requireAuth(): x', 'docs/require-auth.md#options'],
-  ['tokenProxy(): x', 'docs/token-proxy.md#options'],
-  ['mfaChallengeProxy(): x', 'docs/token-proxy.md#options'],
-  ['revocationProxy(): x', 'docs/token-proxy.md#options'],
-  ['createM2MClient(): x', 'docs/m2m.md#options'],
-  ['redisTokenStore(): x', 'docs/fleet.md#redistokenstore-options'],
-  ['jwksUri must be a URL string', 'docs/errors.md#configerror'],
-])('a ConfigError "%s" without a topic points at %s, which exists', (message, expected) => {
-  const docs = new ConfigError('ERR_OAUTHKIT_OPTIONS', message).docs;
-  expect(docs).toBe(`express-oauth-kit/${expected}`);
-  expect(broken('README.md', expected)).toBeUndefined();
+test('every topic named in lib/ (an OptionChecker\'s or a ConfigError\'s) is an existing page and section', () => {
+  const named = new Set<string>();
+  for (const file of sources(join(root, 'lib'))) {
+    const src = readFileSync(file, 'utf8');
+    // Any string literal of the DocsTopic form: the checkers' topics, explicit ConfigError topics,
+    // the constants that hold one.
+    for (const m of src.matchAll(/'([a-z0-9-]+\.md#[a-z0-9_-]+)'/g)) named.add(m[1]!);
+  }
+  // The five documented factories' own tables at least, plus cookie mode, the store interface, the claim helpers.
+  for (const t of ['require-auth.md#options', 'token-proxy.md#options', 'm2m.md#options', 'fleet.md#redistokenstore-options', 'token-proxy.md#refresh-token-cookie-mode']) {
+    expect(named).toContain(t);
+  }
+  const bad = [...named].filter((topic) => broken('README.md', target(new ConfigError('config_options', 'x', topic as DocsTopic).docs)));
+  expect(bad).toEqual([]);
 });
 
 test.each([
   ['requireAuth', () => requireAuth({} as never), 'docs/require-auth.md#options'],
   ['tokenProxy', () => tokenProxy({} as never), 'docs/token-proxy.md#options'],
+  ['mfaChallengeProxy', () => mfaChallengeProxy({ clientId: 'c', clientSecret: 's', tokenEndpoint: 'https://idp.example/t', timout: 5 } as never), 'docs/token-proxy.md#options'],
+  ['revocationProxy', () => revocationProxy({ clientId: 'c', clientSecret: 's', tokenEndpoint: 'http://idp.example/t' } as never), 'docs/token-proxy.md#options'],
   ['createM2MClient', () => createM2MClient({} as never), 'docs/m2m.md#options'],
+  ['createM2MClient store', () => createM2MClient({ clientId: 'c', clientSecret: 's', tokenEndpoint: 'https://idp.example/t', store: {} } as never), 'docs/m2m.md#sharing-tokens-across-instances-the-store-interface'],
+  ['redisTokenStore', () => redisTokenStore({ client: {} } as never), 'docs/fleet.md#redistokenstore-options'],
+  ['tokenProxy cookie', () => tokenProxy({ clientId: 'c', clientSecret: 's', tokenEndpoint: 'https://idp.example/t', cookie: {} } as never), 'docs/token-proxy.md#refresh-token-cookie-mode'],
+  ['claimCheck', () => claimCheck(1 as never), 'docs/require-auth.md#requirescopes-and-claim-helpers'],
 ])('%s misuse names its page in err.docs and in the message', (_name, misuse, page) => {
   let err: unknown;
   try {
@@ -165,4 +162,11 @@ test.each([
   expect(err).toBeInstanceOf(ConfigError);
   expect((err as ConfigError).docs).toBe(`express-oauth-kit/${page}`);
   expect((err as ConfigError).message).toContain(`see node_modules/express-oauth-kit/${page})`);
+  expect(broken('README.md', page)).toBeUndefined();
+});
+
+test('the page is chosen by the code or the thrower, never by the message text', () => {
+  // A message that starts like another factory's does not move the link.
+  expect(new ConfigError('config_url', 'tokenProxy(): x').docs).toBe('express-oauth-kit/docs/errors.md#config_url');
+  expect(new ConfigError('config_store', 'requireAuth(): x').docs).toBe('express-oauth-kit/docs/errors.md#config_store');
 });

@@ -9,6 +9,7 @@ import express from 'express';
 import request from 'supertest';
 import { tokenProxy, type ProxyResultEvent, type TokenProxyOptions } from '../lib/index.js';
 import { IdpClient } from '../lib/idp/idp-client.js';
+import { proxyChecker } from '../lib/proxy/options.js';
 import { basicAuthorization } from '../lib/idp/client-auth.js';
 import { ServerPool } from './support/serve.js';
 
@@ -149,7 +150,7 @@ describe('IdP error answers reach the browser only as their OAuth members, secre
 });
 
 test('IdpClient.sanitize redacts every encoding of the secret, before it cuts', () => {
-  const client = new IdpClient({ tokenEndpoint: idpUrl, clientId: CLIENT, clientSecret: SECRET }, 'test');
+  const client = new IdpClient({ tokenEndpoint: idpUrl, clientId: CLIENT, clientSecret: SECRET }, proxyChecker('test'));
   for (const form of SECRET_FORMS.slice(0, -1)) {
     expect(client.sanitize(`a ${form} b`)).toBe('a [redacted] b');
     const cut = client.sanitize(`${'q'.repeat(197)}${form}`);

@@ -38,7 +38,18 @@ test('options are checked at once', () => {
   expect(() => redisTokenStore({ client: { get() {}, set() {}, isOpen: true } as never })).toThrow(/ioredis/);
   const fake = { get() {}, set() {}, eval() {}, status: 'ready' } as never;
   expect(() => redisTokenStore({ client: fake, prefix: 3 as never })).toThrow(/prefix must be a string/);
-  expect(() => redisTokenStore({ client: fake, connectWait: -1 })).toThrow(/connectWait/);
+  expect(() => redisTokenStore({ client: fake, connectWait: -1 })).toThrow(/connectWait \(ms\) must be a non-negative number \(got -1\)/);
+  // Unknown options are refused with a suggestion, as by every other factory, under the store's own page.
+  let err: unknown;
+  try {
+    redisTokenStore({ client: fake, prefx: 'a:' } as never);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ConfigError);
+  expect(err).toMatchObject({ code: 'config_options', docs: 'express-oauth-kit/docs/fleet.md#redistokenstore-options' });
+  expect((err as Error).message).toMatch(/^redisTokenStore\(\): unknown option "prefx"; did you mean prefix\?/);
+  expect(() => redisTokenStore({ client: fake, keyPrefix: 'a:' } as never)).toThrow(/did you mean prefix\?/);
   expect(redisTokenStore({ client: fake }).prefix).toBe('oauthkit:m2m:');
 });
 

@@ -212,7 +212,7 @@ describe('options are checked like the other factories', () => {
     ['audiance', 'audience'],
   ])('unknown option %s → ConfigError suggesting %s', (name, suggestion) => {
     expect(() => requireAuth({ issuer: idp.issuer, audience: 'a', [name]: 'x' } as unknown as RequireAuthOptions)).toThrow(
-      expect.objectContaining({ code: 'ERR_OAUTHKIT_OPTIONS', message: expect.stringContaining(`did you mean ${suggestion}?`) }),
+      expect.objectContaining({ code: 'config_options', message: expect.stringContaining(`did you mean ${suggestion}?`) }),
     );
   });
 

@@ -243,7 +243,7 @@ describe('requireAuth: key sources', () => {
 
 describe('requireAuth: options are validated up front', () => {
   test.each<[string, Partial<RequireAuthOptions>, RegExp]>([
-    ['missing issuer', { issuer: undefined }, /issuer is required.*ERR_OAUTHKIT_ISSUER/],
+    ['missing issuer', { issuer: undefined }, /issuer is required.*config_issuer/],
     ['missing audience', { audience: undefined }, /audience is required/],
     ['empty audience list', { audience: [] }, /audience is required/],
     ['HS256 with a JWKS', { algorithms: ['HS256'] }, /not allowed with public keys/],

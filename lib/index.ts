@@ -31,7 +31,7 @@ export {
   ConfigError,
   oauthErrorHandler,
 } from './errors/index.js';
-export type { OAuthErrorCode, OAuthErrorJSON, AnyOAuthError, ConfigErrorCode, OAuthErrorHandlerOptions } from './errors/index.js';
+export type { OAuthErrorCode, OAuthErrorJSON, AnyOAuthError, ConfigErrorCode, DocsTopic, OAuthErrorHandlerOptions } from './errors/index.js';
 
 // Job 1: protect routes.
 export {

@@ -1,44 +1,49 @@
 /**
  * Misconfiguration found when a factory is called. Thrown at start-up, never per request, so a
- * bad deployment fails before it serves traffic. `code` is stable; `docs` names the page and
- * section that explain the option, as a path inside the installed package.
+ * bad deployment fails before it serves traffic. `code` is stable and snake_case like the
+ * OAuthError and store codes, with a `config_` prefix; `docs` names the page and section that
+ * explain the option, as a path inside the installed package.
  */
 export type ConfigErrorCode =
-  | 'ERR_OAUTHKIT_OPTIONS'
-  | 'ERR_OAUTHKIT_ISSUER'
-  | 'ERR_OAUTHKIT_AUDIENCE'
-  | 'ERR_OAUTHKIT_KEYS'
-  | 'ERR_OAUTHKIT_ALGORITHMS'
-  | 'ERR_OAUTHKIT_URL'
-  | 'ERR_OAUTHKIT_CLIENT'
-  | 'ERR_OAUTHKIT_GRANTS'
-  | 'ERR_OAUTHKIT_NUMBER'
-  | 'ERR_OAUTHKIT_TOKEN_LOCATION'
-  | 'ERR_OAUTHKIT_COOKIE'
-  | 'ERR_OAUTHKIT_STORE';
+  | 'config_options'
+  | 'config_issuer'
+  | 'config_audience'
+  | 'config_keys'
+  | 'config_algorithms'
+  | 'config_url'
+  | 'config_client'
+  | 'config_grants'
+  | 'config_number'
+  | 'config_token_location'
+  | 'config_cookie'
+  | 'config_store';
+
+/** A section of a page under docs/, e.g. `require-auth.md#options`. */
+export type DocsTopic = `${string}.md#${string}`;
 
 // The docs ship in the package (docs/*.md), so this path exists on every machine that can throw
 // the error, offline and for the installed version; a web URL could describe another version.
 const DOCS = 'express-oauth-kit/docs/';
 
-// Topic names the factories pass as `anchor` → page#section. A name already of the form
-// `page.md#section` is used as is.
-const TOPICS: Record<string, string> = {
-  'requireauth-options': 'require-auth.md#options',
-  'requirescopes-and-claim-helpers': 'require-auth.md#requirescopes-and-claim-helpers',
-  'refresh-token-cookie-mode': 'token-proxy.md#refresh-token-cookie-mode',
-  'sharing-tokens-across-instances-the-store-interface': 'm2m.md#sharing-tokens-across-instances-the-store-interface',
-  'shared-m2m-token-store': 'fleet.md#redistokenstore-options',
+/**
+ * Where each code is explained when the thrower names no page of its own: one section per code
+ * in docs/errors.md, saying what it means and how to fix it. A Record, so a new code without a
+ * section does not compile; docs-links.test.ts proves every section exists.
+ */
+export const CONFIG_ERROR_DOCS: Readonly<Record<ConfigErrorCode, DocsTopic>> = {
+  config_options: 'errors.md#config_options',
+  config_issuer: 'errors.md#config_issuer',
+  config_audience: 'errors.md#config_audience',
+  config_keys: 'errors.md#config_keys',
+  config_algorithms: 'errors.md#config_algorithms',
+  config_url: 'errors.md#config_url',
+  config_client: 'errors.md#config_client',
+  config_grants: 'errors.md#config_grants',
+  config_number: 'errors.md#config_number',
+  config_token_location: 'errors.md#config_token_location',
+  config_cookie: 'errors.md#config_cookie',
+  config_store: 'errors.md#config_store',
 };
-
-// Pages by the factory named at the start of a message, for errors given no anchor.
-const SECTIONS: Array<[RegExp, string]> = [
-  [/^requireAuth/, 'require-auth.md#options'],
-  [/^(tokenProxy|mfaChallengeProxy|revocationProxy)/, 'token-proxy.md#options'],
-  [/^createM2MClient/, 'm2m.md#options'],
-  [/^redisTokenStore/, 'fleet.md#redistokenstore-options'],
-];
-const FALLBACK = 'errors.md#configerror';
 
 /**
  * Thrown synchronously by a factory (`requireAuth`, `tokenProxy`, `createM2MClient`,
@@ -64,9 +69,12 @@ export class ConfigError extends TypeError {
   readonly code: ConfigErrorCode;
   /** Page and section that explain the option, e.g. `express-oauth-kit/docs/require-auth.md#options`. */
   readonly docs: string;
-  constructor(code: ConfigErrorCode, message: string, anchor?: string) {
-    const topic = anchor === undefined ? undefined : anchor.includes('.md#') ? anchor : TOPICS[anchor];
-    const docs = DOCS + (topic ?? SECTIONS.find(([re]) => re.test(message))?.[1] ?? FALLBACK);
+  /**
+   * @param topic - the page section that documents the option (the factory's options table);
+   * without one, the code's section in docs/errors.md.
+   */
+  constructor(code: ConfigErrorCode, message: string, topic?: DocsTopic) {
+    const docs = DOCS + (topic ?? CONFIG_ERROR_DOCS[code]);
     super(`${message} (${code}, see node_modules/${docs})`);
     this.code = code;
     this.docs = docs;

@@ -27,7 +27,7 @@ function guard(name: string, check: (payload: JWTPayload, scopes: readonly strin
 
 function scopeList(name: string, scopes: string[]): string[] {
   if (scopes.length === 0 || scopes.some((s) => typeof s !== 'string' || s === '' || /\s/.test(s))) {
-    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${name}() takes one or more scope names without spaces, e.g. ${name}('orders:read')`, 'requirescopes-and-claim-helpers');
+    throw new ConfigError('config_options', `${name}() takes one or more scope names without spaces, e.g. ${name}('orders:read')`, 'require-auth.md#requirescopes-and-claim-helpers');
   }
   return scopes;
 }
@@ -54,14 +54,14 @@ export type JsonPrimitive = string | number | boolean | null;
 
 /** Passes tokens whose `claim` equals `value` exactly. */
 export function claimEquals(claim: string, value: JsonPrimitive): RequestHandler {
-  if (typeof claim !== 'string' || claim === '') throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimEquals() needs a claim name', 'requirescopes-and-claim-helpers');
+  if (typeof claim !== 'string' || claim === '') throw new ConfigError('config_options', 'claimEquals() needs a claim name', 'require-auth.md#requirescopes-and-claim-helpers');
   return guard('claimEquals', (payload) => (payload[claim] === value ? undefined : forbidden(`The token's "${claim}" claim does not have the required value`)));
 }
 
 /** Passes tokens whose `claim` (an array, or a space-separated string) contains every one of `values`. */
 export function claimIncludes(claim: string, ...values: JsonPrimitive[]): RequestHandler {
   if (typeof claim !== 'string' || claim === '' || values.length === 0) {
-    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimIncludes() needs a claim name and at least one value', 'requirescopes-and-claim-helpers');
+    throw new ConfigError('config_options', 'claimIncludes() needs a claim name and at least one value', 'require-auth.md#requirescopes-and-claim-helpers');
   }
   return guard('claimIncludes', (payload) => {
     const raw = payload[claim];
@@ -106,13 +106,13 @@ export function claimCheck(
   check: (payload: Readonly<JWTPayload>, req: Request) => ClaimCheckResult | Promise<ClaimCheckResult>,
   options: string | ClaimCheckOptions = {},
 ): RequestHandler {
-  if (typeof check !== 'function') throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimCheck() needs a function (payload) => boolean', 'requirescopes-and-claim-helpers');
+  if (typeof check !== 'function') throw new ConfigError('config_options', 'claimCheck() needs a function (payload) => boolean', 'require-auth.md#requirescopes-and-claim-helpers');
   const o = typeof options === 'string' ? { description: options } : options;
   const status = o.status ?? 403;
-  if (status !== 401 && status !== 403) throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'claimCheck(): status must be 401 or 403', 'requirescopes-and-claim-helpers');
+  if (status !== 401 && status !== 403) throw new ConfigError('config_options', 'claimCheck(): status must be 401 or 403', 'require-auth.md#requirescopes-and-claim-helpers');
   const cacheFor = o.cacheFor ?? 0;
   if (typeof cacheFor !== 'number' || !Number.isFinite(cacheFor) || cacheFor < 0) {
-    throw new ConfigError('ERR_OAUTHKIT_NUMBER', 'claimCheck(): cacheFor must be a number of seconds ≥ 0', 'requirescopes-and-claim-helpers');
+    throw new ConfigError('config_number', 'claimCheck(): cacheFor must be a number of seconds ≥ 0', 'require-auth.md#requirescopes-and-claim-helpers');
   }
   const fallback = o.description ?? "The token does not meet this route's requirements";
   const answers = cacheFor > 0 ? new LRUCache<string, ClaimCheckResult>({ max: CHECK_CACHE_ENTRIES, ttlAutopurge: false }) : undefined;
@@ -165,7 +165,7 @@ export function claimCheck(
  */
 export function requireIssuer(...issuers: string[]): RequestHandler {
   if (issuers.length === 0 || issuers.some((i) => typeof i !== 'string' || i === '')) {
-    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', "requireIssuer() takes one or more issuer identifiers, e.g. requireIssuer('https://staff.example.com')", 'requirescopes-and-claim-helpers');
+    throw new ConfigError('config_options', "requireIssuer() takes one or more issuer identifiers, e.g. requireIssuer('https://staff.example.com')", 'require-auth.md#requirescopes-and-claim-helpers');
   }
   return function requireIssuerGuard(req: Request, _res: Response, next: NextFunction): void {
     const auth = req.auth;

@@ -1,7 +1,6 @@
 import type { Request } from 'express';
 import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError } from '../errors/oauth-error.js';
-import { assertHttpUrl } from '../idp/discovery.js';
 import { OptionChecker } from '../options/validate.js';
 import { resolveDpop } from './dpop/options.js';
 import {
@@ -35,7 +34,7 @@ const ALIASES: Record<string, string> = {
   credentialsRequired: 'authRequired',
 };
 
-const check = new OptionChecker('requireAuth()', 'requireauth-options');
+const check = new OptionChecker('requireAuth()', 'require-auth.md#options');
 const fail = check.fail.bind(check);
 
 type Tuning = Pick<ResolvedOptions, 'jwksTimeout' | 'jwksCooldown' | 'jwksCacheMaxAge' | 'jwksStaleIfError' | 'allowInsecureHttp'>;
@@ -44,33 +43,33 @@ type Tuning = Pick<ResolvedOptions, 'jwksTimeout' | 'jwksCooldown' | 'jwksCacheM
 export function resolveIssuer(o: IssuerOptions, tuning: Tuning, where = ''): ResolvedOptions {
   const allowHttp = tuning.allowInsecureHttp;
   if (typeof o.issuer !== 'string' || o.issuer === '') {
-    fail('ERR_OAUTHKIT_ISSUER', `${where}issuer is required: the exact \`iss\` value your IdP puts in access tokens`);
+    fail('config_issuer', `${where}issuer is required: the exact \`iss\` value your IdP puts in access tokens`);
   }
   const audience = typeof o.audience === 'string' ? [o.audience] : o.audience;
   if (!Array.isArray(audience) || audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
-    fail('ERR_OAUTHKIT_AUDIENCE', `${where}audience is required: the \`aud\` value (or values) tokens for this API carry`);
+    fail('config_audience', `${where}audience is required: the \`aud\` value (or values) tokens for this API carry`);
   }
   const sources = [o.jwksUri !== undefined, o.jwks !== undefined, o.secret !== undefined].filter(Boolean).length;
-  if (sources > 1) fail('ERR_OAUTHKIT_KEYS', `${where}give only one of jwksUri, jwks or secret`);
-  if (o.jwksUri !== undefined) assertHttpUrl(o.jwksUri, `requireAuth(): ${where}jwksUri`, { allowHttp });
+  if (sources > 1) fail('config_keys', `${where}give only one of jwksUri, jwks or secret`);
+  if (o.jwksUri !== undefined) check.url(o.jwksUri, `${where}jwksUri`, { allowHttp });
   if (sources === 0) {
     // Discovery will run against the issuer, so it must be a URL.
-    assertHttpUrl(o.issuer, `requireAuth(): ${where}issuer (used for discovery because no jwksUri/jwks was given)`, { allowHttp });
+    check.url(o.issuer, `${where}issuer (used for discovery because no jwksUri/jwks was given)`, { allowHttp });
   }
   if (o.jwks !== undefined && (typeof o.jwks !== 'object' || o.jwks === null || !Array.isArray(o.jwks.keys))) {
-    fail('ERR_OAUTHKIT_KEYS', `${where}jwks must be a JSON Web Key Set: { keys: [...] }`);
+    fail('config_keys', `${where}jwks must be a JSON Web Key Set: { keys: [...] }`);
   }
   let secret: Uint8Array | undefined;
   if (o.secret !== undefined) {
     secret = typeof o.secret === 'string' ? new TextEncoder().encode(o.secret) : o.secret;
     if (!(secret instanceof Uint8Array) || secret.byteLength < 32) {
-      fail('ERR_OAUTHKIT_KEYS', `${where}secret must be at least 32 bytes (RFC 7518 §3.2); prefer asymmetric keys with a JWKS`);
+      fail('config_keys', `${where}secret must be at least 32 bytes (RFC 7518 §3.2); prefer asymmetric keys with a JWKS`);
     }
   }
   const algorithms = resolveAlgorithms(o.algorithms, secret !== undefined, where);
-  if (o.typ !== undefined && (typeof o.typ !== 'string' || o.typ === '')) fail('ERR_OAUTHKIT_OPTIONS', `${where}typ must be a string such as "at+jwt"`);
+  if (o.typ !== undefined && (typeof o.typ !== 'string' || o.typ === '')) fail('config_options', `${where}typ must be a string such as "at+jwt"`);
   if (o.requiredClaims !== undefined && (!Array.isArray(o.requiredClaims) || o.requiredClaims.some((c) => typeof c !== 'string'))) {
-    fail('ERR_OAUTHKIT_OPTIONS', `${where}requiredClaims must be an array of claim names`);
+    fail('config_options', `${where}requiredClaims must be an array of claim names`);
   }
   return {
     issuer: o.issuer,
@@ -90,7 +89,7 @@ export function resolveIssuer(o: IssuerOptions, tuning: Tuning, where = ''): Res
 function resolveAlgorithms(value: unknown, symmetric: boolean, where: string): string[] {
   const allowed: readonly string[] = symmetric ? SYMMETRIC_ALGS : ASYMMETRIC_ALGS;
   const algorithms = value ?? (symmetric ? ['HS256'] : [...ASYMMETRIC_ALGS]);
-  if (!Array.isArray(algorithms) || algorithms.length === 0) fail('ERR_OAUTHKIT_ALGORITHMS', `${where}algorithms must be a non-empty array`);
+  if (!Array.isArray(algorithms) || algorithms.length === 0) fail('config_algorithms', `${where}algorithms must be a non-empty array`);
   for (const alg of algorithms as unknown[]) {
     if (allowed.includes(alg as string)) continue;
     const why =
@@ -99,7 +98,7 @@ function resolveAlgorithms(value: unknown, symmetric: boolean, where: string): s
         : symmetric
           ? `"${String(alg)}" is not an HMAC algorithm; with a secret use ${SYMMETRIC_ALGS.join(', ')}`
           : `"${String(alg)}" is not allowed with public keys; symmetric algorithms need the secret option, and only ${ASYMMETRIC_ALGS.join(', ')} are accepted`;
-    fail('ERR_OAUTHKIT_ALGORITHMS', `${where}${why}`);
+    fail('config_algorithms', `${where}${why}`);
   }
   return algorithms as string[];
 }
@@ -107,7 +106,7 @@ function resolveAlgorithms(value: unknown, symmetric: boolean, where: string): s
 function resolveIssuers(o: RequireAuthOptions, tuning: Tuning): GuardConfig['issuers'] {
   const topLevel = ISSUER_KEYS.filter((k) => o[k] !== undefined);
   if (o.issuers === undefined) return [resolveIssuer(o as IssuerOptions, tuning)];
-  if (topLevel.length) fail('ERR_OAUTHKIT_ISSUER', `give either issuers or the single-issuer options (${topLevel.join(', ')}), not both`);
+  if (topLevel.length) fail('config_issuer', `give either issuers or the single-issuer options (${topLevel.join(', ')}), not both`);
   if (typeof o.issuers === 'function') {
     const resolver = o.issuers;
     return async (iss: string, req: Request | undefined) => {
@@ -116,7 +115,7 @@ function resolveIssuers(o: RequireAuthOptions, tuning: Tuning): GuardConfig['iss
       try {
         check.knownKeys(check.object(found, 'from the issuers resolver'), ISSUER_KEYS, ALIASES);
         const resolved = resolveIssuer(found, tuning, 'the issuers resolver: ');
-        if (resolved.issuer !== iss) throw new ConfigError('ERR_OAUTHKIT_ISSUER', `requireAuth(): the issuers resolver was asked for "${iss}" and answered settings for "${resolved.issuer}"`);
+        if (resolved.issuer !== iss) fail('config_issuer', `the issuers resolver was asked for "${iss}" and answered settings for "${resolved.issuer}"`);
         return resolved;
       } catch (err) {
         // Found while serving a request: a run-time error for the operator, not a ConfigError.
@@ -124,12 +123,12 @@ function resolveIssuers(o: RequireAuthOptions, tuning: Tuning): GuardConfig['iss
       }
     };
   }
-  if (!Array.isArray(o.issuers) || o.issuers.length === 0) fail('ERR_OAUTHKIT_ISSUER', 'issuers must be a non-empty array of { issuer, audience, ... } or a function');
+  if (!Array.isArray(o.issuers) || o.issuers.length === 0) fail('config_issuer', 'issuers must be a non-empty array of { issuer, audience, ... } or a function');
   const seen = new Set<string>();
   return o.issuers.map((entry, i) => {
     check.knownKeys(check.object(entry, `issuers[${i}]`), ISSUER_KEYS, ALIASES);
     const resolved = resolveIssuer(entry, tuning, `issuers[${i}].`);
-    if (seen.has(resolved.issuer)) fail('ERR_OAUTHKIT_ISSUER', `issuers[${i}]: "${resolved.issuer}" is listed twice`);
+    if (seen.has(resolved.issuer)) fail('config_issuer', `issuers[${i}]: "${resolved.issuer}" is listed twice`);
     seen.add(resolved.issuer);
     return resolved;
   });
@@ -148,18 +147,18 @@ export function resolveOptions(options: RequireAuthOptions): GuardConfig {
   };
   const locations: GuardConfig['locations'] = ['header'];
   for (const l of o.tokenLocations ?? []) {
-    if (l !== 'body' && l !== 'query') fail('ERR_OAUTHKIT_TOKEN_LOCATION', `tokenLocations may hold 'body' and 'query' (got "${String(l)}")`);
+    if (l !== 'body' && l !== 'query') fail('config_token_location', `tokenLocations may hold 'body' and 'query' (got "${String(l)}")`);
     if (!locations.includes(l)) locations.push(l);
   }
   if (o.tokenCookie !== undefined && (typeof o.tokenCookie !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(o.tokenCookie))) {
-    fail('ERR_OAUTHKIT_TOKEN_LOCATION', 'tokenCookie must be a cookie name (RFC 6265 token characters)');
+    fail('config_token_location', 'tokenCookie must be a cookie name (RFC 6265 token characters)');
   }
-  if (o.getToken !== undefined && typeof o.getToken !== 'function') fail('ERR_OAUTHKIT_TOKEN_LOCATION', 'getToken must be a function (req) => string | undefined');
-  if (o.realm !== undefined && (typeof o.realm !== 'string' || o.realm === '')) fail('ERR_OAUTHKIT_OPTIONS', 'realm must be a non-empty string');
+  if (o.getToken !== undefined && typeof o.getToken !== 'function') fail('config_token_location', 'getToken must be a function (req) => string | undefined');
+  if (o.realm !== undefined && (typeof o.realm !== 'string' || o.realm === '')) fail('config_options', 'realm must be a non-empty string');
   let cache: GuardConfig['cache'] = { maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 };
   if (o.cache === false) cache = false;
   else if (o.cache !== undefined) {
-    if (typeof o.cache !== 'object' || o.cache === null) fail('ERR_OAUTHKIT_OPTIONS', 'cache must be false or { maxEntries, maxBytes }');
+    if (typeof o.cache !== 'object' || o.cache === null) fail('config_options', 'cache must be false or { maxEntries, maxBytes }');
     cache = {
       maxEntries: check.number(o.cache.maxEntries, 'cache.maxEntries', cache.maxEntries, { positive: true, integer: true }),
       maxBytes: check.number(o.cache.maxBytes, 'cache.maxBytes', cache.maxBytes, { positive: true }),

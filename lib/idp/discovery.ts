@@ -1,4 +1,3 @@
-import { ConfigError } from '../errors/config-error.js';
 import { IdpBadResponseError, IdpError, MisconfigurationError, OAuthError } from '../errors/oauth-error.js';
 import { describeUrl, idpRequest } from './http.js';
 
@@ -92,7 +91,8 @@ const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
  * Why `value` may not be used as an IdP URL, or undefined when it may. Plain http is accepted
  * only for loopback hosts (tests, the demo, a sidecar): tokens and client secrets must not cross a
  * network in clear text (RFC 6749 §2.3.1). Shared by option checks (start-up) and by URLs an
- * IdP hands out at run time (discovery), which must meet the same policy.
+ * IdP hands out at run time (discovery), which must meet the same policy: an option is a
+ * ConfigError at construction (`OptionChecker.url`), a discovered URL a MisconfigurationError.
  */
 export function checkIdpUrl(value: unknown, { allowHttp = false } = {}): string | undefined {
   if (typeof value !== 'string' || value === '') return 'must be a URL string';
@@ -108,11 +108,4 @@ export function checkIdpUrl(value: unknown, { allowHttp = false } = {}): string 
   }
   if (url.username || url.password) return 'must not carry credentials in the URL; use clientId/clientSecret';
   return undefined;
-}
-
-/** Validates an IdP URL option at construction (ConfigError). */
-export function assertHttpUrl(value: unknown, option: string, { allowHttp = false } = {}): URL {
-  const problem = checkIdpUrl(value, { allowHttp });
-  if (problem !== undefined) throw new ConfigError('ERR_OAUTHKIT_URL', `${option} ${problem}`);
-  return new URL(value as string);
 }

@@ -1,7 +1,7 @@
-import { ConfigError } from '../errors/config-error.js';
-import { ServerError } from '../errors/oauth-error.js';
+import { MisconfigurationError, ServerError } from '../errors/oauth-error.js';
+import type { OptionChecker } from '../options/validate.js';
 import { applyClientAuth, secretPattern, type ClientAuthMethod } from './client-auth.js';
-import { assertHttpUrl, discover, type IdpMetadata } from './discovery.js';
+import { checkIdpUrl, discover, type IdpMetadata } from './discovery.js';
 import { idpRequest, type IdpResponse } from './http.js';
 import { PROFILES, type IdpProfile, type ParamsIn } from './profiles.js';
 
@@ -79,15 +79,21 @@ export interface IdpClientOptions {
   allowInsecureHttp?: boolean;
 }
 
-function positiveNumber(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError('ERR_OAUTHKIT_NUMBER', `${name} must be a positive number (got ${String(value)})`);
-  }
-  return value;
-}
+// Every key of IdpClientOptions, checked by the compiler: an option added to the interface but
+// not here would be refused as unknown by every factory.
+const IDP_KEYS = {
+  issuer: true, tokenEndpoint: true, revocationEndpoint: true, mfaChallengeEndpoint: true, profile: true, clientId: true,
+  clientSecret: true, clientAuth: true, paramsIn: true, timeout: true, maxResponseBytes: true, allowInsecureHttp: true,
+} as const satisfies Record<keyof IdpClientOptions, true>;
 
-export { positiveNumber };
+/** The option names of {@link IdpClientOptions}, for the factories' unknown-key checks. */
+export const IDP_OPTION_KEYS = Object.keys(IDP_KEYS) as readonly (keyof IdpClientOptions)[];
+
+/** Names other libraries and the IdPs' own docs use for the same options. */
+export const IDP_OPTION_ALIASES: Readonly<Record<string, string>> = {
+  token_endpoint: 'tokenEndpoint', tokenUrl: 'tokenEndpoint', client_id: 'clientId', client_secret: 'clientSecret',
+  issuerBaseURL: 'issuer',
+};
 
 /**
  * The single token-endpoint client of the package. The proxy, the M2M client and the demo all
@@ -107,35 +113,30 @@ export class IdpClient {
   readonly #allowHttp: boolean;
   readonly #secretPattern: RegExp | undefined;
 
-  constructor(options: IdpClientOptions, factory: string) {
-    if (!options || typeof options !== 'object') {
-      throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${factory}() needs an options object`);
-    }
+  /** `check` is the calling factory's: errors name it and point at its options table. */
+  constructor(options: IdpClientOptions, check: OptionChecker) {
+    check.object(options, 'with clientId, clientSecret and issuer or tokenEndpoint');
     const { clientId, clientSecret, profile } = options;
     if (typeof clientId !== 'string' || clientId === '') {
-      throw new ConfigError('ERR_OAUTHKIT_CLIENT', `${factory}(): clientId is required (the confidential client's id at the IdP)`);
+      check.fail('config_client', "clientId is required (the confidential client's id at the IdP)");
     }
     if (typeof clientSecret !== 'string' || clientSecret === '') {
-      throw new ConfigError('ERR_OAUTHKIT_CLIENT', `${factory}(): clientSecret is required; load it from the environment, not from code`);
+      check.fail('config_client', 'clientSecret is required; load it from the environment, not from code');
     }
     if (profile !== undefined && !(profile in PROFILES)) {
-      throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${factory}(): profile must be 'eiam', 'ciam' or 'rfc6749' (got "${String(profile)}")`);
+      check.fail('config_options', `profile must be 'eiam', 'ciam' or 'rfc6749' (got "${String(profile)}")`);
     }
     const defaults = PROFILES[profile ?? 'rfc6749'];
     const clientAuth = options.clientAuth ?? defaults.clientAuth;
     if (clientAuth !== 'client_secret_basic' && clientAuth !== 'client_secret_post') {
-      throw new ConfigError(
-        'ERR_OAUTHKIT_CLIENT',
-        `${factory}(): clientAuth must be 'client_secret_basic' or 'client_secret_post' (got "${String(clientAuth)}")`,
-      );
+      check.fail('config_client', `clientAuth must be 'client_secret_basic' or 'client_secret_post' (got "${String(clientAuth)}")`);
     }
     const paramsIn = options.paramsIn ?? defaults.paramsIn;
     if (paramsIn !== 'body' && paramsIn !== 'query') {
-      throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${factory}(): paramsIn must be 'body' or 'query' (got "${String(paramsIn)}")`);
+      check.fail('config_options', `paramsIn must be 'body' or 'query' (got "${String(paramsIn)}")`);
     }
-    this.#allowHttp = options.allowInsecureHttp === true;
-    const url = (v: string | undefined, name: string) =>
-      v === undefined ? undefined : assertHttpUrl(v, `${factory}(): ${name}`, { allowHttp: this.#allowHttp }).href;
+    this.#allowHttp = check.boolean(options.allowInsecureHttp, 'allowInsecureHttp', false);
+    const url = (v: string | undefined, name: string) => (v === undefined ? undefined : check.url(v, name, { allowHttp: this.#allowHttp }).href);
     this.issuer = options.issuer === undefined ? undefined : (url(options.issuer, 'issuer'), options.issuer);
     const explicit: Partial<Record<IdpEndpoint, string>> = {
       token: url(options.tokenEndpoint, 'tokenEndpoint'),
@@ -152,7 +153,7 @@ export class IdpClient {
       if (!explicit.revocation && defaults.revocationPath) explicit.revocation = issuerBase + defaults.revocationPath;
     }
     if (!explicit.token && !this.issuer) {
-      throw new ConfigError('ERR_OAUTHKIT_URL', `${factory}(): give tokenEndpoint, or issuer to discover it`);
+      check.fail('config_url', 'give tokenEndpoint, or issuer to discover it');
     }
     this.clientId = clientId;
     this.#clientSecret = clientSecret;
@@ -161,8 +162,8 @@ export class IdpClient {
     this.paramsIn = paramsIn;
     this.#profile = profile;
     this.#explicit = explicit;
-    this.timeout = positiveNumber(options.timeout, `${factory}(): timeout`, 10_000);
-    this.#maxResponseBytes = positiveNumber(options.maxResponseBytes, `${factory}(): maxResponseBytes`, 256 * 1024);
+    this.timeout = check.number(options.timeout, 'timeout', 10_000, { positive: true });
+    this.#maxResponseBytes = check.number(options.maxResponseBytes, 'maxResponseBytes', 256 * 1024, { positive: true });
   }
 
   /** Identifies the token endpoint without a network call (cache keys). */
@@ -206,7 +207,13 @@ export class IdpClient {
     if (typeof found !== 'string') {
       throw new ServerError(`The IdP's metadata has no ${kind}_endpoint; set ${optionName(kind)}`);
     }
-    return assertHttpUrl(found, `${kind}_endpoint from discovery`, { allowHttp: this.#allowHttp }).href;
+    // Found while serving: the IdP's document is wrong for this deployment, so a 500 for the
+    // operator (never a ConfigError, which means "fix your options and restart").
+    const problem = checkIdpUrl(found, { allowHttp: this.#allowHttp });
+    if (problem !== undefined) {
+      throw new MisconfigurationError(`The ${kind}_endpoint from ${this.issuer}'s discovery document ${problem}`);
+    }
+    return new URL(found).href;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors/config-error.js';
+import { OptionChecker } from '../options/validate.js';
 import type { M2MTokenKeyInfo, TokenRequestOptions } from './types.js';
 
 /** One distinct token: its cache key, the parameters that ask the IdP for it, and its hook identity. */
@@ -17,32 +17,32 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 // smuggled across separators (in logs, in keys, in a form body read by a lax parser).
 const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
 
-export function normalizeScope(value: unknown, where: string): string | undefined {
+export function normalizeScope(value: unknown, check: OptionChecker): string | undefined {
   if (value === undefined || value === null) return undefined;
   let parts: string[];
   if (typeof value === 'string') parts = value.split(' ');
   else if (Array.isArray(value) && value.every((s) => typeof s === 'string')) parts = value.flatMap((s: string) => s.split(' '));
-  else throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: scope must be a space-separated string or an array of strings`);
+  else check.fail('config_options', 'scope must be a space-separated string or an array of strings');
   const tokens = [...new Set(parts.filter((s) => s !== ''))].sort();
   for (const t of tokens) {
-    if (CONTROL.test(t)) throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: scope must not contain control characters (tab, newline, NUL …)`);
+    if (CONTROL.test(t)) check.fail('config_options', 'scope must not contain control characters (tab, newline, NUL …)');
     if (!SCOPE_TOKEN.test(t)) {
-      throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: scope "${t}" has characters RFC 6749 §3.3 does not allow`);
+      check.fail('config_options', `scope "${t}" has characters RFC 6749 §3.3 does not allow`);
     }
   }
   // Sorted and de-duplicated: "b a" and ["a", "b"] are the same token, and share one cache entry.
   return tokens.length ? tokens.join(' ') : undefined;
 }
 
-export function normalizeList(value: unknown, name: 'audience' | 'resource', where: string): readonly string[] {
+export function normalizeList(value: unknown, name: 'audience' | 'resource', check: OptionChecker): readonly string[] {
   if (value === undefined || value === null) return [];
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s !== '')) {
-    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: ${name} must be a non-empty string or an array of them`);
+    check.fail('config_options', `${name} must be a non-empty string or an array of them`);
   }
   if ((list as string[]).some((s) => CONTROL.test(s))) {
     // The value itself is not echoed: it could be anything, including what a log should not show.
-    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: ${name} must not contain control characters (tab, newline, NUL …)`);
+    check.fail('config_options', `${name} must not contain control characters (tab, newline, NUL …)`);
   }
   if (name === 'resource') {
     for (const r of list as string[]) {
@@ -54,7 +54,7 @@ export function normalizeList(value: unknown, name: 'audience' | 'resource', whe
       }
       // RFC 8707 §2: an absolute URI without a fragment.
       if (!u || r.includes('#')) {
-        throw new ConfigError('ERR_OAUTHKIT_OPTIONS', `${where}: resource "${r}" must be an absolute URI without a fragment (RFC 8707)`);
+        check.fail('config_options', `resource "${r}" must be an absolute URI without a fragment (RFC 8707)`);
       }
     }
   }
@@ -89,9 +89,10 @@ export function specFor(
   options: TokenRequestOptions,
   where: string,
 ): TokenSpec {
-  const scope = options.scope === undefined ? defaults.scope : normalizeScope(options.scope, where);
-  const audience = options.audience === undefined ? defaults.audience : normalizeList(options.audience, 'audience', where);
-  const resource = options.resource === undefined ? defaults.resource : normalizeList(options.resource, 'resource', where);
+  const check: OptionChecker = new OptionChecker(where, 'm2m.md#api');
+  const scope = options.scope === undefined ? defaults.scope : normalizeScope(options.scope, check);
+  const audience = options.audience === undefined ? defaults.audience : normalizeList(options.audience, 'audience', check);
+  const resource = options.resource === undefined ? defaults.resource : normalizeList(options.resource, 'resource', check);
   return buildSpec(base, scope, audience, resource);
 }
 

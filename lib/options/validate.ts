@@ -1,4 +1,14 @@
-import { ConfigError, type ConfigErrorCode } from '../errors/config-error.js';
+import { ConfigError, type ConfigErrorCode, type DocsTopic } from '../errors/config-error.js';
+import { checkIdpUrl } from '../idp/discovery.js';
+
+/** Bounds of {@link OptionChecker.number}. */
+export interface NumberBounds {
+  /** Refuse 0 as well as negatives. */
+  positive?: boolean;
+  /** Largest value accepted (inclusive). */
+  max?: number;
+  integer?: boolean;
+}
 
 /**
  * Option checks shared by every factory, so a misspelt or mistyped option is reported the same
@@ -8,17 +18,17 @@ export class OptionChecker {
   constructor(
     /** Names the factory in every message, e.g. "requireAuth()". */
     readonly factory: string,
-    /** The docs anchor for this factory's options. */
-    readonly anchor?: string,
+    /** The section documenting this factory's options; every error it raises points there. */
+    readonly topic: DocsTopic,
   ) {}
 
-  fail(code: ConfigErrorCode, message: string, anchor = this.anchor): never {
-    throw new ConfigError(code, `${this.factory}: ${message}`, anchor);
+  fail(code: ConfigErrorCode, message: string, topic: DocsTopic = this.topic): never {
+    throw new ConfigError(code, `${this.factory}: ${message}`, topic);
   }
 
   /** Options must be a plain object. */
   object<T>(value: T, hint: string): T & object {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail('ERR_OAUTHKIT_OPTIONS', `needs an options object (${hint})`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail('config_options', `needs an options object (${hint})`);
     return value as T & object;
   }
 
@@ -26,18 +36,18 @@ export class OptionChecker {
    * Refuses keys the factory does not know. A misspelt option must not silently fall back to a
    * default (a misspelt `jwksUri` would otherwise mean "discover the keys").
    */
-  knownKeys(options: object, known: readonly string[], aliases: Readonly<Record<string, string>> = {}): void {
+  knownKeys(options: object, known: readonly string[], aliases: Readonly<Record<string, string>> = {}, prefix = ''): void {
     for (const key of Object.keys(options)) {
       if (known.includes(key)) continue;
       const guess = aliases[key] ?? closest(key, known);
-      this.fail('ERR_OAUTHKIT_OPTIONS', `unknown option "${key}"${guess ? `; did you mean ${guess}?` : ''}`);
+      this.fail('config_options', `unknown option "${prefix}${key}"${guess ? `; did you mean ${prefix}${guess}?` : ''}`);
     }
   }
 
   /** A finite number ≥ 0 (or > 0), at most `max`; undefined gives the fallback. */
-  number(value: unknown, name: string, fallback: number, opts?: { positive?: boolean; max?: number; integer?: boolean }): number;
-  number(value: unknown, name: string, fallback: undefined, opts?: { positive?: boolean; max?: number; integer?: boolean }): number | undefined;
-  number(value: unknown, name: string, fallback: number | undefined, { positive = false, max = Number.MAX_SAFE_INTEGER, integer = false } = {}): number | undefined {
+  number(value: unknown, name: string, fallback: number, opts?: NumberBounds): number;
+  number(value: unknown, name: string, fallback: undefined, opts?: NumberBounds): number | undefined;
+  number(value: unknown, name: string, fallback: number | undefined, { positive = false, max = Number.MAX_SAFE_INTEGER, integer = false }: NumberBounds = {}): number | undefined {
     if (value === undefined) return fallback;
     if (
       typeof value !== 'number' ||
@@ -48,15 +58,31 @@ export class OptionChecker {
       (integer && !Number.isInteger(value))
     ) {
       const kind = `${positive ? 'positive' : 'non-negative'} ${integer ? 'integer' : 'number'}`;
-      this.fail('ERR_OAUTHKIT_NUMBER', `${name} must be a ${kind}${max < Number.MAX_SAFE_INTEGER ? ` of at most ${max}` : ''} (got ${String(value)})`);
+      this.fail('config_number', `${name} must be a ${kind}${max < Number.MAX_SAFE_INTEGER ? ` of at most ${max}` : ''} (got ${String(value)})`);
     }
     return value;
   }
 
   boolean(value: unknown, name: string, fallback: boolean): boolean {
     if (value === undefined) return fallback;
-    if (typeof value !== 'boolean') this.fail('ERR_OAUTHKIT_OPTIONS', `${name} must be true or false (got ${typeof value})`);
+    if (typeof value !== 'boolean') this.fail('config_options', `${name} must be true or false (got ${typeof value})`);
     return value;
+  }
+
+  /** A function (hooks, callbacks), or undefined. */
+  func<F extends (...args: never[]) => unknown>(value: unknown, name: string, shape = 'a function'): F | undefined {
+    if (value !== undefined && typeof value !== 'function') this.fail('config_options', `${name} must be ${shape}`);
+    return value as F | undefined;
+  }
+
+  /**
+   * An IdP URL (issuer, endpoint, JWKS): the same https-only policy as URLs found at run time
+   * ({@link checkIdpUrl}), but found here, at construction, so it is a ConfigError.
+   */
+  url(value: unknown, name: string, { allowHttp = false } = {}): URL {
+    const problem = checkIdpUrl(value, { allowHttp });
+    if (problem !== undefined) this.fail('config_url', `${name} ${problem}`);
+    return new URL(value as string);
   }
 
   /** A logger with warn() and error() (console, pino, winston), or false for none. Default console. */
@@ -65,7 +91,7 @@ export class OptionChecker {
     if (value === undefined) return fallback;
     const l = value as Partial<L> | null;
     if (typeof l?.warn !== 'function' || typeof l?.error !== 'function') {
-      this.fail('ERR_OAUTHKIT_OPTIONS', 'logger must have warn(message) and error(message) methods (console works), or be false');
+      this.fail('config_options', 'logger must have warn(message) and error(message) methods (console works), or be false');
     }
     return value as L;
   }

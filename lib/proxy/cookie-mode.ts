@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
-import { ConfigError } from '../errors/config-error.js';
 import { AccessDeniedError, InvalidRequestError } from '../errors/oauth-error.js';
+import { OptionChecker } from '../options/validate.js';
 
 /**
  * Refresh-token cookie mode. The refresh token is the long-lived credential; kept in an HttpOnly
@@ -53,11 +53,14 @@ export const MAX_COOKIE_AGE = 400 * 24 * 3600;
 
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+const COOKIE_KEYS = { allowedOrigins: true, path: true, name: true, maxAge: true, csrfHeader: true } as const satisfies Record<keyof RefreshCookieOptions, true>;
+
 export function resolveCookieOptions(options: RefreshCookieOptions, factory: string): CookieConfig {
-  const bad = (msg: string): never => {
-    throw new ConfigError('ERR_OAUTHKIT_COOKIE', `${factory}(): cookie.${msg}`, 'refresh-token-cookie-mode');
-  };
-  if (!options || typeof options !== 'object') bad("is an object such as { allowedOrigins: ['https://app.example.com'] }");
+  const check: OptionChecker = new OptionChecker(`${factory}()`, 'token-proxy.md#refresh-token-cookie-mode');
+  const bad = (msg: string): never => check.fail('config_cookie', `cookie.${msg}`);
+  if (!options || typeof options !== 'object' || Array.isArray(options)) bad("is an object such as { allowedOrigins: ['https://app.example.com'] }");
+  // A misspelt maxAge or csrfHeader would otherwise silently fall back to its default.
+  check.knownKeys(options, Object.keys(COOKIE_KEYS), {}, 'cookie.');
   const origins = options.allowedOrigins;
   if (!Array.isArray(origins) || origins.length === 0) {
     bad("allowedOrigins is required: list the front end's origins, e.g. ['https://app.example.com']");

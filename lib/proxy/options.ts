@@ -1,5 +1,6 @@
-import { ConfigError } from '../errors/config-error.js';
-import { IdpClient, positiveNumber, type IdpClientOptions } from '../idp/idp-client.js';
+import { MisconfigurationError } from '../errors/oauth-error.js';
+import { IDP_OPTION_ALIASES, IDP_OPTION_KEYS, IdpClient, type IdpClientOptions } from '../idp/idp-client.js';
+import { OptionChecker } from '../options/validate.js';
 import { DEFAULT_GRANTS, PROXY_GRANTS, RESERVED_PARAMS, type ProxyGrantType } from './grants.js';
 import { resolveCookieOptions, type CookieConfig, type RefreshCookieOptions } from './cookie-mode.js';
 
@@ -115,14 +116,17 @@ export interface RevocationProxyOptions extends ProxyOptions {
   cookie?: RefreshCookieOptions;
 }
 
-const IDP_KEYS = [
-  'issuer', 'tokenEndpoint', 'revocationEndpoint', 'mfaChallengeEndpoint', 'profile', 'clientId', 'clientSecret',
-  'clientAuth', 'paramsIn', 'timeout', 'maxResponseBytes', 'allowInsecureHttp',
-] as const;
-// One options object may be shared by the three factories, so each accepts the union.
-const KNOWN_KEYS = new Set<string>([
-  ...IDP_KEYS, 'allowQueryParams', 'bodyLimit', 'onResult', 'logger', 'grants', 'allowParams', 'extraParams', 'cookie',
-]);
+// One options object may be shared by the three factories, so each accepts the union. The
+// Record makes the compiler list every option of the three interfaces.
+const PROXY_KEYS = {
+  allowQueryParams: true, bodyLimit: true, onResult: true, logger: true, grants: true, allowParams: true, extraParams: true, cookie: true,
+} as const satisfies Record<Exclude<keyof (TokenProxyOptions & RevocationProxyOptions), keyof IdpClientOptions>, true>;
+const KNOWN_KEYS: readonly string[] = [...IDP_OPTION_KEYS, ...Object.keys(PROXY_KEYS)];
+
+/** The checker of each proxy factory: its name in messages, the proxy options table in err.docs. */
+export function proxyChecker(factory: string): OptionChecker {
+  return new OptionChecker(`${factory}()`, 'token-proxy.md#options');
+}
 
 /** The validated, normalised form shared by the three proxies. */
 export interface ProxyConfig {
@@ -141,93 +145,85 @@ export interface TokenProxyConfig extends ProxyConfig {
   cookie: CookieConfig | undefined;
 }
 
-function fail(factory: string, message: string, code: ConstructorParameters<typeof ConfigError>[0] = 'ERR_OAUTHKIT_OPTIONS'): never {
-  throw new ConfigError(code, `${factory}(): ${message}`);
-}
-
-function paramNames(factory: string, value: unknown, option: string): string[] {
+function paramNames(check: OptionChecker, value: unknown, option: string): string[] {
   if (!Array.isArray(value) || value.some((n) => typeof n !== 'string' || n === '')) {
-    fail(factory, `${option} must be an array of parameter names`);
+    check.fail('config_options', `${option} must be an array of parameter names`);
   }
   for (const name of value as string[]) {
     if (RESERVED_PARAMS.has(name)) {
-      fail(factory, `${option} must not name "${name}": the server sets it from its own configuration`);
+      check.fail('config_options', `${option} must not name "${name}": the server sets it from its own configuration`);
     }
   }
   return value as string[];
 }
 
-function stringRecord(factory: string, value: unknown, option: string): Record<string, string> {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) fail(factory, `${option} must be an object of string values`);
+function stringRecord(check: OptionChecker, value: unknown, option: string): Record<string, string> {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) check.fail('config_options', `${option} must be an object of string values`);
   const entries = Object.entries(value as Record<string, unknown>);
   for (const [k, v] of entries) {
-    if (typeof v !== 'string') fail(factory, `${option}.${k} must be a string (got ${typeof v})`);
-    if (RESERVED_PARAMS.has(k)) fail(factory, `${option} must not set "${k}": the server sets it from its own configuration`);
+    if (typeof v !== 'string') check.fail('config_options', `${option}.${k} must be a string (got ${typeof v})`);
+    if (RESERVED_PARAMS.has(k)) check.fail('config_options', `${option} must not set "${k}": the server sets it from its own configuration`);
   }
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
 export function resolveProxyOptions(options: ProxyOptions, factory: string): ProxyConfig {
-  if (!options || typeof options !== 'object') fail(factory, 'needs an options object');
-  const unknown = Object.keys(options).filter((k) => !KNOWN_KEYS.has(k));
-  if (unknown.length) {
-    fail(factory, `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; check the spelling against the options table`);
-  }
-  const client = new IdpClient(options, factory);
-  if (options.allowQueryParams !== undefined && typeof options.allowQueryParams !== 'boolean') {
-    fail(factory, 'allowQueryParams must be true or false');
-  }
-  if (options.onResult !== undefined && typeof options.onResult !== 'function') {
-    fail(factory, 'onResult must be a function (event) => void');
-  }
-  const logger = options.logger;
-  if (logger !== undefined && logger !== false && (typeof logger?.warn !== 'function' || typeof logger?.error !== 'function')) {
-    fail(factory, 'logger must have warn(message) and error(message) methods (console works), or be false');
-  }
+  const check: OptionChecker = proxyChecker(factory);
+  check.knownKeys(check.object(options, 'with clientId, clientSecret and issuer or tokenEndpoint'), KNOWN_KEYS, IDP_OPTION_ALIASES);
+  const client = new IdpClient(options, check);
   return {
     factory,
     client,
-    allowQuery: options.allowQueryParams === true,
-    bodyLimit: positiveNumber(options.bodyLimit, `${factory}(): bodyLimit`, 16 * 1024),
-    onResult: options.onResult,
-    logger: logger === false ? undefined : (logger ?? console),
+    allowQuery: check.boolean(options.allowQueryParams, 'allowQueryParams', false),
+    bodyLimit: check.number(options.bodyLimit, 'bodyLimit', 16 * 1024, { positive: true }),
+    onResult: check.func<(event: ProxyResultEvent) => void>(options.onResult, 'onResult', 'a function (event) => void'),
+    logger: check.logger<ProxyLogger>(options.logger, console),
   };
 }
 
 export function resolveTokenProxyOptions(options: TokenProxyOptions, factory = 'tokenProxy'): TokenProxyConfig {
   const base = resolveProxyOptions(options, factory);
+  const check: OptionChecker = proxyChecker(factory);
   const grants = options.grants ?? [...DEFAULT_GRANTS];
   if (!Array.isArray(grants) || grants.length === 0) {
-    fail(factory, `grants must be a non-empty array of ${PROXY_GRANTS.map((g) => `'${g}'`).join(', ')}`, 'ERR_OAUTHKIT_GRANTS');
+    check.fail('config_grants', `grants must be a non-empty array of ${PROXY_GRANTS.map((g) => `'${g}'`).join(', ')}`);
   }
   for (const g of grants as string[]) {
     if (g === 'client_credentials') {
-      fail(factory, 'grants must not include client_credentials: a front end must never act as this server; use createM2MClient() for server-to-server tokens', 'ERR_OAUTHKIT_GRANTS');
+      check.fail('config_grants', 'grants must not include client_credentials: a front end must never act as this server; use createM2MClient() for server-to-server tokens');
     }
     if (!(PROXY_GRANTS as string[]).includes(g)) {
-      fail(factory, `unknown grant "${g}" in grants; supported: ${PROXY_GRANTS.join(', ')}`, 'ERR_OAUTHKIT_GRANTS');
+      check.fail('config_grants', `unknown grant "${g}" in grants; supported: ${PROXY_GRANTS.join(', ')}`);
     }
   }
   const allowParams: Partial<Record<ProxyGrantType, readonly string[]>> = {};
   if (options.allowParams !== undefined) {
     if (!options.allowParams || typeof options.allowParams !== 'object' || Array.isArray(options.allowParams)) {
-      fail(factory, "allowParams must be an object keyed by grant, e.g. { password: ['audience'] }");
+      check.fail('config_options', "allowParams must be an object keyed by grant, e.g. { password: ['audience'] }");
     }
     for (const [g, names] of Object.entries(options.allowParams)) {
-      if (!(PROXY_GRANTS as string[]).includes(g)) fail(factory, `allowParams names unknown grant "${g}"`, 'ERR_OAUTHKIT_GRANTS');
-      allowParams[g as ProxyGrantType] = paramNames(factory, names, `allowParams.${g}`);
+      if (!(PROXY_GRANTS as string[]).includes(g)) check.fail('config_grants', `allowParams names unknown grant "${g}"`);
+      allowParams[g as ProxyGrantType] = paramNames(check, names, `allowParams.${g}`);
     }
   }
   let extraParams: TokenProxyConfig['extraParams'] = () => undefined;
   const extra = options.extraParams;
   if (typeof extra === 'function') {
     // Its result can vary, so it is checked on each request; a bad one answers 500 and is logged.
+    // Found while serving, so a MisconfigurationError: a ConfigError means "fix and restart".
     extraParams = (g) => {
       const r = extra(g);
-      return r === undefined ? undefined : stringRecord(factory, r, 'extraParams() result');
+      if (r === undefined) return undefined;
+      try {
+        return stringRecord(check, r, 'extraParams() result');
+      } catch (err) {
+        const e = new MisconfigurationError((err as Error).message, { cause: err });
+        base.logger?.error(`[express-oauth-kit] ${e.message}`);
+        throw e;
+      }
     };
   } else if (extra !== undefined) {
-    const fixed = stringRecord(factory, extra, 'extraParams');
+    const fixed = stringRecord(check, extra, 'extraParams');
     extraParams = () => fixed;
   }
   return {
@@ -243,5 +239,5 @@ export function resolveTokenProxyOptions(options: TokenProxyOptions, factory = '
 export function assertEndpoint(options: ProxyOptions, factory: string, option: 'mfaChallengeEndpoint' | 'revocationEndpoint'): void {
   if (options[option] !== undefined || options.issuer !== undefined) return;
   if (option === 'mfaChallengeEndpoint' && options.profile === 'eiam') return;
-  throw new ConfigError('ERR_OAUTHKIT_URL', `${factory}(): set ${option}, or issuer to discover it${option === 'mfaChallengeEndpoint' ? ", or profile: 'eiam'" : ''}`);
+  proxyChecker(factory).fail('config_url', `set ${option}, or issuer to discover it${option === 'mfaChallengeEndpoint' ? ", or profile: 'eiam'" : ''}`);
 }

@@ -1,7 +1,6 @@
 import type { Request, RequestHandler } from 'express';
-import { ConfigError } from '../errors/config-error.js';
-import { OAuthError, ServerError } from '../errors/oauth-error.js';
-import { positiveNumber } from '../idp/idp-client.js';
+import { MisconfigurationError, OAuthError, ServerError } from '../errors/oauth-error.js';
+import { OptionChecker } from '../options/validate.js';
 import { GRANT_SPECS } from './grants.js';
 import { parsedParams, readParams, rememberParams, single, type Params } from './read-params.js';
 import { errorAnswer, send } from './respond.js';
@@ -44,13 +43,11 @@ export interface ProxyRequestParserOptions {
  * ```
  */
 export function proxyRequestParser(options: ProxyRequestParserOptions = {}): RequestHandler {
-  if (!options || typeof options !== 'object') throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'proxyRequestParser() options must be an object');
-  if (options.allowQueryParams !== undefined && typeof options.allowQueryParams !== 'boolean') {
-    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'proxyRequestParser(): allowQueryParams must be true or false');
-  }
+  const check: OptionChecker = new OptionChecker('proxyRequestParser()', 'token-proxy.md#brute-force-the-rate-limit-recipe');
+  check.knownKeys(check.object(options, '{ allowQueryParams?, bodyLimit? }'), ['allowQueryParams', 'bodyLimit']);
   const config = {
-    allowQuery: options.allowQueryParams === true,
-    bodyLimit: positiveNumber(options.bodyLimit, 'proxyRequestParser(): bodyLimit', 16 * 1024),
+    allowQuery: check.boolean(options.allowQueryParams, 'allowQueryParams', false),
+    bodyLimit: check.number(options.bodyLimit, 'bodyLimit', 16 * 1024, { positive: true }),
   };
   return (req, res, next) => {
     readParams(req, config).then(
@@ -96,12 +93,14 @@ function guessOf(params: Params): ProxyGuess | undefined {
 /**
  * The guess this request makes, as the proxy will forward it, or undefined when the proxy will
  * not call the IdP with a password or SMS code. Needs `proxyRequestParser()` earlier on the
- * route, and throws otherwise: a limiter that cannot see the request must not let it through.
+ * route, and throws a {@link MisconfigurationError} (500) otherwise: a limiter that cannot see
+ * the request must not let it through.
  */
 export function proxyGuess(req: Request): ProxyGuess | undefined {
   const params = parsedParams(req);
   if (!params) {
-    throw new ConfigError('ERR_OAUTHKIT_OPTIONS', 'proxyGuess() needs proxyRequestParser() earlier on the same route');
+    // Found while serving a request, so a 500 for the operator rather than a ConfigError.
+    throw new MisconfigurationError('proxyGuess() needs proxyRequestParser() earlier on the same route');
   }
   return guessOf(params);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { ConfigError } from '../errors/config-error.js';
 import type { TokenStore } from '../m2m/store.js';
+import { OptionChecker } from '../options/validate.js';
 
 /** An ioredis client the application built (with its own TLS, AUTH/ACL, sentinel or cluster options). */
 export type RedisClient = Redis | Cluster;
@@ -72,22 +72,15 @@ export class RedisTokenStore implements TokenStore {
   readonly #locks = new Map<string, string>();
 
   constructor(options: RedisTokenStoreOptions) {
-    if (!options || typeof options !== 'object') {
-      throw new ConfigError('ERR_OAUTHKIT_STORE', 'redisTokenStore() needs an options object: { client, prefix? }', 'shared-m2m-token-store');
-    }
-    const { client, prefix = 'oauthkit:m2m:', connectWait = 500 } = options;
+    const check: OptionChecker = new OptionChecker('redisTokenStore()', 'fleet.md#redistokenstore-options');
+    check.knownKeys(check.object(options, '{ client, prefix?, connectWait? }'), ['client', 'prefix', 'connectWait'], { redis: 'client', keyPrefix: 'prefix' });
+    const { client, prefix = 'oauthkit:m2m:' } = options;
     const c = client as unknown as Record<string, unknown> | null | undefined;
     if (!c || typeof c !== 'object' || typeof c.get !== 'function' || typeof c.set !== 'function' || typeof c.eval !== 'function' || typeof c.status !== 'string') {
-      throw new ConfigError(
-        'ERR_OAUTHKIT_STORE',
-        'redisTokenStore(): client must be an ioredis client (new Redis(url, options) or new Redis.Cluster(...)); this package does not create one',
-        'shared-m2m-token-store',
-      );
+      check.fail('config_store', 'client must be an ioredis client (new Redis(url, options) or new Redis.Cluster(...)); this package does not create one');
     }
-    if (typeof prefix !== 'string') throw new ConfigError('ERR_OAUTHKIT_STORE', 'redisTokenStore(): prefix must be a string', 'shared-m2m-token-store');
-    if (typeof connectWait !== 'number' || !Number.isFinite(connectWait) || connectWait < 0) {
-      throw new ConfigError('ERR_OAUTHKIT_NUMBER', `redisTokenStore(): connectWait must be a number of ms >= 0 (got ${String(connectWait)})`, 'shared-m2m-token-store');
-    }
+    if (typeof prefix !== 'string') check.fail('config_store', 'prefix must be a string');
+    const connectWait = check.number(options.connectWait, 'connectWait (ms)', 500);
     this.#client = client;
     this.prefix = prefix;
     this.#connectWait = connectWait;
