@@ -12,6 +12,8 @@ export {
   MethodNotAllowedError,
   UnsupportedMediaTypeError,
   InvalidTokenError,
+  InvalidDpopProofError,
+  UseDpopNonceError,
   InsufficientScopeError,
   InvalidClientError,
   InvalidGrantError,
@@ -57,6 +59,7 @@ export type {
   ClaimCheckOptions,
   ClaimCheckResult,
   JsonPrimitive,
+  DpopOptions,
 } from './guard/index.js';
 
 // Job 2: token grants on behalf of front ends.

@@ -14,7 +14,12 @@ export interface AuthResult {
    * Set when the token was presented with DPoP (RFC 9449) and the proof checked out: `jkt` is the
    * RFC 7638 thumbprint of the key the token is bound to. Undefined for a Bearer presentation.
    */
-  dpop: { jkt: string } | undefined;
+  dpop:
+    | {
+        /** RFC 7638 SHA-256 thumbprint of the proof key (the token's `cnf.jkt`). */
+        jkt: string;
+      }
+    | undefined;
   /** Granted scopes from `scope` (string or array) and `scp`. */
   scopes: readonly string[];
 }

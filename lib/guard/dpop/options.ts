@@ -1,4 +1,5 @@
 import type { TokenStore } from '../../m2m/store.js';
+import type { OptionChecker } from '../../options/validate.js';
 import type { AsymmetricAlgorithm } from '../options.js';
 
 /** How requireAuth treats DPoP (RFC 9449) sender-constrained tokens. */
@@ -43,7 +44,15 @@ export interface DpopOptions {
    * from `secret` and the time, so every instance sharing the secret accepts them; they rotate
    * every `rotateEvery` seconds and the previous one stays valid.
    */
-  nonce?: { secret: string | Uint8Array; rotateEvery?: number };
+  nonce?: {
+    /** At least 32 bytes, the same on every instance. */
+    secret: string | Uint8Array;
+    /**
+     * Seconds a nonce is current; the previous one is accepted too.
+     * @default 300
+     */
+    rotateEvery?: number;
+  };
 }
 
 export interface ResolvedDpop {
@@ -61,32 +70,28 @@ export const DPOP_ALGORITHMS: readonly AsymmetricAlgorithm[] = ['ES256', 'ES384'
 /** Checks and fills in `dpop` options (called by requireAuth's option resolver). */
 export function resolveDpop(
   value: DpopOptions | undefined,
-  check: {
-    fail(code: 'ERR_OAUTHKIT_OPTIONS', message: string): never;
-    number(v: unknown, name: string, fallback: number, opts?: { positive?: boolean; max?: number }): number;
-    knownKeys(o: object, known: readonly string[]): void;
-  },
+  check: OptionChecker,
 ): ResolvedDpop {
   const o = value ?? {};
-  if (typeof o !== 'object' || o === null) check.fail('ERR_OAUTHKIT_OPTIONS', 'dpop must be an object such as { mode: "allowed" }');
-  check.knownKeys(o, ['mode', 'iatWindow', 'iatLeeway', 'algorithms', 'replayStore', 'onReplayStoreError', 'nonce']);
+  if (typeof o !== 'object' || o === null) check.fail('config_options', 'dpop must be an object such as { mode: "allowed" }');
+  check.knownKeys(o, ['mode', 'iatWindow', 'iatLeeway', 'algorithms', 'replayStore', 'onReplayStoreError', 'nonce'], {}, 'dpop.');
   const mode = o.mode ?? 'allowed';
-  if (mode !== 'allowed' && mode !== 'required' && mode !== 'disabled') check.fail('ERR_OAUTHKIT_OPTIONS', "dpop.mode must be 'allowed', 'required' or 'disabled'");
+  if (mode !== 'allowed' && mode !== 'required' && mode !== 'disabled') check.fail('config_options', "dpop.mode must be 'allowed', 'required' or 'disabled'");
   const algorithms = o.algorithms ?? [...DPOP_ALGORITHMS];
   const allowed: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
   if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some((a) => !allowed.includes(a))) {
-    check.fail('ERR_OAUTHKIT_OPTIONS', `dpop.algorithms must be a non-empty list of asymmetric algorithms (${allowed.join(', ')})`);
+    check.fail('config_options', `dpop.algorithms must be a non-empty list of asymmetric algorithms (${allowed.join(', ')})`);
   }
   if (o.replayStore !== undefined && typeof o.replayStore?.lock !== 'function') {
-    check.fail('ERR_OAUTHKIT_OPTIONS', 'dpop.replayStore needs a lock(key, ttlMs) method that sets a key only if absent (redisTokenStore() has one)');
+    check.fail('config_options', 'dpop.replayStore needs a lock(key, ttlMs) method that sets a key only if absent (redisTokenStore() has one)');
   }
   if (o.onReplayStoreError !== undefined && o.onReplayStoreError !== 'closed' && o.onReplayStoreError !== 'open') {
-    check.fail('ERR_OAUTHKIT_OPTIONS', "dpop.onReplayStoreError must be 'closed' or 'open'");
+    check.fail('config_options', "dpop.onReplayStoreError must be 'closed' or 'open'");
   }
   let nonce: ResolvedDpop['nonce'];
   if (o.nonce !== undefined) {
     const secret = typeof o.nonce?.secret === 'string' ? new TextEncoder().encode(o.nonce.secret) : o.nonce?.secret;
-    if (!(secret instanceof Uint8Array) || secret.byteLength < 32) check.fail('ERR_OAUTHKIT_OPTIONS', 'dpop.nonce.secret must be at least 32 bytes, the same on every instance');
+    if (!(secret instanceof Uint8Array) || secret.byteLength < 32) check.fail('config_options', 'dpop.nonce.secret must be at least 32 bytes, the same on every instance');
     nonce = { secret, rotateEvery: check.number(o.nonce.rotateEvery, 'dpop.nonce.rotateEvery', 300, { positive: true }) };
   }
   return {
