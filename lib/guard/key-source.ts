@@ -14,6 +14,7 @@ import { clearDiscoveryCache, discover, checkIdpUrl } from '../idp/discovery.js'
 import { describeUrl, idpRequest } from '../idp/http.js';
 import { IdpError, JwksUnavailableError, MisconfigurationError, OAuthError } from '../errors/oauth-error.js';
 import type { ResolvedOptions } from './options.js';
+import { guardMetrics, idpCall } from '../telemetry/otel.js';
 
 type Key = CryptoKey | KeyObject | Uint8Array;
 export type GetKey = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<Key> | Key;
@@ -46,6 +47,7 @@ export class KeySource {
   #backgroundReload: Promise<void> | undefined;
   #stale: { jwks: JSONWebKeySet; set: ReturnType<typeof createLocalJWKSet> } | undefined;
   #staleRetryAt = -Infinity;
+  readonly #reloads = guardMetrics().jwksReloads;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -72,7 +74,14 @@ export class KeySource {
       [jwksCache]: this.#fetched as Record<string, never>,
       // The package's one HTTP path to an IdP: size cap, timeout, no redirects, errors with the URL.
       [customFetch]: async (url: string) => {
-        const res = await idpRequest(url, { method: 'GET', timeout: this.options.jwksTimeout, maxResponseBytes: MAX_JWKS_BYTES });
+        let res;
+        try {
+          res = await idpCall('jwks', 'GET', url, () => idpRequest(url, { method: 'GET', timeout: this.options.jwksTimeout, maxResponseBytes: MAX_JWKS_BYTES }));
+        } catch (err) {
+          this.#reloads?.add(1, { outcome: 'error' });
+          throw err;
+        }
+        this.#reloads?.add(1, { outcome: res.status === 200 ? 'ok' : 'error' });
         if (res.status !== 200) throw new IdpError(`The JWKS at ${where} answered ${res.status}`, res.status);
         return Response.json(res.body);
       },

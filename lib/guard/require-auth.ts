@@ -5,6 +5,7 @@ import { InvalidRequestError, InvalidTokenError, MissingTokenError, type OAuthEr
 import type { GuardLogger, RequireAuthOptions } from './options.js';
 import { resolveOptions } from './resolve-options.js';
 import { Tenants } from './tenants.js';
+import { guardMetrics } from '../telemetry/otel.js';
 import { SenderConstraint } from './dpop/sender-constraint.js';
 import { VerifiedCache } from './verified-cache.js';
 import type { Verifier, VerifiedToken } from './verifier.js';
@@ -83,6 +84,13 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
   const cache = config.cache ? new VerifiedCache(config.cache.maxEntries, config.cache.maxBytes) : undefined;
 
+  const telemetry = guardMetrics();
+  /** Every refusal goes through here, so rejections are counted by error code. */
+  const refuse = (next: NextFunction, err: unknown): void => {
+    telemetry.rejections?.add(1, { 'error.code': String((err as { code?: unknown })?.code ?? 'unexpected') });
+    next(err);
+  };
+
   let hits = 0;
   let verifications = 0;
   // Single flight: a burst of requests with the same new token (a page firing its API calls at
@@ -91,12 +99,19 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
 
   function verifyWith(verifier: Verifier, token: string): Promise<VerifiedToken> {
     verifications += 1;
-    return verifier.verify(token).then(({ verified, generation }) => {
-      // Stamped with the key set the key came from; if the set has been reloaded since, the
-      // entry is dead on arrival, which is the point.
-      cache?.set(token, verified, verifier, generation);
-      return verified;
-    });
+    return verifier.verify(token).then(
+      ({ verified, generation }) => {
+        telemetry.verifications?.add(1, { result: 'valid' });
+        // Stamped with the key set the key came from; if the set has been reloaded since, the
+        // entry is dead on arrival, which is the point.
+        cache?.set(token, verified, verifier, generation);
+        return verified;
+      },
+      (err: unknown) => {
+        telemetry.verifications?.add(1, { result: String((err as { code?: unknown })?.code ?? 'unexpected') });
+        throw err;
+      },
+    );
   }
 
   function verifyAndRemember(token: string, req: Request | undefined): Promise<VerifiedToken> {
@@ -119,7 +134,10 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   function cached(token: string): VerifiedToken | undefined {
     if (cache === undefined) return undefined;
     const hit = cache.get(token);
-    if (hit !== undefined) hits += 1;
+    if (hit !== undefined) {
+      hits += 1;
+      telemetry.cacheHits?.add(1);
+    }
     return hit;
   }
 
@@ -133,10 +151,10 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     try {
       credentials = extractCredentials(req, extractOptions);
     } catch (err) {
-      return next(err);
+      return refuse(next, err);
     }
     if (credentials === undefined) {
-      return authRequired ? next(new MissingTokenError(undefined, bareChallenge)) : next();
+      return authRequired ? refuse(next, new MissingTokenError(undefined, bareChallenge)) : next();
     }
     const { token, scheme } = credentials;
     if (scheme === 'dpop') return void presentedWithProof(req, token, next);
@@ -144,18 +162,18 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     const hit = cached(token);
     if (hit !== undefined) {
       const refused = constraint.bearer(hit);
-      if (refused !== undefined) return next(refused);
+      if (refused !== undefined) return refuse(next, refused);
       req.auth = { token, issuer: hit.issuer, header: hit.header, payload: hit.payload, scopes: hit.scopes, dpop: undefined };
       return next();
     }
     verifyAndRemember(token, req).then(
       (v) => {
         const refused = constraint.bearer(v);
-        if (refused !== undefined) return next(refused);
+        if (refused !== undefined) return refuse(next, refused);
         req.auth = { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop: undefined };
         next();
       },
-      (err) => next(err),
+      (err) => refuse(next, err),
     );
   } as RequireAuthHandler;
 
@@ -173,7 +191,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
       const jkt = await constraint.dpop(req, token, v);
       req.auth = { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop: { jkt } };
     } catch (err) {
-      return next(err);
+      return refuse(next, err);
     }
     next();
   }

@@ -1,0 +1,73 @@
+/**
+ * OpenTelemetry through the SDK's in-memory exporters: the guard's metrics and the IdP client
+ * spans, with no token, secret or query string in any attribute.
+ */
+import express from 'express';
+import request from 'supertest';
+import { metrics, trace } from '@opentelemetry/api';
+import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { oauthErrorHandler, requireAuth } from '../lib/index.js';
+import { startJwksServer, type JwksServer } from './support/jwks-server.js';
+
+class TestReader extends MetricReader {
+  protected async onShutdown(): Promise<void> {}
+  protected async onForceFlush(): Promise<void> {}
+}
+
+const reader = new TestReader();
+const spans = new InMemorySpanExporter();
+let idp: JwksServer;
+
+beforeAll(async () => {
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+  idp = await startJwksServer();
+});
+afterAll(async () => {
+  await idp.close();
+  metrics.disable();
+  trace.disable();
+});
+
+/** Sum of a counter's data points, per attribute set (JSON of the attributes). */
+function counter(rm: ResourceMetrics, name: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const sm of rm.scopeMetrics) {
+    for (const m of sm.metrics) {
+      if (m.descriptor.name !== name) continue;
+      for (const dp of m.dataPoints) out[JSON.stringify(dp.attributes)] = (out[JSON.stringify(dp.attributes)] ?? 0) + (dp.value as number);
+    }
+  }
+  return out;
+}
+
+test('requireAuth counts verifications, cache hits, rejections by code and JWKS reloads; the JWKS fetch is a CLIENT span', async () => {
+  const app = express();
+  app.get('/me', requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: `${idp.jwksUri}?tenant=secret-ish`, logger: false }), (_req, res) => res.end());
+  app.use(oauthErrorHandler());
+  const token = await idp.sign();
+  for (let i = 0; i < 4; i++) expect((await request(app).get('/me').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+  const bad = await idp.sign({ aud: 'elsewhere' });
+  expect((await request(app).get('/me').set('Authorization', `Bearer ${bad}`)).status).toBe(401);
+  expect((await request(app).get('/me')).status).toBe(401);
+
+  const { resourceMetrics } = await reader.collect();
+  expect(counter(resourceMetrics, 'oauthkit.guard.verifications')).toEqual({ '{"result":"valid"}': 2, '{"result":"invalid_token"}': 1 });
+  expect(counter(resourceMetrics, 'oauthkit.guard.cache_hits')).toEqual({ '{}': 2 });
+  expect(counter(resourceMetrics, 'oauthkit.guard.rejections')).toEqual({ '{"error.code":"invalid_token"}': 1, '{"error.code":"missing_token"}': 1 });
+  expect(counter(resourceMetrics, 'oauthkit.guard.jwks_reloads')).toEqual({ '{"outcome":"ok"}': 1 });
+
+  const jwksSpans = spans.getFinishedSpans().filter((s) => s.attributes['oauthkit.idp.operation'] === 'jwks');
+  expect(jwksSpans).toHaveLength(1);
+  expect(jwksSpans[0]!.name).toBe('GET');
+  expect(jwksSpans[0]!.attributes).toMatchObject({
+    'http.request.method': 'GET',
+    'url.full': idp.jwksUri,
+    'server.address': '127.0.0.1',
+    'http.response.status_code': 200,
+  });
+  const everything = JSON.stringify([resourceMetrics, spans.getFinishedSpans().map((s) => s.attributes)]);
+  expect(everything).not.toContain(token.split('.')[2]);
+  expect(everything).not.toContain('secret-ish');
+});
