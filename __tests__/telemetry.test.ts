@@ -7,7 +7,8 @@ import request from 'supertest';
 import { metrics, trace } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { oauthErrorHandler, requireAuth } from '../lib/index.js';
+import { startMockIdp } from '../demo-app/mock-idp/index.js';
+import { createM2MClient, oauthErrorHandler, requireAuth, tokenProxy } from '../lib/index.js';
 import { startJwksServer, type JwksServer } from './support/jwks-server.js';
 
 class TestReader extends MetricReader {
@@ -70,4 +71,49 @@ test('requireAuth counts verifications, cache hits, rejections by code and JWKS 
   const everything = JSON.stringify([resourceMetrics, spans.getFinishedSpans().map((s) => s.attributes)]);
   expect(everything).not.toContain(token.split('.')[2]);
   expect(everything).not.toContain('secret-ish');
+});
+
+test('the token proxy counts grants by type and outcome (known values only) and spans its IdP calls', async () => {
+  const mock = await startMockIdp();
+  try {
+    const app = express();
+    app.post('/auth/token', tokenProxy({ profile: 'ciam', tokenEndpoint: mock.ciamTokenEndpoint, clientId: 'web-app', clientSecret: 'web-secret', logger: false }));
+    const ok = await request(app).post('/auth/token').type('form').send({ grant_type: 'password', username: 'alice', password: 'alice-password' });
+    expect(ok.status).toBe(200);
+    const wrong = await request(app).post('/auth/token').type('form').send({ grant_type: 'password', username: 'alice', password: 'nope' });
+    expect(wrong.status).toBe(400);
+    await request(app).post('/auth/token').type('form').send({ grant_type: 'x'.repeat(40) });
+
+    const { resourceMetrics } = await reader.collect();
+    const grants = counter(resourceMetrics, 'oauthkit.proxy.grants');
+    const byKey = Object.fromEntries(Object.entries(grants).map(([k, v]) => {
+      const a = JSON.parse(k) as Record<string, string>;
+      return [`${a['oauthkit.grant_type']}/${a['oauthkit.outcome']}`, v];
+    }));
+    expect(byKey).toMatchObject({ 'password/success': 1, 'password/invalid_grant': 1, 'other/unsupported_grant_type': 1 });
+    const tokenSpans = spans.getFinishedSpans().filter((s) => s.attributes['oauthkit.idp.operation'] === 'token');
+    expect(tokenSpans.length).toBeGreaterThanOrEqual(2);
+    const everything = JSON.stringify([resourceMetrics, spans.getFinishedSpans().map((s) => s.attributes)]);
+    for (const secret of ['web-secret', 'alice-password', 'alice']) expect(everything).not.toContain(secret);
+  } finally {
+    await mock.close();
+  }
+});
+
+test('the M2M client counts token requests, cache hits and waits', async () => {
+  const mock = await startMockIdp();
+  try {
+    const client = createM2MClient({ profile: 'ciam', tokenEndpoint: mock.ciamTokenEndpoint, clientId: 'svc-report', clientSecret: 'svc-secret', scope: 'inventory:read' });
+    const first = await client.getToken();
+    await client.getToken();
+    await client.getToken();
+    const { resourceMetrics } = await reader.collect();
+    expect(counter(resourceMetrics, 'oauthkit.m2m.token_requests')).toEqual({ '{"outcome":"ok"}': 1 });
+    expect(counter(resourceMetrics, 'oauthkit.m2m.cache_hits')).toEqual({ '{"source":"memory"}': 2 });
+    const everything = JSON.stringify([resourceMetrics, spans.getFinishedSpans().map((s) => s.attributes)]);
+    expect(everything).not.toContain(first.accessToken);
+    expect(everything).not.toContain('svc-secret');
+  } finally {
+    await mock.close();
+  }
 });

@@ -4,6 +4,7 @@ import { deriveSealKeys, type SealKeys } from './seal.js';
 import type { TokenStore } from './store.js';
 import { normalizeList, normalizeScope, type SpecBase } from './spec.js';
 import type { M2MClientOptions, M2MHooks } from './types.js';
+import { withTelemetry } from './telemetry.js';
 
 const check: OptionChecker = new OptionChecker('createM2MClient()', 'm2m.md#options');
 const STORE_TOPIC = 'm2m.md#sharing-tokens-across-instances-the-store-interface';
@@ -129,7 +130,7 @@ export function resolveOptions(options: M2MClientOptions): ResolvedOptions {
     storeLockWait: check.number(options.storeLockWait, 'storeLockWait', idp.timeout, { positive: true }),
     retryOn401: check.boolean(options.retryOn401, 'retryOn401', true),
     idpBackoffMs: check.number(options.idpBackoff, 'idpBackoff', 2000),
-    hooks: { onTokenFetched: options.onTokenFetched, onCacheHit: options.onCacheHit, onError: options.onError, onRetry: options.onRetry },
+    hooks: withTelemetry({ onTokenFetched: options.onTokenFetched, onCacheHit: options.onCacheHit, onError: options.onError, onRetry: options.onRetry }),
   };
   // Started only once every option is known good; it runs in the background while the app starts.
   if (store !== undefined) resolved.sealKeys = deriveSealKeys(options.clientSecret, idp.endpointKey, idp.clientId);

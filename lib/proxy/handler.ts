@@ -3,6 +3,7 @@ import { OAuthError, ServerError } from '../errors/oauth-error.js';
 import { MethodNotAllowedError } from '../errors/request-errors.js';
 import type { ProxyConfig, ProxyResultEvent } from './options.js';
 import { errorAnswer, send, type Answer } from './respond.js';
+import { proxyMetrics } from '../telemetry/otel.js';
 
 /** Per-request facts a proxy learns while working, reported to `onResult`. */
 export interface AuditFields {
@@ -26,6 +27,7 @@ export function proxyHandler(
   endpoint: ProxyResultEvent['endpoint'],
   run: (ctx: ProxyContext) => Promise<Answer>,
 ): RequestHandler {
+  const grants = proxyMetrics().grants;
   return (req, res) => {
     const started = performance.now();
     // No abort when the caller disconnects: the IdP call is bounded by `timeout` anyway, and for a
@@ -44,11 +46,31 @@ export function proxyHandler(
       .then((answer) => {
         if (res.headersSent || res.destroyed) return;
         send(res, answer);
+        grants?.add(1, metricAttributes(endpoint, ctx, answer));
         report(config, endpoint, ctx, answer, started);
       })
       .catch((err: unknown) => {
         config.logger?.error(`[express-oauth-kit] ${config.factory}: could not send the answer: ${(err as Error)?.message ?? String(err)}`);
       });
+  };
+}
+
+// Metric attributes must not let a caller (or an IdP) create unbounded series: only known values.
+const GRANT_TYPES = new Set(['password', 'refresh_token', 'authorization_code', 'mfa_oob', 'http://auth0.com/oauth/grant-type/mfa-oob', 'urn:ietf:params:oauth:grant-type:token-exchange']);
+const OAUTH_ERRORS = new Set([
+  'invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'access_denied',
+  'mfa_required', 'server_error', 'temporarily_unavailable', 'slow_down', 'authorization_pending', 'expired_token', 'invalid_target',
+]);
+
+function metricAttributes(endpoint: ProxyResultEvent['endpoint'], ctx: ProxyContext, answer: Answer): Record<string, string | number> {
+  const grant = ctx.audit.grantType;
+  const error = answer.body.error;
+  return {
+    'oauthkit.proxy.endpoint': endpoint,
+    'oauthkit.grant_type': grant === undefined ? 'none' : GRANT_TYPES.has(grant) ? grant : 'other',
+    'oauthkit.outcome': typeof error !== 'string' ? 'success' : OAUTH_ERRORS.has(error) ? error : 'other',
+    'oauthkit.source': answer.source,
+    'http.response.status_code': answer.status,
   };
 }
 

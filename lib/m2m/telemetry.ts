@@ -1,0 +1,35 @@
+import { m2mMetrics } from '../telemetry/otel.js';
+import type { M2MHooks } from './types.js';
+
+/**
+ * The M2M client's OpenTelemetry metrics, fed by the same events as its hooks: the user's hooks
+ * still run, and without `@opentelemetry/api` they are returned untouched (nothing added to the
+ * cache-hit path).
+ */
+export function withTelemetry(hooks: M2MHooks): M2MHooks {
+  const m = m2mMetrics();
+  if (m.tokenRequests === undefined) return hooks;
+  const { onTokenFetched, onCacheHit, onError, onRetry } = hooks;
+  const code = (err: unknown) => String((err as { code?: unknown })?.code ?? 'unexpected');
+  return {
+    onTokenFetched(event) {
+      if (event.source === 'idp') m.tokenRequests?.add(1, { outcome: 'ok' });
+      else m.cacheHits?.add(1, { source: 'store' });
+      if (event.background) m.refreshes?.add(1);
+      if (event.waiters > 0) m.waitTime?.record(event.latencyMs / 1000);
+      onTokenFetched?.(event);
+    },
+    onCacheHit(event) {
+      m.cacheHits?.add(1, { source: 'memory' });
+      onCacheHit?.(event);
+    },
+    onError(err, event) {
+      if (event.phase !== 'store') m.tokenRequests?.add(1, { outcome: code(err) });
+      onError?.(err, event);
+    },
+    onRetry(event) {
+      m.retries?.add(1, { 'error.code': code(event.error) });
+      onRetry?.(event);
+    },
+  };
+}
