@@ -72,7 +72,12 @@ export class KeySource {
       [jwksCache]: this.#fetched as Record<string, never>,
       // The package's one HTTP path to an IdP: size cap, timeout, no redirects, errors with the URL.
       [customFetch]: async (url: string) => {
-        const res = await idpRequest(url, { method: 'GET', timeout: this.options.jwksTimeout, maxResponseBytes: MAX_JWKS_BYTES });
+        const res = await idpRequest(url, {
+          method: 'GET',
+          timeout: this.options.jwksTimeout,
+          maxResponseBytes: MAX_JWKS_BYTES,
+          fetch: this.options.fetch,
+        });
         if (res.status !== 200) throw new IdpError(`The JWKS at ${where} answered ${res.status}`, res.status);
         return Response.json(res.body);
       },
@@ -80,7 +85,7 @@ export class KeySource {
   }
 
   #discoverRemote(): Promise<RemoteSet> {
-    const { issuer, jwksTimeout, allowInsecureHttp } = this.options;
+    const { issuer, jwksTimeout, allowInsecureHttp, fetch } = this.options;
     if (this.#unusableMetadata !== undefined) {
       if (Date.now() < this.#unusableMetadata.retryAt) return Promise.reject(this.#unusableMetadata.error);
       // Back off, then ask again: the document may have been published half-way (no jwks_uri yet).
@@ -88,7 +93,7 @@ export class KeySource {
       clearDiscoveryCache(issuer);
     }
     // discover() shares one request per issuer and backs off after transport failures itself.
-    return discover(issuer, { timeout: jwksTimeout }).then((meta) => {
+    return discover(issuer, { timeout: jwksTimeout, fetch }).then((meta) => {
       if (this.#remote !== undefined) return this.#remote;
       const where = `The discovery document of ${describeUrl(issuer)}`;
       let error: OAuthError | undefined;

@@ -2,7 +2,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { ServerError } from '../errors/oauth-error.js';
 import { applyClientAuth, secretPattern, type ClientAuthMethod } from './client-auth.js';
 import { assertHttpUrl, discover, type IdpMetadata } from './discovery.js';
-import { idpRequest, type IdpResponse } from './http.js';
+import { checkFetchOption, idpRequest, type IdpFetch, type IdpResponse } from './http.js';
 import { PROFILES, type IdpProfile, type ParamsIn } from './profiles.js';
 
 /** C0, DEL, C1 and the Unicode line/paragraph separators: anything that could split a log line. */
@@ -77,6 +77,20 @@ export interface IdpClientOptions {
    * @default false
    */
   allowInsecureHttp?: boolean;
+  /**
+   * The `fetch` used for every request to the IdP (token, revocation, MFA challenge, discovery),
+   * e.g. to go through an egress proxy or trust a private CA. Timeout, size cap and the
+   * no-redirect policy still apply. Not used by `createM2MClient().fetch()`, which calls your own
+   * services with Node's fetch (pass `dispatcher` in its `init` for those).
+   * @default Node's global fetch
+   * @example
+   * ```ts
+   * import { ProxyAgent } from 'undici';
+   * const dispatcher = new ProxyAgent(process.env.HTTPS_PROXY!);
+   * tokenProxy({ ...options, fetch: (url, init) => fetch(url, { ...init, dispatcher } as RequestInit) });
+   * ```
+   */
+  fetch?: IdpFetch;
 }
 
 function positiveNumber(value: unknown, name: string, fallback: number): number {
@@ -106,6 +120,7 @@ export class IdpClient {
   readonly #profile: IdpProfile | undefined;
   readonly #allowHttp: boolean;
   readonly #secretPattern: RegExp | undefined;
+  readonly #fetch: IdpFetch | undefined;
 
   constructor(options: IdpClientOptions, factory: string) {
     if (!options || typeof options !== 'object') {
@@ -163,6 +178,7 @@ export class IdpClient {
     this.#explicit = explicit;
     this.timeout = positiveNumber(options.timeout, `${factory}(): timeout`, 10_000);
     this.#maxResponseBytes = positiveNumber(options.maxResponseBytes, `${factory}(): maxResponseBytes`, 256 * 1024);
+    this.#fetch = checkFetchOption(options.fetch, `${factory}()`);
   }
 
   /** Identifies the token endpoint without a network call (cache keys). */
@@ -201,7 +217,7 @@ export class IdpClient {
     if (!this.issuer) {
       throw new ServerError(`No ${kind.replace('_', ' ')} endpoint is configured; set ${optionName(kind)} or issuer`);
     }
-    const meta: IdpMetadata = await discover(this.issuer, { timeout: this.timeout });
+    const meta: IdpMetadata = await discover(this.issuer, { timeout: this.timeout, fetch: this.#fetch });
     const found = meta[`${kind}_endpoint`];
     if (typeof found !== 'string') {
       throw new ServerError(`The IdP's metadata has no ${kind}_endpoint; set ${optionName(kind)}`);
@@ -236,6 +252,7 @@ export class IdpClient {
       maxResponseBytes: this.#maxResponseBytes,
       signal: options.signal,
       allowEmptyBody: kind === 'revocation',
+      fetch: this.#fetch,
     });
   }
 }

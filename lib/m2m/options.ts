@@ -35,7 +35,7 @@ export interface ResolvedOptions {
 
 const IDP_KEYS: readonly (keyof IdpClientOptions)[] = [
   'issuer', 'tokenEndpoint', 'revocationEndpoint', 'mfaChallengeEndpoint', 'profile', 'clientId', 'clientSecret',
-  'clientAuth', 'paramsIn', 'timeout', 'maxResponseBytes', 'allowInsecureHttp',
+  'clientAuth', 'paramsIn', 'timeout', 'maxResponseBytes', 'allowInsecureHttp', 'fetch',
 ];
 const M2M_KEYS: readonly (keyof M2MClientOptions)[] = [
   'scope', 'audience', 'resource', 'extraParams', 'expirySkew', 'refreshAhead', 'defaultExpiresIn', 'retry', 'cache',

@@ -117,7 +117,7 @@ export interface RevocationProxyOptions extends ProxyOptions {
 
 const IDP_KEYS = [
   'issuer', 'tokenEndpoint', 'revocationEndpoint', 'mfaChallengeEndpoint', 'profile', 'clientId', 'clientSecret',
-  'clientAuth', 'paramsIn', 'timeout', 'maxResponseBytes', 'allowInsecureHttp',
+  'clientAuth', 'paramsIn', 'timeout', 'maxResponseBytes', 'allowInsecureHttp', 'fetch',
 ] as const;
 // One options object may be shared by the three factories, so each accepts the union.
 const KNOWN_KEYS = new Set<string>([
