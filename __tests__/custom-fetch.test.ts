@@ -159,7 +159,7 @@ describe('discovery results are shared per issuer and fetch', () => {
     // A job without the egress route: its fetch cannot reach anything.
     const broken: IdpFetch = () => Promise.reject(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }));
     const app = express();
-    app.get('/a', requireAuth({ issuer: idp.issuer, audience: 'https://api.example.test', fetch: broken }), (_req, res) => res.json({ ok: true }));
+    app.get('/a', requireAuth({ issuer: idp.issuer, audience: 'https://api.example.test', fetch: broken, logger: false }), (_req, res) => res.json({ ok: true }));
     const rec = recorder();
     app.get('/b', requireAuth({ issuer: idp.issuer, audience: 'https://api.example.test', fetch: rec.fetch }), (_req, res) => res.json({ ok: true }));
     app.use(oauthErrorHandler());
