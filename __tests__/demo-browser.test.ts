@@ -42,7 +42,7 @@ describeWithChromium('demo login page in Chromium', () => {
 
   const refreshCookie = async () => (await context.cookies(demo.apiUrl + '/auth/token')).find((c) => c.name === COOKIE);
 
-  async function signIn(user: 'alice' | 'bob' | 'carol'): Promise<void> {
+  async function signIn(user: 'alice' | 'bob' | 'carol' | 'dave'): Promise<void> {
     await page.click(`[data-user=${user}]`);
     await page.click('#btn-login');
   }
@@ -75,6 +75,26 @@ describeWithChromium('demo login page in Chromium', () => {
     await signIn('carol');
     await waitForText(page, '#who', 'carol');
     expect(await call('#btn-orders', 'GET /api/orders → 403')).toContain('insufficient_scope');
+    await page.click('#btn-logout');
+    await waitForText(page, '#status', 'Signed out');
+  }, 30_000);
+
+  test('dave (customer tenant): shared routes answer, the staff-only route refuses him; then alice (staff) may call it', async () => {
+    await signIn('dave');
+    await waitForText(page, '#who', 'dave');
+    expect(await page.textContent('#tenant-label')).toBe('(customer tenant)');
+    expect(await call('#btn-me', 'GET /api/me → 200')).toContain(`"iss": "${demo.idp!.customers.issuer}"`);
+    expect(await call('#btn-orders', 'GET /api/orders → 200')).toContain('D-3001');
+    expect(await call('#btn-staff', 'GET /api/staff/orders → 401')).toContain('invalid_token');
+    await page.click('#btn-refresh');
+    await waitForText(page, '#status', 'Refreshed');
+    await page.click('#btn-logout');
+    await waitForText(page, '#status', 'Signed out: tokens revoked');
+
+    await signIn('alice');
+    await waitForText(page, '#who', 'alice');
+    expect(await page.textContent('#tenant-label')).toBe('(staff tenant)');
+    expect(await call('#btn-staff', 'GET /api/staff/orders → 200')).toContain('"staff": "alice"');
     await page.click('#btn-logout');
     await waitForText(page, '#status', 'Signed out');
   }, 30_000);

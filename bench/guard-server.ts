@@ -1,6 +1,6 @@
 /**
  * The API under test for the guard benchmark, in its own process: the same JSON route bare,
- * behind requireAuth, behind a minimal hand-written jose guard, behind express-oauth2-jwt-bearer
+ * behind requireAuth (one issuer, and two issuers in one guard), behind a minimal hand-written jose guard, behind express-oauth2-jwt-bearer
  * (one route per alg: it takes a single tokenSigningAlg), and behind a "floor" guard that does only
  * what no verifier can skip, all against the same JWKS and tokens.
  */
@@ -63,6 +63,9 @@ app.get('/bare', ok);
 // The price of any one middleware on this route, for a fair reading of the guard's own cost.
 app.get('/noop', (_req, _res, next) => next(), ok);
 app.get('/kit', requireAuth({ issuer, audience, jwksUri }), ok);
+// Two tenants in one guard (staff and customers): the token's iss picks the verifier before the cache.
+const customers = { issuer: 'https://customers.bench', audience, jwksUri };
+app.get('/kit-two', requireAuth({ issuers: [customers, { issuer, audience, jwksUri }] }), ok);
 app.get('/jose', handWritten, ok);
 app.get('/floor', floor, ok);
 app.get('/auth0-RS256', auth({ issuer, audience, jwksUri, tokenSigningAlg: 'RS256' }), ok);

@@ -1,6 +1,6 @@
 /**
  * requireAuth benchmark: requests/s and CPU µs per request of one route bare, behind requireAuth
- * (one repeated token, and a new token per request), and — new token per request, RS256 and
+ * (one repeated token with one issuer and with two, and a new token per request), and — new token per request, RS256 and
  * ES256 — behind a hand-written jose guard, express-oauth2-jwt-bearer and a "floor" guard that only
  * does crypto.verify + JSON.parse + iss/aud/exp; all measured in one run. Then the cache's memory
  * after 200k tokens. Run alone: `npm run bench -- requireAuth` (see bench/README.md).
@@ -90,6 +90,7 @@ export async function benchGuard(): Promise<Row[]> {
       bare: () => measured('/bare', () => one),
       noop: () => measured('/noop', () => one),
       kitSame: () => measured('/kit', () => one),
+      kitTwoSame: () => measured('/kit-two', () => one),
       auth0Same: () => measured('/auth0-RS256', () => one),
     };
     for (const alg of ALGS) {
@@ -103,7 +104,7 @@ export async function benchGuard(): Promise<Row[]> {
     // Warm-up: JIT, JWKS fetch, connection pools (tokens from the far end of the list, never reused).
     for (const alg of ALGS) {
       const warm = cursor(alg, DISTINCT - 5_000);
-      for (const path of ['/bare', '/noop', '/kit', '/jose', '/floor', `/auth0-${alg}`]) await load(base + path, warm, { duration: 1 });
+      for (const path of ['/bare', '/noop', '/kit', '/kit-two', '/jose', '/floor', `/auth0-${alg}`]) await load(base + path, warm, { duration: 1 });
     }
     // Interleaved rounds in a rotating order, so drift and a neighbour's load hit every case alike;
     // ratios are taken within a round, then the median over rounds is reported.
@@ -134,6 +135,11 @@ export async function benchGuard(): Promise<Row[]> {
         note:
           `**${x(ratio('kitSame', 'bare'))} bare** (target ≥ 0.90×), ${x(ratio('kitSame', 'noop'))} the no-op middleware, ${x(ratio('kitSame', 'auth0Same'))} express-oauth2-jwt-bearer on the same repeated token; ` +
           `${us('kitSame')} (${x(cpuRatio('kitSame', 'bare'))} bare by CPU)`,
+      },
+      {
+        name: 'requireAuth with two issuers, one repeated token',
+        value: `${fmt(m('kitTwoSame'))} req/s`,
+        note: `**${x(ratio('kitTwoSame', 'bare'))} bare** (target ≥ 0.90×), ${x(ratio('kitTwoSame', 'kitSame'))} the one-issuer guard; ${us('kitTwoSame')} (the token's iss picks the tenant, then the cache answers)`,
       },
       { name: 'express-oauth2-jwt-bearer, one repeated token', value: `${fmt(m('auth0Same'))} req/s`, note: `${x(ratio('auth0Same', 'bare'))} bare; ${us('auth0Same')} (it verifies every request)` },
     ];

@@ -1,9 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
-import { createM2MClient, OAuthError, oauthErrorHandler, requireAuth, requireScopes, type M2MClient } from '../lib/index.js';
+import {
+  createM2MClient,
+  OAuthError,
+  oauthErrorHandler,
+  requireAuth,
+  requireIssuer,
+  requireScopes,
+  type AuthResult,
+  type IssuerOptions,
+  type M2MClient,
+} from '../lib/index.js';
 import { authRoutes } from './auth-routes.js';
 import { requestLog } from './request-log.js';
-import { guardKeyOptions, idpClientOptions, type ApiSettings } from './settings.js';
+import { idpClientOptions, type ApiSettings } from './settings.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
@@ -15,6 +25,30 @@ const ORDERS: Record<string, { id: string; item: string; qty: number }[]> = {
     { id: 'B-2002', item: 'widget', qty: 10 },
   ],
 };
+/** Customers' orders, kept apart: a `sub` is unique only within its tenant. */
+const CUSTOMER_ORDERS: Record<string, { id: string; item: string; qty: number }[]> = {
+  dave: [{ id: 'D-3001', item: 'gizmo', qty: 2 }],
+};
+
+/** The caller's own orders, looked up by tenant and then by `sub`. */
+function ordersOf(settings: ApiSettings, auth: AuthResult): { id: string; item: string; qty: number }[] {
+  const book = auth.payload.iss === settings.idp.issuer ? ORDERS : CUSTOMER_ORDERS;
+  return book[auth.payload.sub ?? ''] ?? [];
+}
+
+/**
+ * The tenants whose tokens the API accepts: the staff tenant and, when configured, the customer
+ * tenant. Each has its own keys (discovered from its issuer); the token's `iss` picks which.
+ */
+function tenants(settings: ApiSettings): IssuerOptions[] {
+  const staff: IssuerOptions = {
+    issuer: settings.idp.issuer,
+    audience: settings.web.audience,
+    ...(settings.idp.jwksUri ? { jwksUri: settings.idp.jwksUri } : {}),
+  };
+  const customers = settings.customers;
+  return customers ? [staff, { issuer: customers.idp.issuer, audience: settings.web.audience }] : [staff];
+}
 
 /**
  * The login page is plain files with no inline script or style, so a strict CSP costs nothing and
@@ -74,11 +108,11 @@ async function report(settings: ApiSettings, req: Request, res: Response): Promi
   if (!answer.ok || !body) {
     return badGateway(res, `inventory service answered ${answer.status}${body?.error ? ` ${body.error}` : ''}`);
   }
-  const orders = ORDERS[req.auth!.payload.sub ?? ''] ?? [];
+  const orders = ordersOf(settings, req.auth!);
   res.set('Cache-Control', 'no-store').json({ user: req.auth!.payload.sub, orders, inventory: body.items, calledAs: settings.m2m.clientId });
 }
 
-/** The demo API: proxy routes for the login page, three protected routes, the page itself. */
+/** The demo API: proxy routes for the login page, protected routes (one for staff only), the page itself. */
 export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(settings)): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -86,7 +120,9 @@ export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(sett
   app.use(securityHeaders);
   app.use(authRoutes(settings));
 
-  const auth = requireAuth({ issuer: settings.idp.issuer, audience: settings.web.audience, ...guardKeyOptions(settings.idp) });
+  // Staff and customer tokens both pass `auth`; `staffOnly` then admits only the staff tenant's.
+  const auth = requireAuth({ issuers: tenants(settings), ...(settings.idp.allowInsecureHttp ? { allowInsecureHttp: true } : {}) });
+  const staffOnly = requireIssuer(settings.idp.issuer);
   const noStore: RequestHandler = (_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();
@@ -99,7 +135,11 @@ export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(sett
     res.json({ sub, scopes, client_id, iss, aud, iat, exp, auth_time, amr });
   });
   app.get('/api/orders', auth, requireScopes('orders:read'), (req, res) => {
-    res.json({ user: req.auth!.payload.sub, orders: ORDERS[req.auth!.payload.sub ?? ''] ?? [] });
+    res.json({ user: req.auth!.payload.sub, orders: ordersOf(settings, req.auth!) });
+  });
+  // Every order of every customer: staff only. A customer token is valid, yet gets 401 here.
+  app.get('/api/staff/orders', auth, staffOnly, requireScopes('orders:read'), (req, res) => {
+    res.json({ staff: req.auth!.payload.sub, customers: CUSTOMER_ORDERS });
   });
   app.get('/api/report', auth, m2m.middleware(), (req, res) => report(settings, req, res));
   app.use('/api', (_req, res) => {

@@ -8,6 +8,7 @@ import { idpClientOptions, type ApiSettings } from './settings.js';
  *   POST /auth/token          password, mfa_oob, refresh_token grants
  *   POST /auth/mfa/challenge  asks the IdP to send bob's SMS code
  *   POST /auth/revoke         RFC 7009; without a token it revokes the cookie's refresh token (log out)
+ * and, with the customer tenant, POST /auth/customer/token and /auth/customer/revoke for it.
  */
 export function authRoutes(settings: ApiSettings): Router {
   const { log } = settings;
@@ -42,5 +43,14 @@ export function authRoutes(settings: ApiSettings): Router {
   );
   router.post('/auth/mfa/challenge', mfaChallengeProxy(common));
   router.post('/auth/revoke', revocationProxy({ ...common, cookie }));
+
+  // Customers sign in at their own tenant (CIAM profile) through a second pair of proxies with its
+  // own client and its own cookie, so a staff session and a customer session never mix.
+  if (settings.customers) {
+    const customer = { ...common, ...idpClientOptions(settings.customers.idp, settings.customers.web) };
+    const customerCookie: RefreshCookieOptions = { allowedOrigins: settings.publicOrigins, path: '/auth/customer', name: '__Secure-customer_refresh' };
+    router.post('/auth/customer/token', tokenProxy({ ...customer, grants: ['password', 'refresh_token'], cookie: customerCookie }));
+    router.post('/auth/customer/revoke', revocationProxy({ ...customer, cookie: customerCookie }));
+  }
   return router;
 }

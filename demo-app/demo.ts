@@ -6,6 +6,9 @@ import { loadConfig, type DemoConfig } from './config.js';
 import { DemoConfigError, type Env } from './env.js';
 import { createInventory } from './inventory.js';
 import { startMockIdp, type MockIdp } from './mock-idp/index.js';
+
+/** The customer tenant's seeded client (demo-app/mock-idp/clients.ts, CUSTOMER_CLIENTS). */
+const CUSTOMER_WEB_CLIENT = { clientId: 'shop-web', clientSecret: 'shop-secret' };
 import type { Log } from './request-log.js';
 import type { ApiSettings, IdpConnection } from './settings.js';
 
@@ -114,6 +117,10 @@ export async function startDemo(options: StartDemoOptions = {}): Promise<DemoHan
 
     const settings: ApiSettings = {
       idp: connection,
+      // The mock's second tenant: customers sign in there (CIAM profile: form body, no MFA).
+      ...(idp
+        ? { customers: { idp: { issuer: idp.customers.issuer, profile: 'ciam' as const, allowInsecureHttp: false }, web: CUSTOMER_WEB_CLIENT } }
+        : {}),
       web: config.web,
       m2m: config.m2m,
       inventoryUrl,

@@ -10,8 +10,18 @@ export interface IdpConnection extends Omit<IdpConfig, 'mock' | 'issuer'> {
   issuer: string;
 }
 
-export interface ApiSettings {
+/** A second tenant whose users may call the API's shared routes (never the staff-only ones). */
+export interface CustomerTenant {
   idp: IdpConnection;
+  /** The confidential client the customer login proxy uses at that tenant. */
+  web: { clientId: string; clientSecret: string };
+}
+
+export interface ApiSettings {
+  /** The staff tenant (EIAM profile, MFA): the only issuer allowed on /api/staff routes. */
+  idp: IdpConnection;
+  /** The customer tenant (CIAM profile); present with the built-in mock IdP. */
+  customers?: CustomerTenant;
   web: DemoConfig['web'];
   m2m: DemoConfig['m2m'];
   /** Base URL of the inventory service. */

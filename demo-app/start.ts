@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { loadEnvFile } from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_USERS } from './mock-idp/index.js';
+import { CUSTOMER_USERS, DEFAULT_USERS } from './mock-idp/index.js';
 import { DemoConfigError } from './env.js';
 import { startDemo, type DemoHandle } from './demo.js';
 
@@ -23,6 +23,7 @@ function banner(demo: DemoHandle): string[] {
     '',
     '  API routes: POST /auth/token  POST /auth/mfa/challenge  POST /auth/revoke',
     '              GET /api/me  GET /api/orders (orders:read)  GET /api/report (calls inventory via M2M)',
+    '              GET /api/staff/orders (staff tenant only: requireIssuer)',
   ];
   if (demo.idp) {
     lines.push('', '  Demo users (username / password):');
@@ -31,6 +32,8 @@ function banner(demo: DemoHandle): string[] {
       lines.push(`    ${u.username.padEnd(6)} ${u.password.padEnd(15)} ${notes.join('; ')}`);
     }
     lines.push('  (alice logs in with the password grant, which on EIAM issues no refresh token; bob, after MFA, gets one.)');
+    lines.push('', `  Customer tenant (CIAM profile) ${demo.idp.customers.issuer}: POST /auth/customer/token, /auth/customer/revoke`);
+    for (const u of CUSTOMER_USERS) lines.push(`    ${u.username.padEnd(6)} ${u.password.padEnd(15)} a customer: shared routes yes, /api/staff/orders 401`);
   } else {
     lines.push('', `  Using your tenant; the proxy's client is ${config.web.clientId}, the M2M client ${config.m2m.clientId}.`);
   }

@@ -1,4 +1,4 @@
-import type { Express } from 'express';
+import type { IRouter } from 'express';
 import type { IdpContext } from './context.js';
 import { oauthEndpoint } from './endpoint.js';
 import { introspectEndpoint, revokeEndpoint, tokenEndpoint } from './grants.js';
@@ -12,7 +12,7 @@ export const INTROSPECTION_PATH = '/oauth2/introspect';
  * (recorded in stats.lastRequest, never used), so a client wrongly configured for EIAM's query style
  * gets the same invalid_request a real CIAM tenant would give it.
  */
-export function mountCiam(app: Express, ctx: IdpContext): void {
+export function mountCiam(app: IRouter, ctx: IdpContext): void {
   app.post(CIAM_TOKEN_PATH, oauthEndpoint(ctx, { query: false, body: ['form'], countsAsTokenRequest: true }, tokenEndpoint));
   // Not in the seeds. Query accepted too, so an EIAM-style proxy can revoke through the same IdP.
   app.post(REVOCATION_PATH, oauthEndpoint(ctx, { query: true, body: ['form'] }, revokeEndpoint));

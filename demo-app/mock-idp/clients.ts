@@ -38,6 +38,16 @@ export const DEFAULT_USERS: MockUser[] = [
   { username: 'carol', password: 'carol-password', scopes: ['openid', 'profile'] },
 ];
 
+/**
+ * The second tenant (CIAM profile, issuer `<url>/customers`): its own clients and users, as a
+ * separate Tencent CIAM tenant for customers would have. No MFA; the password grant issues a
+ * refresh token there.
+ */
+export const CUSTOMER_CLIENTS: MockClient[] = [
+  { clientId: 'shop-web', clientSecret: 'shop-secret', grants: ['password', 'refresh_token'] },
+];
+export const CUSTOMER_USERS: MockUser[] = [{ username: 'dave', password: 'dave-password', scopes: ['openid', 'profile', 'orders:read'] }];
+
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 /** Hashing first gives equal-length buffers, so length differences leak nothing either. */

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { CIAM_TOKEN_PATH, INTROSPECTION_PATH, mountCiam, REVOCATION_PATH } from './ciam.js';
-import { DEFAULT_CLIENTS, DEFAULT_USERS } from './clients.js';
+import { CUSTOMER_CLIENTS, CUSTOMER_USERS, DEFAULT_CLIENTS, DEFAULT_USERS } from './clients.js';
 import type { IdpContext } from './context.js';
 import { EIAM_TOKEN_PATH, MFA_CHALLENGE_PATH, mountEiam } from './eiam.js';
 import { parseFaults } from './faults.js';
@@ -11,19 +11,23 @@ import { SUPPORTED_GRANTS } from './grants.js';
 import { BODY_LIMIT, OAuthError, sendError, sendJson } from './http.js';
 import { KeyStore } from './keys.js';
 import { TokenStore } from './tokens.js';
-import type { MockIdp, MockIdpOptions, MockStats } from './types.js';
+import type { MockClient, MockIdp, MockIdpOptions, MockStats, MockUser, SignTokenOptions } from './types.js';
 
 export type * from './types.js';
-export { DEFAULT_CLIENTS, DEFAULT_USERS } from './clients.js';
+export { CUSTOMER_CLIENTS, CUSTOMER_USERS, DEFAULT_CLIENTS, DEFAULT_USERS } from './clients.js';
 
 const JWKS_PATH = '/.well-known/jwks.json';
 const emptyStats = (): MockStats => ({ tokenRequests: 0, requestsByPath: {}, connections: 0 });
 
+/** Where the customer tenant lives under the mock's origin; its issuer is `<url>/customers`. */
+export const CUSTOMER_TENANT_PATH = '/customers';
+
 /**
  * Both discovery documents point token_endpoint at the CIAM path: it is the RFC 6749 shaped one (form
  * body). The EIAM query-string endpoint is advertised under a non-standard name for clients that want it.
+ * The customer tenant (CIAM only) has no EIAM endpoint and no MFA.
  */
-function discovery(ctx: IdpContext): Record<string, unknown> {
+function discovery(ctx: IdpContext, eiam: boolean): Record<string, unknown> {
   const scopes = new Set<string>();
   for (const u of ctx.users.values()) u.scopes?.forEach((s) => scopes.add(s));
   for (const c of ctx.clients.values()) c.scopes?.forEach((s) => scopes.add(s));
@@ -31,8 +35,7 @@ function discovery(ctx: IdpContext): Record<string, unknown> {
   return {
     issuer: ctx.issuer,
     token_endpoint: ctx.issuer + CIAM_TOKEN_PATH,
-    eiam_token_endpoint: ctx.issuer + EIAM_TOKEN_PATH,
-    mfa_challenge_endpoint: ctx.issuer + MFA_CHALLENGE_PATH,
+    ...(eiam ? { eiam_token_endpoint: ctx.issuer + EIAM_TOKEN_PATH, mfa_challenge_endpoint: ctx.issuer + MFA_CHALLENGE_PATH } : {}),
     revocation_endpoint: ctx.issuer + REVOCATION_PATH,
     introspection_endpoint: ctx.issuer + INTROSPECTION_PATH,
     jwks_uri: ctx.issuer + JWKS_PATH,
@@ -48,19 +51,33 @@ function discovery(ctx: IdpContext): Record<string, unknown> {
   };
 }
 
-function buildApp(ctx: IdpContext): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
+/** One tenant's endpoints; the staff tenant (EIAM and CIAM paths) sits at the root, the customer tenant under /customers. */
+function tenantRouter(ctx: IdpContext, eiam: boolean): express.Router {
+  const app = express.Router();
   app.use((req, _res, next) => {
     ctx.stats.requestsByPath[req.path] = (ctx.stats.requestsByPath[req.path] ?? 0) + 1;
     next();
   });
   for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
-    app.get(path, (_req, res) => sendJson(res, 200, discovery(ctx)));
+    app.get(path, (_req, res) => sendJson(res, 200, discovery(ctx, eiam)));
   }
   app.get(JWKS_PATH, (_req, res) => sendJson(res, 200, ctx.keys.jwks()));
-  mountEiam(app, ctx);
+  if (eiam) mountEiam(app, ctx);
   mountCiam(app, ctx);
+  const posts = eiam ? [EIAM_TOKEN_PATH, CIAM_TOKEN_PATH, MFA_CHALLENGE_PATH, REVOCATION_PATH, INTROSPECTION_PATH] : [CIAM_TOKEN_PATH, REVOCATION_PATH, INTROSPECTION_PATH];
+  for (const path of posts) {
+    app.all(path, (_req, res) => sendError(res, new OAuthError(405, 'invalid_request', 'use POST', { Allow: 'POST' })));
+  }
+  return app;
+}
+
+function buildApp(ctx: IdpContext, customers: IdpContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // RFC 8414 §3: the path-inserted well-known URL of the customer issuer lives at the root.
+  app.get(`/.well-known/oauth-authorization-server${CUSTOMER_TENANT_PATH}`, (_req, res) => sendJson(res, 200, discovery(customers, false)));
+  app.use(CUSTOMER_TENANT_PATH, tenantRouter(customers, false));
+  app.use(tenantRouter(ctx, true));
   app.get('/__faults', (_req, res) => sendJson(res, 200, ctx.faults));
   app.post('/__faults', express.json({ limit: BODY_LIMIT }), (req, res) => {
     const parsed = parseFaults(req.body);
@@ -69,9 +86,6 @@ function buildApp(ctx: IdpContext): express.Express {
     ctx.log(`faults set to ${JSON.stringify(parsed)}`);
     sendJson(res, 200, parsed);
   });
-  for (const path of [EIAM_TOKEN_PATH, CIAM_TOKEN_PATH, MFA_CHALLENGE_PATH, REVOCATION_PATH, INTROSPECTION_PATH]) {
-    app.all(path, (_req, res) => sendError(res, new OAuthError(405, 'invalid_request', 'use POST', { Allow: 'POST' })));
-  }
   app.use((_req, res) => sendError(res, new OAuthError(404, 'not_found', 'no such endpoint')));
   // Only express.json() on /__faults can throw into here (malformed JSON, too large); never crash, never HTML.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -83,32 +97,76 @@ function buildApp(ctx: IdpContext): express.Express {
   return app;
 }
 
-export async function startMockIdp(options: MockIdpOptions = {}): Promise<MockIdp> {
+interface TenantSetup {
+  audience: string;
+  accessTokenTtl: number;
+  mfaTokenTtl: number;
+  passwordGrantRefreshToken: boolean;
+  clients: MockClient[];
+  users: MockUser[];
+  log: (line: string) => void;
+}
+
+async function tenantContext(t: TenantSetup): Promise<IdpContext> {
   const keys = await KeyStore.create();
-  const log = options.logger ?? (() => {});
-  const accessTokenTtl = options.accessTokenTtl ?? 3600;
   const ctx: IdpContext = {
     issuer: '',
-    audience: options.audience ?? 'https://api.example.test',
-    accessTokenTtl,
-    passwordGrantRefreshToken: options.passwordGrantRefreshToken ?? false,
-    clients: new Map((options.clients ?? DEFAULT_CLIENTS).map((c) => [c.clientId, c])),
-    users: new Map((options.users ?? DEFAULT_USERS).map((u) => [u.username, u])),
+    audience: t.audience,
+    accessTokenTtl: t.accessTokenTtl,
+    passwordGrantRefreshToken: t.passwordGrantRefreshToken,
+    clients: new Map(t.clients.map((c) => [c.clientId, c])),
+    users: new Map(t.users.map((u) => [u.username, u])),
     keys,
-    tokens: new TokenStore({
-      issuer: () => ctx.issuer,
-      accessTokenTtl,
-      mfaTokenTtl: options.mfaTokenTtl ?? 300,
-      keys,
-      log,
-    }),
+    tokens: new TokenStore({ issuer: () => ctx.issuer, accessTokenTtl: t.accessTokenTtl, mfaTokenTtl: t.mfaTokenTtl, keys, log: t.log }),
     faults: { mode: 'none' },
     stats: emptyStats(),
     timers: new Set(),
+    log: t.log,
+  };
+  return ctx;
+}
+
+function tokenSigner(ctx: IdpContext) {
+  return async (claims: Record<string, unknown>, opts: SignTokenOptions = {}): Promise<string> => {
+    const iat = typeof claims.iat === 'number' ? claims.iat : Math.floor(Date.now() / 1000);
+    const payload: Record<string, unknown> = {
+      iss: ctx.issuer,
+      aud: ctx.audience,
+      iat,
+      exp: iat + ctx.accessTokenTtl,
+      jti: randomUUID(),
+      ...claims,
+    };
+    if (opts.expiresIn !== undefined) payload.exp = iat + opts.expiresIn;
+    return ctx.keys.sign(payload, opts.typ ?? 'at+jwt', opts.kid);
+  };
+}
+
+export async function startMockIdp(options: MockIdpOptions = {}): Promise<MockIdp> {
+  const log = options.logger ?? (() => {});
+  const common = {
+    audience: options.audience ?? 'https://api.example.test',
+    accessTokenTtl: options.accessTokenTtl ?? 3600,
+    mfaTokenTtl: options.mfaTokenTtl ?? 300,
     log,
   };
+  const ctx = await tenantContext({
+    ...common,
+    passwordGrantRefreshToken: options.passwordGrantRefreshToken ?? false,
+    clients: options.clients ?? DEFAULT_CLIENTS,
+    users: options.users ?? DEFAULT_USERS,
+  });
+  // Own keys, clients and users: a token of one tenant never verifies as the other's.
+  const customers = await tenantContext({
+    ...common,
+    passwordGrantRefreshToken: true,
+    clients: options.customerClients ?? CUSTOMER_CLIENTS,
+    users: options.customerUsers ?? CUSTOMER_USERS,
+    log: (line) => log(`customers: ${line}`),
+  });
+  const { keys } = ctx;
 
-  const server = createServer(buildApp(ctx));
+  const server = createServer(buildApp(ctx, customers));
   server.on('connection', () => {
     ctx.stats.connections += 1;
   });
@@ -121,6 +179,7 @@ export async function startMockIdp(options: MockIdpOptions = {}): Promise<MockId
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   ctx.issuer = url;
+  customers.issuer = url + CUSTOMER_TENANT_PATH;
   log(`mock IdP listening on ${url}`);
 
   return {
@@ -147,28 +206,29 @@ export async function startMockIdp(options: MockIdpOptions = {}): Promise<MockId
     },
     lastSmsCode: (username) => ctx.tokens.lastSmsCode(username),
     rotateKeys: (opts) => keys.rotate(opts?.removeOld ?? false),
-    signToken: async (claims, opts = {}) => {
-      const iat = typeof claims.iat === 'number' ? claims.iat : Math.floor(Date.now() / 1000);
-      const payload: Record<string, unknown> = {
-        iss: url,
-        aud: ctx.audience,
-        iat,
-        exp: iat + accessTokenTtl,
-        jti: randomUUID(),
-        ...claims,
-      };
-      if (opts.expiresIn !== undefined) payload.exp = iat + opts.expiresIn;
-      return keys.sign(payload, opts.typ ?? 'at+jwt', opts.kid);
-    },
+    signToken: tokenSigner(ctx),
     isAccessTokenActive: (token) => ctx.tokens.isAccessTokenActive(token),
     resetStats: () => {
       // In place, so a reference taken before the reset keeps observing the live counters.
       Object.assign(ctx.stats, emptyStats());
       delete ctx.stats.lastRequest;
     },
+    customers: {
+      issuer: customers.issuer,
+      jwksUri: customers.issuer + JWKS_PATH,
+      tokenEndpoint: customers.issuer + CIAM_TOKEN_PATH,
+      revocationEndpoint: customers.issuer + REVOCATION_PATH,
+      get stats() {
+        return customers.stats;
+      },
+      rotateKeys: (opts) => customers.keys.rotate(opts?.removeOld ?? false),
+      signToken: tokenSigner(customers),
+      isAccessTokenActive: (token) => customers.tokens.isAccessTokenActive(token),
+    },
     close: async () => {
-      for (const t of ctx.timers) clearTimeout(t);
+      for (const t of [...ctx.timers, ...customers.timers]) clearTimeout(t);
       ctx.timers.clear();
+      customers.timers.clear();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

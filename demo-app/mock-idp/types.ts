@@ -60,6 +60,23 @@ export interface MockIdpOptions {
    * answer carries `refresh_token: ""`. Set true to behave like a generic RFC 6749 server (Keycloak) instead.
    */
   passwordGrantRefreshToken?: boolean;
+  /** Clients and users of the customer tenant; default CUSTOMER_CLIENTS / CUSTOMER_USERS. */
+  customerClients?: MockClient[];
+  customerUsers?: MockUser[];
+}
+
+/** The CIAM-profile customer tenant: its own issuer path, signing keys, clients and users. */
+export interface MockTenant {
+  /** `<mock url>/customers`. */
+  issuer: string;
+  jwksUri: string;
+  /** CIAM: form body. */
+  tokenEndpoint: string;
+  revocationEndpoint: string;
+  stats: MockStats;
+  rotateKeys(opts?: { removeOld?: boolean }): Promise<void>;
+  signToken(claims: Record<string, unknown>, opts?: SignTokenOptions): Promise<string>;
+  isAccessTokenActive(token: string): Promise<boolean>;
 }
 
 export interface SignTokenOptions {
@@ -86,5 +103,7 @@ export interface MockIdp {
   /** Signature valid against the published keys, not expired, and not revoked/rotated away. */
   isAccessTokenActive(token: string): Promise<boolean>;
   resetStats(): void;
+  /** The second tenant, for customers (CIAM profile), served by the same server under `/customers`. */
+  customers: MockTenant;
   close(): Promise<void>;
 }

@@ -6,8 +6,14 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const state = { accessToken: null, mfaToken: null, oobCode: null };
-  const DEMO_PASSWORDS = { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password' };
+  const state = { accessToken: null, mfaToken: null, oobCode: null, tenant: 'staff' };
+  const DEMO_PASSWORDS = { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password', dave: 'dave-password' };
+  // Each tenant has its own proxy routes (own client at its IdP tenant, own refresh cookie).
+  const ROUTES = {
+    staff: { token: '/auth/token', revoke: '/auth/revoke' },
+    customer: { token: '/auth/customer/token', revoke: '/auth/customer/revoke' },
+  };
+  const routes = () => ROUTES[state.tenant];
 
   /**
    * POST to one of the proxy endpoints. The custom header is the CSRF check of cookie mode: a
@@ -78,9 +84,10 @@
     state.mfaToken = state.oobCode = null;
     const claims = decodePayload(body.access_token);
     $('who').textContent = claims.sub || '?';
+    $('tenant-label').textContent = `(${state.tenant === 'customer' ? 'customer tenant' : 'staff tenant'})`;
     renderClaims(claims);
     showPanel('session');
-    show(`POST /auth/token (${how})`, 200, body);
+    show(`POST ${routes().token} (${how})`, 200, body);
     setStatus(`Signed in as ${claims.sub}. Token expires ${new Date(claims.exp * 1000).toLocaleTimeString()}.`, 'ok');
   }
 
@@ -103,9 +110,10 @@
 
   async function login(event) {
     event.preventDefault();
-    const r = await post('/auth/token', { grant_type: 'password', username: $('username').value, password: $('password').value });
+    state.tenant = $('tenant').value === 'customer' ? 'customer' : 'staff';
+    const r = await post(routes().token, { grant_type: 'password', username: $('username').value, password: $('password').value });
     if (r.status === 200) return signedIn(r.body, 'password');
-    show('POST /auth/token (password)', r.status, r.body);
+    show(`POST ${routes().token} (password)`, r.status, r.body);
     if (r.body.error === 'mfa_required' && r.body.mfa_token) {
       state.mfaToken = r.body.mfa_token;
       showPanel('mfa');
@@ -133,21 +141,21 @@
 
   async function refresh() {
     // No refresh_token parameter: the proxy reads it from the HttpOnly cookie and sets the rotated one.
-    const r = await post('/auth/token', { grant_type: 'refresh_token' });
+    const r = await post(routes().token, { grant_type: 'refresh_token' });
     if (r.status === 200) {
       signedIn(r.body, 'refresh_token');
       return setStatus('Refreshed: new access token, and the refresh cookie was rotated.', 'ok');
     }
-    show('POST /auth/token (refresh_token)', r.status, r.body);
+    show(`POST ${routes().token} (refresh_token)`, r.status, r.body);
     setStatus(`Refresh failed: ${errorText(r)}`, 'error');
   }
 
   async function logout() {
     // Revoke the access token, then (no token parameter) the refresh token in the cookie, which the
     // proxy also clears. Both are best effort: the page forgets its token whatever the IdP says.
-    if (state.accessToken) await post('/auth/revoke', { token: state.accessToken, token_type_hint: 'access_token' });
-    const r = await post('/auth/revoke', {});
-    show('POST /auth/revoke', r.status, r.body);
+    if (state.accessToken) await post(routes().revoke, { token: state.accessToken, token_type_hint: 'access_token' });
+    const r = await post(routes().revoke, {});
+    show(`POST ${routes().revoke}`, r.status, r.body);
     signedOut(r.status === 200 ? 'Signed out: tokens revoked and the refresh cookie cleared.' : `Signed out locally; revocation said ${errorText(r)}`, r.status === 200 ? 'ok' : 'error');
   }
 
@@ -173,10 +181,12 @@
   $('btn-me').addEventListener('click', busy(() => callApi('/api/me')));
   $('btn-orders').addEventListener('click', busy(() => callApi('/api/orders')));
   $('btn-report').addEventListener('click', busy(() => callApi('/api/report')));
+  $('btn-staff').addEventListener('click', busy(() => callApi('/api/staff/orders')));
   $('btn-refresh').addEventListener('click', busy(refresh));
   $('btn-logout').addEventListener('click', busy(logout));
   for (const b of document.querySelectorAll('[data-user]')) {
     b.addEventListener('click', () => {
+      $('tenant').value = b.dataset.tenant || 'staff';
       $('username').value = b.dataset.user;
       $('password').value = DEMO_PASSWORDS[b.dataset.user];
     });

@@ -14,7 +14,7 @@ import { clearDiscoveryCache, discover, checkIdpUrl } from '../idp/discovery.js'
 import { describeUrl, idpRequest } from '../idp/http.js';
 import { IdpError, JwksUnavailableError, MisconfigurationError, OAuthError } from '../errors/oauth-error.js';
 import type { ResolvedOptions } from './options.js';
-import { guardMetrics, idpCall } from '../telemetry/otel.js';
+import { guardMetrics } from '../telemetry/otel.js';
 
 type Key = CryptoKey | KeyObject | Uint8Array;
 export type GetKey = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<Key> | Key;
@@ -76,7 +76,7 @@ export class KeySource {
       [customFetch]: async (url: string) => {
         let res;
         try {
-          res = await idpCall('jwks', 'GET', url, () => idpRequest(url, { method: 'GET', timeout: this.options.jwksTimeout, maxResponseBytes: MAX_JWKS_BYTES }));
+          res = await idpRequest(url, { operation: 'jwks', method: 'GET', timeout: this.options.jwksTimeout, maxResponseBytes: MAX_JWKS_BYTES, fetch: this.options.fetch });
         } catch (err) {
           this.#reloads?.add(1, { outcome: 'error' });
           throw err;
@@ -89,7 +89,7 @@ export class KeySource {
   }
 
   #discoverRemote(): Promise<RemoteSet> {
-    const { issuer, jwksTimeout, allowInsecureHttp } = this.options;
+    const { issuer, jwksTimeout, allowInsecureHttp, fetch } = this.options;
     if (this.#unusableMetadata !== undefined) {
       if (Date.now() < this.#unusableMetadata.retryAt) return Promise.reject(this.#unusableMetadata.error);
       // Back off, then ask again: the document may have been published half-way (no jwks_uri yet).
@@ -97,7 +97,7 @@ export class KeySource {
       clearDiscoveryCache(issuer);
     }
     // discover() shares one request per issuer and backs off after transport failures itself.
-    return discover(issuer, { timeout: jwksTimeout }).then((meta) => {
+    return discover(issuer, { timeout: jwksTimeout, fetch }).then((meta) => {
       if (this.#remote !== undefined) return this.#remote;
       const where = `The discovery document of ${describeUrl(issuer)}`;
       let error: OAuthError | undefined;

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import type { JSONWebKeySet } from 'jose';
 import type { DpopOptions, ResolvedDpop } from './dpop/options.js';
+import type { IdpFetch } from '../idp/http.js';
 
 /** Public-key JWS algorithms a guard can accept (RFC 7518, RFC 8037, RFC 9864). */
 export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
@@ -179,6 +180,13 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
    * @default { mode: 'allowed' }
    */
   dpop?: DpopOptions;
+  /**
+   * The `fetch` used for discovery and JWKS requests (every issuer of this guard), e.g. to go
+   * through an egress proxy or trust a private CA. The timeout, size cap and no-redirect policy
+   * still apply to what it returns.
+   * @default Node's global fetch
+   */
+  fetch?: IdpFetch;
 }
 
 /** One issuer, fully resolved, with the shared key-set tuning it needs. */
@@ -198,6 +206,8 @@ export interface ResolvedOptions {
   jwksCacheMaxAge: number;
   jwksStaleIfError: number;
   allowInsecureHttp: boolean;
+  /** The application's fetch for discovery and JWKS; undefined for Node's. */
+  fetch?: IdpFetch;
 }
 
 /** Everything requireAuth() needs, resolved and checked. */

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError } from '../errors/oauth-error.js';
+import { checkFetchOption } from '../idp/http.js';
 import { OptionChecker } from '../options/validate.js';
 import { resolveDpop } from './dpop/options.js';
 import {
@@ -19,7 +20,7 @@ export const MAX_CLOCK_TOLERANCE = 300;
 const ISSUER_KEYS = ['issuer', 'audience', 'jwksUri', 'jwks', 'secret', 'algorithms', 'clockTolerance', 'maxTokenAge', 'requiredClaims', 'typ'] as const;
 const SHARED_KEYS = [
   'issuers', 'authRequired', 'realm', 'tokenLocations', 'tokenCookie', 'getToken', 'maxTokenLength', 'cache', 'jwksTimeout',
-  'jwksCooldown', 'jwksCacheMaxAge', 'jwksStaleIfError', 'allowInsecureHttp', 'logger', 'dpop',
+  'jwksCooldown', 'jwksCacheMaxAge', 'jwksStaleIfError', 'allowInsecureHttp', 'logger', 'dpop', 'fetch',
 ] as const;
 
 // Names other libraries use for the same thing (express-oauth2-jwt-bearer, express-jwt, jwks-rsa).
@@ -37,7 +38,7 @@ const ALIASES: Record<string, string> = {
 const check = new OptionChecker('requireAuth()', 'require-auth.md#options');
 const fail = check.fail.bind(check);
 
-type Tuning = Pick<ResolvedOptions, 'jwksTimeout' | 'jwksCooldown' | 'jwksCacheMaxAge' | 'jwksStaleIfError' | 'allowInsecureHttp'>;
+type Tuning = Pick<ResolvedOptions, 'jwksTimeout' | 'jwksCooldown' | 'jwksCacheMaxAge' | 'jwksStaleIfError' | 'allowInsecureHttp' | 'fetch'>;
 
 /** One issuer's settings; `where` names it in messages when there are several. */
 export function resolveIssuer(o: IssuerOptions, tuning: Tuning, where = ''): ResolvedOptions {
@@ -144,6 +145,7 @@ export function resolveOptions(options: RequireAuthOptions): GuardConfig {
     jwksCacheMaxAge: check.number(o.jwksCacheMaxAge, 'jwksCacheMaxAge', 600_000, { positive: true }),
     jwksStaleIfError: check.number(o.jwksStaleIfError, 'jwksStaleIfError', 0),
     allowInsecureHttp: check.boolean(o.allowInsecureHttp, 'allowInsecureHttp', false),
+    fetch: checkFetchOption(o.fetch, 'requireAuth()'),
   };
   const locations: GuardConfig['locations'] = ['header'];
   for (const l of o.tokenLocations ?? []) {

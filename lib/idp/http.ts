@@ -1,4 +1,30 @@
+import { idpCall } from '../telemetry/otel.js';
+import { ConfigError } from '../errors/config-error.js';
 import { IdpBadResponseError, IdpTimeoutError, IdpUnavailableError } from '../errors/oauth-error.js';
+
+/**
+ * The `fetch` every IdP request goes through: Node's global `fetch` by default, or your own for an
+ * egress proxy, a private CA or extra headers. Called as `fetch(url, init)`; pass `init` on (its
+ * `signal` and `redirect: 'manual'` included). Whatever it does, the package still applies its
+ * timeout, size cap and no-redirect policy to the answer.
+ * @example
+ * ```ts
+ * const viaProxy: IdpFetch = (url, init) => fetch(url, { ...init, dispatcher } as RequestInit);
+ * ```
+ */
+export type IdpFetch = (input: string | URL, init: RequestInit) => Promise<Response>;
+
+/** Validates a `fetch` option at construction. */
+export function checkFetchOption(value: unknown, factory: string): IdpFetch | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') {
+    throw new ConfigError(
+      'config_options',
+      `${factory}: fetch must be a function (url, init) => Promise<Response>, such as (url, init) => fetch(url, { ...init, dispatcher }) (got ${value === null ? 'null' : typeof value})`,
+    );
+  }
+  return value as IdpFetch;
+}
 
 /** What the IdP answered, parsed. Status and body are passed on untouched by the token proxy. */
 export interface IdpResponse {
@@ -8,6 +34,8 @@ export interface IdpResponse {
 }
 
 export interface IdpRequestOptions {
+  /** What the call is for, in telemetry (`discovery`, `jwks`, `token`, `revocation`, `mfa_challenge`). */
+  operation?: string;
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
@@ -19,6 +47,8 @@ export interface IdpRequestOptions {
   signal?: AbortSignal;
   /** Accept an empty 2xx answer as `{}` (RFC 7009 revocation answers 200 with no body). */
   allowEmptyBody?: boolean;
+  /** The application's fetch (proxy, CA, headers); Node's global fetch when absent. */
+  fetch?: IdpFetch;
 }
 
 /**
@@ -34,7 +64,35 @@ export function describeUrl(url: string | URL): string {
   }
 }
 
-async function readCapped(res: Response, maxBytes: number, where: string): Promise<string> {
+/**
+ * `promise`, or a rejection with the signal's reason once it aborts. A custom fetch may ignore the
+ * signal it is given (or hand back a body that does); the timeout must hold regardless.
+ */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** What a fetch answered, checked to be a Response (another realm's, e.g. npm undici's, is fine). */
+function isResponse(value: unknown): value is Response {
+  const r = value as Partial<Response> | null;
+  return typeof r?.status === 'number' && typeof r.headers?.get === 'function' && (r.body === null || typeof r.body?.getReader === 'function');
+}
+
+async function readCapped(res: Response, maxBytes: number, where: string, signal: AbortSignal): Promise<string> {
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await res.body?.cancel().catch(() => undefined);
@@ -45,7 +103,14 @@ async function readCapped(res: Response, maxBytes: number, where: string): Promi
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await abortable(reader.read(), signal);
+    } catch (err) {
+      await reader.cancel().catch(() => undefined);
+      throw err;
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
@@ -63,24 +128,39 @@ function isTimeout(err: unknown): boolean {
 }
 
 /**
- * The one way this package talks HTTP to an IdP: Node's fetch (undici keeps connections alive),
- * no redirects followed, no ambient cookies or headers, a hard timeout and a size cap, and every
- * failure mapped to an OAuthError with the right status (504 timeout, 502 unreachable or garbage).
+ * The one way this package talks HTTP to an IdP: Node's fetch (undici keeps connections alive) or
+ * the application's `fetch`, no redirects followed, no ambient cookies or headers, a hard timeout
+ * and a size cap, and every failure mapped to an OAuthError with the right status (504 timeout,
+ * 502 unreachable or garbage). The policy is enforced on the answer, not left to the fetch: a
+ * custom fetch that follows redirects or ignores the abort signal is still held to it.
  */
-export async function idpRequest(url: string, options: IdpRequestOptions): Promise<IdpResponse> {
+export function idpRequest(url: string, options: IdpRequestOptions): Promise<IdpResponse> {
+  return idpCall(options.operation ?? 'idp', options.method ?? 'POST', url, () => request(url, options));
+}
+
+async function request(url: string, options: IdpRequestOptions): Promise<IdpResponse> {
   const where = describeUrl(url);
   const timeoutSignal = AbortSignal.timeout(options.timeout);
   const signal = options.signal ? AbortSignal.any([timeoutSignal, options.signal]) : timeoutSignal;
+  const send = options.fetch ?? fetch;
   let res: Response;
   try {
-    res = await fetch(url, {
-      method: options.method ?? 'POST',
-      headers: { accept: 'application/json', ...options.headers },
-      body: options.body,
-      redirect: 'manual',
+    const answer: unknown = await abortable(
+      send(url, {
+        method: options.method ?? 'POST',
+        headers: { accept: 'application/json', ...options.headers },
+        body: options.body,
+        redirect: 'manual',
+        signal,
+      }),
       signal,
-    });
+    );
+    if (!isResponse(answer)) {
+      throw new IdpBadResponseError(`The fetch used for the IdP at ${where} did not return a Response`);
+    }
+    res = answer;
   } catch (err) {
+    if (err instanceof IdpBadResponseError) throw err;
     if (isTimeout(err) || timeoutSignal.aborted) {
       throw new IdpTimeoutError(`The IdP at ${where} did not answer within ${options.timeout} ms`, { cause: err });
     }
@@ -90,11 +170,12 @@ export async function idpRequest(url: string, options: IdpRequestOptions): Promi
 
   let text: string;
   try {
-    if (res.status >= 300 && res.status < 400) {
+    // `redirected`: a custom fetch followed one itself, so the answer may come from anywhere.
+    if ((res.status >= 300 && res.status < 400) || res.redirected === true) {
       await res.body?.cancel().catch(() => undefined);
-      throw new IdpBadResponseError(`The IdP at ${where} answered with a redirect (${res.status}); redirects are not followed`);
+      throw new IdpBadResponseError(`The IdP at ${where} answered with a redirect (${res.redirected === true ? 'followed by the fetch' : res.status}); redirects are not followed`);
     }
-    text = await readCapped(res, options.maxResponseBytes, where);
+    text = await readCapped(res, options.maxResponseBytes, where, signal);
   } catch (err) {
     if (err instanceof IdpBadResponseError) throw err;
     if (isTimeout(err) || timeoutSignal.aborted) {

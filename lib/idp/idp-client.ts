@@ -2,7 +2,7 @@ import { MisconfigurationError, ServerError } from '../errors/oauth-error.js';
 import type { OptionChecker } from '../options/validate.js';
 import { applyClientAuth, secretPattern, type ClientAuthMethod } from './client-auth.js';
 import { checkIdpUrl, discover, type IdpMetadata } from './discovery.js';
-import { idpRequest, type IdpResponse } from './http.js';
+import { checkFetchOption, idpRequest, type IdpFetch, type IdpResponse } from './http.js';
 import { PROFILES, type IdpProfile, type ParamsIn } from './profiles.js';
 
 /** C0, DEL, C1 and the Unicode line/paragraph separators: anything that could split a log line. */
@@ -77,6 +77,20 @@ export interface IdpClientOptions {
    * @default false
    */
   allowInsecureHttp?: boolean;
+  /**
+   * The `fetch` used for every request to the IdP (token, revocation, MFA challenge, discovery),
+   * e.g. to go through an egress proxy or trust a private CA. Timeout, size cap and the
+   * no-redirect policy still apply. Not used by `createM2MClient().fetch()`, which calls your own
+   * services with Node's fetch (pass `dispatcher` in its `init` for those).
+   * @default Node's global fetch
+   * @example
+   * ```ts
+   * import { ProxyAgent } from 'undici';
+   * const dispatcher = new ProxyAgent(process.env.HTTPS_PROXY!);
+   * tokenProxy({ ...options, fetch: (url, init) => fetch(url, { ...init, dispatcher } as RequestInit) });
+   * ```
+   */
+  fetch?: IdpFetch;
 }
 
 // Every key of IdpClientOptions, checked by the compiler: an option added to the interface but
@@ -84,6 +98,7 @@ export interface IdpClientOptions {
 const IDP_KEYS = {
   issuer: true, tokenEndpoint: true, revocationEndpoint: true, mfaChallengeEndpoint: true, profile: true, clientId: true,
   clientSecret: true, clientAuth: true, paramsIn: true, timeout: true, maxResponseBytes: true, allowInsecureHttp: true,
+  fetch: true,
 } as const satisfies Record<keyof IdpClientOptions, true>;
 
 /** The option names of {@link IdpClientOptions}, for the factories' unknown-key checks. */
@@ -112,6 +127,7 @@ export class IdpClient {
   readonly #profile: IdpProfile | undefined;
   readonly #allowHttp: boolean;
   readonly #secretPattern: RegExp | undefined;
+  readonly #fetch: IdpFetch | undefined;
 
   /** `check` is the calling factory's: errors name it and point at its options table. */
   constructor(options: IdpClientOptions, check: OptionChecker) {
@@ -164,6 +180,7 @@ export class IdpClient {
     this.#explicit = explicit;
     this.timeout = check.number(options.timeout, 'timeout', 10_000, { positive: true });
     this.#maxResponseBytes = check.number(options.maxResponseBytes, 'maxResponseBytes', 256 * 1024, { positive: true });
+    this.#fetch = checkFetchOption(options.fetch, check.factory);
   }
 
   /** Identifies the token endpoint without a network call (cache keys). */
@@ -202,7 +219,7 @@ export class IdpClient {
     if (!this.issuer) {
       throw new ServerError(`No ${kind.replace('_', ' ')} endpoint is configured; set ${optionName(kind)} or issuer`);
     }
-    const meta: IdpMetadata = await discover(this.issuer, { timeout: this.timeout });
+    const meta: IdpMetadata = await discover(this.issuer, { timeout: this.timeout, fetch: this.#fetch });
     const found = meta[`${kind}_endpoint`];
     if (typeof found !== 'string') {
       throw new ServerError(`The IdP's metadata has no ${kind}_endpoint; set ${optionName(kind)}`);
@@ -236,6 +253,7 @@ export class IdpClient {
       body = outbound.toString();
     }
     return idpRequest(url, {
+      operation: kind,
       method: 'POST',
       headers,
       body,
@@ -243,6 +261,7 @@ export class IdpClient {
       maxResponseBytes: this.#maxResponseBytes,
       signal: options.signal,
       allowEmptyBody: kind === 'revocation',
+      fetch: this.#fetch,
     });
   }
 }

@@ -2,4 +2,4 @@ export { IdpClient, type IdpClientOptions, type IdpEndpoint } from './idp-client
 export { discover, clearDiscoveryCache, type IdpMetadata, type DiscoveryOptions } from './discovery.js';
 export { basicAuthorization, type ClientAuthMethod } from './client-auth.js';
 export type { IdpProfile, ParamsIn } from './profiles.js';
-export type { IdpResponse } from './http.js';
+export type { IdpResponse, IdpFetch } from './http.js';
