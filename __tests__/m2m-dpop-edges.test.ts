@@ -159,7 +159,7 @@ describe('start-up errors', () => {
     ['a broken private JWK', { privateKey: { ...(key.privateKey.export({ format: 'jwk' }) as object), x: 'AAAA' } }],
     ['a short RSA key', { privateKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey, alg: 'PS256' }],
     ['a string', 'yes'],
-  ])('%s → ConfigError ERR_OAUTHKIT_KEYS, without key material in the message', (_name, dpop) => {
+  ])('%s → ConfigError config_keys, without key material in the message', (_name, dpop) => {
     let err: unknown;
     try {
       createM2MClient({ tokenEndpoint: 'http://127.0.0.1:1/token', clientId: 'svc', clientSecret: 'svc-secret-value', dpop: dpop as never });
@@ -167,7 +167,7 @@ describe('start-up errors', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).code).toBe('ERR_OAUTHKIT_KEYS');
+    expect((err as ConfigError).code).toBe('config_keys');
     expect((err as ConfigError).docs).toBe('express-oauth-kit/docs/dpop.md#m2m-client');
     expect((err as Error).message).not.toContain(privateD);
   });
