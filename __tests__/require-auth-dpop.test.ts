@@ -232,6 +232,16 @@ describe('hostile proofs', () => {
       await redis.stop();
     });
 
+    test('claim() is SET NX PX: true once, then false until it expires; nothing kept in process', async () => {
+      const c = redisClient(redis.url);
+      clients.push(c);
+      const store = redisTokenStore({ client: c });
+      expect(await store.claim('once', 200)).toBe(true);
+      expect(await store.claim('once', 200)).toBe(false);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await store.claim('once', 200)).toBe(true);
+    });
+
     test('a proof accepted by one instance is refused by another; a dead store fails closed (503)', async () => {
       const store = () => {
         const c = redisClient(redis.url);
@@ -245,6 +255,7 @@ describe('hostile proofs', () => {
       const send = (a: express.Express) => request(a).get('/orders').set('Host', 'api.example.test').set('Authorization', `DPoP ${token}`).set('DPoP', p);
       expect((await send(one)).status).toBe(200);
       const replayed = await send(two);
+      expect(await clients[0]!.keys('*claim:dpop-jti:*')).toHaveLength(1);
       expect(replayed.status).toBe(401);
       expect(replayed.body.error_description).toMatch(/already used/);
 

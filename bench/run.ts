@@ -4,6 +4,7 @@
  * `npm run bench -- proxy` runs only the parts whose title contains "proxy".
  */
 import { printTable, type Row } from './common.js';
+import { benchDpop } from './dpop.js';
 import { benchGuard } from './guard.js';
 import { benchM2M } from './m2m.js';
 import { benchProxy } from './proxy.js';
@@ -11,6 +12,7 @@ import { benchRedis } from './redis.js';
 
 const parts: Array<[string, () => Promise<Row[]>]> = [
   ['requireAuth()', benchGuard],
+  ['requireAuth() DPoP vs express-oauth2-jwt-bearer', benchDpop],
   ['tokenProxy()', benchProxy],
   ['createM2MClient()', benchM2M],
   ['createM2MClient() fleet with redisTokenStore()', benchRedis],

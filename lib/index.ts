@@ -60,6 +60,7 @@ export type {
   ClaimCheckResult,
   JsonPrimitive,
   DpopOptions,
+  ReplayStore,
 } from './guard/index.js';
 
 // Job 2: token grants on behalf of front ends.

@@ -25,6 +25,10 @@ export interface StartOidcProviderOptions {
   /** Scopes the resource server knows. */
   resourceScopes?: string[];
   accessTokenTtl?: number;
+  /** Merged into features.dPoP (e.g. { nonceSecret, requireNonce }). */
+  dPoP?: Record<string, unknown>;
+  /** enabledJWA.dPoPSigningAlgValues (oidc-provider's default: ES256, Ed25519, EdDSA). */
+  dPoPSigningAlgValues?: string[];
 }
 
 export interface RunningOidcProvider {
@@ -77,6 +81,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions = {}):
       ...c,
     })),
     jwks: { keys: [jwk as never] },
+    ...(options.dPoPSigningAlgValues ? { enabledJWA: { dPoPSigningAlgValues: options.dPoPSigningAlgValues } } : {}),
     scopes: ['openid', 'offline_access', ...resourceScopes],
     findAccount: async (_ctx: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub }) }),
     features: {
@@ -84,6 +89,7 @@ export async function startOidcProvider(options: StartOidcProviderOptions = {}):
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
+      ...(options.dPoP ? { dPoP: { enabled: true, ...options.dPoP } } : {}),
       resourceIndicators: {
         enabled: true,
         defaultResource: async () => resource,

@@ -4,4 +4,4 @@ export type { RequireAuthOptions, IssuerOptions, IssuerResolver, GuardLogger, As
 export type { AuthResult } from './types.js';
 export type { VerifiedToken } from './verifier.js';
 export { scopesOf } from './scopes.js';
-export type { DpopOptions } from './dpop/options.js';
+export type { DpopOptions, ReplayStore } from './dpop/options.js';

@@ -237,9 +237,10 @@ export class IdpClient {
    * POSTs `params` plus this client's credentials to one of the IdP's endpoints and returns the
    * parsed answer, whatever its status. Transport failures throw OAuthErrors (502/504).
    */
-  async post(kind: IdpEndpoint, params: URLSearchParams, options: { signal?: AbortSignal } = {}): Promise<IdpResponse> {
+  async post(kind: IdpEndpoint, params: URLSearchParams, options: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<IdpResponse> {
     const endpoint = await this.endpointUrl(kind);
-    const headers: Record<string, string> = {};
+    // Extra headers (a DPoP proof) first: client authentication below always wins.
+    const headers: Record<string, string> = { ...options.headers };
     const outbound = new URLSearchParams(params);
     applyClientAuth(this.clientAuth, this.clientId, this.#clientSecret, outbound, headers);
     let url = endpoint;

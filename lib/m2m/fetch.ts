@@ -19,16 +19,28 @@ export function isReplayable(input: FetchInput, init: M2MFetchInit | undefined):
   return true;
 }
 
-/** The caller's init with our Authorization header, replacing any the caller set (or the Request carried). */
-export function withBearer(input: FetchInput, init: M2MFetchInit | undefined, accessToken: string): M2MFetchInit {
+/**
+ * The caller's init with our Authorization header (and DPoP proof), replacing any the caller set
+ * (or the Request carried).
+ */
+export function withBearer(input: FetchInput, init: M2MFetchInit | undefined, accessToken: string, dpopProof?: string): M2MFetchInit {
+  const authorization = dpopProof === undefined ? `Bearer ${accessToken}` : `DPoP ${accessToken}`;
   // Common case first: no caller headers, so a plain object (what undici takes fastest) will do.
   if (init?.headers === undefined && !(input instanceof Request)) {
-    const headers = { authorization: `Bearer ${accessToken}` };
+    const headers: Record<string, string> = dpopProof === undefined ? { authorization } : { authorization, dpop: dpopProof };
     return init === undefined ? { headers } : { ...init, headers };
   }
   const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-  headers.set('authorization', `Bearer ${accessToken}`);
+  headers.set('authorization', authorization);
+  if (dpopProof === undefined) headers.delete('dpop');
+  else headers.set('dpop', dpopProof);
   return init === undefined ? { headers } : { ...init, headers };
+}
+
+/** Method and URL of an outbound request, as a DPoP proof names them (htm, htu). */
+export function target(input: FetchInput, init: M2MFetchInit | undefined): { method: string; url: string } {
+  const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+  return { method, url: input instanceof Request ? input.url : String(input) };
 }
 
 /**

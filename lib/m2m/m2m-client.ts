@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { describeUrl } from '../idp/http.js';
-import { isReplayable, newTokenMayHelp, withBearer } from './fetch.js';
+import { DpopSigner, postWithDpop, wantsNonce } from './dpop.js';
+import { isReplayable, newTokenMayHelp, target, withBearer } from './fetch.js';
 import { emit } from './hooks.js';
 import { m2mMiddleware } from './middleware.js';
 import { resolveOptions } from './options.js';
@@ -11,6 +12,7 @@ import { TokenCache } from './token-cache.js';
 import { interpretTokenResponse, withContext } from './token-response.js';
 import type {
   GetTokenOptions,
+  M2MToken,
   M2MClient,
   M2MClientOptions,
   M2MFetch,
@@ -46,6 +48,7 @@ const hasTokenOptions = (o: TokenRequestOptions): boolean => o.scope !== undefin
 export function createM2MClient(options: M2MClientOptions): M2MClient {
   const o = resolveOptions(options);
   const { idp, retry } = o;
+  const signer = o.dpop === undefined ? undefined : new DpopSigner(o.dpop);
   const defaultSpec = buildSpec(o.base, o.defaults.scope, o.defaults.audience, o.defaults.resource);
   // Per-call options are normalized once per distinct value, not per call; bounded against dynamic scopes.
   const specs = new LRUCache<string, TokenSpec>({ max: 1000 });
@@ -72,8 +75,10 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
         const where = describeUrl(await idp.endpointUrl('token'));
         // Lifetime counts from when we asked, not from when the answer arrived: errs on the early side.
         const issuedAt = Date.now();
-        const res = await idp.post('token', new URLSearchParams(spec.params as [string, string][]));
+        const params = new URLSearchParams(spec.params as [string, string][]);
+        const res = signer === undefined ? await idp.post('token', params) : await postWithDpop(idp, signer, params);
         const token = interpretTokenResponse(res, {
+          tokenType: signer === undefined ? 'Bearer' : 'DPoP',
           where,
           requestedScope: spec.info.scope,
           defaultExpiresInMs: o.defaultExpiresInMs,
@@ -128,10 +133,25 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
     return cache.get(spec, opts.forceRefresh === true);
   };
 
+  /** One send with the token (and, with DPoP, a fresh proof); a DPoP-Nonce in the answer is kept for the next proof. */
+  const send = async (input: Parameters<M2MFetch>[0], init: M2MFetchInit | undefined, token: M2MToken): Promise<Response> => {
+    if (signer === undefined) return fetch(input, withBearer(input, init, token.accessToken));
+    const { method, url } = target(input, init);
+    const sentNonce = signer.nonceFor(url);
+    const res = await fetch(input, withBearer(input, init, token.accessToken, await signer.proof(method, url, token.accessToken)));
+    signer.learnNonce(url, res.headers);
+    // RFC 9449 §9: a resource server that wants a nonce answers 401 use_dpop_nonce; one more try carries it.
+    if (!wantsNonce(res) || signer.nonceFor(url) === sentNonce || !isReplayable(input, init)) return res;
+    await res.body?.cancel().catch(() => undefined);
+    const again = await fetch(input, withBearer(input, init, token.accessToken, await signer.proof(method, url, token.accessToken)));
+    signer.learnNonce(url, again.headers);
+    return again;
+  };
+
   const m2mFetch: M2MFetch = async (input, init?: M2MFetchInit, tokenOptions?: TokenRequestOptions) => {
     const spec = tokenOptions === undefined ? defaultSpec : specOf(tokenOptions);
     const first = await cache.get(spec, false);
-    const res = await fetch(input, withBearer(input, init, first.accessToken));
+    const res = await send(input, init, first);
     // A 401 for a token that already replaced a rejected one is the downstream's answer, not a stale
     // token: replacing it again would ask the IdP once per call, for as long as the downstream says no.
     if (res.status !== 401 || !o.retryOn401 || cache.isReplacement(first) || !newTokenMayHelp(res)) return res;
@@ -140,7 +160,7 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
     if (!isReplayable(input, init)) return res;
     await res.body?.cancel().catch(() => undefined);
     const fresh = await cache.get(spec, false);
-    return fetch(input, withBearer(input, init, fresh.accessToken));
+    return send(input, init, fresh);
   };
 
   const defaultApi = { fetch: m2mFetch, getToken };

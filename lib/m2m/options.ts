@@ -1,5 +1,6 @@
 import { IDP_OPTION_ALIASES, IDP_OPTION_KEYS, IdpClient } from '../idp/idp-client.js';
 import { OptionChecker } from '../options/validate.js';
+import { resolveDpopKey, type DpopKey } from './dpop-key.js';
 import { deriveSealKeys, type SealKeys } from './seal.js';
 import type { TokenStore } from './store.js';
 import { normalizeList, normalizeScope, type SpecBase } from './spec.js';
@@ -33,13 +34,15 @@ export interface ResolvedOptions {
   retryOn401: boolean;
   idpBackoffMs: number;
   hooks: M2MHooks;
+  /** The DPoP proof key, when `dpop` is on. */
+  dpop: DpopKey | undefined;
 }
 
 // Every M2M option on top of the IdP ones; the Record makes the compiler keep the list complete.
 const M2M_KEYS = {
   scope: true, audience: true, resource: true, extraParams: true, expirySkew: true, refreshAhead: true, defaultExpiresIn: true,
   retry: true, cache: true, store: true, storeTimeout: true, storeBackoff: true, storeLockWait: true, retryOn401: true,
-  idpBackoff: true, onTokenFetched: true, onCacheHit: true, onError: true, onRetry: true,
+  idpBackoff: true, dpop: true, onTokenFetched: true, onCacheHit: true, onError: true, onRetry: true,
 } as const satisfies Record<Exclude<keyof M2MClientOptions, (typeof IDP_OPTION_KEYS)[number]>, true>;
 const KNOWN: readonly string[] = [...IDP_OPTION_KEYS, ...Object.keys(M2M_KEYS)];
 const ALIASES: Record<string, string> = {
@@ -110,9 +113,10 @@ export function resolveOptions(options: M2MClientOptions): ResolvedOptions {
   for (const h of ['onTokenFetched', 'onCacheHit', 'onError', 'onRetry'] as const) check.func(options[h], h);
 
   const store = resolveStore(options.store);
+  const dpop = resolveDpopKey(options.dpop);
   const resolved: ResolvedOptions = {
     idp,
-    base: { endpointKey: idp.endpointKey, clientId: idp.clientId, extraParams: resolveExtraParams(options.extraParams) },
+    base: { endpointKey: idp.endpointKey, clientId: idp.clientId, extraParams: resolveExtraParams(options.extraParams), dpopJkt: dpop?.jkt },
     defaults: {
       scope: normalizeScope(options.scope, check),
       audience: normalizeList(options.audience, 'audience', check),
@@ -131,6 +135,7 @@ export function resolveOptions(options: M2MClientOptions): ResolvedOptions {
     retryOn401: check.boolean(options.retryOn401, 'retryOn401', true),
     idpBackoffMs: check.number(options.idpBackoff, 'idpBackoff', 2000),
     hooks: withTelemetry({ onTokenFetched: options.onTokenFetched, onCacheHit: options.onCacheHit, onError: options.onError, onRetry: options.onRetry }),
+    dpop,
   };
   // Started only once every option is known good; it runs in the background while the app starts.
   if (store !== undefined) resolved.sealKeys = deriveSealKeys(options.clientSecret, idp.endpointKey, idp.clientId);

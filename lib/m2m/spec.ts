@@ -65,10 +65,14 @@ export interface SpecBase {
   endpointKey: string;
   clientId: string;
   extraParams: readonly (readonly [string, string])[];
+  /** Thumbprint of the DPoP key: a bound token is only any use with that key, so it is part of the key. */
+  dpopJkt?: string;
 }
 
 export function buildSpec(base: SpecBase, scope: string | undefined, audience: readonly string[], resource: readonly string[]): TokenSpec {
-  const key = 'm2m1:' + JSON.stringify([base.endpointKey, base.clientId, scope ?? '', audience, resource, base.extraParams]);
+  const parts: unknown[] = [base.endpointKey, base.clientId, scope ?? '', audience, resource, base.extraParams];
+  if (base.dpopJkt !== undefined) parts.push(`dpop:${base.dpopJkt}`);
+  const key = 'm2m1:' + JSON.stringify(parts);
   const params: (readonly [string, string])[] = [['grant_type', 'client_credentials']];
   if (scope !== undefined) params.push(['scope', scope]);
   for (const a of audience) params.push(['audience', a]);

@@ -8,8 +8,8 @@ import { LRUCache } from 'lru-cache';
 export interface StoredToken {
   /** The bearer token. A credential: a shared store must be access-controlled. */
   accessToken: string;
-  /** Always `'Bearer'`. */
-  tokenType: 'Bearer';
+  /** `'DPoP'` for a token bound to the client's DPoP key (RFC 9449), else `'Bearer'`. */
+  tokenType: 'Bearer' | 'DPoP';
   /** Epoch milliseconds at which the IdP says the token expires. */
   expiresAt: number;
   /** Epoch milliseconds at which the token was obtained from the IdP. */
@@ -72,7 +72,7 @@ export function isStoredToken(value: unknown): value is StoredToken {
   return (
     typeof v.accessToken === 'string' &&
     B64TOKEN.test(v.accessToken) &&
-    v.tokenType === 'Bearer' &&
+    (v.tokenType === 'Bearer' || v.tokenType === 'DPoP') &&
     typeof v.expiresAt === 'number' &&
     Number.isFinite(v.expiresAt) &&
     typeof v.issuedAt === 'number' &&

@@ -245,7 +245,7 @@ export class TokenCache {
   }
 
   #remember(spec: TokenSpec, t: StoredToken): { token: M2MToken; entry: Entry | undefined } {
-    const token: M2MToken = Object.freeze({ accessToken: t.accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt, scope: t.scope });
+    const token: M2MToken = Object.freeze({ accessToken: t.accessToken, tokenType: t.tokenType, expiresAt: t.expiresAt, scope: t.scope });
     const rejected = this.#rejected.get(spec.key);
     if (rejected !== undefined && rejected !== t.accessToken) {
       this.#rejected.delete(spec.key);

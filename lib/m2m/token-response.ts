@@ -39,6 +39,8 @@ export interface InterpretContext {
   /** Makes IdP text fit for our messages (IdpClient.sanitize). */
   sanitize: (text: string) => string;
   issuedAt: number;
+  /** The token type asked for: 'DPoP' when the request carried a proof. */
+  tokenType?: 'Bearer' | 'DPoP';
 }
 
 /** The token endpoint's answer as a storable token, or the error that explains why it is not one. */
@@ -66,9 +68,14 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
     throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with an access_token that has characters RFC 6750 §2.1 does not allow`));
   }
   const type = body.token_type;
-  if (typeof type !== 'string' || type.toLowerCase() !== 'bearer') {
+  const expected = ctx.tokenType ?? 'Bearer';
+  if (typeof type !== 'string' || type.toLowerCase() !== expected.toLowerCase()) {
     const shown = typeof type === 'string' ? `token_type "${ctx.sanitize(type).slice(0, 40)}"` : 'no token_type';
-    throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with ${shown}; only Bearer tokens (RFC 6750) can be used`));
+    // Asked for a DPoP-bound token and got a Bearer one: using it would silently drop the sender constraint.
+    const why = expected === 'DPoP'
+      ? 'the token request carried a DPoP proof, so only a DPoP-bound token (RFC 9449 §5) is accepted; enable DPoP for this client at the IdP, or drop the dpop option'
+      : 'only Bearer tokens (RFC 6750) can be used; set the dpop option for DPoP-bound tokens';
+    throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with ${shown}; ${why}`));
   }
   const given = body.expires_in;
   let expiresAt: number;
@@ -84,7 +91,7 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
   }
   const granted = typeof body.scope === 'string' ? body.scope : Array.isArray(body.scope) ? body.scope.join(' ') : undefined;
   const scope = granted ?? ctx.requestedScope;
-  const out: StoredToken = { accessToken: token, tokenType: 'Bearer', expiresAt, issuedAt: ctx.issuedAt };
+  const out: StoredToken = { accessToken: token, tokenType: expected, expiresAt, issuedAt: ctx.issuedAt };
   if (scope !== undefined) out.scope = scope;
   return out;
 }

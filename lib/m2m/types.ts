@@ -1,13 +1,14 @@
 import type { RequestHandler } from 'express';
 import type { IdpClientOptions } from '../idp/idp-client.js';
+import type { M2MDpopOptions } from './dpop-key.js';
 import type { TokenStore } from './store.js';
 
 /** What `getToken()` resolves to. The object is frozen and shared by every caller of one token. */
 export interface M2MToken {
-  /** The access token, to send as `Authorization: Bearer <accessToken>`. A credential: never log it. */
+  /** The access token, to send as `Authorization: <tokenType> <accessToken>`. A credential: never log it. */
   readonly accessToken: string;
-  /** Always `'Bearer'`: the client refuses other token types from the IdP. */
-  readonly tokenType: 'Bearer';
+  /** `'DPoP'` with the `dpop` option (the token is bound to the client's key; send it with a proof), else `'Bearer'`. */
+  readonly tokenType: 'Bearer' | 'DPoP';
   /** Epoch milliseconds at which the IdP says the token expires. */
   readonly expiresAt: number;
   /** Scope the IdP granted, or the requested scope when the IdP did not say. */
@@ -226,6 +227,13 @@ export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions,
    * lengthens it, up to 60 s. `forceRefresh` ignores it. Default 2000; 0 turns it off.
    */
   idpBackoff?: number;
+  /**
+   * DPoP (RFC 9449): tokens bound to a key of this client, sent as `Authorization: DPoP` with a
+   * fresh proof per request. `true` generates an ES256 key pair per client; give `privateKey` to
+   * share one key (and so the bound tokens in `store`) across a fleet. See docs/dpop.md.
+   * @default false: Bearer tokens
+   */
+  dpop?: boolean | M2MDpopOptions;
 }
 
 /** `init` of `fetch()` as Node accepts it (`duplex` is needed for stream bodies). */

@@ -134,6 +134,16 @@ export class RedisTokenStore implements TokenStore {
     return true;
   }
 
+  /**
+   * Sets `key` for `ttlMs` only if it is absent (`SET NX PX`); true when it was absent. For
+   * once-only ids such as DPoP proof `jti`s (requireAuth's `dpop.replayStore`): unlike lock(),
+   * nothing is remembered in process memory, Redis's expiry forgets the key.
+   */
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    await this.#ready();
+    return (await this.#client.set(`${this.prefix}claim:${key}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  }
+
   async unlock(key: string): Promise<void> {
     const value = this.#locks.get(key);
     if (value === undefined) return;

@@ -1,6 +1,14 @@
-import type { TokenStore } from '../../m2m/store.js';
 import type { OptionChecker } from '../../options/validate.js';
 import type { AsymmetricAlgorithm } from '../options.js';
+
+/**
+ * Remembers DPoP proof ids: `claim` sets `key` for `ttlMs` only if it is absent and says whether it
+ * did (Redis `SET key NX PX`). `redisTokenStore()` from `express-oauth-kit/redis` is one.
+ */
+export interface ReplayStore {
+  /** true when the key was not there (the proof is new), false when it was (a replay). */
+  claim(key: string, ttlMs: number): boolean | Promise<boolean>;
+}
 
 /** How requireAuth treats DPoP (RFC 9449) sender-constrained tokens. */
 export interface DpopOptions {
@@ -29,10 +37,11 @@ export interface DpopOptions {
   /**
    * Where proof `jti`s are remembered so each proof is accepted once. A shared store (such as
    * `redisTokenStore()` from `express-oauth-kit/redis`, which sets keys with NX and an expiry)
-   * makes a proof replayed against another instance of the fleet fail too.
+   * makes a proof replayed against another instance of the fleet fail too. Claims are not remembered
+   * in process memory (the store's expiry forgets them).
    * @default an in-memory store (100,000 entries)
    */
-  replayStore?: Pick<TokenStore, 'lock'>;
+  replayStore?: ReplayStore;
   /**
    * When the replay store cannot be reached: `'closed'` answers 503, `'open'` accepts the proof
    * without the replay check (logged).
@@ -60,7 +69,7 @@ export interface ResolvedDpop {
   iatWindow: number;
   iatLeeway: number;
   algorithms: string[];
-  replayStore: Pick<TokenStore, 'lock'> | undefined;
+  replayStore: ReplayStore | undefined;
   failOpen: boolean;
   nonce: { secret: Uint8Array; rotateEvery: number } | undefined;
 }
@@ -82,8 +91,8 @@ export function resolveDpop(
   if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some((a) => !allowed.includes(a))) {
     check.fail('config_options', `dpop.algorithms must be a non-empty list of asymmetric algorithms (${allowed.join(', ')})`);
   }
-  if (o.replayStore !== undefined && typeof o.replayStore?.lock !== 'function') {
-    check.fail('config_options', 'dpop.replayStore needs a lock(key, ttlMs) method that sets a key only if absent (redisTokenStore() has one)');
+  if (o.replayStore !== undefined && typeof o.replayStore?.claim !== 'function') {
+    check.fail('config_options', 'dpop.replayStore needs a claim(key, ttlMs) method that sets a key only if absent (redisTokenStore() has one)');
   }
   if (o.onReplayStoreError !== undefined && o.onReplayStoreError !== 'closed' && o.onReplayStoreError !== 'open') {
     check.fail('config_options', "dpop.onReplayStoreError must be 'closed' or 'open'");

@@ -5,8 +5,7 @@ import { calculateJwkThumbprint, errors, type JWK, type JWTPayload } from 'jose'
 import { jwtVerify } from '../../jwt/index.js';
 import { InvalidDpopProofError, UseDpopNonceError } from '../../errors/dpop-errors.js';
 import { TemporarilyUnavailableError, type OAuthError } from '../../errors/oauth-error.js';
-import type { TokenStore } from '../../m2m/store.js';
-import type { ResolvedDpop } from './options.js';
+import type { ReplayStore, ResolvedDpop } from './options.js';
 
 const MAX_PROOF_LENGTH = 8_192;
 const MAX_JTI_LENGTH = 256;
@@ -15,9 +14,9 @@ const PUBLIC_KTY = new Set(['EC', 'OKP', 'RSA']);
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /** Default replay memory: bounded, each jti forgotten once its proof could no longer be accepted. */
-export class MemoryReplayStore implements Pick<TokenStore, 'lock'> {
+export class MemoryReplayStore implements ReplayStore {
   readonly #seen = new LRUCache<string, true>({ max: 100_000 });
-  lock(key: string, ttlMs: number): boolean {
+  claim(key: string, ttlMs: number): boolean {
     if (this.#seen.has(key)) return false;
     this.#seen.set(key, true, { ttl: ttlMs });
     return true;
@@ -52,7 +51,7 @@ export const accessTokenHash = (token: string): string => b64(createHash('sha256
 export class DpopProofVerifier {
   readonly algs: string;
   readonly #replayTtl: number;
-  readonly #replay: Pick<TokenStore, 'lock'>;
+  readonly #replay: ReplayStore;
 
   constructor(
     private readonly cfg: ResolvedDpop,
@@ -105,7 +104,7 @@ export class DpopProofVerifier {
     const key = `dpop-jti:${jkt}:${b64(createHash('sha256').update(jti).digest())}`;
     let fresh: boolean;
     try {
-      fresh = (await this.#replay.lock!(key, this.#replayTtl)) === true;
+      fresh = (await this.#replay.claim(key, this.#replayTtl)) === true;
     } catch (err) {
       const outage = new TemporarilyUnavailableError('The DPoP replay store could not be reached', { cause: err });
       this.report(outage);
