@@ -36,6 +36,7 @@ export interface ResolvedOptions {
 const IDP_KEYS: readonly (keyof IdpClientOptions)[] = [
   'issuer', 'tokenEndpoint', 'revocationEndpoint', 'mfaChallengeEndpoint', 'profile', 'clientId', 'clientSecret',
   'clientAuth', 'paramsIn', 'timeout', 'maxResponseBytes', 'allowInsecureHttp',
+  'privateKey', 'kid', 'alg', 'assertionAudience',
 ];
 const M2M_KEYS: readonly (keyof M2MClientOptions)[] = [
   'scope', 'audience', 'resource', 'extraParams', 'expirySkew', 'refreshAhead', 'defaultExpiresIn', 'retry', 'cache',
@@ -161,6 +162,6 @@ export function resolveOptions(options: M2MClientOptions): ResolvedOptions {
     hooks: { onTokenFetched: options.onTokenFetched, onCacheHit: options.onCacheHit, onError: options.onError, onRetry: options.onRetry },
   };
   // Started only once every option is known good; it runs in the background while the app starts.
-  if (store !== undefined) resolved.sealKeys = deriveSealKeys(options.clientSecret, idp.endpointKey, idp.clientId);
+  if (store !== undefined) resolved.sealKeys = deriveSealKeys(idp.storeSecret(), idp.endpointKey, idp.clientId);
   return resolved;
 }

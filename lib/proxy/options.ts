@@ -118,6 +118,7 @@ export interface RevocationProxyOptions extends ProxyOptions {
 const IDP_KEYS = [
   'issuer', 'tokenEndpoint', 'revocationEndpoint', 'mfaChallengeEndpoint', 'profile', 'clientId', 'clientSecret',
   'clientAuth', 'paramsIn', 'timeout', 'maxResponseBytes', 'allowInsecureHttp',
+  'privateKey', 'kid', 'alg', 'assertionAudience',
 ] as const;
 // One options object may be shared by the three factories, so each accepts the union.
 const KNOWN_KEYS = new Set<string>([
