@@ -32,7 +32,7 @@ interface GrantCtx {
 
 export function registerTokenExchange(provider: Provider, config: TokenExchangeConfig): void {
   let jwks: ReturnType<typeof createLocalJWKSet> | undefined;
-  const handler = async (ctx: GrantCtx, next: () => Promise<void>): Promise<void> => {
+  const handler = async (ctx: GrantCtx, next?: () => Promise<void>): Promise<void> => {
     const p = ctx.oidc.params;
     if (!p.subject_token) throw new oidcErrors.InvalidRequest('missing subject_token');
     if (p.subject_token_type !== ACCESS_TOKEN_TYPE && p.subject_token_type !== JWT_TYPE) {
@@ -44,7 +44,11 @@ export function registerTokenExchange(provider: Provider, config: TokenExchangeC
     }
     const target = p.audience ?? p.resource;
     if (target === undefined || target !== config.resource) throw new oidcErrors.InvalidTarget('unknown audience or resource');
-    jwks ??= createLocalJWKSet({ keys: [{ ...(await exportJWK(config.signingKey)), kid: config.kid, alg: 'RS256' }] });
+    if (jwks === undefined) {
+      // Private members dropped: a key set for verifying holds public keys only.
+      const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = await exportJWK(config.signingKey);
+      jwks = createLocalJWKSet({ keys: [{ ...pub, kid: config.kid, alg: 'RS256' }] });
+    }
     let subject: JWTPayload;
     try {
       ({ payload: subject } = await jwtVerify(p.subject_token, jwks, { issuer: config.issuer, typ: 'at+jwt' }));
@@ -78,7 +82,7 @@ export function registerTokenExchange(provider: Provider, config: TokenExchangeC
       expires_in: exp - now,
       ...(scope.length ? { scope: scope.join(' ') } : {}),
     };
-    await next();
+    await next?.();
   };
   provider.registerGrantType(TOKEN_EXCHANGE, handler as never, [
     'subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'audience', 'resource', 'scope',

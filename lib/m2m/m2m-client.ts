@@ -1,5 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { describeUrl } from '../idp/http.js';
+import { checkTarget, createExchange } from './exchange.js';
+import type { OnBehalfOfOptions } from './exchange-types.js';
+import { onBehalfOfMiddleware } from './exchange-middleware.js';
 import { isReplayable, newTokenMayHelp, withBearer } from './fetch.js';
 import { emit } from './hooks.js';
 import { m2mMiddleware } from './middleware.js';
@@ -144,9 +147,12 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
   };
 
   const defaultApi = { fetch: m2mFetch, getToken };
+  const exchanger = createExchange({ idp, retry, expirySkewMs: o.expirySkewMs, defaultExpiresInMs: o.defaultExpiresInMs });
 
   return Object.freeze({
     clientId: idp.clientId,
+    exchange: exchanger.exchange,
+    onBehalfOf: (target: OnBehalfOfOptions) => onBehalfOfMiddleware(exchanger, checkTarget(target, 'onBehalfOf()'), defaultApi),
     getToken,
     fetch: m2mFetch,
     middleware(mw?: M2MMiddlewareOptions) {
