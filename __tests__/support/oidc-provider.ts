@@ -7,14 +7,18 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors as oidcErrors } from 'oidc-provider';
+import { registerTokenExchange, TOKEN_EXCHANGE } from './token-exchange.js';
 
 export interface OidcClientConfig {
   client_id: string;
-  client_secret: string;
+  /** Absent for private_key_jwt clients. */
+  client_secret?: string;
   grant_types?: string[];
   redirect_uris?: string[];
   response_types?: string[];
-  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post';
+  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** The public keys of a private_key_jwt client. */
+  jwks?: { keys: Record<string, unknown>[] };
   scope?: string;
 }
 
@@ -29,6 +33,8 @@ export interface StartOidcProviderOptions {
   dPoP?: Record<string, unknown>;
   /** enabledJWA.dPoPSigningAlgValues (oidc-provider's default: ES256, Ed25519, EdDSA). */
   dPoPSigningAlgValues?: string[];
+  /** Register an RFC 8693 token exchange grant (see token-exchange.ts); clients need it in grant_types. */
+  tokenExchange?: boolean;
 }
 
 export interface RunningOidcProvider {
@@ -44,6 +50,7 @@ export interface RunningOidcProvider {
   close: () => Promise<void>;
 }
 
+export { TOKEN_EXCHANGE };
 export const OIDC_RESOURCE = 'https://api.oidc.example.test';
 
 export async function startOidcProvider(options: StartOidcProviderOptions = {}): Promise<RunningOidcProvider> {
@@ -79,6 +86,9 @@ export async function startOidcProvider(options: StartOidcProviderOptions = {}):
       token_endpoint_auth_method: 'client_secret_basic',
       scope: ['openid', 'offline_access', ...resourceScopes].join(' '),
       ...c,
+      // oidc-provider structuredClone()s static metadata, which under jest's VM makes objects its
+      // `constructor === Object` check refuses; a jwks_uri (served below) is read in its own realm.
+      ...(c.jwks ? { jwks: undefined, jwks_uri: `${issuer}/_client_jwks/${encodeURIComponent(c.client_id)}` } : {}),
     })),
     jwks: { keys: [jwk as never] },
     ...(options.dPoPSigningAlgValues ? { enabledJWA: { dPoPSigningAlgValues: options.dPoPSigningAlgValues } } : {}),
@@ -113,11 +123,18 @@ export async function startOidcProvider(options: StartOidcProviderOptions = {}):
     ttl: { ClientCredentials: options.accessTokenTtl ?? 600, AccessToken: options.accessTokenTtl ?? 600 },
   } as never);
   provider.proxy = false;
+  if (options.tokenExchange) registerTokenExchange(provider, { issuer, resource, scopes: resourceScopes, signingKey: privateKey, kid: jwk.kid });
   // oidc-provider logs every grant error to the console through its 'server_error' events only;
   // keep tests quiet but visible when something really breaks.
   provider.on('server_error', (_ctx: unknown, err: Error) => console.error('oidc-provider server_error', err.message));
 
-  server.on('request', provider.callback());
+  const callback = provider.callback();
+  const clientJwks = new Map(clients.filter((c) => c.jwks).map((c) => [`/_client_jwks/${encodeURIComponent(c.client_id)}`, JSON.stringify(c.jwks)]));
+  server.on('request', (req, res) => {
+    const jwks = clientJwks.get(req.url ?? '');
+    if (jwks === undefined) return callback(req, res);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(jwks);
+  });
 
   return {
     issuer,

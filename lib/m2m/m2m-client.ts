@@ -1,6 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import { describeUrl } from '../idp/http.js';
 import { DpopSigner, postWithDpop, wantsNonce } from './dpop.js';
+import { checkTarget, createExchange } from './exchange.js';
+import type { OnBehalfOfOptions } from './exchange-types.js';
+import { onBehalfOfMiddleware } from './exchange-middleware.js';
 import { isReplayable, newTokenMayHelp, target, withBearer } from './fetch.js';
 import { emit } from './hooks.js';
 import { m2mMiddleware } from './middleware.js';
@@ -164,9 +167,12 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
   };
 
   const defaultApi = { fetch: m2mFetch, getToken };
+  const exchanger = createExchange({ idp, retry, expirySkewMs: o.expirySkewMs, defaultExpiresInMs: o.defaultExpiresInMs });
 
   return Object.freeze({
     clientId: idp.clientId,
+    exchange: exchanger.exchange,
+    onBehalfOf: (target: OnBehalfOfOptions) => onBehalfOfMiddleware(exchanger, checkTarget(target, 'onBehalfOf()'), defaultApi),
     getToken,
     fetch: m2mFetch,
     middleware(mw?: M2MMiddlewareOptions) {
