@@ -12,7 +12,7 @@ export const DEFAULT_CLIENTS: MockClient[] = [
   {
     clientId: 'svc-report',
     clientSecret: 'svc-secret',
-    grants: ['client_credentials'],
+    grants: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
     scopes: ['inventory:read', 'inventory:write'],
     audience: 'https://inventory.example.test',
   },

@@ -4,7 +4,9 @@ import type { IdpContext } from './context.js';
 import { missing, OAuthError, type ParsedRequest } from './http.js';
 import type { MockClient, MockUser } from './types.js';
 
-export const SUPPORTED_GRANTS = ['password', 'mfa_oob', 'refresh_token', 'client_credentials'];
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+export const SUPPORTED_GRANTS = ['password', 'mfa_oob', 'refresh_token', 'client_credentials', TOKEN_EXCHANGE];
 // Accepted so web-app's configured grant is meaningful, but this IdP has no /authorize, so no code is ever valid.
 const KNOWN_GRANTS = [...SUPPORTED_GRANTS, 'authorization_code'];
 
@@ -112,6 +114,27 @@ async function clientCredentialsGrant(ctx: IdpContext, client: MockClient, p: Pa
   return { body: await ctx.tokens.clientCredentials(client, scope, audienceFor(ctx, client, p)) };
 }
 
+/**
+ * RFC 8693 token exchange, as an API calling a downstream on behalf of its user: the subject must
+ * be an access token this IdP issued (any of its audiences), still valid; the new token keeps the
+ * user as `sub` and names the calling client in `act` (§4.1).
+ */
+async function tokenExchangeGrant(ctx: IdpContext, client: MockClient, p: ParsedRequest): Promise<Reply> {
+  const subjectToken = need(p, 'subject_token');
+  if (need(p, 'subject_token_type') !== ACCESS_TOKEN_TYPE) {
+    throw new OAuthError(400, 'invalid_request', 'subject_token_type must be an access token');
+  }
+  const subject = await ctx.keys.verify(subjectToken, ctx.issuer);
+  if (subject === undefined || typeof subject.sub !== 'string') throw new OAuthError(400, 'invalid_grant', 'subject_token is not a valid access token of this issuer');
+  const requested = requestedScope(p);
+  if (requested && client.scopes && !requested.every((s) => client.scopes!.includes(s))) {
+    throw new OAuthError(400, 'invalid_scope', 'requested scope exceeds what the client may have');
+  }
+  const scope = requested ?? client.scopes ?? [];
+  const body = await ctx.tokens.onBehalfOf(client, subject.sub, scope, audienceFor(ctx, client, p));
+  return { body: { ...body, issued_token_type: ACCESS_TOKEN_TYPE } };
+}
+
 export async function tokenEndpoint(ctx: IdpContext, req: Request, p: ParsedRequest): Promise<Reply> {
   const grant = need(p, 'grant_type');
   const client = authenticateClient(ctx.clients, req, p);
@@ -128,6 +151,8 @@ export async function tokenEndpoint(ctx: IdpContext, req: Request, p: ParsedRequ
       return { body: await ctx.tokens.refresh(client, need(p, 'refresh_token'), requestedScope(p)) };
     case 'client_credentials':
       return clientCredentialsGrant(ctx, client, p);
+    case TOKEN_EXCHANGE:
+      return tokenExchangeGrant(ctx, client, p);
     default:
       need(p, 'code');
       throw new OAuthError(400, 'invalid_grant', 'authorization code is invalid or expired');

@@ -90,6 +90,13 @@ export class TokenStore {
     return { access_token: token, token_type: 'Bearer', expires_in: this.s.accessTokenTtl, scope: scope.join(' ') };
   }
 
+  /** A token for `client` acting for the user `sub` (token exchange): `act` names the client. */
+  async onBehalfOf(client: MockClient, sub: string, scope: string[], aud: string | string[]) {
+    this.prune();
+    const { token } = await this.accessToken(sub, client, scope, aud, { act: { sub: client.clientId } });
+    return { access_token: token, token_type: 'Bearer', expires_in: this.s.accessTokenTtl, scope: scope.join(' ') };
+  }
+
   async login(l: UserLogin): Promise<Record<string, unknown>> {
     this.prune();
     const familyId = randomUUID();
