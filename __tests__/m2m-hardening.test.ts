@@ -201,7 +201,11 @@ describe('a failed fetch is not repeated by every caller in turn (idpBackoff)', 
   test('a Retry-After lengthens the window (within 60 s); idpBackoff 0 turns it off', async () => {
     idp.answers = [{ status: 429, body: { error: 'slow_down' }, headers: { 'retry-after': '1' } }];
     const client = createM2MClient({ ...opts(), retry: { maxDelay: 10 }, idpBackoff: 50 });
-    await expect(client.getToken()).rejects.toBeInstanceOf(IdpError);
+    // The retry details are fields of the error, the IdP's own answer its cause.
+    const first = await client.getToken().catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(IdpError);
+    expect(first).toMatchObject({ idpStatus: 429, idpError: 'slow_down', retryAfterMs: 1000 });
+    expect((first as IdpError).cause).toBeInstanceOf(IdpError);
     await sleep(300);
     await expect(client.getToken()).rejects.toBeInstanceOf(IdpError);
     expect(idp.requests).toHaveLength(1);

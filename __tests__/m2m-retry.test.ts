@@ -1,6 +1,6 @@
 /** The retry policy on its own: backoff ceilings, full jitter, Retry-After parsing and what is retryable. */
 import { IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError, ServerError } from '../lib/index.js';
-import { isRetryable, markFinal, parseRetryAfter, retryDelay } from '../lib/m2m/retry.js';
+import { isRetryable, parseRetryAfter, retryDelay } from '../lib/m2m/retry.js';
 
 const policy = { attempts: 5, baseDelay: 100, maxDelay: 1000 };
 
@@ -46,7 +46,7 @@ test.each<[string, Error, boolean]>([
   ['timeout', new IdpTimeoutError('x'), true],
   ['refused', new IdpUnavailableError('x'), true],
   ['gateway HTML page', new IdpBadResponseError('x'), true],
-  ['2xx without a token', markFinal(new IdpBadResponseError('x')), false],
+  ['2xx without a token', new IdpBadResponseError('x', { retryable: false }), false],
   ['no token endpoint', new ServerError('x'), false],
   ['a bug', new TypeError('x'), false],
 ])('retryable: %s → %s', (_name, err, expected) => {

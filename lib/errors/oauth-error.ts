@@ -356,8 +356,14 @@ export class IdpBadResponseError extends OAuthError {
   override get publicDescription(): string {
     return 'The identity provider sent an invalid answer';
   }
-  constructor(description: string, options?: { cause?: unknown }) {
+  /**
+   * false when trying again cannot help (a 2xx answer without a usable token is a configuration
+   * matter on the IdP's side); retry policies read it.
+   */
+  readonly retryable: boolean;
+  constructor(description: string, options?: { cause?: unknown; retryable?: boolean }) {
     super('server_error', description, 502, {}, options);
+    this.retryable = options?.retryable ?? true;
   }
 }
 
@@ -375,15 +381,24 @@ export class IdpError extends OAuthError {
   readonly idpError: string | undefined;
   /** The IdP's `error_description`, for logs; never sent to this server's caller. */
   readonly idpErrorDescription: string | undefined;
+  /** The wait the IdP asked for with `Retry-After`, in milliseconds, if it sent one. */
+  readonly retryAfterMs: number | undefined;
   override get publicDescription(): string {
     if (this.idpError === 'invalid_client') return 'The server could not authenticate to the identity provider';
     return `The identity provider refused this server's request (${this.idpStatus}${this.idpError ? ` ${this.idpError}` : ''})`;
   }
-  constructor(description: string, idpStatus: number, idpError?: string, idpErrorDescription?: string) {
-    super('server_error', description, 502);
+  constructor(
+    description: string,
+    idpStatus: number,
+    idpError?: string,
+    idpErrorDescription?: string,
+    options?: { cause?: unknown; retryAfterMs?: number },
+  ) {
+    super('server_error', description, 502, {}, options);
     this.idpStatus = idpStatus;
     this.idpError = idpError;
     this.idpErrorDescription = idpErrorDescription;
+    this.retryAfterMs = options?.retryAfterMs;
     this.stack = `${new.target.name}: ${this.publicDescription}`;
   }
 }

@@ -8,7 +8,7 @@ import { describeUrl } from '../idp/http.js';
 import type { IdpClient } from '../idp/idp-client.js';
 import { ACCESS_TOKEN_TYPE, type ExchangedToken, type M2MExchange, type TokenExchangeOptions, type TokenExchangeTarget } from './exchange-types.js';
 import type { RetryPolicy } from './options.js';
-import { isRetryable, markFinal, retryDelay, sleep } from './retry.js';
+import { isRetryable, retryDelay, sleep } from './retry.js';
 import { normalizeList, normalizeScope } from './spec.js';
 import { B64TOKEN } from './store.js';
 import { timing } from './token-cache.js';
@@ -138,7 +138,7 @@ export function createExchange(ctx: ExchangeContext): Exchanger {
         const stored = interpretTokenResponse(res, { where, requestedScope: t.scope, defaultExpiresInMs: ctx.defaultExpiresInMs, sanitize, issuedAt });
         const issued = res.body.issued_token_type;
         if (typeof issued !== 'string' || issued === '' || CONTROL.test(issued)) {
-          throw markFinal(new IdpBadResponseError(`The IdP at ${where} answered a token exchange without issued_token_type (RFC 8693 §2.2.1)`));
+          throw new IdpBadResponseError(`The IdP at ${where} answered a token exchange without issued_token_type (RFC 8693 §2.2.1)`, { retryable: false });
         }
         const { staleAt } = timing(stored, ctx.expirySkewMs, 0);
         const token: ExchangedToken = Object.freeze({

@@ -11,14 +11,9 @@ const NEVER_RETRY = new Set([
 ]);
 
 /** Retry-After of an IdP answer, in ms, remembered per error without widening the public error type. */
-const retryAfter = new WeakMap<Error, number>();
-
-export function setRetryAfter(err: Error, ms: number): void {
-  retryAfter.set(err, ms);
-}
-
-export function getRetryAfter(err: Error): number | undefined {
-  return retryAfter.get(err);
+/** The wait the IdP asked for (an IdpError's Retry-After), if any. */
+export function getRetryAfter(err: unknown): number | undefined {
+  return err instanceof IdpError ? err.retryAfterMs : undefined;
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. Garbage is ignored rather than trusted. */
@@ -32,20 +27,12 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** Errors known to repeat on a retry (a 2xx answer without a usable token is a configuration matter). */
-const final = new WeakSet<Error>();
-
-export function markFinal<E extends Error>(err: E): E {
-  final.add(err);
-  return err;
-}
-
 /**
  * 5xx, 429 and transport failures are worth another try; a gateway's HTML error page (bad
  * response) usually is too. OAuth client errors are not, whatever the status they came with.
  */
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof Error && final.has(err)) return false;
+  if (err instanceof IdpBadResponseError && !err.retryable) return false;
   if (err instanceof IdpError) {
     if (err.idpError !== undefined && NEVER_RETRY.has(err.idpError)) return false;
     return err.idpStatus >= 500 || err.idpStatus === 429 || err.idpStatus === 408;

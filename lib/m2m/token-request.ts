@@ -3,7 +3,7 @@ import type { DpopSigner } from './dpop.js';
 import { postWithDpop } from './dpop.js';
 import { emit } from './hooks.js';
 import type { ResolvedOptions } from './options.js';
-import { getRetryAfter, isRetryable, retryDelay, setRetryAfter, sleep } from './retry.js';
+import { getRetryAfter, isRetryable, retryDelay, sleep } from './retry.js';
 import type { TokenSpec } from './spec.js';
 import type { StoredToken } from './store.js';
 import { interpretTokenResponse, withContext } from './token-response.js';
@@ -41,9 +41,8 @@ export function tokenRequester(o: ResolvedOptions, signer: DpopSigner | undefine
             retryAfter !== undefined && retryAfter > retry.maxDelay && attempt < retry.attempts && isRetryable(e)
               ? `the IdP asked to retry after ${Math.ceil(retryAfter / 1000)} s, more than retry.maxDelay`
               : undefined;
-          const wrapped = withContext(e, spec.label, attempt, note);
-          if (retryAfter !== undefined) setRetryAfter(wrapped, retryAfter); // lengthens idpBackoff
-          throw wrapped;
+          // The context keeps the IdP's Retry-After on the error (it lengthens idpBackoff).
+          throw withContext(e, spec.label, attempt, note);
         }
         if (o.hooks.onRetry) emit(o.hooks.onRetry, { ...spec.info, attempt, delayMs: delay, error: e });
         await sleep(delay, !background);

@@ -8,7 +8,7 @@ import {
   ServerError,
 } from '../errors/oauth-error.js';
 import type { IdpResponse } from '../idp/http.js';
-import { markFinal, parseRetryAfter, setRetryAfter } from './retry.js';
+import { parseRetryAfter } from './retry.js';
 import { B64TOKEN, type StoredToken } from './store.js';
 
 /** No token lives a year; a larger lifetime is a broken IdP (or a unit mix-up), not something to cache. */
@@ -54,18 +54,15 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
       `The IdP at ${ctx.where} answered ${res.status} ${error ?? '(no OAuth error code)'}` +
       (desc ? ` ("${desc}")` : '') +
       (hint ? `; ${hint}` : '');
-    const err = new IdpError(msg, res.status, error, desc);
-    const ra = parseRetryAfter(res.headers.get('retry-after'));
-    if (ra !== undefined) setRetryAfter(err, ra);
-    throw err;
+    throw new IdpError(msg, res.status, error, desc, { retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) });
   }
   const token = body.access_token;
   if (typeof token !== 'string' || token === '') {
-    throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered ${res.status} without an access_token`));
+    throw new IdpBadResponseError(`The IdP at ${ctx.where} answered ${res.status} without an access_token`, { retryable: false });
   }
   if (!B64TOKEN.test(token)) {
     // Not echoed: it is (part of) a bearer token. Sent on, it would break or inject into the Authorization header.
-    throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with an access_token that has characters RFC 6750 §2.1 does not allow`));
+    throw new IdpBadResponseError(`The IdP at ${ctx.where} answered with an access_token that has characters RFC 6750 §2.1 does not allow`, { retryable: false });
   }
   const type = body.token_type;
   const expected = ctx.tokenType ?? 'Bearer';
@@ -75,7 +72,7 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
     const why = expected === 'DPoP'
       ? 'the token request carried a DPoP proof, so only a DPoP-bound token (RFC 9449 §5) is accepted; enable DPoP for this client at the IdP, or drop the dpop option'
       : 'only Bearer tokens (RFC 6750) can be used; set the dpop option for DPoP-bound tokens';
-    throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with ${shown}; ${why}`));
+    throw new IdpBadResponseError(`The IdP at ${ctx.where} answered with ${shown}; ${why}`, { retryable: false });
   }
   const given = body.expires_in;
   let expiresAt: number;
@@ -85,7 +82,7 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
     const raw = typeof given === 'string' && /^\d{1,12}(\.\d{1,6})?$/.test(given) ? Number(given) : given;
     if (typeof raw !== 'number' || !Number.isFinite(raw) || raw < 0 || raw > MAX_EXPIRES_IN_S) {
       const shown = typeof given === 'string' ? `"${ctx.sanitize(given).slice(0, 40)}"` : typeof given === 'number' ? String(given) : `a ${Array.isArray(given) ? 'list' : typeof given}`;
-      throw markFinal(new IdpBadResponseError(`The IdP at ${ctx.where} answered with expires_in ${shown}; expected seconds from 0 to ${MAX_EXPIRES_IN_S}`));
+      throw new IdpBadResponseError(`The IdP at ${ctx.where} answered with expires_in ${shown}; expected seconds from 0 to ${MAX_EXPIRES_IN_S}`, { retryable: false });
     }
     expiresAt = ctx.issuedAt + raw * 1000;
   }
@@ -103,12 +100,12 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
 export function withContext(err: unknown, label: string, attempts: number, note?: string): Error {
   const suffix = ` (createM2MClient, ${label}${attempts > 1 ? `, after ${attempts} attempts` : ''}${note ? `; ${note}` : ''})`;
   if (err instanceof IdpError) {
-    return new IdpError(err.message + suffix, err.idpStatus, err.idpError, err.idpErrorDescription);
+    return new IdpError(err.message + suffix, err.idpStatus, err.idpError, err.idpErrorDescription, { cause: err, retryAfterMs: err.retryAfterMs });
   }
   const cause = { cause: err instanceof OAuthError ? (err.cause ?? err) : err };
   if (err instanceof IdpTimeoutError) return new IdpTimeoutError(err.message + suffix, cause);
   if (err instanceof IdpUnavailableError) return new IdpUnavailableError(err.message + suffix, cause);
-  if (err instanceof IdpBadResponseError) return new IdpBadResponseError(err.message + suffix, cause);
+  if (err instanceof IdpBadResponseError) return new IdpBadResponseError(err.message + suffix, { ...cause, retryable: err.retryable });
   if (err instanceof ServerError) return new ServerError(err.message + suffix, cause);
   return err instanceof Error ? err : new Error(String(err));
 }
