@@ -1,7 +1,7 @@
 /** createM2MClient(): caching, cache keys, skew, single flight and refresh-ahead against the real test IdP. */
 import { SignJWT } from 'jose';
 import { createM2MClient, type M2MTokenFetchedEvent } from '../lib/index.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from './support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };

@@ -1,7 +1,7 @@
 /** createM2MClient(): retries, Retry-After, IdP outages, non-retryable errors and malformed answers. */
 import { createM2MClient, IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError } from '../lib/index.js';
 import type { M2MErrorEvent, M2MRetryEvent } from '../lib/index.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from './support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };

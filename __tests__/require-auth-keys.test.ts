@@ -3,7 +3,7 @@ import express from 'express';
 import request from 'supertest';
 import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
-import { startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
 
 let idp: JwksServer;
 beforeEach(async () => {
