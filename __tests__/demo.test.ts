@@ -189,6 +189,13 @@ test('/api/report calls the inventory with one cached M2M token; the inventory r
   }
   expect(logs.filter((l) => l.includes('m2m token for svc-report')).length - fetchedBefore).toBe(1);
   expect(logs.filter((l) => l.startsWith('[inventory] GET /inventory 200')).length).toBeGreaterThanOrEqual(3);
+});
+
+test('/api/report also calls the inventory on behalf of the user: inventory sees sub = the user, act = the API (RFC 8693)', async () => {
+  const token = await passwordLogin('alice');
+  const res = await bearer('/api/report', token);
+  expect(res.status).toBe(200);
+  expect(res.body.onBehalfOf).toEqual({ status: 200, servedTo: 'alice', act: { sub: 'svc-report' } });
 
   const m2m = await fetch(`${demo.inventoryUrl}/inventory`, { headers: { authorization: `Bearer ${token}` } });
   expect(m2m.status).toBe(401); // a user's API token has the wrong audience

@@ -8,6 +8,8 @@ import { createPublicKey, verify, type KeyObject, type VerifyKeyObjectInput } fr
 import express, { type RequestHandler } from 'express';
 import { createRemoteJWKSet, jwtVerify, type JWK } from 'jose';
 import { auth } from 'express-oauth2-jwt-bearer';
+import { metrics } from '@opentelemetry/api';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { requireAuth } from '../lib/index.js';
 import { serveForParent } from './common.js';
 
@@ -67,6 +69,14 @@ app.get('/kit', requireAuth({ issuer, audience, jwksUri }), ok);
 // Two tenants in one guard (staff and customers): the token's iss picks the verifier before the cache.
 const customers = { issuer: 'https://customers.bench', audience, jwksUri };
 app.get('/kit-two', requireAuth({ issuers: [customers, { issuer, audience, jwksUri }] }), ok);
+// The same guard with an OpenTelemetry meter provider registered (instruments are created when the
+// factory is called, so only this route's guard records): what metrics cost on the cached path.
+metrics.setGlobalMeterProvider(
+  new MeterProvider({
+    readers: [new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 10_000 })],
+  }),
+);
+app.get('/kit-otel', requireAuth({ issuer, audience, jwksUri }), ok);
 app.get('/jose', handWritten, ok);
 app.get('/floor', floor, ok);
 app.get('/auth0-RS256', auth({ issuer, audience, jwksUri, tokenSigningAlg: 'RS256' }), ok);

@@ -91,6 +91,7 @@ export async function benchGuard(): Promise<Row[]> {
       noop: () => measured('/noop', () => one),
       kitSame: () => measured('/kit', () => one),
       kitTwoSame: () => measured('/kit-two', () => one),
+      kitOtelSame: () => measured('/kit-otel', () => one),
       auth0Same: () => measured('/auth0-RS256', () => one),
     };
     for (const alg of ALGS) {
@@ -104,7 +105,7 @@ export async function benchGuard(): Promise<Row[]> {
     // Warm-up: JIT, JWKS fetch, connection pools (tokens from the far end of the list, never reused).
     for (const alg of ALGS) {
       const warm = cursor(alg, DISTINCT - 5_000);
-      for (const path of ['/bare', '/noop', '/kit', '/kit-two', '/jose', '/floor', `/auth0-${alg}`]) await load(base + path, warm, { duration: 1 });
+      for (const path of ['/bare', '/noop', '/kit', '/kit-two', '/kit-otel', '/jose', '/floor', `/auth0-${alg}`]) await load(base + path, warm, { duration: 1 });
     }
     // Interleaved rounds in a rotating order, so drift and a neighbour's load hit every case alike;
     // ratios are taken within a round, then the median over rounds is reported.
@@ -140,6 +141,11 @@ export async function benchGuard(): Promise<Row[]> {
         name: 'requireAuth with two issuers, one repeated token',
         value: `${fmt(m('kitTwoSame'))} req/s`,
         note: `**${x(ratio('kitTwoSame', 'bare'))} bare** (target ≥ 0.90×), ${x(ratio('kitTwoSame', 'kitSame'))} the one-issuer guard; ${us('kitTwoSame')} (the token's iss picks the tenant, then the cache answers)`,
+      },
+      {
+        name: 'requireAuth with an OpenTelemetry meter provider, one repeated token',
+        value: `${fmt(m('kitOtelSame'))} req/s`,
+        note: `**${x(ratio('kitOtelSame', 'bare'))} bare** (target ≥ 0.90×), ${x(ratio('kitOtelSame', 'kitSame'))} without telemetry; ${us('kitOtelSame')}`,
       },
       { name: 'express-oauth2-jwt-bearer, one repeated token', value: `${fmt(m('auth0Same'))} req/s`, note: `${x(ratio('auth0Same', 'bare'))} bare; ${us('auth0Same')} (it verifies every request)` },
     ];

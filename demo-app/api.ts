@@ -109,7 +109,29 @@ async function report(settings: ApiSettings, req: Request, res: Response): Promi
     return badGateway(res, `inventory service answered ${answer.status}${body?.error ? ` ${body.error}` : ''}`);
   }
   const orders = ordersOf(settings, req.auth!);
-  res.set('Cache-Control', 'no-store').json({ user: req.auth!.payload.sub, orders, inventory: body.items, calledAs: settings.m2m.clientId });
+  res.set('Cache-Control', 'no-store').json({
+    user: req.auth!.payload.sub,
+    orders,
+    inventory: body.items,
+    calledAs: settings.m2m.clientId,
+    onBehalfOf: await asUser(settings, req),
+  });
+}
+
+/**
+ * The same inventory call made as the signed-in staff user (RFC 8693 token exchange through
+ * `m2m.onBehalfOf()`): inventory sees the user as `sub` and this API in `act`. Only with the
+ * built-in mock IdP, whose staff tenant has the grant; undefined otherwise.
+ */
+async function asUser(settings: ApiSettings, req: Request): Promise<unknown> {
+  if (settings.customers === undefined || req.auth!.issuer !== settings.idp.issuer || req.m2m?.fetchAsUser === undefined) return undefined;
+  try {
+    const answer = await req.m2m.fetchAsUser(new URL('/inventory', settings.inventoryUrl), { signal: AbortSignal.timeout(5000) });
+    const body = (await answer.json().catch(() => undefined)) as { servedTo?: unknown; act?: unknown } | undefined;
+    return answer.ok && body ? { status: answer.status, servedTo: body.servedTo, act: body.act } : { status: answer.status };
+  } catch (err) {
+    return { error: (err as { code?: string }).code ?? 'failed' };
+  }
 }
 
 /** The demo API: proxy routes for the login page, protected routes (one for staff only), the page itself. */
@@ -141,7 +163,9 @@ export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(sett
   app.get('/api/staff/orders', auth, staffOnly, requireScopes('orders:read'), (req, res) => {
     res.json({ staff: req.auth!.payload.sub, customers: CUSTOMER_ORDERS });
   });
-  app.get('/api/report', auth, m2m.middleware(), (req, res) => report(settings, req, res));
+  // With the mock IdP, the report also calls inventory as the user (token exchange).
+  const asUserMount = settings.customers ? [m2m.onBehalfOf({ scope: settings.m2m.scope, ...(settings.m2m.audience ? { audience: settings.m2m.audience } : {}) })] : [];
+  app.get('/api/report', auth, m2m.middleware(), ...asUserMount, (req, res) => report(settings, req, res));
   app.use('/api', (_req, res) => {
     res.status(404).json({ error: 'not_found', error_description: 'no such API route' });
   });

@@ -23,8 +23,9 @@ export function createInventory(settings: InventorySettings): Express {
   const guard = requireAuth({ issuer: settings.idp.issuer, audience: settings.audience, realm: 'inventory', ...guardKeyOptions(settings.idp) });
 
   app.get('/inventory', guard, requireScopes(INVENTORY_SCOPE), (req, res) => {
-    const { client_id, sub } = req.auth!.payload as { client_id?: string; sub?: string };
-    res.set('Cache-Control', 'no-store').json({ items: ITEMS, servedTo: client_id ?? sub });
+    const { client_id, sub, act } = req.auth!.payload as { client_id?: string; sub?: string; act?: { sub?: string } };
+    // A token obtained by token exchange names the user in `sub` and the calling API in `act`.
+    res.set('Cache-Control', 'no-store').json({ items: ITEMS, servedTo: act ? sub : (client_id ?? sub), ...(act ? { act } : {}) });
   });
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });

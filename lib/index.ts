@@ -84,4 +84,4 @@ export * from './m2m/index.js';
 import './m2m/middleware.js'; // brings its Express.Request augmentation (req.m2m) into dist/index.d.ts
 
 // Option types shared by the IdP-facing factories.
-export type { IdpClientOptions, ClientAuthMethod, IdpProfile, ParamsIn, IdpFetch } from './idp/index.js';
+export type { IdpClientOptions, ClientAuthMethod, IdpProfile, ParamsIn, IdpFetch, ClientPrivateKey, ClientAssertionAlgorithm, AssertionAudience } from './idp/index.js';

@@ -1,10 +1,14 @@
+import { LRUCache } from 'lru-cache';
+import { ASSERTION_LIFETIME_S, ASSERTION_TYPE, signClientAssertion, type AssertionKey } from './client-assertion.js';
+
 /**
  * How this server authenticates as a confidential client to the IdP (RFC 6749 §2.3.1):
  * `client_secret_basic` sends an `Authorization: Basic` header (id and secret form-urlencoded
  * first, as the RFC requires); `client_secret_post` sends `client_id` and `client_secret` as
- * request parameters.
+ * request parameters; `private_key_jwt` (RFC 7523 §2.2) sends a short JWT signed with the
+ * client's private key as `client_assertion`, in the form body.
  */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
 /** application/x-www-form-urlencoded encoding of one value (WHATWG serializer, RFC 6749 App. B). */
 function formEncode(value: string): string {
@@ -36,6 +40,41 @@ export function applyClientAuth(
   } else {
     params.set('client_id', clientId);
     params.set('client_secret', clientSecret);
+  }
+}
+
+/**
+ * private_key_jwt: one fresh assertion per request. Their signatures are remembered while the
+ * assertions live, so an IdP that echoes the request in an error cannot carry one into a log,
+ * an error message or a hook event (an assertion is a bearer credential until it expires).
+ */
+export class AssertionSigner {
+  readonly #recent = new LRUCache<string, true>({ max: 512, ttl: (ASSERTION_LIFETIME_S + 60) * 1000 });
+
+  constructor(
+    readonly key: AssertionKey,
+    private readonly clientId: string,
+  ) {}
+
+  async apply(params: URLSearchParams, audience: string): Promise<void> {
+    const assertion = await signClientAssertion(this.key, this.clientId, audience);
+    this.#recent.set(assertion.slice(assertion.lastIndexOf('.') + 1), true);
+    // client_id is optional with an assertion (RFC 7523 §3.1) but names the client for IdPs that route on it.
+    params.set('client_id', this.clientId);
+    params.set('client_assertion_type', ASSERTION_TYPE);
+    params.set('client_assertion', assertion);
+  }
+
+  /** `text` with any assertion this signer made (recognised by its signature) replaced by `[redacted]`. */
+  redact(text: string): string {
+    if (this.#recent.size === 0) return text;
+    let out = text;
+    for (const sig of this.#recent.keys()) {
+      if (!out.includes(sig)) continue;
+      // The whole compact JWS around the signature goes, not just the signature.
+      out = out.replace(new RegExp(`[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]*\\.${sig}`, 'g'), '[redacted]').replaceAll(sig, '[redacted]');
+    }
+    return out;
   }
 }
 

@@ -1,6 +1,8 @@
+import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError, ServerError } from '../errors/oauth-error.js';
 import type { OptionChecker } from '../options/validate.js';
-import { applyClientAuth, secretPattern, type ClientAuthMethod } from './client-auth.js';
+import { keyMaterial, resolveAssertionKey, type AssertionAudience, type ClientAssertionAlgorithm, type ClientPrivateKey } from './client-assertion.js';
+import { applyClientAuth, AssertionSigner, secretPattern, type ClientAuthMethod } from './client-auth.js';
 import { checkIdpUrl, discover, type IdpMetadata } from './discovery.js';
 import { checkFetchOption, idpRequest, type IdpFetch, type IdpResponse } from './http.js';
 import { PROFILES, type IdpProfile, type ParamsIn } from './profiles.js';
@@ -46,15 +48,37 @@ export interface IdpClientOptions {
   /** This confidential client's id at the IdP. Required. */
   clientId: string;
   /**
-   * This confidential client's secret. Required; load it from the environment. Never logged,
-   * never put in an error message, redacted from IdP answers that echo it.
+   * This confidential client's secret. Required unless `clientAuth` is `'private_key_jwt'`; load
+   * it from the environment. Never logged, never put in an error message, redacted from IdP
+   * answers that echo it.
    */
-  clientSecret: string;
+  clientSecret?: string;
   /**
-   * How the client authenticates to the IdP (RFC 6749 §2.3.1).
-   * @default 'client_secret_basic' ('client_secret_post' with `profile: 'ciam'`)
+   * How the client authenticates to the IdP (RFC 6749 §2.3.1, RFC 7523 §2.2).
+   * @default 'client_secret_basic' ('client_secret_post' with `profile: 'ciam'`; 'private_key_jwt' when only `privateKey` is given)
    */
   clientAuth?: ClientAuthMethod;
+  /**
+   * private_key_jwt only: the client's private key (PEM, private JWK, KeyObject or CryptoKey).
+   * The IdP registers its public half. Never logged; load it from a secret store.
+   * @default none
+   */
+  privateKey?: ClientPrivateKey;
+  /**
+   * private_key_jwt only: `kid` header of the assertions, naming the key in the client's registered JWKS.
+   * @default the JWK's own `kid`, else none
+   */
+  kid?: string;
+  /**
+   * private_key_jwt only: signing algorithm of the assertions.
+   * @default from the key: RS256 (RSA), PS256 (RSA-PSS), ES256/384/512 (EC), EdDSA (Ed25519)
+   */
+  alg?: ClientAssertionAlgorithm;
+  /**
+   * private_key_jwt only: the assertion's `aud`, the issuer identifier or the token endpoint URL.
+   * @default 'issuer' when `issuer` is set, else 'token_endpoint'
+   */
+  assertionAudience?: AssertionAudience;
   /**
    * Where grant parameters go: form body (RFC 6749) or query string (Tencent EIAM).
    * @default 'body' ('query' with `profile: 'eiam'`)
@@ -98,7 +122,7 @@ export interface IdpClientOptions {
 const IDP_KEYS = {
   issuer: true, tokenEndpoint: true, revocationEndpoint: true, mfaChallengeEndpoint: true, profile: true, clientId: true,
   clientSecret: true, clientAuth: true, paramsIn: true, timeout: true, maxResponseBytes: true, allowInsecureHttp: true,
-  fetch: true,
+  fetch: true, privateKey: true, kid: true, alg: true, assertionAudience: true,
 } as const satisfies Record<keyof IdpClientOptions, true>;
 
 /** The option names of {@link IdpClientOptions}, for the factories' unknown-key checks. */
@@ -122,6 +146,8 @@ export class IdpClient {
   readonly issuer: string | undefined;
   readonly timeout: number;
   readonly #clientSecret: string;
+  readonly #signer: AssertionSigner | undefined;
+  readonly #assertionAudience: AssertionAudience;
   readonly #maxResponseBytes: number;
   readonly #explicit: Partial<Record<IdpEndpoint, string>>;
   readonly #profile: IdpProfile | undefined;
@@ -133,24 +159,25 @@ export class IdpClient {
   constructor(options: IdpClientOptions, check: OptionChecker) {
     check.object(options, 'with clientId, clientSecret and issuer or tokenEndpoint');
     const { clientId, clientSecret, profile } = options;
+    // The credential helpers name the factory without its parentheses.
+    const factory = check.factory.replace(/\(\)$/, '');
     if (typeof clientId !== 'string' || clientId === '') {
       check.fail('config_client', "clientId is required (the confidential client's id at the IdP)");
-    }
-    if (typeof clientSecret !== 'string' || clientSecret === '') {
-      check.fail('config_client', 'clientSecret is required; load it from the environment, not from code');
     }
     if (profile !== undefined && !(profile in PROFILES)) {
       check.fail('config_options', `profile must be 'eiam', 'ciam' or 'rfc6749' (got "${String(profile)}")`);
     }
     const defaults = PROFILES[profile ?? 'rfc6749'];
-    const clientAuth = options.clientAuth ?? defaults.clientAuth;
-    if (clientAuth !== 'client_secret_basic' && clientAuth !== 'client_secret_post') {
-      check.fail('config_client', `clientAuth must be 'client_secret_basic' or 'client_secret_post' (got "${String(clientAuth)}")`);
+    const byKey = options.privateKey !== undefined && options.clientAuth === undefined && clientSecret === undefined;
+    const clientAuth = options.clientAuth ?? (byKey ? 'private_key_jwt' : defaults.clientAuth);
+    if (clientAuth !== 'client_secret_basic' && clientAuth !== 'client_secret_post' && clientAuth !== 'private_key_jwt') {
+      check.fail('config_client', `clientAuth must be 'client_secret_basic', 'client_secret_post' or 'private_key_jwt' (got "${String(clientAuth)}")`);
     }
     const paramsIn = options.paramsIn ?? defaults.paramsIn;
     if (paramsIn !== 'body' && paramsIn !== 'query') {
       check.fail('config_options', `paramsIn must be 'body' or 'query' (got "${String(paramsIn)}")`);
     }
+    checkCredentials(options, clientAuth, paramsIn, factory);
     this.#allowHttp = check.boolean(options.allowInsecureHttp, 'allowInsecureHttp', false);
     const url = (v: string | undefined, name: string) => (v === undefined ? undefined : check.url(v, name, { allowHttp: this.#allowHttp }).href);
     this.issuer = options.issuer === undefined ? undefined : (url(options.issuer, 'issuer'), options.issuer);
@@ -172,8 +199,13 @@ export class IdpClient {
       check.fail('config_url', 'give tokenEndpoint, or issuer to discover it');
     }
     this.clientId = clientId;
-    this.#clientSecret = clientSecret;
-    this.#secretPattern = secretPattern(clientId, clientSecret);
+    this.#clientSecret = clientSecret ?? '';
+    this.#secretPattern = clientSecret === undefined ? undefined : secretPattern(clientId, clientSecret);
+    this.#signer = clientAuth === 'private_key_jwt' ? new AssertionSigner(resolveAssertionKey(options, factory), clientId) : undefined;
+    this.#assertionAudience = options.assertionAudience ?? (this.issuer === undefined ? 'token_endpoint' : 'issuer');
+    if (this.#signer && this.#assertionAudience === 'issuer' && this.issuer === undefined) {
+      check.fail('config_client', "assertionAudience 'issuer' needs the issuer option");
+    }
     this.clientAuth = clientAuth;
     this.paramsIn = paramsIn;
     this.#profile = profile;
@@ -199,9 +231,18 @@ export class IdpClient {
     return t.length > maxLength ? t.slice(0, maxLength) : t;
   }
 
-  /** `text` with every known form of this client's secret replaced by `[redacted]`. */
+  /** `text` with every known form of this client's secret (and any live client assertion) replaced by `[redacted]`. */
   redact(text: string): string {
-    return this.#secretPattern ? text.replace(this.#secretPattern, '[redacted]') : text;
+    const t = this.#secretPattern ? text.replace(this.#secretPattern, '[redacted]') : text;
+    return this.#signer ? this.#signer.redact(t) : t;
+  }
+
+  /**
+   * What a shared token store derives its sealing keys from (through a slow KDF): the client
+   * secret, or the private key's canonical bytes with private_key_jwt. Not to be kept or logged.
+   */
+  storeSecret(): string | Buffer {
+    return this.#signer ? keyMaterial(this.#signer.key) : this.#clientSecret;
   }
 
   /** True when `text` holds this client's secret in any known form. */
@@ -242,7 +283,11 @@ export class IdpClient {
     // Extra headers (a DPoP proof) first: client authentication below always wins.
     const headers: Record<string, string> = { ...options.headers };
     const outbound = new URLSearchParams(params);
-    applyClientAuth(this.clientAuth, this.clientId, this.#clientSecret, outbound, headers);
+    if (this.#signer) {
+      await this.#signer.apply(outbound, this.#assertionAudience === 'issuer' ? this.issuer! : await this.endpointUrl('token'));
+    } else {
+      applyClientAuth(this.clientAuth, this.clientId, this.#clientSecret, outbound, headers);
+    }
     let url = endpoint;
     let body: string | undefined;
     if (this.paramsIn === 'query') {
@@ -265,6 +310,27 @@ export class IdpClient {
       fetch: this.#fetch,
     });
   }
+}
+
+/** Which credential options go with which clientAuth; a stray one is a sign of a mixed-up config. */
+function checkCredentials(options: IdpClientOptions, clientAuth: ClientAuthMethod, paramsIn: ParamsIn, factory: string): void {
+  const fail = (message: string): never => {
+    throw new ConfigError('config_client', `${factory}(): ${message}`);
+  };
+  if (clientAuth !== 'private_key_jwt') {
+    if (typeof options.clientSecret !== 'string' || options.clientSecret === '') {
+      fail('clientSecret is required; load it from the environment, not from code');
+    }
+    for (const k of ['privateKey', 'kid', 'alg', 'assertionAudience'] as const) {
+      if (options[k] !== undefined) fail(`${k} is only used with clientAuth: 'private_key_jwt'`);
+    }
+    return;
+  }
+  if (options.clientSecret !== undefined) fail("clientSecret is not used with clientAuth: 'private_key_jwt'; remove it");
+  // The assertion is a credential: it goes in the form body, never a URL that logs and proxies keep.
+  if (paramsIn === 'query') fail("clientAuth: 'private_key_jwt' sends the assertion in the form body; set paramsIn: 'body'");
+  const aud = options.assertionAudience;
+  if (aud !== undefined && aud !== 'issuer' && aud !== 'token_endpoint') fail(`assertionAudience must be 'issuer' or 'token_endpoint' (got "${String(aud)}")`);
 }
 
 function optionName(kind: IdpEndpoint): string {

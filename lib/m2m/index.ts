@@ -21,3 +21,5 @@ export type {
   M2MRequestApi,
   M2MMiddlewareOptions,
 } from './types.js';
+export { ACCESS_TOKEN_TYPE } from './exchange-types.js';
+export type { TokenExchangeTarget, TokenExchangeOptions, ExchangedToken, M2MExchange, OnBehalfOfOptions, OnBehalfOfApi } from './exchange-types.js';

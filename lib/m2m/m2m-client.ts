@@ -1,22 +1,18 @@
 import { LRUCache } from 'lru-cache';
-import { describeUrl } from '../idp/http.js';
-import { DpopSigner, postWithDpop, wantsNonce } from './dpop.js';
-import { isReplayable, newTokenMayHelp, target, withBearer } from './fetch.js';
-import { emit } from './hooks.js';
+import { DpopSigner } from './dpop.js';
+import { checkTarget, createExchange } from './exchange.js';
+import type { OnBehalfOfOptions } from './exchange-types.js';
+import { onBehalfOfMiddleware } from './exchange-middleware.js';
 import { m2mMiddleware } from './middleware.js';
 import { resolveOptions } from './options.js';
-import { getRetryAfter, isRetryable, retryDelay, setRetryAfter, sleep } from './retry.js';
 import { buildSpec, rawOptionsKey, specFor, type TokenSpec } from './spec.js';
-import type { StoredToken } from './store.js';
 import { TokenCache } from './token-cache.js';
-import { interpretTokenResponse, withContext } from './token-response.js';
+import { outboundFetch } from './outbound.js';
+import { tokenRequester } from './token-request.js';
 import type {
   GetTokenOptions,
-  M2MToken,
   M2MClient,
   M2MClientOptions,
-  M2MFetch,
-  M2MFetchInit,
   M2MGetToken,
   M2MMiddlewareOptions,
   TokenRequestOptions,
@@ -69,41 +65,7 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
     return s;
   };
 
-  async function fetchToken(spec: TokenSpec, background: boolean): Promise<{ token: StoredToken; attempts: number }> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const where = describeUrl(await idp.endpointUrl('token'));
-        // Lifetime counts from when we asked, not from when the answer arrived: errs on the early side.
-        const issuedAt = Date.now();
-        const params = new URLSearchParams(spec.params as [string, string][]);
-        const res = signer === undefined ? await idp.post('token', params) : await postWithDpop(idp, signer, params);
-        const token = interpretTokenResponse(res, {
-          tokenType: signer === undefined ? 'Bearer' : 'DPoP',
-          where,
-          requestedScope: spec.info.scope,
-          defaultExpiresInMs: o.defaultExpiresInMs,
-          sanitize: (text) => idp.sanitize(text),
-          issuedAt,
-        });
-        return { token, attempts: attempt };
-      } catch (err) {
-        const e = err instanceof Error ? err : new Error(String(err));
-        const retryAfter = getRetryAfter(e);
-        const delay = attempt < retry.attempts && isRetryable(e) ? retryDelay(retry, attempt, retryAfter) : undefined;
-        if (delay === undefined) {
-          const note =
-            retryAfter !== undefined && retryAfter > retry.maxDelay && attempt < retry.attempts && isRetryable(e)
-              ? `the IdP asked to retry after ${Math.ceil(retryAfter / 1000)} s, more than retry.maxDelay`
-              : undefined;
-          const wrapped = withContext(e, spec.label, attempt, note);
-          if (retryAfter !== undefined) setRetryAfter(wrapped, retryAfter); // lengthens idpBackoff
-          throw wrapped;
-        }
-        if (o.hooks.onRetry) emit(o.hooks.onRetry, { ...spec.info, attempt, delayMs: delay, error: e });
-        await sleep(delay, !background);
-      }
-    }
-  }
+  const fetchToken = tokenRequester(o, signer);
 
   const cache = new TokenCache(
     {
@@ -133,40 +95,15 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
     return cache.get(spec, opts.forceRefresh === true);
   };
 
-  /** One send with the token (and, with DPoP, a fresh proof); a DPoP-Nonce in the answer is kept for the next proof. */
-  const send = async (input: Parameters<M2MFetch>[0], init: M2MFetchInit | undefined, token: M2MToken): Promise<Response> => {
-    if (signer === undefined) return fetch(input, withBearer(input, init, token.accessToken));
-    const { method, url } = target(input, init);
-    const sentNonce = signer.nonceFor(url);
-    const res = await fetch(input, withBearer(input, init, token.accessToken, await signer.proof(method, url, token.accessToken)));
-    signer.learnNonce(url, res.headers);
-    // RFC 9449 §9: a resource server that wants a nonce answers 401 use_dpop_nonce; one more try carries it.
-    if (!wantsNonce(res) || signer.nonceFor(url) === sentNonce || !isReplayable(input, init)) return res;
-    await res.body?.cancel().catch(() => undefined);
-    const again = await fetch(input, withBearer(input, init, token.accessToken, await signer.proof(method, url, token.accessToken)));
-    signer.learnNonce(url, again.headers);
-    return again;
-  };
-
-  const m2mFetch: M2MFetch = async (input, init?: M2MFetchInit, tokenOptions?: TokenRequestOptions) => {
-    const spec = tokenOptions === undefined ? defaultSpec : specOf(tokenOptions);
-    const first = await cache.get(spec, false);
-    const res = await send(input, init, first);
-    // A 401 for a token that already replaced a rejected one is the downstream's answer, not a stale
-    // token: replacing it again would ask the IdP once per call, for as long as the downstream says no.
-    if (res.status !== 401 || !o.retryOn401 || cache.isReplacement(first) || !newTokenMayHelp(res)) return res;
-    // The downstream rejected this token: no caller should get it again, replayable body or not.
-    await cache.invalidate(spec, first.accessToken, true);
-    if (!isReplayable(input, init)) return res;
-    await res.body?.cancel().catch(() => undefined);
-    const fresh = await cache.get(spec, false);
-    return send(input, init, fresh);
-  };
+  const m2mFetch = outboundFetch({ cache, specOf, defaultSpec, signer, retryOn401: o.retryOn401 });
 
   const defaultApi = { fetch: m2mFetch, getToken };
+  const exchanger = createExchange({ idp, retry, expirySkewMs: o.expirySkewMs, defaultExpiresInMs: o.defaultExpiresInMs });
 
   return Object.freeze({
     clientId: idp.clientId,
+    exchange: exchanger.exchange,
+    onBehalfOf: (target: OnBehalfOfOptions) => onBehalfOfMiddleware(exchanger, checkTarget(target, 'onBehalfOf()'), defaultApi),
     getToken,
     fetch: m2mFetch,
     middleware(mw?: M2MMiddlewareOptions) {

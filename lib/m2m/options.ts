@@ -138,6 +138,6 @@ export function resolveOptions(options: M2MClientOptions): ResolvedOptions {
     dpop,
   };
   // Started only once every option is known good; it runs in the background while the app starts.
-  if (store !== undefined) resolved.sealKeys = deriveSealKeys(options.clientSecret, idp.endpointKey, idp.clientId);
+  if (store !== undefined) resolved.sealKeys = deriveSealKeys(idp.storeSecret(), idp.endpointKey, idp.clientId);
   return resolved;
 }

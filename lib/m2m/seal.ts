@@ -29,7 +29,7 @@ export interface SealKeys {
 
 const b64 = (b: Buffer): string => b.toString('base64url');
 
-function deriveMaster(secret: string, salt: string): Promise<Buffer> {
+function deriveMaster(secret: string | Buffer, salt: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(secret, salt, 32, SCRYPT, (err, key) => (err ? reject(err) : resolve(key)));
   });
@@ -82,9 +82,19 @@ function keysFrom(master: Buffer): SealKeys {
  * Salt: the token endpoint and the client id, so one secret used with two IdPs or two ids gives
  * unrelated keys.
  */
-export function deriveSealKeys(secret: string, endpointKey: string, clientId: string): Promise<SealKeys> {
+export function deriveSealKeys(secret: string | Buffer, endpointKey: string, clientId: string): Promise<SealKeys> {
   const salt = JSON.stringify(['express-oauth-kit m2m token store', SEAL_VERSION, endpointKey, clientId]);
-  const p = deriveMaster(secret, salt).then(keysFrom);
+  // A Buffer (private key material with private_key_jwt) is wiped once scrypt has read it.
+  const wipe = () => {
+    if (typeof secret !== 'string') secret.fill(0);
+  };
+  const p = deriveMaster(secret, salt).then(
+    (master) => (wipe(), keysFrom(master)),
+    (err: unknown) => {
+      wipe();
+      throw err;
+    },
+  );
   p.catch(() => undefined); // observed where it is awaited; never an unhandled rejection
   return p;
 }

@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import type { M2MExchange, OnBehalfOfApi, OnBehalfOfOptions } from './exchange-types.js';
 import type { IdpClientOptions } from '../idp/idp-client.js';
 import type { M2MDpopOptions } from './dpop-key.js';
 import type { TokenStore } from './store.js';
@@ -262,6 +263,10 @@ export interface M2MRequestApi {
   readonly fetch: M2MFetch;
   /** The client's {@link M2MClient.getToken}, with the mount's token defaults. */
   readonly getToken: M2MGetToken;
+  /** Set by {@link M2MClient.onBehalfOf}: `fetch` as the signed-in user (RFC 8693 token exchange). */
+  readonly fetchAsUser?: OnBehalfOfApi['fetchAsUser'];
+  /** Set by {@link M2MClient.onBehalfOf}: the exchanged token for the signed-in user. */
+  readonly getUserToken?: OnBehalfOfApi['getUserToken'];
 }
 
 /** Token defaults for the requests that pass through one mount of `middleware()`. */
@@ -285,4 +290,11 @@ export interface M2MClient {
   invalidate(options?: TokenRequestOptions & { accessToken?: string }): Promise<void>;
   /** The `clientId` this client authenticates as (never the secret). */
   readonly clientId: string;
+  /** RFC 8693 token exchange: a token for another service on behalf of the subject token's user. */
+  readonly exchange: M2MExchange;
+  /**
+   * Express middleware for routes behind `requireAuth()`: `req.m2m.fetchAsUser(url, init)` calls
+   * a service as the signed-in user, with `req.auth.token` exchanged for a token for `options`' target.
+   */
+  onBehalfOf(options: OnBehalfOfOptions): RequestHandler;
 }

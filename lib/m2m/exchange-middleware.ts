@@ -1,0 +1,40 @@
+import type { RequestHandler } from 'express';
+import { ServerError } from '../errors/oauth-error.js';
+import type { ExchangedToken, OnBehalfOfApi } from './exchange-types.js';
+import type { ExchangeTarget, Exchanger } from './exchange.js';
+import { isReplayable, newTokenMayHelp, withBearer } from './fetch.js';
+import type { M2MRequestApi } from './types.js';
+
+/**
+ * `onBehalfOf()`: for routes behind `requireAuth()`, adds `req.m2m.fetchAsUser` and
+ * `req.m2m.getUserToken`, which exchange the caller's verified access token (RFC 8693) for one
+ * for the target service. Nothing happens until they are called; the exchange is cached per user
+ * token and target. The subject must come from the issuer that `requireAuth` matched.
+ */
+export function onBehalfOfMiddleware(exchanger: Exchanger, target: ExchangeTarget, serviceApi: M2MRequestApi): RequestHandler {
+  return function onBehalfOf(req, _res, next) {
+    const auth = req.auth;
+    if (auth === undefined || typeof auth.token !== 'string') {
+      // A wiring mistake, not the caller's: without a verified token there is no user to act for.
+      next(new ServerError('onBehalfOf() needs req.auth from requireAuth(); mount it after requireAuth()'));
+      return;
+    }
+    const subject = auth.token;
+    const options = { expectedIssuer: auth.issuer };
+    const getUserToken = (): Promise<ExchangedToken> => exchanger.run(subject, target, options);
+    const fetchAsUser: OnBehalfOfApi['fetchAsUser'] = async (input, init) => {
+      const first = await getUserToken();
+      const res = await fetch(input, withBearer(input, init, first.accessToken));
+      if (res.status !== 401 || !newTokenMayHelp(res)) return res;
+      exchanger.forget(subject, target, first.accessToken);
+      if (!isReplayable(input, init)) return res;
+      await res.body?.cancel().catch(() => undefined);
+      // One retry only: a second 401 is the downstream's answer for this user, not a stale token.
+      const fresh = await getUserToken();
+      return fetch(input, withBearer(input, init, fresh.accessToken));
+    };
+    const base = req.m2m ?? serviceApi;
+    req.m2m = { fetch: base.fetch, getToken: base.getToken, fetchAsUser, getUserToken };
+    next();
+  };
+}

@@ -1,0 +1,216 @@
+import { createHash } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { ConfigError } from '../errors/config-error.js';
+import { OptionChecker } from '../options/validate.js';
+import { IdpBadResponseError, InvalidTokenError } from '../errors/oauth-error.js';
+import { describeUrl } from '../idp/http.js';
+import type { IdpClient } from '../idp/idp-client.js';
+import { ACCESS_TOKEN_TYPE, type ExchangedToken, type M2MExchange, type TokenExchangeOptions, type TokenExchangeTarget } from './exchange-types.js';
+import type { RetryPolicy } from './options.js';
+import { isRetryable, markFinal, retryDelay, sleep } from './retry.js';
+import { normalizeList, normalizeScope } from './spec.js';
+import { B64TOKEN } from './store.js';
+import { timing } from './token-cache.js';
+import { interpretTokenResponse, withContext } from './token-response.js';
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/** Exchanged tokens held in memory at most: one per (user token, target) in use, least recent dropped. */
+export const EXCHANGE_CACHE_MAX = 1000;
+
+const CONTROL = /[\u0000-\u0020\u007F-\u009F]/;
+
+export interface ExchangeContext {
+  idp: IdpClient;
+  retry: RetryPolicy;
+  expirySkewMs: number;
+  defaultExpiresInMs: number;
+}
+
+/** A checked target: what goes into the request and the cache key. */
+export interface ExchangeTarget {
+  readonly scope: string | undefined;
+  readonly audience: readonly string[];
+  readonly resource: readonly string[];
+  readonly requestedTokenType: string | undefined;
+}
+
+function tokenTypeUri(value: unknown, name: string, where: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '' || value.length > 512 || CONTROL.test(value)) {
+    throw new ConfigError('config_options', `${where}: ${name} must be a token type URI such as ${ACCESS_TOKEN_TYPE}`);
+  }
+  return value;
+}
+
+export function checkTarget(o: TokenExchangeTarget | undefined, where: string): ExchangeTarget {
+  if (o !== undefined && (o === null || typeof o !== 'object')) throw new ConfigError('config_options', `${where}: options must be an object`);
+  const check = new OptionChecker(where, 'service-to-service.md#token-exchange');
+  return Object.freeze({
+    scope: normalizeScope(o?.scope, check),
+    audience: normalizeList(o?.audience, 'audience', check),
+    resource: normalizeList(o?.resource, 'resource', check),
+    requestedTokenType: tokenTypeUri(o?.requestedTokenType, 'requestedTokenType', where),
+  });
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('base64url');
+
+/** A bearer credential must be a plain b64token: anything else is refused before it reaches a form body or a log. */
+function checkToken(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value === '' || value.length > 16_384 || !B64TOKEN.test(value)) {
+    throw new InvalidTokenError(`The ${what} is not a token`);
+  }
+  return value;
+}
+
+/**
+ * Refuses a subject token no IdP should be asked about: expired by its own `exp`, or (with
+ * `expectedIssuer`) not from that issuer. Returns its expiry in ms, which bounds the cache entry.
+ * The claims are read, not verified: the IdP verifies; this only saves a doomed round trip.
+ */
+function subjectExpiry(token: string, expectedIssuer: string | undefined): number | undefined {
+  let claims: ReturnType<typeof decodeJwt> | undefined;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    claims = undefined;
+  }
+  if (expectedIssuer !== undefined && claims?.iss !== expectedIssuer) {
+    throw new InvalidTokenError(claims === undefined ? 'The subject token is not a JWT, so its issuer cannot be checked' : 'The subject token is not from the expected issuer');
+  }
+  const exp = claims?.exp;
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return undefined;
+  if (exp * 1000 <= Date.now()) throw new InvalidTokenError('The subject token has expired');
+  return exp * 1000;
+}
+
+interface Entry {
+  readonly token: ExchangedToken;
+  readonly staleAt: number;
+}
+
+/**
+ * RFC 8693 token exchange with an in-memory cache (never the fleet store: these tokens carry a
+ * user's authority, and the subject token's hash is no key to share) and one request per key.
+ */
+export interface Exchanger {
+  /** The public `exchange()`: checks the per-call target, then `run`. */
+  exchange: M2MExchange;
+  /** Exchange with an already checked target (the middleware checks its target once, at mount). */
+  run(subjectToken: string, target: ExchangeTarget, o?: TokenExchangeOptions): Promise<ExchangedToken>;
+  /** A downstream refused this exchanged token: the next call exchanges again. */
+  forget(subjectToken: string, target: ExchangeTarget, accessToken: string): void;
+}
+
+export function createExchange(ctx: ExchangeContext): Exchanger {
+  const { idp, retry } = ctx;
+  const cache = new LRUCache<string, Entry>({ max: EXCHANGE_CACHE_MAX });
+  const inflight = new Map<string, Promise<ExchangedToken>>();
+
+  const keyOf = (subject: string, t: ExchangeTarget, o: TokenExchangeOptions | undefined): string =>
+    JSON.stringify([sha256(subject), o?.subjectTokenType ?? '', o?.actorToken === undefined ? '' : sha256(o.actorToken), o?.actorTokenType ?? '', t.requestedTokenType ?? '', t.scope ?? '', t.audience, t.resource]);
+
+  async function request(subject: string, t: ExchangeTarget, o: TokenExchangeOptions | undefined, subjectExp: number | undefined): Promise<Entry> {
+    const params = new URLSearchParams([
+      ['grant_type', TOKEN_EXCHANGE_GRANT],
+      ['subject_token', subject],
+      ['subject_token_type', o?.subjectTokenType ?? ACCESS_TOKEN_TYPE],
+    ]);
+    if (t.requestedTokenType !== undefined) params.set('requested_token_type', t.requestedTokenType);
+    if (o?.actorToken !== undefined) {
+      params.set('actor_token', o.actorToken);
+      params.set('actor_token_type', o.actorTokenType!);
+    }
+    if (t.scope !== undefined) params.set('scope', t.scope);
+    for (const a of t.audience) params.append('audience', a);
+    for (const r of t.resource) params.append('resource', r);
+    // An IdP may echo the request in an error: the user's token must not reach our messages.
+    const secrets = [subject, o?.actorToken].filter((s): s is string => s !== undefined);
+    const sanitize = (text: string): string => idp.sanitize(secrets.reduce((acc, s) => acc.split(s).join('[redacted]'), text));
+    const label = `token exchange${t.audience.length ? ` for audience "${t.audience.join(' ')}"` : ''}${t.resource.length ? ` for resource "${t.resource.join(' ')}"` : ''}${t.scope ? `, scope "${t.scope}"` : ''}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const where = describeUrl(await idp.endpointUrl('token'));
+        const issuedAt = Date.now();
+        const res = await idp.post('token', params);
+        const stored = interpretTokenResponse(res, { where, requestedScope: t.scope, defaultExpiresInMs: ctx.defaultExpiresInMs, sanitize, issuedAt });
+        const issued = res.body.issued_token_type;
+        if (typeof issued !== 'string' || issued === '' || CONTROL.test(issued)) {
+          throw markFinal(new IdpBadResponseError(`The IdP at ${where} answered a token exchange without issued_token_type (RFC 8693 §2.2.1)`));
+        }
+        const { staleAt } = timing(stored, ctx.expirySkewMs, 0);
+        const token: ExchangedToken = Object.freeze({
+          accessToken: stored.accessToken,
+          tokenType: 'Bearer',
+          // The user's authority ends with their token: the exchanged one is not used beyond it.
+          expiresAt: subjectExp === undefined ? stored.expiresAt : Math.min(stored.expiresAt, subjectExp),
+          scope: stored.scope,
+          issuedTokenType: issued,
+        });
+        return { token, staleAt: Math.min(staleAt, subjectExp ?? Infinity) };
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        const delay = attempt < retry.attempts && isRetryable(e) ? retryDelay(retry, attempt, undefined) : undefined;
+        if (delay === undefined) throw withContext(e, label, attempt);
+        await sleep(delay, true);
+      }
+    }
+  }
+
+  function run(subjectToken: string, t: ExchangeTarget, o?: TokenExchangeOptions): Promise<ExchangedToken> {
+    let subject: string;
+    let key: string;
+    let subjectExp: number | undefined;
+    try {
+      subject = checkToken(subjectToken, 'subject token');
+      if (o?.actorToken !== undefined) {
+        checkToken(o.actorToken, 'actor token');
+        if (tokenTypeUri(o.actorTokenType, 'actorTokenType', 'exchange()') === undefined) {
+          throw new ConfigError('config_options', 'exchange(): actorTokenType is required with actorToken (RFC 8693 §2.1)');
+        }
+      }
+      tokenTypeUri(o?.subjectTokenType, 'subjectTokenType', 'exchange()');
+      subjectExp = subjectExpiry(subject, o?.expectedIssuer);
+      key = keyOf(subject, t, o);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const hit = cache.get(key);
+    if (hit !== undefined && Date.now() < hit.staleAt) return Promise.resolve(hit.token);
+    const running = inflight.get(key);
+    if (running !== undefined) return running;
+    const p = request(subject, t, o, subjectExp).then(
+      (entry) => {
+        inflight.delete(key);
+        const ttl = Math.ceil(entry.staleAt - Date.now());
+        if (ttl > 0) cache.set(key, entry, { ttl });
+        return entry.token;
+      },
+      (err: unknown) => {
+        inflight.delete(key);
+        throw err;
+      },
+    );
+    inflight.set(key, p);
+    return p;
+  }
+
+  return {
+    exchange: (subjectToken, options) => {
+      let t: ExchangeTarget;
+      try {
+        t = checkTarget(options, 'exchange()');
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return run(subjectToken, t, options);
+    },
+    run,
+    forget(subjectToken, target, accessToken) {
+      const key = keyOf(subjectToken, target, undefined);
+      if (cache.peek(key)?.token.accessToken === accessToken) cache.delete(key);
+    },
+  };
+}
