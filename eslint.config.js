@@ -10,7 +10,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['__tests__/**', 'bench/**', 'demo-app/**'],
+    files: ['__tests__/**', 'fixtures/**', 'bench/**', 'demo-app/**'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 );

@@ -1,7 +1,7 @@
 import express, { type RequestHandler } from 'express';
 import request from 'supertest';
 import { claimCheck, claimEquals, claimIncludes, oauthErrorHandler, requireAnyScope, requireAuth, requireScopes } from '../lib/index.js';
-import { startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
 
 let idp: JwksServer;
 let app: express.Express;

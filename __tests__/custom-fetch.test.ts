@@ -6,11 +6,9 @@
  * package's mock IdP on a loopback port, and the mock's own request counters prove that nothing
  * reached it by another path.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import {
   ConfigError,
   createM2MClient,
@@ -23,7 +21,7 @@ import {
   type ProxyOptions,
 } from '../lib/index.js';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
-import { ServerPool } from './support/serve.js';
+import { listen, ServerPool } from '../fixtures/listen.js';
 
 let idp: MockIdp;
 const pool = new ServerPool();
@@ -242,15 +240,14 @@ describe('the package policy holds whatever the custom fetch does', () => {
   });
 
   test('a body that stalls after the headers, read through a fetch that ignores the signal, times out too', async () => {
-    const stalls = createServer((_req, res) => {
+    const stalls = await listen((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"access_token":"'); // and nothing more
     });
-    await new Promise<void>((r) => stalls.listen(0, '127.0.0.1', r));
     try {
       const rec = recorder((init) => ({ ...init, signal: undefined }));
       const m2m = createM2MClient({
-        tokenEndpoint: `http://127.0.0.1:${(stalls.address() as AddressInfo).port}/token`,
+        tokenEndpoint: `${stalls.url}/token`,
         clientId: 'svc-report',
         clientSecret: 'svc-secret',
         fetch: rec.fetch,
@@ -261,8 +258,7 @@ describe('the package policy holds whatever the custom fetch does', () => {
       await expect(m2m.getToken()).rejects.toMatchObject({ status: 504 });
       expect(Date.now() - started).toBeLessThan(2_000);
     } finally {
-      stalls.closeAllConnections();
-      await new Promise<void>((r) => stalls.close(() => r()));
+      await stalls.close();
     }
   });
 

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { loadConfig, DemoConfigError } from '../demo-app/config.js';
 import { startDemo } from '../demo-app/demo.js';
-import { startMockIdp } from '../demo-app/mock-idp/index.js';
+import { listen } from '../fixtures/listen.js';
+import { startMockIdp } from '../fixtures/mock-idp/index.js';
 
 const RANDOM_PORTS = { DEMO_API_PORT: '0', DEMO_INVENTORY_PORT: '0', DEMO_IDP_PORT: '0' };
 const REAL = {
@@ -76,15 +75,14 @@ test('plain http to a private-network IdP needs OAUTH_ALLOW_INSECURE_HTTP', () =
 });
 
 test('a port already in use fails naming the variable', async () => {
-  const blocker = createServer();
-  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-  const busy = String((blocker.address() as AddressInfo).port);
+  const blocker = await listen();
+  const busy = String(blocker.port);
   try {
     await expect(startDemo({ env: { ...RANDOM_PORTS, DEMO_API_PORT: busy }, log: () => {} })).rejects.toMatchObject({
       variable: 'DEMO_API_PORT',
     });
   } finally {
-    blocker.close();
+    await blocker.close();
   }
 });
 

@@ -21,7 +21,7 @@ const PAGES = [
   ...readdirSync(join(root, 'docs'))
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/${f}`),
-  ...['demo-app/README.md', 'demo-app/mock-idp/README.md', 'bench/README.md'].filter((p) => existsSync(join(root, p))),
+  ...['demo-app/README.md', 'fixtures/mock-idp/README.md', 'bench/README.md'].filter((p) => existsSync(join(root, p))),
 ];
 
 /** GitHub's heading ids (github-slugger): lower case, punctuation and symbols dropped, each space a dash, repeats numbered. */

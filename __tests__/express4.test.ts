@@ -2,7 +2,8 @@
 import request from 'supertest';
 import express4 from 'express4';
 import { createM2MClient, oauthErrorHandler, requireAuth, requireScopes, tokenProxy } from '../lib/index.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { listen } from '../fixtures/listen.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 
 let idp: MockIdp;
 beforeAll(async () => {
@@ -22,10 +23,8 @@ test('tokenProxy → requireAuth → requireScopes → req.m2m.fetch on Express 
     res.json({ client: req.auth!.payload.client_id });
   });
   downstream.use(oauthErrorHandler());
-  const down = await new Promise<import('node:http').Server>((resolve) => {
-    const s = downstream.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const downUrl = `http://127.0.0.1:${(down.address() as import('node:net').AddressInfo).port}`;
+  const down = await listen(downstream);
+  const downUrl = down.url;
 
   const m2m = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'svc-report', clientSecret: 'svc-secret', scope: 'inventory:read' });
   const app = express4();
@@ -56,7 +55,6 @@ test('tokenProxy → requireAuth → requireScopes → req.m2m.fetch on Express 
     expect(forbidden.status).toBe(403);
     expect(forbidden.body.error).toBe('insufficient_scope');
   } finally {
-    down.closeAllConnections();
-    await new Promise((r) => down.close(r));
+    await down.close();
   }
 });

@@ -11,7 +11,7 @@
 import { createHmac, generateKeyPairSync, sign as cryptoSign, constants, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify as joseVerify, type JWK, type JWTVerifyOptions } from 'jose';
 import { jwtVerify } from '../lib/jwt/index.js';
-import { startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
 
 // Seeded PRNG (mulberry32): the same cases and mutations on every run (keys are fresh each run); a failure names its case.
 let seed = 0x5eed1234;

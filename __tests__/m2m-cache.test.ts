@@ -1,7 +1,8 @@
 /** createM2MClient(): caching, cache keys, skew, single flight and refresh-ahead against the real test IdP. */
 import { SignJWT } from 'jose';
 import { createM2MClient, type M2MTokenFetchedEvent } from '../lib/index.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
+import { useTestClock } from './support/clock.js';
 import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from './support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
@@ -96,6 +97,7 @@ describe('caching and keys', () => {
 });
 
 describe('expiry skew', () => {
+  const clock = useTestClock();
   test('a 10 s token is still cached (the 60 s skew is capped at half the lifetime)', async () => {
     const short = await startMockIdp({ accessTokenTtl: 10 });
     try {
@@ -117,9 +119,9 @@ describe('expiry skew', () => {
       // skew min(60 s, 2 s / 2) = 1 s: served for about 1 s
       const client = createM2MClient({ tokenEndpoint: short.ciamTokenEndpoint, ...svc, refreshAhead: false });
       const a = await client.getToken();
-      await sleep(700);
+      clock.advance(700);
       expect(await client.getToken()).toBe(a);
-      await sleep(450);
+      clock.advance(450);
       const b = await client.getToken();
       expect(b.accessToken).not.toBe(a.accessToken);
       expect(short.stats.tokenRequests).toBe(2);
@@ -134,7 +136,7 @@ describe('expiry skew', () => {
       const client = createM2MClient({ tokenEndpoint: scripted.tokenEndpoint, ...svc, expirySkew: 3.5, refreshAhead: false });
       // min(3.5 s, 2 s) = 2 s skew: 4 s token served 2 s
       const a = await client.getToken();
-      await sleep(1500);
+      clock.advance(1500);
       expect(await client.getToken()).toBe(a);
       const zero = createM2MClient({ tokenEndpoint: scripted.tokenEndpoint, ...svc, expirySkew: 0, refreshAhead: false });
       const z = await zero.getToken();
@@ -185,6 +187,7 @@ describe('single flight', () => {
 });
 
 describe('refresh ahead', () => {
+  const clock = useTestClock();
   let short: MockIdp;
   beforeAll(async () => {
     short = await startMockIdp({ accessTokenTtl: 2 });
@@ -231,7 +234,7 @@ describe('refresh ahead', () => {
     const client = createM2MClient({ tokenEndpoint: short.ciamTokenEndpoint, ...svc, refreshAhead: false });
     await client.getToken();
     short.resetStats();
-    await sleep(700);
+    clock.advance(700);
     await client.getToken();
     await sleep(20);
     expect(short.stats.tokenRequests).toBe(0);

@@ -4,26 +4,20 @@
  * package) and express-oauth2-jwt-bearer (Auth0's SDK, DPoP on) accept the client's proofs.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import express from 'express';
 import { auth } from 'express-oauth2-jwt-bearer';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { createM2MClient, IdpError, MemoryTokenStore, oauthErrorHandler, requireAuth, type M2MClientOptions, type M2MTokenFetchedEvent } from '../lib/index.js';
-import { startOidcProvider, type RunningOidcProvider } from './support/oidc-provider.js';
+import { listen, type Listening } from '../fixtures/listen.js';
+import { startOidcProvider, type RunningOidcProvider } from '../fixtures/oidc-provider.js';
 
-async function listen(app: express.Express): Promise<{ server: Server; url: string }> {
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
 
 const thumbprintOf = async (publicJwk: JWK) => calculateJwkThumbprint(publicJwk, 'sha256');
 
 describe('oidc-provider issues DPoP-bound tokens to createM2MClient; requireAuth and express-oauth2-jwt-bearer accept its proofs', () => {
   let op: RunningOidcProvider;
-  let api: { server: Server; url: string };
+  let api: Listening;
   const seen: { path: string; authorization: string | undefined; hasProof: boolean }[] = [];
   beforeAll(async () => {
     clearDiscoveryCache();
@@ -43,7 +37,7 @@ describe('oidc-provider issues DPoP-bound tokens to createM2MClient; requireAuth
     api = await listen(app);
   });
   afterAll(async () => {
-    api.server.close();
+    await api.close();
     await op.close();
   });
   beforeEach(() => {
@@ -87,7 +81,7 @@ describe('oidc-provider issues DPoP-bound tokens to createM2MClient; requireAuth
       expect(r).toMatchObject({ status: 200, tokenType: 'DPoP' });
       expect(r.body.jkt).toBe((decodeJwt((await m2m.getToken()).accessToken).cnf as { jkt: string }).jkt);
     } finally {
-      relay.server.close();
+      await relay.close();
     }
   });
 
@@ -177,7 +171,7 @@ describe('oidc-provider issues DPoP-bound tokens to createM2MClient; requireAuth
 
 describe('oidc-provider requiring DPoP nonces', () => {
   let op: RunningOidcProvider;
-  let api: { server: Server; url: string };
+  let api: Listening;
   let grants = { ok: 0, nonce: 0 };
   beforeAll(async () => {
     clearDiscoveryCache();
@@ -190,7 +184,7 @@ describe('oidc-provider requiring DPoP nonces', () => {
     api = await listen(app);
   });
   afterAll(async () => {
-    api.server.close();
+    await api.close();
     await op.close();
   });
 

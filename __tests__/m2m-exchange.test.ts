@@ -1,6 +1,6 @@
 /**
  * RFC 8693 token exchange against node oidc-provider with a token exchange grant registered
- * through provider.registerGrantType (support/token-exchange.ts): exchange(), its cache (per subject
+ * through provider.registerGrantType (fixtures/token-exchange.ts): exchange(), its cache (per subject
  * token and target, single flight, bounded by the subject's exp, never in the store), local refusal
  * of expired and foreign subject tokens, RFC 8693 §2.2.2 errors, and onBehalfOf() end to end:
  * front API (requireAuth) → req.m2m.fetchAsUser → downstream (requireAuth) sees sub = the user, act = the API.
@@ -13,8 +13,8 @@ import { decodeJwt, exportJWK } from 'jose';
 import request from 'supertest';
 import { createM2MClient, InvalidTokenError, MemoryTokenStore, oauthErrorHandler, requireAuth, type M2MClient } from '../lib/index.js';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
-import { getAuthorizationCode } from './support/oidc-refresh.js';
-import { startOidcProvider, TOKEN_EXCHANGE, type RunningOidcProvider } from './support/oidc-provider.js';
+import { getAuthorizationCode } from '../fixtures/oidc-refresh.js';
+import { startOidcProvider, TOKEN_EXCHANGE, type RunningOidcProvider } from '../fixtures/oidc-provider.js';
 import { listen, startScriptedIdp, type Listening } from './support/m2m.js';
 
 const REDIRECT_URI = 'http://127.0.0.1:9/callback';

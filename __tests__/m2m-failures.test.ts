@@ -1,8 +1,9 @@
 /** createM2MClient(): retries, Retry-After, IdP outages, non-retryable errors and malformed answers. */
 import { createM2MClient, IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError } from '../lib/index.js';
 import type { M2MErrorEvent, M2MRetryEvent } from '../lib/index.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
-import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from './support/m2m.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
+import { useTestClock } from './support/clock.js';
+import { fresh, startScriptedIdp, until, type ScriptedIdp } from './support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
 const fast = { attempts: 3, baseDelay: 10, maxDelay: 2000 };
@@ -172,6 +173,7 @@ describe('malformed success answers', () => {
 });
 
 describe('IdP down', () => {
+  const clock = useTestClock();
   test('a still-valid token keeps being served and the failure goes to onError; once stale, a clear error', async () => {
     const short = await startMockIdp({ accessTokenTtl: 2 });
     const errors: [Error, M2MErrorEvent][] = [];
@@ -186,7 +188,7 @@ describe('IdP down', () => {
       });
       const old = await client.getToken();
       short.faults = { mode: 'error500' };
-      await sleep(600); // past the refresh point (~0.5 s), before stale (~1 s)
+      clock.advance(600); // past the refresh point (~0.5 s), before stale (~1 s)
       expect(await client.getToken()).toBe(old);
       await until(() => errors.length >= 1);
       const [err, ev] = errors[0]!;
@@ -194,7 +196,7 @@ describe('IdP down', () => {
       expect((err as IdpError).idpStatus).toBe(500);
       expect(await client.getToken()).toBe(old);
 
-      await sleep(450); // now stale
+      clock.advance(450); // now stale
       const stale = (await client.getToken().catch((e) => e)) as IdpError;
       expect(stale).toBeInstanceOf(IdpError);
       expect(stale.message).toMatch(/answered 500 server_error/);
@@ -203,7 +205,7 @@ describe('IdP down', () => {
       short.faults = { mode: 'none' };
       // within idpBackoff the next caller gets the same error without asking; after it, the IdP again
       expect(await client.getToken().catch((e) => e)).toBe(stale);
-      await sleep(120);
+      clock.advance(120);
       const back = await client.getToken();
       expect(back.accessToken).not.toBe(old.accessToken);
     } finally {
@@ -223,9 +225,11 @@ describe('IdP down', () => {
     });
     const old = await client.getToken();
     await s.close();
-    await sleep(600);
+    clock.advance(600);
     expect(await client.getToken()).toBe(old);
-    await sleep(500);
+    // the background refresh that call started fails while the token is still servable
+    await until(() => errors.length >= 1);
+    clock.advance(500);
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpUnavailableError);
     expect(err.code).toBe('idp_unavailable');

@@ -2,7 +2,8 @@
 import express from 'express';
 import request from 'supertest';
 import { createM2MClient, oauthErrorHandler } from '../lib/index.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
+import { listen } from '../fixtures/listen.js';
 import { startDownstream, type Downstream } from './support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
@@ -81,9 +82,8 @@ describe('fetch()', () => {
       calls += 1;
       res.status(401).set('WWW-Authenticate', 'Bearer error="invalid_request"').end();
     });
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const server = await listen(app);
+    const base = server.url;
     try {
       expect((await client.fetch(`${base}/never`)).status).toBe(401);
       expect(calls).toBe(2);
@@ -92,8 +92,7 @@ describe('fetch()', () => {
       expect((await client.fetch(`${base}/other-error`)).status).toBe(401);
       expect(calls).toBe(1);
     } finally {
-      server.closeAllConnections();
-      server.close();
+      await server.close();
     }
   });
 

@@ -9,7 +9,8 @@ import { jest } from '@jest/globals';
 import express from 'express';
 import request from 'supertest';
 import { ConfigError, createM2MClient, IdpBadResponseError, IdpError, oauthErrorHandler, type M2MErrorEvent } from '../lib/index.js';
-import { fresh, listen, sleep, startDownstream, startScriptedIdp, type Downstream, type Listening, type ScriptedIdp } from './support/m2m.js';
+import { useTestClock } from './support/clock.js';
+import { fresh, listen, startDownstream, startScriptedIdp, type Downstream, type Listening, type ScriptedIdp } from './support/m2m.js';
 
 let idp: ScriptedIdp;
 let api: Downstream;
@@ -164,6 +165,7 @@ describe('IdP answers that are refused before caching', () => {
 });
 
 describe('a failed fetch is not repeated by every caller in turn (idpBackoff)', () => {
+  const clock = useTestClock();
   test('after a failure (retries included), concurrent and following callers get the same error without the IdP', async () => {
     idp.answers = [{ status: 503, body: { error: 'temporarily_unavailable' } }];
     const errors: [Error, M2MErrorEvent][] = [];
@@ -192,7 +194,7 @@ describe('a failed fetch is not repeated by every caller in turn (idpBackoff)', 
     expect(idp.requests).toHaveLength(1);
     await expect(client.getToken({ scope: 'other' })).rejects.toBeInstanceOf(IdpError);
     expect(idp.requests).toHaveLength(2);
-    await sleep(200);
+    clock.advance(200);
     idp.answers = [fresh(3600)];
     await expect(client.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
     expect(idp.requests).toHaveLength(3);
@@ -206,10 +208,10 @@ describe('a failed fetch is not repeated by every caller in turn (idpBackoff)', 
     expect(first).toBeInstanceOf(IdpError);
     expect(first).toMatchObject({ idpStatus: 429, idpError: 'slow_down', retryAfterMs: 1000 });
     expect((first as IdpError).cause).toBeInstanceOf(IdpError);
-    await sleep(300);
+    clock.advance(300);
     await expect(client.getToken()).rejects.toBeInstanceOf(IdpError);
     expect(idp.requests).toHaveLength(1);
-    await sleep(800);
+    clock.advance(800);
     idp.answers = [fresh(3600)];
     await client.getToken();
     expect(idp.requests).toHaveLength(2);

@@ -8,8 +8,8 @@ import { decodeJwt } from 'jose';
 import request from 'supertest';
 import { createM2MClient, oauthErrorHandler, requireAuth, requireScopes } from '../lib/index.js';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
-import { startOidcProvider, type RunningOidcProvider } from './support/oidc-provider.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
+import { startOidcProvider, type RunningOidcProvider } from '../fixtures/oidc-provider.js';
 import { listen, type Listening } from './support/m2m.js';
 
 // oidc-provider accepts printable ASCII secrets only; this one has every character form-encoding changes.

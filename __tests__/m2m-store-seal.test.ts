@@ -4,7 +4,7 @@
  * next fetch overwrites: never an error, never a store back-off.
  */
 import { createM2MClient, IdpError, MemoryTokenStore, type M2MErrorEvent, type M2MTokenFetchedEvent, type TokenStore } from '../lib/index.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { fresh, sleep, startScriptedIdp, type ScriptedIdp } from './support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };

@@ -1,6 +1,6 @@
 /** The TokenStore contract: instances sharing one store, store outages, and what is stored. */
 import { createM2MClient, MemoryTokenStore, TokenStoreError, type M2MErrorEvent, type M2MTokenFetchedEvent, type TokenStore } from '../lib/index.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { sleep, until } from './support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };

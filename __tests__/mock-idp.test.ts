@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import request from 'supertest';
-import { DEFAULT_CLIENTS, startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { DEFAULT_CLIENTS, startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 
 const WEIRD_SECRET = 'p:a+s/s%w&o rd=ü密';
 

@@ -25,7 +25,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the tarball ships dist with types and nothing of the sources or tests', () => {
   expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']));
-  expect(files.filter((f) => /^(lib|__tests__|bench|demo-app)\//.test(f) || f.endsWith('.map'))).toEqual([]);
+  expect(files.filter((f) => /^(lib|__tests__|bench|demo-app|fixtures)\//.test(f) || f.endsWith('.map'))).toEqual([]);
 });
 
 test('the docs pages ship, so the page a ConfigError names is on disk where the error was thrown', () => {

@@ -12,10 +12,10 @@ import { decodeJwt, decodeProtectedHeader, exportJWK, type JWK } from 'jose';
 import request from 'supertest';
 import { ConfigError, createM2MClient, MemoryTokenStore, revocationProxy, tokenProxy, type M2MClientOptions } from '../lib/index.js';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
-import { getAuthorizationCode } from './support/oidc-refresh.js';
-import { startOidcProvider, type RunningOidcProvider } from './support/oidc-provider.js';
+import { getAuthorizationCode } from '../fixtures/oidc-refresh.js';
+import { startOidcProvider, type RunningOidcProvider } from '../fixtures/oidc-provider.js';
 import { startScriptedIdp, until } from './support/m2m.js';
-import { ServerPool } from './support/serve.js';
+import { ServerPool } from '../fixtures/listen.js';
 
 const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });

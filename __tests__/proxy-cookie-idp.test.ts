@@ -3,11 +3,10 @@
  * script never gets a refresh token, and the cookie's Max-Age is always a sane whole number.
  */
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { tokenProxy, type TokenProxyOptions } from '../lib/index.js';
-import { ServerPool } from './support/serve.js';
+import { listen, ServerPool, type Listening } from '../fixtures/listen.js';
 
 const ORIGIN = 'https://app.example.test';
 const BROWSER = { Origin: ORIGIN, 'X-CSRF-Token': '1' };
@@ -19,10 +18,11 @@ const idpServer = createServer((req, res: ServerResponse) => {
 });
 const pool = new ServerPool();
 let url: string;
+let idp: Listening;
 beforeAll(async () => {
-  await new Promise<void>((r) => idpServer.listen(0, '127.0.0.1', r));
+  idp = await listen(idpServer);
   const options: TokenProxyOptions = {
-    tokenEndpoint: `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}/token`,
+    tokenEndpoint: `${idp.url}/token`,
     clientId: 'web-app',
     clientSecret: 'web-secret',
     logger: false,
@@ -34,8 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await pool.closeAll();
-  idpServer.closeAllConnections();
-  await new Promise((r) => idpServer.close(r));
+  await idp.close();
 });
 
 const login = () => request(url).post('/auth/token').set(BROWSER).type('form').send(ALICE);

@@ -4,9 +4,9 @@
  */
 import express from 'express';
 import request from 'supertest';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { revocationProxy, tokenProxy, type RefreshCookieOptions, type TokenProxyOptions } from '../lib/index.js';
-import { ServerPool } from './support/serve.js';
+import { ServerPool } from '../fixtures/listen.js';
 
 const ORIGIN = 'https://app.example.test';
 const BROWSER = { Origin: ORIGIN, 'X-CSRF-Token': '1' };

@@ -2,13 +2,11 @@
  * What the browser gets when the IdP misbehaves, and what the operator gets in the log. Each IdP
  * fault mode answers an exact status and OAuth body; no secret and no query string is ever logged.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
-import { startMockIdp, type FaultMode, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type FaultMode, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { tokenProxy, type TokenProxyOptions } from '../lib/index.js';
-import { ServerPool } from './support/serve.js';
+import { listen, ServerPool } from '../fixtures/listen.js';
 
 let idp: MockIdp;
 const pool = new ServerPool();
@@ -86,10 +84,9 @@ describe('IdP fault modes → exact status and body', () => {
   });
 
   test('connection refused → 502 temporarily_unavailable', async () => {
-    const dead = createServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
-    const port = (dead.address() as AddressInfo).port;
-    await new Promise<void>((r) => dead.close(() => r()));
+    const dead = await listen();
+    const { port } = dead;
+    await dead.close();
     const p = await proxyUrl({ tokenEndpoint: `http://127.0.0.1:${port}/auth/oauth2/token` });
     const res = await request(p).post('/auth/token').type('form').send(ALICE).expect(502);
     expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: 'The identity provider could not be reached' });

@@ -2,11 +2,10 @@
  * Every grant of the seeds end to end through the proxies, against the mock IdP, for both
  * client-authentication methods and both parameter placements (EIAM query string, CIAM form body).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
+import { listen, type Listening } from '../fixtures/listen.js';
 import { mfaChallengeProxy, revocationProxy, tokenProxy, type TokenProxyOptions } from '../lib/index.js';
 
 let idp: MockIdp;
@@ -14,12 +13,6 @@ beforeAll(async () => {
   idp = await startMockIdp();
 });
 afterAll(() => idp.close());
-
-async function listen(app: express.Express): Promise<{ url: string; server: Server }> {
-  const server = createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
 
 type Variant = { name: string; profile: 'eiam' | 'ciam'; clientAuth: 'client_secret_basic' | 'client_secret_post' };
 const VARIANTS: Variant[] = [
@@ -31,7 +24,7 @@ const VARIANTS: Variant[] = [
 
 describe.each(VARIANTS)('$name', ({ profile, clientAuth }) => {
   let url: string;
-  let server: Server;
+  let server: Listening;
   beforeAll(async () => {
     const options: TokenProxyOptions = {
       profile,
@@ -47,9 +40,10 @@ describe.each(VARIANTS)('$name', ({ profile, clientAuth }) => {
     app.post('/auth/token', tokenProxy(options));
     app.post('/auth/mfa/challenge', mfaChallengeProxy(options));
     app.post('/auth/revoke', revocationProxy(options));
-    ({ url, server } = await listen(app));
+    server = await listen(app);
+    url = server.url;
   });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  afterAll(() => server.close());
 
   /** Where the IdP saw the parameters: EIAM keeps them in the query, CIAM in the body. */
   const seen = (): Record<string, string> => (profile === 'eiam' ? idp.stats.lastRequest!.query : idp.stats.lastRequest!.body);
@@ -162,7 +156,7 @@ describe('discovery and profile defaults', () => {
     app.post('/token', tokenProxy(options));
     app.post('/revoke', revocationProxy(options));
     app.post('/challenge', mfaChallengeProxy(options));
-    const { url, server } = await listen(app);
+    const { url, close } = await listen(app);
     try {
       const res = await request(url).post('/token').send({ grant_type: 'password', username: 'alice', password: 'alice-password' }).expect(200);
       expect(idp.stats.lastRequest!.path).toBe('/oauth2/token');
@@ -172,7 +166,7 @@ describe('discovery and profile defaults', () => {
       await request(url).post('/challenge').send({ mfa_token: mfa.body.mfa_token, challenge_type: 'oob' }).expect(200);
       expect(idp.stats.lastRequest!.path).toBe('/auth/mfa/challenge');
     } finally {
-      server.close();
+      await close();
     }
   });
 
@@ -181,7 +175,7 @@ describe('discovery and profile defaults', () => {
     const options = { profile: 'eiam' as const, issuer: idp.issuer, clientId: 'web-app', clientSecret: 'web-secret', logger: false as const };
     app.post('/token', tokenProxy(options));
     app.post('/challenge', mfaChallengeProxy(options));
-    const { url, server } = await listen(app);
+    const { url, close } = await listen(app);
     try {
       const mfa = await request(url).post('/token').send({ grant_type: 'password', username: 'bob', password: 'bob-password' }).expect(400);
       expect(idp.stats.lastRequest).toMatchObject({ path: '/auth/oauth2/token', query: { grant_type: 'password', username: 'bob' }, body: {} });
@@ -189,7 +183,7 @@ describe('discovery and profile defaults', () => {
       await request(url).post('/challenge').send({ mfa_token: mfa.body.mfa_token, challenge_type: 'oob', oob_channel: 'sms' }).expect(200);
       expect(idp.stats.lastRequest).toMatchObject({ path: '/auth/mfa/challenge', query: { mfa_token: mfa.body.mfa_token } });
     } finally {
-      server.close();
+      await close();
     }
   });
 });

@@ -4,9 +4,9 @@
  */
 import { request as httpRequest } from 'node:http';
 import express from 'express';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { mfaChallengeProxy, proxyRequestParser, revocationProxy, tokenProxy } from '../lib/index.js';
-import { ServerPool } from './support/serve.js';
+import { ServerPool } from '../fixtures/listen.js';
 
 const ORIGIN = 'https://app.example.test';
 let idp: MockIdp;

@@ -4,14 +4,13 @@
  * header), send refresh tokens where they should not be, odd Retry-After values, a body that never ends.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { tokenProxy, type ProxyResultEvent, type TokenProxyOptions } from '../lib/index.js';
 import { IdpClient } from '../lib/idp/idp-client.js';
 import { proxyChecker } from '../lib/proxy/options.js';
 import { basicAuthorization } from '../lib/idp/client-auth.js';
-import { ServerPool } from './support/serve.js';
+import { listen, ServerPool, type Listening } from '../fixtures/listen.js';
 
 const SECRET = 'Sup3r+s/cr=t:Wört"\\x';
 const CLIENT = 'web-app';
@@ -60,14 +59,14 @@ const echo = (status: number, extra: Record<string, unknown> = {}): Reply => (re
 const pool = new ServerPool();
 const logs: string[] = [];
 const logger = { warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
+let idpListening: Listening;
 beforeAll(async () => {
-  await new Promise<void>((r) => idpServer.listen(0, '127.0.0.1', r));
-  idpUrl = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}/token`;
+  idpListening = await listen(idpServer);
+  idpUrl = `${idpListening.url}/token`;
 });
 afterAll(async () => {
   await pool.closeAll();
-  idpServer.closeAllConnections();
-  await new Promise((r) => idpServer.close(r));
+  await idpListening.close();
 });
 beforeEach(() => {
   logs.length = 0;

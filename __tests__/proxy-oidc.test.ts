@@ -7,9 +7,9 @@ import { jest } from '@jest/globals';
 import express from 'express';
 import request from 'supertest';
 import { revocationProxy, tokenProxy, type TokenProxyOptions } from '../lib/index.js';
-import { getAuthorizationCode } from './support/oidc-refresh.js';
-import { startOidcProvider, type RunningOidcProvider } from './support/oidc-provider.js';
-import { ServerPool } from './support/serve.js';
+import { getAuthorizationCode } from '../fixtures/oidc-refresh.js';
+import { startOidcProvider, type RunningOidcProvider } from '../fixtures/oidc-provider.js';
+import { ServerPool } from '../fixtures/listen.js';
 
 const SPECIAL_SECRET = 'p:a+s/s%w&o rd=~"!';
 const REDIRECT_URI = 'http://127.0.0.1:9/callback';

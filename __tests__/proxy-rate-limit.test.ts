@@ -14,9 +14,9 @@ import express, { type RequestHandler } from 'express';
 import express4 from 'express4';
 import { rateLimit, type Options } from 'express-rate-limit';
 import request from 'supertest';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { mfaChallengeProxy, proxyGuess, proxyRequestParser, tokenProxy } from '../lib/index.js';
-import { ServerPool } from './support/serve.js';
+import { ServerPool } from '../fixtures/listen.js';
 
 // ---- recipe (docs: "Brute force") ----
 /** Same body shape and no-store header as every other proxy answer. */

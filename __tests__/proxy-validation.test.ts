@@ -4,9 +4,9 @@
  */
 import express from 'express';
 import request from 'supertest';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { mfaChallengeProxy, revocationProxy, tokenProxy, type ProxyResultEvent, type TokenProxyOptions } from '../lib/index.js';
-import { ServerPool } from './support/serve.js';
+import { ServerPool } from '../fixtures/listen.js';
 
 const WEIRD_SECRET = 'p:a+s/s%w&o rd=ü密';
 

@@ -6,8 +6,8 @@
 import type { Redis } from 'ioredis';
 import { createM2MClient, TokenStoreError, type M2MClient, type M2MClientOptions, type M2MErrorEvent, type M2MToken, type M2MTokenFetchedEvent } from '../lib/index.js';
 import { redisTokenStore, RedisUnavailableError } from '../lib/redis/index.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
-import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from './support/redis-server.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
+import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from '../fixtures/redis-server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -6,9 +6,9 @@ import express from 'express';
 import request from 'supertest';
 import type { Redis } from 'ioredis';
 import { tokenProxy } from '../lib/index.js';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { tokenRateLimits, type TokenRateLimitOptions } from '../docs/redis-rate-limit.js';
-import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from './support/redis-server.js';
+import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from '../fixtures/redis-server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

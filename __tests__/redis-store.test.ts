@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ConfigError } from '../lib/index.js';
 import { redisTokenStore, RedisUnavailableError } from '../lib/redis/index.js';
-import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from './support/redis-server.js';
+import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from '../fixtures/redis-server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

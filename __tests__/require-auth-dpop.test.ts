@@ -4,8 +4,6 @@
  * status and challenge, and replay across two instances sharing a real Redis.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import express from 'express';
 import request from 'supertest';
 import { Redis } from 'ioredis';
@@ -14,15 +12,16 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type Crypt
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
 import { redisTokenStore } from '../lib/redis/index.js';
-import { startJwksServer, type JwksServer } from './support/jwks-server.js';
-import { startOidcProvider, type RunningOidcProvider } from './support/oidc-provider.js';
-import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from './support/redis-server.js';
+import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
+import { listen, type Listening } from '../fixtures/listen.js';
+import { startOidcProvider, type RunningOidcProvider } from '../fixtures/oidc-provider.js';
+import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from '../fixtures/redis-server.js';
 
 const b64sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
 describe('interop: oidc-provider issues, oauth4webapi proves, requireAuth accepts', () => {
   let op: RunningOidcProvider;
-  let api: Server;
+  let api: Listening;
   let apiUrl: string;
   beforeAll(async () => {
     clearDiscoveryCache();
@@ -30,12 +29,11 @@ describe('interop: oidc-provider issues, oauth4webapi proves, requireAuth accept
     const app = express();
     app.get('/orders', requireAuth({ issuer: op.issuer, audience: op.resource, logger: false }), (req, res) => res.json({ dpop: req.auth!.dpop }));
     app.use(oauthErrorHandler());
-    api = app.listen(0, '127.0.0.1');
-    await new Promise((r) => api.once('listening', r));
-    apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    api = await listen(app);
+    apiUrl = api.url;
   });
   afterAll(async () => {
-    api.close();
+    await api.close();
     await op.close();
   });
 

@@ -7,7 +7,7 @@ import request from 'supertest';
 import { CompactSign, SignJWT, generateKeyPair } from 'jose';
 import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
-import { startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
 
 let idp: JwksServer;
 beforeEach(async () => {

@@ -9,8 +9,8 @@ import request from 'supertest';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { basicAuthorization } from '../lib/idp/client-auth.js';
 import { claimCheck, oauthErrorHandler, requireAuth, requireIssuer, type IssuerOptions, type RequireAuthOptions } from '../lib/index.js';
-import { startJwksServer, type JwksServer } from './support/jwks-server.js';
-import { startOidcProvider, type RunningOidcProvider } from './support/oidc-provider.js';
+import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
+import { startOidcProvider, type RunningOidcProvider } from '../fixtures/oidc-provider.js';
 
 let staff: RunningOidcProvider;
 let customers: RunningOidcProvider;

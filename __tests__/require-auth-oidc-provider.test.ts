@@ -4,7 +4,7 @@ import request from 'supertest';
 import { oauthErrorHandler, requireAuth, requireScopes } from '../lib/index.js';
 import { basicAuthorization } from '../lib/idp/client-auth.js';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
-import { startOidcProvider, type RunningOidcProvider } from './support/oidc-provider.js';
+import { startOidcProvider, type RunningOidcProvider } from '../fixtures/oidc-provider.js';
 
 let op: RunningOidcProvider;
 let app: express.Express;

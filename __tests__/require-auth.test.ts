@@ -2,7 +2,7 @@ import express from 'express';
 import request from 'supertest';
 import { SignJWT, exportJWK, generateKeyPair, base64url } from 'jose';
 import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
-import { startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
 
 let idp: JwksServer;
 

@@ -15,7 +15,7 @@ import {
   tokenProxy,
   type TokenProxyOptions,
 } from '../lib/index.js';
-import { ServerPool } from './support/serve.js';
+import { ServerPool } from '../fixtures/listen.js';
 
 const pool = new ServerPool();
 afterAll(() => pool.closeAll());

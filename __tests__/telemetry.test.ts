@@ -7,9 +7,9 @@ import request from 'supertest';
 import { metrics, trace } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { startMockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp } from '../fixtures/mock-idp/index.js';
 import { createM2MClient, oauthErrorHandler, requireAuth, tokenProxy } from '../lib/index.js';
-import { startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
 
 class TestReader extends MetricReader {
   protected async onShutdown(): Promise<void> {}

@@ -1,7 +1,9 @@
 /** Shared bits of the benchmark scripts: rows, autocannon runs, child servers. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import type { RequestListener, Server } from 'node:http';
 import autocannon from 'autocannon';
+import { listen } from '../fixtures/listen.js';
 
 export interface Row {
   name: string;
@@ -30,6 +32,13 @@ export async function load(url: string, header?: () => string, extra: Partial<au
 }
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** In a child started by startChild(): listen on 127.0.0.1 and tell the parent the port; SIGTERM closes it. */
+export async function serveForParent(target: Server | RequestListener): Promise<void> {
+  const { port, close } = await listen(target);
+  console.log(`PORT=${port}`);
+  process.once('SIGTERM', () => void close().then(() => process.exit(0)));
+}
 
 /** Starts a TypeScript server script in its own process so it does not share a core's event loop with autocannon. */
 export async function startChild(script: string, env: Record<string, string>): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {

@@ -8,6 +8,7 @@
 import express, { type RequestHandler } from 'express';
 import { auth } from 'express-oauth2-jwt-bearer';
 import { requireAuth } from '../lib/index.js';
+import { serveForParent } from './common.js';
 
 const issuer = process.env.ISSUER!;
 const audience = process.env.AUDIENCE!;
@@ -28,8 +29,4 @@ app.get('/__cpu', (_req, res) => {
 app.get('/bare', ok);
 app.get('/orders', (req, res, next) => (req.headers['x-guard'] === 'auth0' ? auth0 : kit)(req, res, next), ok);
 
-const server = app.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  console.log(`PORT=${typeof address === 'object' && address ? address.port : 0}`);
-});
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+await serveForParent(app);

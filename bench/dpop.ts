@@ -10,7 +10,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type autocannon from 'autocannon';
 import { CONNECTIONS, DURATION, fmt, load, median, pin, printTable, startChild, unpin, type Row } from './common.js';
-import { startJwksServer } from '../__tests__/support/jwks-server.js';
+import { startJwksServer } from '../fixtures/jwks-server.js';
 import { jwkThumbprint } from '../lib/m2m/dpop-key.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);

@@ -11,6 +11,7 @@ import { auth } from 'express-oauth2-jwt-bearer';
 import { metrics } from '@opentelemetry/api';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { requireAuth } from '../lib/index.js';
+import { serveForParent } from './common.js';
 
 const issuer = process.env.ISSUER!;
 const audience = process.env.AUDIENCE!;
@@ -81,8 +82,4 @@ app.get('/floor', floor, ok);
 app.get('/auth0-RS256', auth({ issuer, audience, jwksUri, tokenSigningAlg: 'RS256' }), ok);
 app.get('/auth0-ES256', auth({ issuer, audience, jwksUri, tokenSigningAlg: 'ES256' }), ok);
 
-const server = app.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  console.log(`PORT=${typeof address === 'object' && address ? address.port : 0}`);
-});
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+await serveForParent(app);

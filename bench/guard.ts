@@ -9,7 +9,7 @@ import { SignJWT } from 'jose';
 import { requireAuth } from '../lib/index.js';
 import { cpus } from 'node:os';
 import { DURATION, CONNECTIONS, fmt, load, median, pin, printTable, startChild, unpin, type Row } from './common.js';
-import { startJwksServer } from '../__tests__/support/jwks-server.js';
+import { startJwksServer } from '../fixtures/jwks-server.js';
 import { benchTokens, type BenchAlg } from './tokens.js';
 import { fileURLToPath } from 'node:url';
 

@@ -10,12 +10,11 @@
  * the bench short and still covers ~7 refresh windows of a 5 s token).
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startMockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp } from '../fixtures/mock-idp/index.js';
 import { createM2MClient, type M2MTokenFetchedEvent } from '../lib/index.js';
 import { withBearer } from '../lib/m2m/fetch.js';
-import { fmt, printTable, startChild, type Row } from './common.js';
+import { fmt, printTable, serveForParent, startChild, type Row } from './common.js';
 
 const GET_N = Number(process.env.M2M_BENCH_GET_N ?? 1_000_000);
 const FETCH_SECONDS = Number(process.env.M2M_BENCH_FETCH_SECONDS ?? 1.5);
@@ -25,14 +24,14 @@ const REFRESH_SECONDS = Number(process.env.M2M_BENCH_REFRESH_SECONDS ?? 15);
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
 
 /** The downstream runs in its own process so it does not share the client's event loop. */
-function runDownstream(): void {
+async function runDownstream(): Promise<void> {
   const server = createServer((req, res) => {
     const ok = (req.headers.authorization ?? '').startsWith('Bearer ');
     res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
     res.end(ok ? '{"ok":true}' : '{"error":"invalid_token"}');
   });
   server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1', () => console.log(`PORT=${(server.address() as AddressInfo).port}`));
+  await serveForParent(server);
 }
 
 async function warmGetToken(tokenEndpoint: string): Promise<Row[]> {
@@ -171,7 +170,7 @@ export async function benchM2M(): Promise<Row[]> {
 }
 
 if (process.env.M2M_BENCH_ROLE === 'downstream') {
-  runDownstream();
+  await runDownstream();
 } else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   console.log(`createM2MClient() benchmark — node ${process.version}`);
   printTable('createM2MClient()', await benchM2M());

@@ -14,14 +14,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { Agent, createServer, request, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
-import { startMockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp } from '../fixtures/mock-idp/index.js';
 import { tokenProxy } from '../lib/index.js';
 import { basicAuthorization } from '../lib/idp/client-auth.js';
-import { CONNECTIONS, DURATION, fmt, load, printTable, startChild, type Row, pin } from './common.js';
+import { CONNECTIONS, DURATION, fmt, load, printTable, serveForParent, startChild, type Row, pin } from './common.js';
 
 const CLIENT = { clientId: 'web-app', clientSecret: 'web-secret' };
 const BODY = 'grant_type=password&username=alice&password=alice-password';
@@ -47,7 +46,7 @@ async function runIdp(): Promise<void> {
     if (req.method === 'POST') idp.resetStats();
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(info));
   });
-  side.listen(0, '127.0.0.1', () => console.log(`PORT=${(side.address() as AddressInfo).port}`));
+  await serveForParent(side);
 }
 
 /** Drains a request body; the reference relays ignore it and send the fixed BODY. */
@@ -61,7 +60,7 @@ const drain = (req: IncomingMessage): Promise<void> =>
  * (no parsing, validation or error mapping): one over fetch (what IdpClient uses), one over
  * node:http with a keep-alive Agent. They show how much of the proxy's cost is the HTTP client.
  */
-function runProxy(): void {
+async function runProxy(): Promise<void> {
   const endpoint = process.env.PROXY_BENCH_TOKEN_ENDPOINT!;
   const auth = basicAuthorization(CLIENT.clientId, CLIENT.clientSecret);
   const headers = { authorization: auth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
@@ -87,7 +86,7 @@ function runProxy(): void {
   });
   const server = createServer(app);
   server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1', () => console.log(`PORT=${(server.address() as AddressInfo).port}`));
+  await serveForParent(server);
 }
 
 const post = (headers: Record<string, string> = {}) => ({
@@ -187,7 +186,7 @@ const role = process.env.PROXY_BENCH_ROLE;
 if (role === 'idp') {
   await runIdp();
 } else if (role === 'proxy') {
-  runProxy();
+  await runProxy();
 } else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   console.log(`tokenProxy() benchmark — node ${process.version}`);
   printTable('tokenProxy()', await benchProxy());

@@ -12,10 +12,10 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
-import { startMockIdp, type MockIdp } from '../demo-app/mock-idp/index.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { createM2MClient, type M2MClient, type M2MClientOptions, type M2MTokenFetchedEvent } from '../lib/index.js';
 import { redisTokenStore } from '../lib/redis/index.js';
-import { closeClients, findRedisServer, redisClient, startRedis } from '../__tests__/support/redis-server.js';
+import { closeClients, findRedisServer, redisClient, startRedis } from '../fixtures/redis-server.js';
 import { fmt, printTable, type Row } from './common.js';
 
 const SECONDS = Number(process.env.REDIS_BENCH_SECONDS ?? 15);

@@ -49,7 +49,7 @@ export const CLIENT_AUTH: readonly ClientAuthMethod[] = ['client_secret_basic', 
 export const PARAMS_IN: readonly ParamsIn[] = ['query', 'body'];
 export const INVENTORY_SCOPE = 'inventory:read';
 
-/** The mock IdP's seeded clients (demo-app/mock-idp/clients.ts). Used only when the mock runs. */
+/** The mock IdP's seeded clients (fixtures/mock-idp/clients.ts). Used only when the mock runs. */
 const MOCK = {
   web: { clientId: 'web-app', clientSecret: 'web-secret', audience: 'https://api.example.test' },
   m2m: { clientId: 'svc-report', clientSecret: 'svc-secret' },

@@ -1,13 +1,13 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../lib/index.js';
 import { createApi } from './api.js';
 import { loadConfig, type DemoConfig } from './config.js';
 import { DemoConfigError, type Env } from './env.js';
 import { createInventory } from './inventory.js';
-import { startMockIdp, type MockIdp } from './mock-idp/index.js';
+import { listen as listenOnLoopback, type Listening } from '../fixtures/listen.js';
+import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 
-/** The customer tenant's seeded client (demo-app/mock-idp/clients.ts, CUSTOMER_CLIENTS). */
+/** The customer tenant's seeded client (fixtures/mock-idp/clients.ts, CUSTOMER_CLIENTS). */
 const CUSTOMER_WEB_CLIENT = { clientId: 'shop-web', clientSecret: 'shop-secret' };
 import type { Log } from './request-log.js';
 import type { ApiSettings, IdpConnection } from './settings.js';
@@ -34,31 +34,11 @@ export interface DemoHandle {
   close(): Promise<void>;
 }
 
-interface Listening {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** Always 127.0.0.1: a demo with demo passwords must not be reachable from the network. */
+/** Always 127.0.0.1 (fixtures/listen.ts): a demo with demo passwords must not be reachable from the network. */
 async function listen(server: Server, port: number, variable: string): Promise<Listening> {
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new DemoConfigError(variable, `port ${port} is already in use; choose another or use 0 for any free port`) : err);
-    };
-    server.once('error', onError);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', onError);
-      resolve();
-    });
+  return listenOnLoopback(server, { port }).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'EADDRINUSE' ? new DemoConfigError(variable, `port ${port} is already in use; choose another or use 0 for any free port`) : err;
   });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { loadEnvFile } from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { CUSTOMER_USERS, DEFAULT_USERS } from './mock-idp/index.js';
+import { CUSTOMER_USERS, DEFAULT_USERS } from '../fixtures/mock-idp/index.js';
 import { DemoConfigError } from './env.js';
 import { startDemo, type DemoHandle } from './demo.js';
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { describeWithTool } from './system-tool.js';
+import { describeWithTool } from '../../fixtures/system-tool.js';
 
 /**
  * Real-browser tests use Debian's Chromium through playwright-core (Playwright's own browser
@@ -22,7 +22,7 @@ export const CHROMIUM_ARGS = [
 
 /**
  * `describe` when Chromium is there. Without it the suite never passes silently: with CI set it
- * fails with the install command; elsewhere it is skipped and one line says so (support/system-tool.ts).
+ * fails with the install command; elsewhere it is skipped and one line says so (fixtures/system-tool.ts).
  */
 export function describeWithChromium(name: string, fn: () => void): void {
   describeWithTool(

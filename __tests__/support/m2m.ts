@@ -2,27 +2,11 @@
  * Small real HTTP servers on 127.0.0.1 for the M2M tests: a scriptable token endpoint (for answers
  * the mock IdP never gives) and a downstream API. No fetch mocking anywhere.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
+import { listen, type Listening } from '../../fixtures/listen.js';
 
-export interface Listening {
-  url: string;
-  close(): Promise<void>;
-}
-
-export async function listen(server: Server): Promise<Listening> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+export { listen, type Listening };
 
 export interface TokenAnswer {
   status?: number;

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Verifier, VerifiedToken } from './verifier.js';
+import * as clock from '../clock.js';
 
 interface Entry extends VerifiedToken {
   exp: number;
@@ -60,7 +61,7 @@ export class VerifiedCache {
   get(token: string): Entry | undefined {
     const entry = this.#lru.get(token);
     if (entry === undefined) return undefined;
-    const now = Date.now() / 1000;
+    const now = clock.now() / 1000;
     const { verifier } = entry;
     if (
       entry.generation !== verifier.keys.hitGeneration() ||

@@ -4,6 +4,7 @@
  * Options are compiled once per options object (the guard passes the same one every time).
  */
 import { errors, type JWTPayload, type JWTVerifyOptions, type ProtectedHeaderParameters } from 'jose';
+import * as clock from '../clock.js';
 
 const MULTIPLIERS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_557_600 };
 const DURATION = /^(\+|-)? ?(\d+|\d+\.\d+) ?(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|years?|yrs?|y)(?: (ago|from now))?$/i;
@@ -116,7 +117,7 @@ export function checkClaims(header: ProtectedHeaderParameters, payload: JWTPaylo
 
   if (c.tolerance instanceof TypeError) throw c.tolerance;
   const tolerance = c.tolerance;
-  const now = finite('currentDate option', Math.floor((c.currentDate?.getTime() ?? Date.now()) / 1000));
+  const now = finite('currentDate option', Math.floor((c.currentDate?.getTime() ?? clock.now()) / 1000));
   const iat = numericDate(payload, 'iat', c.maxTokenAge !== undefined);
   const nbf = numericDate(payload, 'nbf');
   if (nbf !== undefined && nbf > now + tolerance) throw failed('"nbf" claim timestamp check failed', payload, 'nbf');

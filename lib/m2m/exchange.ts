@@ -1,3 +1,4 @@
+import * as clock from '../clock.js';
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { LRUCache } from 'lru-cache';
@@ -82,7 +83,7 @@ function subjectExpiry(token: string, expectedIssuer: string | undefined): numbe
   }
   const exp = claims?.exp;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return undefined;
-  if (exp * 1000 <= Date.now()) throw new InvalidTokenError('The subject token has expired');
+  if (exp * 1000 <= clock.now()) throw new InvalidTokenError('The subject token has expired');
   return exp * 1000;
 }
 
@@ -133,7 +134,7 @@ export function createExchange(ctx: ExchangeContext): Exchanger {
     for (let attempt = 1; ; attempt++) {
       try {
         const where = describeUrl(await idp.endpointUrl('token'));
-        const issuedAt = Date.now();
+        const issuedAt = clock.now();
         const res = await idp.post('token', params);
         const stored = interpretTokenResponse(res, { where, requestedScope: t.scope, defaultExpiresInMs: ctx.defaultExpiresInMs, sanitize, issuedAt });
         const issued = res.body.issued_token_type;
@@ -178,13 +179,13 @@ export function createExchange(ctx: ExchangeContext): Exchanger {
       return Promise.reject(err);
     }
     const hit = cache.get(key);
-    if (hit !== undefined && Date.now() < hit.staleAt) return Promise.resolve(hit.token);
+    if (hit !== undefined && clock.now() < hit.staleAt) return Promise.resolve(hit.token);
     const running = inflight.get(key);
     if (running !== undefined) return running;
     const p = request(subject, t, o, subjectExp).then(
       (entry) => {
         inflight.delete(key);
-        const ttl = Math.ceil(entry.staleAt - Date.now());
+        const ttl = Math.ceil(entry.staleAt - clock.now());
         if (ttl > 0) cache.set(key, entry, { ttl });
         return entry.token;
       },

@@ -1,6 +1,7 @@
 import type { SealKeys } from './seal.js';
 import type { StoredToken, TokenStore } from './store.js';
 import { sleep } from './retry.js';
+import * as clock from '../clock.js';
 
 /** A shared store failed or was too slow. Reported through `onError` (phase 'store'), never thrown to callers. */
 export class TokenStoreError extends Error {
@@ -67,7 +68,7 @@ export class SharedStore {
   }
 
   async #call<T>(op: string, key: string, run: () => T | Promise<T>): Promise<T | Failed> {
-    if (this.#skipUntil !== 0 && Date.now() < this.#skipUntil) return FAILED;
+    if (this.#skipUntil !== 0 && clock.now() < this.#skipUntil) return FAILED;
     let timer: NodeJS.Timeout | undefined;
     try {
       const timedOut = new Promise<never>((_, reject) => {
@@ -76,7 +77,7 @@ export class SharedStore {
       });
       return await Promise.race([Promise.resolve().then(run), timedOut]);
     } catch (err) {
-      this.#skipUntil = Date.now() + this.backoff;
+      this.#skipUntil = clock.now() + this.backoff;
       if (err instanceof TokenStoreError) this.report(err, key);
       else {
         const e = err as { name?: string; code?: string } | null;
@@ -136,6 +137,7 @@ export class SharedStore {
     usable: (t: StoredToken) => boolean,
     keepAlive: boolean,
   ): Promise<{ token: StoredToken } | { locked: true } | undefined> {
+    // A wait, not an expiry check: real time, whatever clock the tests set.
     const deadline = Date.now() + waitMs;
     let interval = 20;
     while (Date.now() < deadline) {

@@ -6,6 +6,7 @@ import { SharedStore, type TokenStoreError } from './shared-store.js';
 import type { StoredToken } from './store.js';
 import type { TokenSpec } from './spec.js';
 import type { M2MCacheHitEvent, M2MHooks, M2MToken } from './types.js';
+import * as clock from '../clock.js';
 
 interface Entry {
   readonly token: M2MToken;
@@ -93,7 +94,7 @@ export class TokenCache {
     if (!force) {
       const e = this.#lru.get(spec.key);
       if (e !== undefined) {
-        const now = Date.now();
+        const now = clock.now();
         if (now < e.staleAt) {
           if (now >= e.nextRefreshAt) this.#refresh(spec, e);
           if (this.#onCacheHit !== undefined) emit(this.#onCacheHit, e.hit);
@@ -108,7 +109,7 @@ export class TokenCache {
     }
     if (!force && this.#failures.size !== 0) {
       const failed = this.#failures.get(spec.key);
-      if (failed !== undefined && Date.now() < failed.until) return Promise.reject(failed.error);
+      if (failed !== undefined && clock.now() < failed.until) return Promise.reject(failed.error);
     }
     return this.#start(spec, force ? 'force' : 'miss', 1).promise;
   }
@@ -143,7 +144,7 @@ export class TokenCache {
     e.nextRefreshAt = Infinity;
     this.#start(spec, 'refresh', 0).promise.catch(() => {
       // Try again later, but early enough that several tries fit before the token goes stale.
-      const now = Date.now();
+      const now = clock.now();
       e.nextRefreshAt = now + Math.min(this.#o.maxPauseMs, Math.max(50, (e.staleAt - now) / 4));
     });
   }
@@ -177,12 +178,12 @@ export class TokenCache {
     const base = this.#o.idpBackoffMs;
     if (base <= 0) return;
     const ms = Math.max(base, Math.min(getRetryAfter(error) ?? 0, MAX_IDP_BACKOFF_MS));
-    this.#failures.set(key, { error, until: Date.now() + ms });
+    this.#failures.set(key, { error, until: clock.now() + ms });
   }
 
   #servable(key: string): boolean {
     const e = this.#lru.peek(key);
-    return e !== undefined && Date.now() < e.staleAt;
+    return e !== undefined && clock.now() < e.staleAt;
   }
 
   async #obtain(spec: TokenSpec, mode: Mode, flight: Flight, started: number): Promise<M2MToken> {
@@ -225,12 +226,12 @@ export class TokenCache {
 
   async #publish(shared: SharedStore, spec: TokenSpec, t: StoredToken, staleAt: number, locked: boolean): Promise<void> {
     // TTL in the store = lifetime minus skew, so no instance picks up a token this one would not serve.
-    await shared.set(spec.key, t, staleAt - Date.now());
+    await shared.set(spec.key, t, staleAt - clock.now());
     if (locked) await shared.unlock(spec.key);
   }
 
   #usable(t: StoredToken, mode: Mode, current: Entry | undefined): boolean {
-    const now = Date.now();
+    const now = clock.now();
     const { staleAt, refreshAt } = timing(t, this.#o.expirySkewMs, this.#o.refreshAhead);
     if (now >= staleAt) return false;
     // A refresh wants a newer token than ours, one that is not itself due for refresh.
@@ -252,7 +253,7 @@ export class TokenCache {
       this.#replacements.add(token);
     }
     const { staleAt, refreshAt } = timing(t, this.#o.expirySkewMs, this.#o.refreshAhead);
-    const now = Date.now();
+    const now = clock.now();
     if (now >= staleAt) return { token, entry: undefined };
     const hit: M2MCacheHitEvent = Object.freeze({ ...spec.info, expiresAt: t.expiresAt });
     const entry: Entry = { token, promise: Promise.resolve(token), record: t, staleAt, refreshAt, hit, nextRefreshAt: refreshAt };

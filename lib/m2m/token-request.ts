@@ -1,3 +1,4 @@
+import * as clock from '../clock.js';
 import { describeUrl } from '../idp/http.js';
 import type { DpopSigner } from './dpop.js';
 import { postWithDpop } from './dpop.js';
@@ -20,7 +21,7 @@ export function tokenRequester(o: ResolvedOptions, signer: DpopSigner | undefine
       try {
         const where = describeUrl(await idp.endpointUrl('token'));
         // Lifetime counts from when we asked, not from when the answer arrived: errs on the early side.
-        const issuedAt = Date.now();
+        const issuedAt = clock.now();
         const params = new URLSearchParams(spec.params as [string, string][]);
         const res = signer === undefined ? await idp.post('token', params) : await postWithDpop(idp, signer, params);
         const token = interpretTokenResponse(res, {
