@@ -50,6 +50,10 @@ export function extractCredentials(req: WithBodyQuery, options: ExtractOptions):
   const found: string[] = [];
   let scheme: Credentials['scheme'] = 'bearer';
   const header = req.headers.authorization;
+  // Node keeps the first of two Authorization headers; a proxy in front may act on the other.
+  if (header !== undefined && (req.headersDistinct?.authorization?.length ?? 1) > 1) {
+    throw options.invalidRequest('The request has more than one Authorization header; send exactly one');
+  }
   if (header !== undefined && (options.dpop ? ANY_SCHEME : BEARER_SCHEME).test(header)) {
     const m = HEADER.exec(header);
     if (m === null) {

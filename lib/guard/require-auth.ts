@@ -143,7 +143,11 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
 
   async function verify(token: string): Promise<VerifiedToken> {
     if (typeof token !== 'string' || token === '') return Promise.reject(invalidToken('The token must be a non-empty string'));
-    return cached(token) ?? verifyAndRemember(token, undefined);
+    const v = cached(token) ?? (await verifyAndRemember(token, undefined));
+    // No request, so no proof: a DPoP-bound token here would be a stolen token's way around the binding.
+    const refused = constraint.bearer(v);
+    if (refused !== undefined) throw refused;
+    return v;
   }
 
   const handler = function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {

@@ -46,7 +46,8 @@ export function resolveIssuer(o: IssuerOptions, tuning: Tuning, where = ''): Res
   if (typeof o.issuer !== 'string' || o.issuer === '') {
     fail('config_issuer', `${where}issuer is required: the exact \`iss\` value your IdP puts in access tokens`);
   }
-  const audience = typeof o.audience === 'string' ? [o.audience] : o.audience;
+  // Copies: arrays the caller keeps (a shared tenant record, say) must not change what was checked.
+  const audience = typeof o.audience === 'string' ? [o.audience] : Array.isArray(o.audience) ? [...o.audience] : o.audience;
   if (!Array.isArray(audience) || audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
     fail('config_audience', `${where}audience is required: the \`aud\` value (or values) tokens for this API carry`);
   }
@@ -81,7 +82,7 @@ export function resolveIssuer(o: IssuerOptions, tuning: Tuning, where = ''): Res
     algorithms,
     clockTolerance: check.number(o.clockTolerance, `${where}clockTolerance`, 5, { max: MAX_CLOCK_TOLERANCE }),
     maxTokenAge: check.number(o.maxTokenAge, `${where}maxTokenAge`, undefined, { positive: true }),
-    requiredClaims: o.requiredClaims ?? [],
+    requiredClaims: [...(o.requiredClaims ?? [])],
     typ: o.typ,
     ...tuning,
   };
@@ -89,7 +90,7 @@ export function resolveIssuer(o: IssuerOptions, tuning: Tuning, where = ''): Res
 
 function resolveAlgorithms(value: unknown, symmetric: boolean, where: string): string[] {
   const allowed: readonly string[] = symmetric ? SYMMETRIC_ALGS : ASYMMETRIC_ALGS;
-  const algorithms = value ?? (symmetric ? ['HS256'] : [...ASYMMETRIC_ALGS]);
+  const algorithms = Array.isArray(value) ? [...value] : (value ?? (symmetric ? ['HS256'] : [...ASYMMETRIC_ALGS]));
   if (!Array.isArray(algorithms) || algorithms.length === 0) fail('config_algorithms', `${where}algorithms must be a non-empty array`);
   for (const alg of algorithms as unknown[]) {
     if (allowed.includes(alg as string)) continue;

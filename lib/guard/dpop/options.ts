@@ -86,7 +86,7 @@ export function resolveDpop(
   check.knownKeys(o, ['mode', 'iatWindow', 'iatLeeway', 'algorithms', 'replayStore', 'onReplayStoreError', 'nonce'], {}, 'dpop.');
   const mode = o.mode ?? 'allowed';
   if (mode !== 'allowed' && mode !== 'required' && mode !== 'disabled') check.fail('config_options', "dpop.mode must be 'allowed', 'required' or 'disabled'");
-  const algorithms = o.algorithms ?? [...DPOP_ALGORITHMS];
+  const algorithms = Array.isArray(o.algorithms) ? [...o.algorithms] : (o.algorithms ?? [...DPOP_ALGORITHMS]);
   const allowed: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
   if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some((a) => !allowed.includes(a))) {
     check.fail('config_options', `dpop.algorithms must be a non-empty list of asymmetric algorithms (${allowed.join(', ')})`);

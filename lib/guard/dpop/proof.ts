@@ -25,9 +25,18 @@ export class MemoryReplayStore implements ReplayStore {
 
 /** The request's URI as a proof's `htu` must name it: scheme and host as Express sees them (trust proxy aware), no query or fragment. */
 export function requestHtu(req: Request): string | undefined {
-  const path = (req.originalUrl ?? req.url).split(/[?#]/, 1)[0];
-  return normalizeHtu(`${req.protocol}://${req.get('host') ?? ''}${path}`);
+  const path = (req.originalUrl ?? req.url).split(/[?#]/, 1)[0]!;
+  const host = req.get('host');
+  // The URL parser would resolve what the router does not: dot segments and backslashes (a proof
+  // for /orders passing on /x/../orders, routed to /x/:a/orders), a Host header carrying "/", "?"
+  // or "#" ("api.example/orders#" would move the real path into the fragment), or no Host at all
+  // (HTTP/1.0: the path read as the host). Such requests match no proof.
+  if (host === undefined || !HOST.test(host) || !path.startsWith('/') || path.includes('\\') || DOT_SEGMENT.test(path)) return undefined;
+  return normalizeHtu(`${req.protocol}://${host}${path}`);
 }
+
+const HOST = /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
 
 /** Scheme and host lower-cased, default port dropped, query and fragment removed (RFC 9449 §4.3). */
 function normalizeHtu(value: unknown): string | undefined {
