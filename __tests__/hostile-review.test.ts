@@ -11,7 +11,7 @@ import express from 'express';
 import request from 'supertest';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { oauthErrorHandler, requireAuth, type IssuerOptions, type RequireAuthHandler } from '../lib/index.js';
-import { startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
 
 const b64sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 

@@ -23,7 +23,7 @@ export class MemoryReplayStore implements ReplayStore {
   }
 }
 
-/** The request's URI as a proof's `htu` must name it: scheme and host as Express sees them (trust proxy aware), no query or fragment. */
+/** The request's URI as a proof's `htu` must name it: scheme from `req.protocol` (trust proxy aware), host from the Host header, no query or fragment. */
 export function requestHtu(req: Request): string | undefined {
   const path = (req.originalUrl ?? req.url).split(/[?#]/, 1)[0]!;
   const host = req.get('host');
