@@ -72,6 +72,22 @@ export class DpopProofVerifier {
     this.#replay = cfg.replayStore ?? new MemoryReplayStore();
   }
 
+  // A client signs every proof with the same key: its KeyObject and thumbprint are made once.
+  // Keyed by the RFC 7638 members, the only ones that define the key.
+  readonly #keys = new LRUCache<string, { key: KeyObject; jkt?: string }>({ max: 10_000 });
+
+  #keyOf(jwk: unknown): { key: KeyObject; jkt?: string } {
+    checkPublicJwk(jwk);
+    const k = jwk as Record<string, unknown>;
+    const id = JSON.stringify(k.kty === 'RSA' ? [k.kty, k.e, k.n] : [k.kty, k.crv, k.x, k.y]);
+    let known = this.#keys.get(id);
+    if (known === undefined) {
+      known = { key: publicKeyOf(k) };
+      this.#keys.set(id, known);
+    }
+    return known;
+  }
+
   #invalid(description: string, cause?: unknown): InvalidDpopProofError {
     return new InvalidDpopProofError(description, this.challenge('invalid_dpop_proof', description), { cause });
   }
@@ -82,7 +98,7 @@ export class DpopProofVerifier {
     let jwk: JWK | undefined;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(proof, (header) => (jwk = header.jwk as JWK | undefined, publicKeyOf(jwk)), {
+      ({ payload } = await jwtVerify(proof, (header) => (jwk = header.jwk as JWK | undefined, this.#keyOf(jwk).key), {
         typ: 'dpop+jwt',
         algorithms: this.cfg.algorithms,
         maxTokenAge: this.cfg.iatWindow,
@@ -98,7 +114,8 @@ export class DpopProofVerifier {
     const expected = requestHtu(req);
     if (expected === undefined || normalizeHtu(htu) !== expected) throw this.#invalid('The DPoP proof is for another URL (htu)');
     if (typeof ath !== 'string' || !safeEqual(ath, accessTokenHash(token))) throw this.#invalid('The DPoP proof is not for this access token (ath)');
-    const jkt = await calculateJwkThumbprint(jwk!, 'sha256');
+    const known = this.#keyOf(jwk);
+    const jkt = (known.jkt ??= await calculateJwkThumbprint(jwk!, 'sha256'));
     if (!safeEqual(jkt, boundJkt)) throw this.#invalid("The DPoP proof key is not the key the token is bound to (cnf.jkt)");
     if (this.cfg.nonce !== undefined && !this.#validNonce(payload.nonce)) {
       const description = 'A DPoP proof with the server nonce is required';
@@ -148,11 +165,15 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function publicKeyOf(jwk: unknown): KeyObject {
+/** Checked on every proof, cached key or not: a public EC, OKP or RSA JWK without private members. */
+function checkPublicJwk(jwk: unknown): void {
   if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) throw new ProofKeyError('The DPoP proof has no "jwk" header');
   const k = jwk as Record<string, unknown>;
   if (!PUBLIC_KTY.has(k.kty as string)) throw new ProofKeyError('The DPoP proof key must be an EC, OKP or RSA public key');
   if (PRIVATE_MEMBERS.some((m) => m in k)) throw new ProofKeyError('The DPoP proof "jwk" contains private key material');
+}
+
+function publicKeyOf(k: Record<string, unknown>): KeyObject {
   try {
     return createPublicKey({ key: k as never, format: 'jwk' });
   } catch {
