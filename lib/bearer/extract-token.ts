@@ -51,7 +51,7 @@ export function extractCredentials(req: WithBodyQuery, options: ExtractOptions):
   let scheme: Credentials['scheme'] = 'bearer';
   const header = req.headers.authorization;
   // Node keeps the first of two Authorization headers; a proxy in front may act on the other.
-  if (header !== undefined && (req.headersDistinct?.authorization?.length ?? 1) > 1) {
+  if (header !== undefined && authorizationHeaders(req.rawHeaders) > 1) {
     throw options.invalidRequest('The request has more than one Authorization header; send exactly one');
   }
   if (header !== undefined && (options.dpop ? ANY_SCHEME : BEARER_SCHEME).test(header)) {
@@ -125,4 +125,19 @@ function cookieValue(header: string | undefined, name: string): string | undefin
     value = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
   }
   return value === '' ? undefined : value;
+}
+
+/**
+ * How many Authorization headers the request carried. Node keeps only the first in `headers`; a
+ * scan of `rawHeaders` costs no allocation, unlike `headersDistinct`, which builds an object of
+ * every header (this runs on every guarded request).
+ */
+function authorizationHeaders(raw: readonly string[] | undefined): number {
+  if (raw === undefined) return 1;
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') n += 1;
+  }
+  return n;
 }

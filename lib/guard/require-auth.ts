@@ -5,11 +5,11 @@ import { InvalidRequestError, InvalidTokenError, MissingTokenError, type OAuthEr
 import type { GuardLogger, RequireAuthOptions } from './options.js';
 import { resolveOptions } from './resolve-options.js';
 import { Tenants } from './tenants.js';
-import { guardMetrics } from '../telemetry/otel.js';
+import { errorCode, guardMetrics } from '../telemetry/otel.js';
 import { SenderConstraint } from './dpop/sender-constraint.js';
 import { VerifiedCache } from './verified-cache.js';
 import type { Verifier, VerifiedToken } from './verifier.js';
-import './types.js';
+import type { AuthResult } from './types.js';
 
 /**
  * What {@link requireAuth} returns: Express middleware, plus a way to verify tokens that do not
@@ -87,7 +87,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   const telemetry = guardMetrics();
   /** Every refusal goes through here, so rejections are counted by error code. */
   const refuse = (next: NextFunction, err: unknown): void => {
-    telemetry.rejections?.add(1, { 'error.code': String((err as { code?: unknown })?.code ?? 'unexpected') });
+    telemetry.rejections?.add(1, { 'error.code': errorCode(err) });
     next(err);
   };
 
@@ -108,7 +108,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
         return verified;
       },
       (err: unknown) => {
-        telemetry.verifications?.add(1, { result: String((err as { code?: unknown })?.code ?? 'unexpected') });
+        telemetry.verifications?.add(1, { result: errorCode(err) });
         throw err;
       },
     );
@@ -167,14 +167,14 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     if (hit !== undefined) {
       const refused = constraint.bearer(hit);
       if (refused !== undefined) return refuse(next, refused);
-      req.auth = { token, issuer: hit.issuer, header: hit.header, payload: hit.payload, scopes: hit.scopes, dpop: undefined };
+      req.auth = authResult(token, hit, undefined);
       return next();
     }
     verifyAndRemember(token, req).then(
       (v) => {
         const refused = constraint.bearer(v);
         if (refused !== undefined) return refuse(next, refused);
-        req.auth = { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop: undefined };
+        req.auth = authResult(token, v, undefined);
         next();
       },
       (err) => refuse(next, err),
@@ -193,7 +193,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
         }
       }
       const jkt = await constraint.dpop(req, token, v);
-      req.auth = { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop: { jkt } };
+      req.auth = authResult(token, v, { jkt });
     } catch (err) {
       return refuse(next, err);
     }
@@ -205,6 +205,11 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     get: () => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0, hits, verifications }),
   });
   return handler;
+}
+
+/** What `req.auth` holds: the verified token (from the cache or a fresh verification) and how it was presented. */
+function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): AuthResult {
+  return { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop };
 }
 
 const LOG_REPEAT_MS = 60_000;

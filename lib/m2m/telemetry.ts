@@ -1,4 +1,4 @@
-import { m2mMetrics } from '../telemetry/otel.js';
+import { errorCode, m2mMetrics } from '../telemetry/otel.js';
 import type { M2MHooks } from './types.js';
 
 /**
@@ -10,7 +10,6 @@ export function withTelemetry(hooks: M2MHooks): M2MHooks {
   const m = m2mMetrics();
   if (m.tokenRequests === undefined) return hooks;
   const { onTokenFetched, onCacheHit, onError, onRetry } = hooks;
-  const code = (err: unknown) => String((err as { code?: unknown })?.code ?? 'unexpected');
   return {
     onTokenFetched(event) {
       if (event.source === 'idp') m.tokenRequests?.add(1, { outcome: 'ok' });
@@ -24,11 +23,11 @@ export function withTelemetry(hooks: M2MHooks): M2MHooks {
       onCacheHit?.(event);
     },
     onError(err, event) {
-      if (event.phase !== 'store') m.tokenRequests?.add(1, { outcome: code(err) });
+      if (event.phase !== 'store') m.tokenRequests?.add(1, { outcome: errorCode(err) });
       onError?.(err, event);
     },
     onRetry(event) {
-      m.retries?.add(1, { 'error.code': code(event.error) });
+      m.retries?.add(1, { 'error.code': errorCode(event.error) });
       onRetry?.(event);
     },
   };

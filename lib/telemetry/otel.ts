@@ -32,6 +32,12 @@ interface Meter {
 }
 
 const NAME = 'express-oauth-kit';
+
+/** An error's stable `code` as a metric attribute; errors without one (bugs) are 'unexpected'. */
+export function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'unexpected';
+}
 const SPAN_KIND_CLIENT = 2;
 const STATUS_ERROR = 2;
 
@@ -139,10 +145,10 @@ export async function idpCall<T extends { status: number }>(operation: string, m
     idpDuration?.record((performance.now() - started) / 1000, { 'oauthkit.idp.operation': operation, 'http.response.status_code': res.status });
     return res;
   } catch (err) {
-    const type = (err as { code?: unknown })?.code;
-    span.setAttribute('error.type', typeof type === 'string' ? type : 'error');
+    const type = errorCode(err);
+    span.setAttribute('error.type', type);
     span.setStatus({ code: STATUS_ERROR });
-    idpDuration?.record((performance.now() - started) / 1000, { 'oauthkit.idp.operation': operation, 'error.type': typeof type === 'string' ? type : 'error' });
+    idpDuration?.record((performance.now() - started) / 1000, { 'oauthkit.idp.operation': operation, 'error.type': type });
     throw err;
   } finally {
     span.end();
