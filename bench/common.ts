@@ -90,3 +90,41 @@ export const median = (values: number[]): number => {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
+
+/** Medians over interleaved rounds: req/s of a case, ratios within a round, CPU µs per request. */
+export interface RoundStats {
+  m(c: string): number;
+  ratio(a: string, b: string): number;
+  cpuRatio(a: string, b: string): number;
+  us(c: string): string;
+}
+
+/**
+ * Runs every case once per round, in an order that rotates each round, so drift and a
+ * neighbour's load hit every case alike; ratios are taken within a round, then the median over
+ * rounds is reported.
+ */
+export async function interleavedRounds(
+  cases: Record<string, () => Promise<LoadResult & { cpuPerRequest: number }>>,
+  rounds: number,
+): Promise<RoundStats> {
+  const names = Object.keys(cases);
+  const rps = Object.fromEntries(names.map((n) => [n, [] as number[]]));
+  const cpuUs = Object.fromEntries(names.map((n) => [n, [] as number[]]));
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + round) % names.length]!;
+      const r = await cases[name]!();
+      if (r.non2xx || r.errors) throw new Error(`bench run ${name} had failures: ${JSON.stringify(r)}`);
+      rps[name]!.push(r.rps);
+      cpuUs[name]!.push(r.cpuPerRequest);
+      if (process.env.BENCH_VERBOSE) console.error(`round ${round} ${name}: ${fmt(r.rps)} req/s, ${fmt(r.cpuPerRequest)} µs CPU/req`);
+    }
+  }
+  return {
+    m: (c) => median(rps[c]!),
+    ratio: (a, b) => median(rps[a]!.map((v, k) => v / rps[b]![k]!)),
+    cpuRatio: (a, b) => median(cpuUs[b]!.map((v, k) => v / cpuUs[a]![k]!)),
+    us: (c) => `${fmt(median(cpuUs[c]!))} µs CPU/req`,
+  };
+}

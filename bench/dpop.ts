@@ -9,7 +9,7 @@ import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } fro
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type autocannon from 'autocannon';
-import { CONNECTIONS, DURATION, fmt, load, median, pin, printTable, startChild, unpin, type Row } from './common.js';
+import { CONNECTIONS, DURATION, fmt, interleavedRounds, load, pin, printTable, startChild, unpin, type Row } from './common.js';
 import { startJwksServer } from '../fixtures/jwks-server.js';
 import { jwkThumbprint } from '../lib/m2m/dpop-key.js';
 
@@ -60,23 +60,7 @@ export async function benchDpop(): Promise<Row[]> {
       const extra = c === 'bare' ? {} : request(c, next[c as 'kit' | 'auth0']);
       await load(base + (c === 'bare' ? '/bare' : '/orders'), undefined, { ...extra, duration: 1 });
     }
-    const names = Object.keys(cases);
-    const rps = Object.fromEntries(names.map((n) => [n, [] as number[]]));
-    const cpuUs = Object.fromEntries(names.map((n) => [n, [] as number[]]));
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let k = 0; k < names.length; k++) {
-        const name = names[(k + round) % names.length]!;
-        const r = await cases[name]!();
-        if (r.non2xx || r.errors) throw new Error(`bench run ${name} had failures: ${JSON.stringify(r)}`);
-        rps[name]!.push(r.rps);
-        cpuUs[name]!.push(r.cpuPerRequest);
-        if (process.env.BENCH_VERBOSE) console.error(`round ${round} ${name}: ${fmt(r.rps)} req/s, ${fmt(r.cpuPerRequest)} µs CPU/req`);
-      }
-    }
-    const m = (c: string) => median(rps[c]!);
-    const ratio = (a: string, b: string) => median(rps[a]!.map((v, k) => v / rps[b]![k]!));
-    const cpuRatio = (a: string, b: string) => median(cpuUs[b]!.map((v, k) => v / cpuUs[a]![k]!));
-    const us = (c: string) => `${fmt(median(cpuUs[c]!))} µs CPU/req`;
+    const { m, ratio, cpuRatio, us } = await interleavedRounds(cases, ROUNDS);
     const x = (v: number) => `${fmt(v, 2)}×`;
     const layout = pinned ? 'API on core 1, autocannon on core 0' : 'unpinned';
     return [

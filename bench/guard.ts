@@ -8,7 +8,7 @@
 import { SignJWT } from 'jose';
 import { requireAuth } from '../lib/index.js';
 import { cpus } from 'node:os';
-import { DURATION, CONNECTIONS, fmt, load, median, pin, printTable, startChild, unpin, type Row } from './common.js';
+import { DURATION, CONNECTIONS, fmt, interleavedRounds, load, pin, printTable, startChild, unpin, type Row } from './common.js';
 import { startJwksServer } from '../fixtures/jwks-server.js';
 import { benchTokens, type BenchAlg } from './tokens.js';
 import { fileURLToPath } from 'node:url';
@@ -101,31 +101,13 @@ export async function benchGuard(): Promise<Row[]> {
       cases[`auth0 ${alg}`] = () => measured(`/auth0-${alg}`, next.auth0);
       cases[`floor ${alg}`] = () => measured('/floor', next.floor);
     }
-    const names = Object.keys(cases);
     // Warm-up: JIT, JWKS fetch, connection pools (tokens from the far end of the list, never reused).
     for (const alg of ALGS) {
       const warm = cursor(alg, DISTINCT - 5_000);
       for (const path of ['/bare', '/noop', '/kit', '/kit-two', '/kit-otel', '/jose', '/floor', `/auth0-${alg}`]) await load(base + path, warm, { duration: 1 });
     }
-    // Interleaved rounds in a rotating order, so drift and a neighbour's load hit every case alike;
-    // ratios are taken within a round, then the median over rounds is reported.
-    const rps = Object.fromEntries(names.map((n) => [n, [] as number[]]));
-    const cpuUs = Object.fromEntries(names.map((n) => [n, [] as number[]]));
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let k = 0; k < names.length; k++) {
-        const name = names[(k + round) % names.length]!;
-        const r = await cases[name]!();
-        if (r.non2xx || r.errors) throw new Error(`bench run ${name} had failures: ${JSON.stringify(r)}`);
-        rps[name]!.push(r.rps);
-        cpuUs[name]!.push(r.cpuPerRequest);
-        if (process.env.BENCH_VERBOSE) console.error(`round ${round} ${name}: ${fmt(r.rps)} req/s, ${fmt(r.cpuPerRequest)} µs CPU/req`);
-      }
-    }
-    const m = (c: string) => median(rps[c]!);
-    const ratio = (a: string, b: string) => median(rps[a]!.map((v, k) => v / rps[b]![k]!));
+    const { m, ratio, cpuRatio, us } = await interleavedRounds(cases, ROUNDS);
     const x = (v: number) => `${fmt(v, 2)}×`;
-    const us = (c: string) => `${fmt(median(cpuUs[c]!))} µs CPU/req`;
-    const cpuRatio = (a: string, b: string) => median(cpuUs[b]!.map((v, k) => v / cpuUs[a]![k]!));
     const layout = pinned ? 'API on core 1, autocannon on core 0' : 'unpinned';
     const rows: Row[] = [
       { name: 'bare Express route', value: `${fmt(m('bare'))} req/s`, note: `${us('bare')}; median of ${ROUNDS} interleaved ${DURATION} s rounds, ${CONNECTIONS} connections; ${layout}` },
