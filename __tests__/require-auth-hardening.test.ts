@@ -193,14 +193,18 @@ describe('verified-token cache admission', () => {
     for (let round = 0; round < 4; round++) for (const t of regulars) await guard.verify(t);
     expect(guard.cacheStats.entries).toBe(20);
     const flood = await Promise.all(Array.from({ length: 300 }, (_, n) => idp.sign({ flood: n })));
-    const before = guard.cacheStats.verifications;
+    const { verifications: before, hits } = guard.cacheStats;
     for (let i = 0; i < flood.length; i++) {
       await guard.verify(flood[i]!);
       await guard.verify(flood[i]!);
       await guard.verify(regulars[i % regulars.length]!);
     }
-    // Every flood token cost its two verifications; no regular token had to be verified again.
-    expect(guard.cacheStats.verifications - before).toBe(flood.length * 2);
+    // Every regular token was answered from the cache: none had to be verified again. (A flood
+    // token's second sending may share its first verification, so each cost one or two.)
+    expect(guard.cacheStats.hits - hits).toBe(flood.length);
+    expect(guard.cacheStats.verifications - before).toBeGreaterThanOrEqual(flood.length);
+    expect(guard.cacheStats.verifications - before).toBeLessThanOrEqual(flood.length * 2);
+    expect(guard.cacheStats.entries).toBe(20);
   });
 });
 

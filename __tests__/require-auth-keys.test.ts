@@ -1,7 +1,7 @@
 /** Key rotation, JWKS outages and the verified-token cache, against a real JWKS server. */
 import express from 'express';
 import request from 'supertest';
-import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
+import { oauthErrorHandler, requireAuth, type OAuthError, type RequireAuthOptions } from '../lib/index.js';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
 import { useTestClock } from './support/clock.js';
@@ -140,6 +140,17 @@ describe('verified-token cache', () => {
     expect(res.body.error_description).toBe('The access token expired');
   });
 
+  test('a result shared by a burst is checked again: it never outlives exp either', async () => {
+    const { guard } = setup({ clockTolerance: 0 });
+    await guard.verify(await idp.sign()); // keys loaded: verification is synchronous from here on
+    const token = await idp.sign({}, { expiresIn: 1 });
+    await guard.verify(token);
+    clock.advance(1_100);
+    // Same turn, so the first result is still held for the burst; it is not handed out expired.
+    await expect(guard.verify(token)).rejects.toMatchObject({ code: 'invalid_token', message: 'The access token expired' });
+    expect(guard.cacheStats.verifications).toBe(3);
+  });
+
   test('bounded by entries', async () => {
     const { guard, call } = setup({ cache: { maxEntries: 3 } });
     for (let i = 0; i < 6; i++) {
@@ -186,11 +197,19 @@ describe('verified-token cache', () => {
     const statuses = await Promise.all(Array.from({ length: 20 }, () => call(token).then((r) => r.status)));
     expect(new Set(statuses)).toEqual(new Set([200]));
     expect(guard.cacheStats.verifications).toBe(1);
-    // A bad token shared by a burst fails every request, also with one verification.
-    const bad = await idp.sign({ aud: 'someone-else' });
-    const failed = await Promise.all(Array.from({ length: 10 }, () => call(bad).then((r) => r.status)));
-    expect(new Set(failed)).toEqual(new Set([401]));
+    // Keys at hand, verification is synchronous: a burst parsed in the same turn shares the
+    // result, and a bad token shared by a burst fails every request, also with one verification.
+    const another = await idp.sign({ n: 2 });
+    const verified = await Promise.all(Array.from({ length: 10 }, () => guard.verify(another)));
+    expect(new Set(verified.map((v) => v.payload))).toEqual(new Set([verified[0]!.payload]));
     expect(guard.cacheStats.verifications).toBe(2);
+    const bad = await idp.sign({ aud: 'someone-else' });
+    const failed = await Promise.allSettled(Array.from({ length: 10 }, () => guard.verify(bad)));
+    expect(new Set(failed.map((r) => r.status === 'rejected' && (r.reason as OAuthError).code))).toEqual(new Set(['invalid_token']));
+    expect(guard.cacheStats.verifications).toBe(3);
+    // Over HTTP, every request of the burst gets the same answer.
+    const overHttp = await Promise.all(Array.from({ length: 10 }, () => call(bad).then((r) => r.status)));
+    expect(new Set(overHttp)).toEqual(new Set([401]));
   });
 
   test('cacheStats counts hits and verifications', async () => {

@@ -7,8 +7,10 @@
  */
 import express, { type RequestHandler } from 'express';
 import { auth } from 'express-oauth2-jwt-bearer';
-import { requireAuth } from '../lib/index.js';
+import { built } from './kit.js';
 import { serveForParent } from './common.js';
+
+const { requireAuth } = await built<typeof import('../lib/index.js')>('index.js');
 
 const issuer = process.env.ISSUER!;
 const audience = process.env.AUDIENCE!;

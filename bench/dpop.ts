@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import type autocannon from 'autocannon';
 import { CONNECTIONS, DURATION, fmt, interleavedRounds, load, pin, printTable, startChild, unpin, type Row } from './common.js';
 import { startJwksServer } from '../fixtures/jwks-server.js';
-import { jwkThumbprint } from '../lib/m2m/dpop-key.js';
+import { built } from './kit.js';
+
+const { jwkThumbprint } = await built<typeof import('../lib/m2m/dpop-key.js')>('m2m/dpop-key.js');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 // More proofs than one case sends in a whole run (rounds × duration × a generous req/s), plus warm-up.

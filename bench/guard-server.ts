@@ -10,8 +10,10 @@ import { createRemoteJWKSet, jwtVerify, type JWK } from 'jose';
 import { auth } from 'express-oauth2-jwt-bearer';
 import { metrics } from '@opentelemetry/api';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { requireAuth } from '../lib/index.js';
+import { built } from './kit.js';
 import { serveForParent } from './common.js';
+
+const { requireAuth } = await built<typeof import('../lib/index.js')>('index.js');
 
 const issuer = process.env.ISSUER!;
 const audience = process.env.AUDIENCE!;

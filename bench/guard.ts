@@ -6,12 +6,14 @@
  * after 200k tokens. Run alone: `npm run bench -- requireAuth` (see bench/README.md).
  */
 import { SignJWT } from 'jose';
-import { requireAuth } from '../lib/index.js';
+import { built } from './kit.js';
 import { cpus } from 'node:os';
 import { DURATION, CONNECTIONS, fmt, interleavedRounds, load, pin, printTable, startChild, unpin, type Row } from './common.js';
 import { startJwksServer } from '../fixtures/jwks-server.js';
 import { benchTokens, type BenchAlg } from './tokens.js';
 import { fileURLToPath } from 'node:url';
+
+const { requireAuth } = await built<typeof import('../lib/index.js')>('index.js');
 
 // "New token per request" must mean new: each case walks its own cursor through more distinct
 // tokens than it sends requests in a whole run (5 rounds × ~4k req/s × 5 s), so no token recurs.

@@ -12,9 +12,12 @@
 import { createServer } from 'node:http';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startMockIdp } from '../fixtures/mock-idp/index.js';
-import { createM2MClient, type M2MTokenFetchedEvent } from '../lib/index.js';
-import { withBearer } from '../lib/m2m/fetch.js';
+import type { M2MTokenFetchedEvent } from '../lib/index.js';
+import { built } from './kit.js';
 import { fmt, printTable, serveForParent, startChild, type Row } from './common.js';
+
+const { createM2MClient } = await built<typeof import('../lib/index.js')>('index.js');
+const { withBearer } = await built<typeof import('../lib/m2m/fetch.js')>('m2m/fetch.js');
 
 const GET_N = Number(process.env.M2M_BENCH_GET_N ?? 1_000_000);
 const FETCH_SECONDS = Number(process.env.M2M_BENCH_FETCH_SECONDS ?? 1.5);

@@ -18,9 +18,11 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
 import { startMockIdp } from '../fixtures/mock-idp/index.js';
-import { tokenProxy } from '../lib/index.js';
-import { basicAuthorization } from '../lib/idp/client-auth.js';
+import { built } from './kit.js';
 import { CONNECTIONS, DURATION, fmt, load, printTable, serveForParent, startChild, type Row, pin } from './common.js';
+
+const { tokenProxy } = await built<typeof import('../lib/index.js')>('index.js');
+const { basicAuthorization } = await built<typeof import('../lib/idp/client-auth.js')>('idp/client-auth.js');
 
 const CLIENT = { clientId: 'web-app', clientSecret: 'web-secret' };
 const BODY = 'grant_type=password&username=alice&password=alice-password';

@@ -13,10 +13,13 @@
 import { pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
 import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
-import { createM2MClient, type M2MClient, type M2MClientOptions, type M2MTokenFetchedEvent } from '../lib/index.js';
-import { redisTokenStore } from '../lib/redis/index.js';
+import type { M2MClient, M2MClientOptions, M2MTokenFetchedEvent } from '../lib/index.js';
+import { built } from './kit.js';
 import { closeClients, findRedisServer, redisClient, startRedis } from '../fixtures/redis-server.js';
 import { fmt, printTable, type Row } from './common.js';
+
+const { createM2MClient } = await built<typeof import('../lib/index.js')>('index.js');
+const { redisTokenStore } = await built<typeof import('../lib/redis/index.js')>('redis/index.js');
 
 const SECONDS = Number(process.env.REDIS_BENCH_SECONDS ?? 15);
 const INSTANCES = Number(process.env.REDIS_BENCH_INSTANCES ?? 8);

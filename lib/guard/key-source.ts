@@ -48,6 +48,11 @@ export class KeySource {
   #stale: { jwks: JSONWebKeySet; set: ReturnType<typeof createLocalJWKSet> } | undefined;
   #staleRetryAt = -Infinity;
   readonly #reloads = guardMetrics().jwksReloads;
+  // The key jose chose for each (alg, kid) from the key set in `#memoFor`: the same set and header
+  // always select the same key, so a fresh set answers without jose's async lookup. Only lookups
+  // that found one key are kept, so the size is bounded by the set (random kids find nothing).
+  readonly #memo = new Map<string, Map<string | undefined, Key>>();
+  #memoFor: object | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -57,12 +62,46 @@ export class KeySource {
       this.key = options.secret;
       this.#static = options.secret;
     } else if (options.jwks) {
-      this.key = createLocalJWKSet(options.jwks);
+      const local = createLocalJWKSet(options.jwks);
       this.#static = options.jwks;
+      this.key = (header, token) => this.#memoized(header) ?? this.#remember(header, local(header, token));
     } else {
       if (options.jwksUri) this.#remote = this.#createRemote(options.jwksUri);
-      this.key = async (header, token) => this.#getKey(this.#remote ?? (await this.#discoverRemote()), header, token);
+      this.key = (header, token) => this.#memoized(header) ?? this.#remember(header, this.#lookup(header, token));
     }
+  }
+
+  async #lookup(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> {
+    return this.#getKey(this.#remote ?? (await this.#discoverRemote()), header, token);
+  }
+
+  /** The key already chosen for this header from the current, fresh key set; undefined otherwise. */
+  #memoized(header: JWSHeaderParameters): Key | undefined {
+    const set = this.generation();
+    if (set === undefined || set !== this.#memoFor) return undefined;
+    // Past max age the set must go through jose again, which reloads it (or the stale-if-error path).
+    if (this.#static === undefined && !(Date.now() - this.#fetched.uat! < this.options.jwksCacheMaxAge)) return undefined;
+    const { alg, kid } = header;
+    if (typeof alg !== 'string' || (kid !== undefined && typeof kid !== 'string')) return undefined;
+    return this.#memo.get(alg)?.get(kid);
+  }
+
+  /** Keeps the key a lookup found, if no reload replaced the set while it ran. */
+  async #remember(header: JWSHeaderParameters, lookup: Promise<Key>): Promise<Key> {
+    const before = this.generation();
+    const key = await lookup;
+    const set = this.generation();
+    const { alg, kid } = header;
+    if (set !== undefined && set === before && typeof alg === 'string' && (kid === undefined || typeof kid === 'string')) {
+      if (this.#memoFor !== set) {
+        this.#memo.clear();
+        this.#memoFor = set;
+      }
+      let byKid = this.#memo.get(alg);
+      if (byKid === undefined) this.#memo.set(alg, (byKid = new Map()));
+      byKid.set(kid, key);
+    }
+    return key;
   }
 
   #createRemote(uri: string): RemoteSet {

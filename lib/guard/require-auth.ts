@@ -7,8 +7,8 @@ import { resolveOptions } from './resolve-options.js';
 import { Tenants } from './tenants.js';
 import { errorCode, guardMetrics } from '../telemetry/otel.js';
 import { SenderConstraint } from './dpop/sender-constraint.js';
-import { VerifiedCache } from './verified-cache.js';
-import type { Verifier, VerifiedToken } from './verifier.js';
+import { stillValid, VerifiedCache } from './verified-cache.js';
+import type { Verification, Verifier, VerifiedToken } from './verifier.js';
 import type { AuthResult } from './types.js';
 
 /**
@@ -94,39 +94,76 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   let hits = 0;
   let verifications = 0;
   // Single flight: a burst of requests with the same new token (a page firing its API calls at
-  // once) shares one verification. Entries live only while a verification runs.
-  const inflight = new Map<string, Promise<VerifiedToken>>();
+  // once) shares one verification. One still fetching keys is shared as its promise until it
+  // settles; one that finished synchronously is kept until the next timers phase (a millisecond
+  // or so: the rest of the burst arrives on other connections in the next I/O turns), at most
+  // LINGER_MAX of them, so a loop of verify() calls cannot pile up results.
+  const inflight = new Map<string, Promise<VerifiedToken> | Settled>();
+  let lingering = 0;
+  const sweep = () => {
+    lingering = 0;
+    for (const [token, entry] of inflight) if (!(entry instanceof Promise)) inflight.delete(token);
+  };
+  const linger = (token: string, settled: Settled): void => {
+    if (lingering >= LINGER_MAX) return;
+    if (lingering++ === 0) setTimeout(sweep, 1).unref();
+    inflight.set(token, settled);
+  };
 
-  function verifyWith(verifier: Verifier, token: string): Promise<VerifiedToken> {
+  function accepted(verifier: Verifier, token: string, { verified, generation }: Verification, sync = false): VerifiedToken {
+    telemetry.verifications?.add(1, { result: 'valid' });
+    // Stamped with the key set the key came from; if the set has been reloaded since, the
+    // entry is dead on arrival, which is the point.
+    cache?.set(token, verified, verifier, generation);
+    if (sync) linger(token, { verified, verifier, generation });
+    return verified;
+  }
+  const rejected = (err: unknown): never => {
+    telemetry.verifications?.add(1, { result: errorCode(err) });
+    throw err;
+  };
+
+  /** Verifies with the token's verifier: the result (or a throw) at once when the keys are at hand. */
+  function verifyWith(verifier: Verifier, token: string): VerifiedToken | Promise<VerifiedToken> {
     verifications += 1;
-    return verifier.verify(token).then(
-      ({ verified, generation }) => {
-        telemetry.verifications?.add(1, { result: 'valid' });
-        // Stamped with the key set the key came from; if the set has been reloaded since, the
-        // entry is dead on arrival, which is the point.
-        cache?.set(token, verified, verifier, generation);
-        return verified;
-      },
-      (err: unknown) => {
-        telemetry.verifications?.add(1, { result: errorCode(err) });
-        throw err;
-      },
-    );
+    let result: Verification | Promise<Verification>;
+    try {
+      result = verifier.verify(token);
+    } catch (err) {
+      return rejected(err);
+    }
+    if (result instanceof Promise) return result.then((r) => accepted(verifier, token, r), rejected);
+    return accepted(verifier, token, result, true);
   }
 
-  function verifyAndRemember(token: string, req: Request | undefined): Promise<VerifiedToken> {
-    let pending = inflight.get(token);
-    if (pending === undefined) {
-      try {
-        const selected = tenants.select(token, req);
-        pending = selected instanceof Promise ? selected.then((v) => verifyWith(v, token)) : verifyWith(selected, token);
-      } catch (err) {
-        return Promise.reject(err);
+  function verifyAndRemember(token: string, req: Request | undefined): VerifiedToken | Promise<VerifiedToken> {
+    const joined = inflight.get(token);
+    if (joined !== undefined) {
+      if (joined instanceof Promise) return joined;
+      if ('error' in joined) throw joined.error;
+      // Checked like a cache hit: a result from a moment ago must not outlive exp or a key change.
+      if (stillValid(joined.verified.payload, joined.verifier, joined.generation)) {
+        // A sighting like any other: a token sent in a burst is one in use, and the cache should know.
+        cache?.set(token, joined.verified, joined.verifier, joined.generation);
+        return joined.verified;
       }
-      const forget = () => inflight.delete(token);
-      pending.then(forget, forget);
-      inflight.set(token, pending);
+      inflight.delete(token);
     }
+    let outcome: VerifiedToken | Promise<VerifiedToken>;
+    try {
+      const selected = tenants.select(token, req);
+      outcome = selected instanceof Promise ? selected.then((v) => verifyWith(v, token)) : verifyWith(selected, token);
+    } catch (error) {
+      linger(token, { error });
+      throw error;
+    }
+    if (!(outcome instanceof Promise)) return outcome;
+    const pending = outcome;
+    const forget = () => {
+      if (inflight.get(token) === pending) inflight.delete(token);
+    };
+    pending.then(forget, forget);
+    inflight.set(token, pending);
     return pending;
   }
 
@@ -142,7 +179,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   }
 
   async function verify(token: string): Promise<VerifiedToken> {
-    if (typeof token !== 'string' || token === '') return Promise.reject(invalidToken('The token must be a non-empty string'));
+    if (typeof token !== 'string' || token === '') throw invalidToken('The token must be a non-empty string');
     const v = cached(token) ?? (await verifyAndRemember(token, undefined));
     // No request, so no proof: a DPoP-bound token here would be a stolen token's way around the binding.
     const refused = constraint.bearer(v);
@@ -164,22 +201,27 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     if (scheme === 'dpop') return void presentedWithProof(req, token, next);
     // The hot path: a token seen before answers synchronously, without a promise.
     const hit = cached(token);
-    if (hit !== undefined) {
-      const refused = constraint.bearer(hit);
-      if (refused !== undefined) return refuse(next, refused);
-      req.auth = authResult(token, hit, undefined);
-      return next();
+    if (hit !== undefined) return admit(req, token, hit, next);
+    let outcome: VerifiedToken | Promise<VerifiedToken>;
+    try {
+      outcome = verifyAndRemember(token, req);
+    } catch (err) {
+      return refuse(next, err);
     }
-    verifyAndRemember(token, req).then(
-      (v) => {
-        const refused = constraint.bearer(v);
-        if (refused !== undefined) return refuse(next, refused);
-        req.auth = authResult(token, v, undefined);
-        next();
-      },
-      (err) => refuse(next, err),
-    );
+    if (outcome instanceof Promise) {
+      outcome.then((v) => admit(req, token, v, next), (err: unknown) => refuse(next, err));
+      return;
+    }
+    admit(req, token, outcome, next);
   } as RequireAuthHandler;
+
+  /** A verified Bearer token: unless it is DPoP-bound, the request goes on. */
+  function admit(req: Request, token: string, v: VerifiedToken, next: NextFunction): void {
+    const refused = constraint.bearer(v);
+    if (refused !== undefined) return refuse(next, refused);
+    req.auth = authResult(token, v, undefined);
+    next();
+  }
 
   /** `Authorization: DPoP`: the token (cache as usual), then this request's proof, which is never cached. */
   async function presentedWithProof(req: Request, token: string, next: NextFunction): Promise<void> {
@@ -206,6 +248,12 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   });
   return handler;
 }
+
+/** A verification that finished synchronously, kept for the rest of the event-loop turn. */
+type Settled = { verified: VerifiedToken; verifier: Verifier; generation: object | undefined } | { error: unknown };
+
+/** Synchronous results kept for single flight at any one time (see `linger`). */
+const LINGER_MAX = 1_024;
 
 /** What `req.auth` holds: the verified token (from the cache or a fresh verification) and how it was presented. */
 function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): AuthResult {

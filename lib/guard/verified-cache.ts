@@ -3,8 +3,6 @@ import type { Verifier, VerifiedToken } from './verifier.js';
 import * as clock from '../clock.js';
 
 interface Entry extends VerifiedToken {
-  exp: number;
-  iat: number | undefined;
   /** Whose token this is: its key set and time rules. */
   verifier: Verifier;
   /** The key set the token was verified under; a different one means "verify again". */
@@ -23,6 +21,22 @@ function tailHash(token: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/**
+ * Whether a token verified earlier would still pass a full verification now: its key set is
+ * still the one in use, and `exp` (and maxTokenAge) have not passed. O(1): runs on every hit.
+ */
+export function stillValid(payload: VerifiedToken['payload'], verifier: Verifier, generation: object | undefined): boolean {
+  const now = clock.now() / 1000;
+  const { exp, iat } = payload;
+  const tolerance = verifier.clockTolerance;
+  return (
+    generation === verifier.keys.hitGeneration() &&
+    typeof exp === 'number' &&
+    now - tolerance < exp &&
+    (verifier.maxTokenAge === undefined || typeof iat !== 'number' || now - tolerance <= iat + verifier.maxTokenAge)
+  );
 }
 
 /**
@@ -61,13 +75,7 @@ export class VerifiedCache {
   get(token: string): Entry | undefined {
     const entry = this.#lru.get(token);
     if (entry === undefined) return undefined;
-    const now = clock.now() / 1000;
-    const { verifier } = entry;
-    if (
-      entry.generation !== verifier.keys.hitGeneration() ||
-      now - verifier.clockTolerance >= entry.exp ||
-      (verifier.maxTokenAge !== undefined && entry.iat !== undefined && now - verifier.clockTolerance > entry.iat + verifier.maxTokenAge)
-    ) {
+    if (!stillValid(entry.payload, entry.verifier, entry.generation)) {
       this.#lru.delete(token);
       return undefined;
     }
@@ -77,14 +85,13 @@ export class VerifiedCache {
 
   /** Offers a freshly verified token; admit() decides whether it is kept. */
   set(token: string, verified: VerifiedToken, verifier: Verifier, generation: object | undefined): void {
-    const { exp, iat } = verified.payload;
-    if (typeof exp !== 'number') return;
+    if (typeof verified.payload.exp !== 'number') return;
     if (++this.#attempts % this.#epochLength === 0) this.#epoch += 1;
     const tail = tailHash(token);
     const sightings = (this.#seen.get(tail) ?? 0) + 1;
     this.#seen.set(tail, sightings);
     if (sightings < 2 || !this.#admit(sightings)) return;
-    this.#lru.set(token, { ...verified, exp, iat: typeof iat === 'number' ? iat : undefined, verifier, generation, hits: 0, epoch: this.#epoch });
+    this.#lru.set(token, { ...verified, verifier, generation, hits: 0, epoch: this.#epoch });
   }
 
   #admit(sightings: number): boolean {

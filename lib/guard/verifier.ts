@@ -1,5 +1,5 @@
 import { errors, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import { jwtVerify } from '../jwt/index.js';
+import { verifyJwt, type JwtVerifyResult } from '../jwt/index.js';
 import type { InvalidTokenError, OAuthError } from '../errors/oauth-error.js';
 import { asKeysError, KeySource, type GetKey } from './key-source.js';
 import type { ResolvedOptions } from './options.js';
@@ -73,12 +73,16 @@ export interface Verification {
   generation: object | undefined;
 }
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+const FINITE_CLAIMS = ['exp', 'nbf', 'iat'] as const;
+
+// JSON.parse output only: plain objects and arrays, no cycles, no accessors.
+function deepFreeze(value: object): void {
+  if (Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (typeof v === 'object' && v !== null) deepFreeze(v);
   }
-  return value;
 }
 
 /**
@@ -115,7 +119,11 @@ export class Verifier {
     };
   }
 
-  async verify(token: unknown): Promise<Verification> {
+  /**
+   * Synchronous (returns or throws) when the key is at hand, which is every token once the key
+   * set is loaded; a promise only while keys are being fetched.
+   */
+  verify(token: unknown): Verification | Promise<Verification> {
     if (typeof token !== 'string' || token === '') throw this.invalidToken('The token must be a non-empty string');
     const problem = formatProblem(token);
     if (problem !== undefined) throw this.invalidToken(problem);
@@ -123,27 +131,45 @@ export class Verifier {
     // finishing in between must not stamp this result with a key set it was not checked against.
     const { keys } = this;
     let generation = keys.generation();
-    const key =
+    const key: GetKey | Uint8Array =
       typeof keys.key === 'function'
-        ? async (...args: Parameters<GetKey>) => {
-            const k = await (keys.key as GetKey)(...args);
-            generation = keys.generation();
-            return k;
+        ? (header, parts) => {
+            const k = (keys.key as GetKey)(header, parts);
+            if (!(k instanceof Promise)) return k;
+            return k.then((found) => {
+              generation = keys.generation();
+              return found;
+            });
           }
         : keys.key;
-    let payload: JWTPayload;
-    let protectedHeader: JWTHeaderParameters;
+    let result: JwtVerifyResult | Promise<JwtVerifyResult>;
     try {
-      ({ payload, protectedHeader } = await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], this.#options));
+      result = verifyJwt(token, key as Parameters<typeof verifyJwt>[1], this.#options);
     } catch (err) {
-      const problem = tokenProblem(err);
-      if (problem !== undefined) throw this.invalidToken(problem, err);
-      const keysError = asKeysError(err);
-      this.report(keysError);
-      throw keysError;
+      throw this.#failure(err);
     }
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => this.#accept(r, generation),
+        (err: unknown) => {
+          throw this.#failure(err);
+        },
+      );
+    }
+    return this.#accept(result, generation);
+  }
+
+  #failure(err: unknown): OAuthError {
+    const problem = tokenProblem(err);
+    if (problem !== undefined) return this.invalidToken(problem, err);
+    const keysError = asKeysError(err);
+    this.report(keysError);
+    return keysError;
+  }
+
+  #accept({ payload, protectedHeader }: JwtVerifyResult, generation: object | undefined): Verification {
     // JSON allows 1e999, which parses to Infinity: an exp that never comes is no exp (RFC 8725 §3.10).
-    for (const claim of ['exp', 'nbf', 'iat'] as const) {
+    for (const claim of FINITE_CLAIMS) {
       const value = payload[claim];
       if (value !== undefined && !Number.isFinite(value)) throw this.invalidToken(`The token has an invalid "${claim}" claim`);
     }

@@ -72,11 +72,20 @@ function allowList(algorithms: readonly string[] | undefined): Set<string> | und
 
 const ASCII = /^[\x00-\x7f]*$/;
 
-export async function jwtVerify<P extends JWTPayload = JWTPayload>(
-  jwt: string | Uint8Array,
-  key: GetKey | VerifyKey,
-  options: JWTVerifyOptions = {},
-): Promise<JwtVerifyResult<P>> {
+/** A token split and its header checked: everything that comes before key selection. */
+interface Parsed {
+  jwt: string;
+  dot2: number;
+  header: Record<string, unknown>;
+  alg: string;
+  b64: boolean;
+  asciiPayload: boolean;
+  encodedHeader: string;
+  encodedPayload: string;
+  encodedSignature: string;
+}
+
+function parse(jwt: string | Uint8Array, options: JWTVerifyOptions): Parsed {
   if (jwt instanceof Uint8Array) jwt = new TextDecoder().decode(jwt);
   if (typeof jwt !== 'string') throw new errors.JWSInvalid('Compact JWS must be a string or Uint8Array');
   // Compact serialization only (RFC 7515 §7.1): three parts. Five parts is a JWE; JSON serialization never parses here.
@@ -102,14 +111,12 @@ export async function jwtVerify<P extends JWTPayload = JWTPayload>(
   // The signing input is ASCII (RFC 7515 §5.2 step 8); jose checks an unencoded payload here, an encoded one after key selection.
   const asciiPayload = ASCII.test(encodedPayload);
   if (!b64 && !asciiPayload) throw new errors.JWSInvalid('JWS Compact Serialization payload must use only ASCII characters');
+  return { jwt, dot2, header, alg, b64, asciiPayload, encodedHeader, encodedPayload, encodedSignature };
+}
 
-  if (typeof key === 'function') {
-    key = await key(header as JWSHeaderParameters, { payload: encodedPayload, protected: encodedHeader, signature: encodedSignature });
-  }
-  // One event-loop turn before the synchronous signature work: requests already read from their
-  // sockets get parsed first, so a burst carrying the same new token joins one verification in
-  // requireAuth's single flight (as it did while jose's WebCrypto job ran off-thread). ~1 µs.
-  await new Promise(setImmediate);
+/** Signature, payload and claims, once the key is known. */
+function finish<P>(parsed: Parsed, key: unknown, options: JWTVerifyOptions): JwtVerifyResult<P> {
+  const { jwt, dot2, header, alg, b64, asciiPayload, encodedPayload, encodedSignature } = parsed;
   const spec = ALGORITHMS[alg];
   if (spec === undefined) throw new errors.JOSENotSupported(`alg ${alg} is not supported by this verifier`);
   if (!asciiPayload) throw new errors.JWSInvalid('The payload is not a valid base64url string');
@@ -141,4 +148,33 @@ export async function jwtVerify<P extends JWTPayload = JWTPayload>(
   if (!isPlainObject(payload)) throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
   checkClaims(header as ProtectedHeaderParameters, payload as JWTPayload, compileClaims(options));
   return { payload: payload as P, protectedHeader: header as JWTHeaderParameters };
+}
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+
+/**
+ * The engine itself: synchronous (result returned, errors thrown) when the key, or what the key
+ * function returns, is at hand; a promise only while a key function is still fetching. This is
+ * what lets requireAuth answer a new token without a promise on its hot path.
+ */
+export function verifyJwt<P extends JWTPayload = JWTPayload>(
+  jwt: string | Uint8Array,
+  key: GetKey | VerifyKey,
+  options: JWTVerifyOptions = {},
+): JwtVerifyResult<P> | Promise<JwtVerifyResult<P>> {
+  const parsed = parse(jwt, options);
+  if (typeof key !== 'function') return finish<P>(parsed, key, options);
+  const { header, encodedHeader, encodedPayload, encodedSignature } = parsed;
+  const got = key(header as JWSHeaderParameters, { payload: encodedPayload, protected: encodedHeader, signature: encodedSignature });
+  if (isThenable(got)) return Promise.resolve(got).then((resolved) => finish<P>(parsed, resolved, options));
+  return finish<P>(parsed, got, options);
+}
+
+/** jose's signature: always a promise, errors as rejections. */
+export async function jwtVerify<P extends JWTPayload = JWTPayload>(
+  jwt: string | Uint8Array,
+  key: GetKey | VerifyKey,
+  options: JWTVerifyOptions = {},
+): Promise<JwtVerifyResult<P>> {
+  return verifyJwt<P>(jwt, key, options);
 }
