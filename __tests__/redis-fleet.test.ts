@@ -225,8 +225,9 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
     const bySource = list.flatMap((i) => i.fetched).reduce<Record<string, number>>((m, e) => ((m[e.source] = (m[e.source] ?? 0) + 1), m), {});
     expect(bySource.idp).toBe(short.stats.tokenRequests);
     expect(bySource.store).toBeGreaterThanOrEqual(3 * (short.stats.tokenRequests - 1));
-    // After the first token, nobody waited: refreshes ran in the background.
-    expect(list.flatMap((i) => i.fetched.slice(1)).filter((e) => e.waiters > 0)).toEqual([]);
+    // After the first token, refreshes ran in the background: nobody waited, unless the IdP took
+    // longer than the 200 ms between refresh-ahead and expiry (a loaded CI machine can take 300).
+    expect(list.flatMap((i) => i.fetched.slice(1)).filter((e) => e.waiters > 0 && e.latencyMs < 200)).toEqual([]);
     expect(list.flatMap((i) => i.errors)).toEqual([]);
   });
 

@@ -18,10 +18,24 @@ export interface ExtractOptions {
   invalidRequest: (description: string) => InvalidRequestError;
 }
 
-// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token. The scheme is case-insensitive (RFC 9110 §11.1).
-const HEADER = /^(bearer|dpop) +([A-Za-z0-9\-._~+/]+=*)$/i;
-const BEARER_SCHEME = /^bearer(?: |$)/i;
-const ANY_SCHEME = /^(?:bearer|dpop)(?: |$)/i;
+/**
+ * RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, the scheme case-insensitive (RFC 9110
+ * §11.1). The length of the scheme when the header starts with "Bearer" (or, when accepted,
+ * "DPoP") followed by a space or nothing; 0 for any other scheme. Compared by character code: it
+ * runs on every request, before the token is looked at.
+ */
+function schemeLength(header: string, dpop: boolean): number {
+  const n = startsWithWord(header, 'bearer') ? 6 : dpop && startsWithWord(header, 'dpop') ? 4 : 0;
+  return n > 0 && (header.length === n || header.charCodeAt(n) === 0x20) ? n : 0;
+}
+
+/** Whether `value` starts with `word` (lowercase letters only), ignoring ASCII case. */
+function startsWithWord(value: string, word: string): boolean {
+  if (value.length < word.length) return false;
+  // For letters, setting bit 0x20 maps upper case to lower case and nothing else onto them.
+  for (let i = 0; i < word.length; i++) if ((value.charCodeAt(i) | 0x20) !== word.charCodeAt(i)) return false;
+  return true;
+}
 
 /** A token and how it was presented: `dpop` only for `Authorization: DPoP` (RFC 9449 §7.1). */
 export interface Credentials {
@@ -54,15 +68,18 @@ export function extractCredentials(req: WithBodyQuery, options: ExtractOptions):
   if (header !== undefined && authorizationHeaders(req.rawHeaders) > 1) {
     throw options.invalidRequest('The request has more than one Authorization header; send exactly one');
   }
-  if (header !== undefined && (options.dpop ? ANY_SCHEME : BEARER_SCHEME).test(header)) {
-    const m = HEADER.exec(header);
-    if (m === null) {
+  const schemeEnd = header === undefined ? -1 : schemeLength(header, options.dpop === true);
+  if (schemeEnd > 0) {
+    let start = schemeEnd;
+    while (header!.charCodeAt(start) === 0x20) start += 1;
+    const token = header!.slice(start);
+    if (start === schemeEnd || !B64TOKEN.test(token)) {
       throw options.invalidRequest(
         `The Authorization header is malformed: expected "${options.dpop ? 'Bearer or DPoP' : 'Bearer'} <token>" with exactly one token of base64url/b64token characters`,
       );
     }
-    if (m[1]!.length === 4) scheme = 'dpop';
-    found.push(m[2]!);
+    if (schemeEnd === 4) scheme = 'dpop';
+    found.push(token);
   }
   if (options.locations.length > 1) {
     for (const location of options.locations) {

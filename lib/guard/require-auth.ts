@@ -253,7 +253,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
 type Settled = { verified: VerifiedToken; verifier: Verifier; generation: object | undefined } | { error: unknown };
 
 /** Synchronous results kept for single flight at any one time (see `linger`). */
-const LINGER_MAX = 1_024;
+const LINGER_MAX = 256;
 
 /** What `req.auth` holds: the verified token (from the cache or a fresh verification) and how it was presented. */
 function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): AuthResult {

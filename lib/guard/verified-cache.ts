@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Verifier, VerifiedToken } from './verifier.js';
 import * as clock from '../clock.js';
+import { FrequencySketch } from './frequency-sketch.js';
 
 interface Entry extends VerifiedToken {
   /** Whose token this is: its key set and time rules. */
@@ -10,17 +11,6 @@ interface Entry extends VerifiedToken {
   /** Hits counted since `epoch`; halved once per epoch that passed (see admit()). */
   hits: number;
   epoch: number;
-}
-
-// FNV-1a over the last 32 characters (the signature's tail): a number, so the admission filter
-// holds no reference to the token string. A collision only admits a token one sighting early.
-function tailHash(token: string): number {
-  let h = 0x811c9dc5;
-  for (let i = Math.max(0, token.length - 32); i < token.length; i++) {
-    h ^= token.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 /**
@@ -53,7 +43,7 @@ export function stillValid(payload: VerifiedToken['payload'], verifier: Verifier
  */
 export class VerifiedCache {
   readonly #lru: LRUCache<string, Entry>;
-  readonly #seen: LRUCache<number, number>;
+  readonly #seen: FrequencySketch;
   readonly #max: number;
   readonly #epochLength: number;
   #attempts = 0;
@@ -68,7 +58,7 @@ export class VerifiedCache {
       sizeCalculation: (_entry, token) => token.length * 3 + 256,
     });
     this.#max = maxEntries;
-    this.#seen = new LRUCache<number, number>({ max: maxEntries * 2 });
+    this.#seen = new FrequencySketch(maxEntries * 2);
     this.#epochLength = maxEntries * 8;
   }
 
@@ -86,10 +76,11 @@ export class VerifiedCache {
   /** Offers a freshly verified token; admit() decides whether it is kept. */
   set(token: string, verified: VerifiedToken, verifier: Verifier, generation: object | undefined): void {
     if (typeof verified.payload.exp !== 'number') return;
-    if (++this.#attempts % this.#epochLength === 0) this.#epoch += 1;
-    const tail = tailHash(token);
-    const sightings = (this.#seen.get(tail) ?? 0) + 1;
-    this.#seen.set(tail, sightings);
+    if (++this.#attempts % this.#epochLength === 0) {
+      this.#epoch += 1;
+      this.#seen.age();
+    }
+    const sightings = this.#seen.add(token);
     if (sightings < 2 || !this.#admit(sightings)) return;
     this.#lru.set(token, { ...verified, verifier, generation, hits: 0, epoch: this.#epoch });
   }

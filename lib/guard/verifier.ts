@@ -144,7 +144,8 @@ export class Verifier {
         : keys.key;
     let result: JwtVerifyResult | Promise<JwtVerifyResult>;
     try {
-      result = verifyJwt(token, key as Parameters<typeof verifyJwt>[1], this.#options);
+      // formatProblem() above has matched the whole token, so the engine need not scan it again.
+      result = verifyJwt(token, key as Parameters<typeof verifyJwt>[1], this.#options, true);
     } catch (err) {
       throw this.#failure(err);
     }

@@ -23,6 +23,14 @@ export function isBase64url(s: string): boolean {
   return (last & (rest === 2 ? 0x0f : 0x03)) === 0;
 }
 
+/** Like decode(), for a string already known to use only the alphabet: only the canonical form is checked. */
+export function decodeChecked(s: string): Buffer | undefined {
+  const rest = s.length & 3;
+  if (rest === 1) return undefined;
+  if (rest !== 0 && (VALUE[s.charCodeAt(s.length - 1)]! & (rest === 2 ? 0x0f : 0x03)) !== 0) return undefined;
+  return Buffer.from(s, 'base64url');
+}
+
 /** Decodes canonical base64url; undefined when `s` is anything else. */
 export function decode(s: string): Buffer | undefined {
   return isBase64url(s) ? Buffer.from(s, 'base64url') : undefined;

@@ -7,10 +7,11 @@
  * through untouched. Checks run in jose's order, so the first failure — and so the error class a
  * caller maps — is the one jose would report; where this engine is stricter it says so below.
  */
+import { isAscii } from 'node:buffer';
 import { createHmac, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import { errors, type FlattenedJWSInput, type JWSHeaderParameters, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions, type ProtectedHeaderParameters } from 'jose';
 import { ALGORITHMS, prepareKey, secretBytes } from './algorithms.js';
-import { decode } from './base64url.js';
+import { decode, decodeChecked } from './base64url.js';
 import { checkClaims, compileClaims } from './claims.js';
 
 /** What a key set returns: jose's key sets give CryptoKeys; a KeyObject or secret bytes work too. */
@@ -31,10 +32,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseJson(bytes: Uint8Array | undefined): unknown {
+function parseJson(bytes: Buffer | undefined): unknown {
   if (bytes === undefined) return undefined;
   try {
-    return JSON.parse(utf8.decode(bytes));
+    // ASCII (nearly every JWT) is valid UTF-8 with no BOM: read it as one-byte text directly.
+    return JSON.parse(isAscii(bytes) ? bytes.toString('latin1') : utf8.decode(bytes));
   } catch {
     return undefined;
   }
@@ -71,6 +73,7 @@ function allowList(algorithms: readonly string[] | undefined): Set<string> | und
 }
 
 const ASCII = /^[\x00-\x7f]*$/;
+const COMPACT_ALPHABET = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
 /** A token split and its header checked: everything that comes before key selection. */
 interface Parsed {
@@ -80,12 +83,13 @@ interface Parsed {
   alg: string;
   b64: boolean;
   asciiPayload: boolean;
+  decodePart: (part: string) => Buffer | undefined;
   encodedHeader: string;
   encodedPayload: string;
   encodedSignature: string;
 }
 
-function parse(jwt: string | Uint8Array, options: JWTVerifyOptions): Parsed {
+function parse(jwt: string | Uint8Array, options: JWTVerifyOptions, shapeChecked: boolean): Parsed {
   if (jwt instanceof Uint8Array) jwt = new TextDecoder().decode(jwt);
   if (typeof jwt !== 'string') throw new errors.JWSInvalid('Compact JWS must be a string or Uint8Array');
   // Compact serialization only (RFC 7515 §7.1): three parts. Five parts is a JWE; JSON serialization never parses here.
@@ -95,8 +99,12 @@ function parse(jwt: string | Uint8Array, options: JWTVerifyOptions): Parsed {
   const encodedHeader = jwt.slice(0, dot1);
   const encodedPayload = jwt.slice(dot1 + 1, dot2);
   const encodedSignature = jwt.slice(dot2 + 1);
+  // One pass over the whole token instead of one per part: when it passes, every part is known
+  // to be base64url characters only, and only each part's canonical ending is left to check.
+  const clean = shapeChecked || COMPACT_ALPHABET.test(jwt);
+  const decodePart = clean ? decodeChecked : decode;
 
-  const header = parseJson(decode(encodedHeader));
+  const header = parseJson(decodePart(encodedHeader));
   if (!isPlainObject(header)) throw new errors.JWSInvalid('JWS Protected Header is invalid');
   const crit = checkCrit(header, options.crit);
   let b64 = true;
@@ -109,18 +117,18 @@ function parse(jwt: string | Uint8Array, options: JWTVerifyOptions): Parsed {
   const allowed = allowList(options.algorithms);
   if (allowed !== undefined && !allowed.has(alg)) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
   // The signing input is ASCII (RFC 7515 §5.2 step 8); jose checks an unencoded payload here, an encoded one after key selection.
-  const asciiPayload = ASCII.test(encodedPayload);
+  const asciiPayload = clean || ASCII.test(encodedPayload);
   if (!b64 && !asciiPayload) throw new errors.JWSInvalid('JWS Compact Serialization payload must use only ASCII characters');
-  return { jwt, dot2, header, alg, b64, asciiPayload, encodedHeader, encodedPayload, encodedSignature };
+  return { jwt, dot2, header, alg, b64, asciiPayload, decodePart, encodedHeader, encodedPayload, encodedSignature };
 }
 
 /** Signature, payload and claims, once the key is known. */
 function finish<P>(parsed: Parsed, key: unknown, options: JWTVerifyOptions): JwtVerifyResult<P> {
-  const { jwt, dot2, header, alg, b64, asciiPayload, encodedPayload, encodedSignature } = parsed;
+  const { jwt, dot2, header, alg, b64, asciiPayload, decodePart, encodedPayload, encodedSignature } = parsed;
   const spec = ALGORITHMS[alg];
   if (spec === undefined) throw new errors.JOSENotSupported(`alg ${alg} is not supported by this verifier`);
   if (!asciiPayload) throw new errors.JWSInvalid('The payload is not a valid base64url string');
-  const signature = decode(encodedSignature);
+  const signature = decodePart(encodedSignature);
   if (signature === undefined) throw new errors.JWSInvalid('Failed to base64url decode the signature');
   const signingInput = Buffer.from(jwt.slice(0, dot2), 'latin1');
 
@@ -142,7 +150,7 @@ function finish<P>(parsed: Parsed, key: unknown, options: JWTVerifyOptions): Jwt
 
   // RFC 7797 unencoded payloads are not JWTs (RFC 7519 §7.2 step 6 needs a base64url payload).
   if (!b64) throw new errors.JWTInvalid('JWTs MUST NOT use unencoded payload');
-  const payloadBytes = decode(encodedPayload);
+  const payloadBytes = decodePart(encodedPayload);
   if (payloadBytes === undefined) throw new errors.JWSInvalid('Failed to base64url decode the payload');
   const payload = parseJson(payloadBytes);
   if (!isPlainObject(payload)) throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
@@ -161,8 +169,10 @@ export function verifyJwt<P extends JWTPayload = JWTPayload>(
   jwt: string | Uint8Array,
   key: GetKey | VerifyKey,
   options: JWTVerifyOptions = {},
+  /** The caller has already matched the token against `^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){2}$`. */
+  shapeChecked = false,
 ): JwtVerifyResult<P> | Promise<JwtVerifyResult<P>> {
-  const parsed = parse(jwt, options);
+  const parsed = parse(jwt, options, shapeChecked);
   if (typeof key !== 'function') return finish<P>(parsed, key, options);
   const { header, encodedHeader, encodedPayload, encodedSignature } = parsed;
   const got = key(header as JWSHeaderParameters, { payload: encodedPayload, protected: encodedHeader, signature: encodedSignature });
