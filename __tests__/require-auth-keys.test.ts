@@ -129,12 +129,13 @@ describe('verified-token cache', () => {
 
   test('a cached entry never outlives the token exp', async () => {
     const { guard, call } = setup({ clockTolerance: 0 });
-    const token = await idp.sign({}, { expiresIn: 1 });
+    // exp is in whole seconds: 2 s, so a token signed late in a second is not expired on arrival.
+    const token = await idp.sign({}, { expiresIn: 2 });
     // Seen twice: now it is in the cache.
     expect((await call(token)).status).toBe(200);
     expect((await call(token)).status).toBe(200);
     expect(guard.cacheStats.entries).toBe(1);
-    clock.advance(1_100);
+    clock.advance(2_100);
     const res = await call(token);
     expect(res.status).toBe(401);
     expect(res.body.error_description).toBe('The access token expired');
@@ -143,9 +144,9 @@ describe('verified-token cache', () => {
   test('a result shared by a burst is checked again: it never outlives exp either', async () => {
     const { guard } = setup({ clockTolerance: 0 });
     await guard.verify(await idp.sign()); // keys loaded: verification is synchronous from here on
-    const token = await idp.sign({}, { expiresIn: 1 });
+    const token = await idp.sign({}, { expiresIn: 2 });
     await guard.verify(token);
-    clock.advance(1_100);
+    clock.advance(2_100);
     // Same turn, so the first result is still held for the burst; it is not handed out expired.
     await expect(guard.verify(token)).rejects.toMatchObject({ code: 'invalid_token', message: 'The access token expired' });
     expect(guard.cacheStats.verifications).toBe(3);

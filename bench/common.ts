@@ -12,6 +12,14 @@ export interface Row {
 }
 
 export const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+/**
+ * Seconds per case in interleaved comparisons. Short windows, many rounds: on a shared VM a
+ * machine's speed drifts by ±15% over seconds, and cases compared within a round must see the
+ * same machine, so they are measured back to back rather than a minute apart.
+ */
+export const WINDOW = Number(process.env.BENCH_WINDOW ?? 2);
+/** Rounds of interleaved comparisons (the median over rounds is reported). */
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 
 export interface LoadResult {
@@ -99,15 +107,34 @@ export interface RoundStats {
   us(c: string): string;
 }
 
+type Cases = Record<string, () => Promise<LoadResult & { cpuPerRequest: number }>>;
+
+/**
+ * interleavedRounds() for several groups, one group after the other: ratios are only taken
+ * between cases of one group, which are measured seconds apart. Case names are unique across groups.
+ */
+export async function groupedRounds(groups: Cases[], rounds: number): Promise<RoundStats> {
+  const stats: Array<[Set<string>, RoundStats]> = [];
+  for (const group of groups) stats.push([new Set(Object.keys(group)), await interleavedRounds(group, rounds)]);
+  const of = (...names: string[]): RoundStats => {
+    const found = stats.find(([set]) => names.every((n) => set.has(n)));
+    if (found === undefined) throw new Error(`bench: ${names.join(' and ')} are not measured in one group`);
+    return found[1];
+  };
+  return {
+    m: (c) => of(c).m(c),
+    ratio: (a, b) => of(a, b).ratio(a, b),
+    cpuRatio: (a, b) => of(a, b).cpuRatio(a, b),
+    us: (c) => of(c).us(c),
+  };
+}
+
 /**
  * Runs every case once per round, in an order that rotates each round, so drift and a
  * neighbour's load hit every case alike; ratios are taken within a round, then the median over
  * rounds is reported.
  */
-export async function interleavedRounds(
-  cases: Record<string, () => Promise<LoadResult & { cpuPerRequest: number }>>,
-  rounds: number,
-): Promise<RoundStats> {
+export async function interleavedRounds(cases: Cases, rounds: number): Promise<RoundStats> {
   const names = Object.keys(cases);
   const rps = Object.fromEntries(names.map((n) => [n, [] as number[]]));
   const cpuUs = Object.fromEntries(names.map((n) => [n, [] as number[]]));

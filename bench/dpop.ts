@@ -9,15 +9,14 @@ import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } fro
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type autocannon from 'autocannon';
-import { CONNECTIONS, DURATION, fmt, interleavedRounds, load, pin, printTable, startChild, unpin, type Row } from './common.js';
+import { CONNECTIONS, ROUNDS, WINDOW, fmt, interleavedRounds, load, pin, printTable, startChild, unpin, type Row } from './common.js';
 import { startJwksServer } from '../fixtures/jwks-server.js';
 import { built } from './kit.js';
 
 const { jwkThumbprint } = await built<typeof import('../lib/m2m/dpop-key.js')>('m2m/dpop-key.js');
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 // More proofs than one case sends in a whole run (rounds × duration × a generous req/s), plus warm-up.
-const PROOFS = Number(process.env.BENCH_DPOP_PROOFS ?? Math.max(20_000, ROUNDS * DURATION * 4_000 + 10_000));
+const PROOFS = Number(process.env.BENCH_DPOP_PROOFS ?? Math.max(20_000, ROUNDS * WINDOW * 4_000 + 10_000));
 const b64 = (v: string | Buffer) => Buffer.from(v).toString('base64url');
 
 export async function benchDpop(): Promise<Row[]> {
@@ -48,8 +47,8 @@ export async function benchDpop(): Promise<Row[]> {
     const cpu = async () => ((await (await fetch(`${base}/__cpu`)).json()) as { us: number }).us;
     const measured = async (path: string, extra: Partial<autocannon.Options> = {}) => {
       const before = await cpu();
-      const r = await load(base + path, undefined, extra);
-      return { ...r, cpuPerRequest: ((await cpu()) - before) / (r.rps * DURATION) };
+      const r = await load(base + path, undefined, { duration: WINDOW, ...extra });
+      return { ...r, cpuPerRequest: ((await cpu()) - before) / (r.rps * WINDOW) };
     };
     const next = { kit: cursor(), auth0: cursor() };
     const cases: Record<string, () => ReturnType<typeof measured>> = {
@@ -66,7 +65,7 @@ export async function benchDpop(): Promise<Row[]> {
     const x = (v: number) => `${fmt(v, 2)}×`;
     const layout = pinned ? 'API on core 1, autocannon on core 0' : 'unpinned';
     return [
-      { name: 'bare Express route', value: `${fmt(m('bare'))} req/s`, note: `${us('bare')}; median of ${ROUNDS} interleaved ${DURATION} s rounds, ${CONNECTIONS} connections; ${layout}` },
+      { name: 'bare Express route', value: `${fmt(m('bare'))} req/s`, note: `${us('bare')}; median of ${ROUNDS} interleaved rounds, ${WINDOW} s per case, ${CONNECTIONS} connections; ${layout}` },
       {
         name: '**DPoP** requireAuth (dpop allowed), one bound token, fresh proof per request',
         value: `${fmt(m('kit'))} req/s`,

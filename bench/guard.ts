@@ -8,7 +8,7 @@
 import { SignJWT } from 'jose';
 import { built } from './kit.js';
 import { cpus } from 'node:os';
-import { DURATION, CONNECTIONS, fmt, interleavedRounds, load, pin, printTable, startChild, unpin, type Row } from './common.js';
+import { CONNECTIONS, ROUNDS, WINDOW, fmt, groupedRounds, load, pin, printTable, startChild, unpin, type Row } from './common.js';
 import { startJwksServer } from '../fixtures/jwks-server.js';
 import { benchTokens, type BenchAlg } from './tokens.js';
 import { fileURLToPath } from 'node:url';
@@ -16,9 +16,9 @@ import { fileURLToPath } from 'node:url';
 const { requireAuth } = await built<typeof import('../lib/index.js')>('index.js');
 
 // "New token per request" must mean new: each case walks its own cursor through more distinct
-// tokens than it sends requests in a whole run (5 rounds × ~4k req/s × 5 s), so no token recurs.
+// tokens than it sends requests in a whole run (10 rounds × 2 s × ~4k req/s), so no token recurs.
 const DISTINCT = 120_000;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+if (ROUNDS * WINDOW * 5_000 > DISTINCT - 5_000) throw new Error('bench: more rounds × window than distinct tokens; lower BENCH_ROUNDS or BENCH_WINDOW');
 const ALGS: BenchAlg[] = ['RS256', 'ES256'];
 
 async function cacheFootprint(): Promise<Row[]> {
@@ -83,12 +83,13 @@ export async function benchGuard(): Promise<Row[]> {
     // Requests/s and the API process's CPU µs per request (steadier than req/s on a shared VM).
     const measured = async (path: string, header: () => string) => {
       const before = await cpu();
-      const r = await load(base + path, header);
-      const requests = r.rps * DURATION;
+      const r = await load(base + path, header, { duration: WINDOW });
+      const requests = r.rps * WINDOW;
       return { ...r, cpuPerRequest: ((await cpu()) - before) / requests };
     };
     type Runner = () => ReturnType<typeof measured>;
-    const cases: Record<string, Runner> = {
+    // Three groups, each measured in its own interleaved rounds: ratios compare cases of one group.
+    const same: Record<string, Runner> = {
       bare: () => measured('/bare', () => one),
       noop: () => measured('/noop', () => one),
       kitSame: () => measured('/kit', () => one),
@@ -96,23 +97,27 @@ export async function benchGuard(): Promise<Row[]> {
       kitOtelSame: () => measured('/kit-otel', () => one),
       auth0Same: () => measured('/auth0-RS256', () => one),
     };
+    const groups = [same];
     for (const alg of ALGS) {
       const next = { kit: cursor(alg), jose: cursor(alg), auth0: cursor(alg), floor: cursor(alg) };
-      cases[`kit ${alg}`] = () => measured('/kit', next.kit);
-      cases[`jose ${alg}`] = () => measured('/jose', next.jose);
-      cases[`auth0 ${alg}`] = () => measured(`/auth0-${alg}`, next.auth0);
-      cases[`floor ${alg}`] = () => measured('/floor', next.floor);
+      groups.push({
+        [`bare ${alg}`]: () => measured('/bare', () => one),
+        [`kit ${alg}`]: () => measured('/kit', next.kit),
+        [`jose ${alg}`]: () => measured('/jose', next.jose),
+        [`auth0 ${alg}`]: () => measured(`/auth0-${alg}`, next.auth0),
+        [`floor ${alg}`]: () => measured('/floor', next.floor),
+      });
     }
     // Warm-up: JIT, JWKS fetch, connection pools (tokens from the far end of the list, never reused).
     for (const alg of ALGS) {
       const warm = cursor(alg, DISTINCT - 5_000);
       for (const path of ['/bare', '/noop', '/kit', '/kit-two', '/kit-otel', '/jose', '/floor', `/auth0-${alg}`]) await load(base + path, warm, { duration: 1 });
     }
-    const { m, ratio, cpuRatio, us } = await interleavedRounds(cases, ROUNDS);
+    const { m, ratio, cpuRatio, us } = await groupedRounds(groups, ROUNDS);
     const x = (v: number) => `${fmt(v, 2)}×`;
     const layout = pinned ? 'API on core 1, autocannon on core 0' : 'unpinned';
     const rows: Row[] = [
-      { name: 'bare Express route', value: `${fmt(m('bare'))} req/s`, note: `${us('bare')}; median of ${ROUNDS} interleaved ${DURATION} s rounds, ${CONNECTIONS} connections; ${layout}` },
+      { name: 'bare Express route', value: `${fmt(m('bare'))} req/s`, note: `${us('bare')}; median of ${ROUNDS} rounds; in each, the cases compared with each other run back to back, ${WINDOW} s each, ${CONNECTIONS} connections; ${layout}` },
       { name: 'bare route + one no-op middleware', value: `${fmt(m('noop'))} req/s`, note: `${x(ratio('noop', 'bare'))} bare; ${us('noop')} (what any middleware layer costs)` },
       {
         name: 'requireAuth, one repeated token',
@@ -134,7 +139,7 @@ export async function benchGuard(): Promise<Row[]> {
       { name: 'express-oauth2-jwt-bearer, one repeated token', value: `${fmt(m('auth0Same'))} req/s`, note: `${x(ratio('auth0Same', 'bare'))} bare; ${us('auth0Same')} (it verifies every request)` },
     ];
     for (const alg of ALGS) {
-      const [kit, jose, auth0, floor] = ['kit', 'jose', 'auth0', 'floor'].map((n) => `${n} ${alg}`) as [string, string, string, string];
+      const [kit, jose, auth0, floor, bare] = ['kit', 'jose', 'auth0', 'floor', 'bare'].map((n) => `${n} ${alg}`) as [string, string, string, string, string];
       rows.push(
         {
           name: `**${alg}** requireAuth, new token per request`,
@@ -143,9 +148,9 @@ export async function benchGuard(): Promise<Row[]> {
             `**${x(ratio(kit, auth0))} express-oauth2-jwt-bearer** (target ≥ 1.3×), **${x(ratio(kit, floor))} floor** (target ≥ 0.95×), ${x(ratio(kit, jose))} hand-written jose; ` +
             `${us(kit)} (by CPU: ${x(cpuRatio(kit, auth0))} express-oauth2-jwt-bearer, ${x(cpuRatio(kit, floor))} floor, ${x(cpuRatio(kit, jose))} jose)`,
         },
-        { name: `${alg} hand-written jose.jwtVerify guard, new token`, value: `${fmt(m(jose))} req/s`, note: `${x(ratio(jose, 'bare'))} bare; ${us(jose)}` },
-        { name: `${alg} express-oauth2-jwt-bearer, new token`, value: `${fmt(m(auth0))} req/s`, note: `${x(ratio(auth0, 'bare'))} bare; ${us(auth0)}` },
-        { name: `${alg} floor (crypto.verify + JSON.parse + iss/aud/exp), new token`, value: `${fmt(m(floor))} req/s`, note: `${x(ratio(floor, 'bare'))} bare; ${us(floor)}` },
+        { name: `${alg} hand-written jose.jwtVerify guard, new token`, value: `${fmt(m(jose))} req/s`, note: `${x(ratio(jose, bare))} bare; ${us(jose)}` },
+        { name: `${alg} express-oauth2-jwt-bearer, new token`, value: `${fmt(m(auth0))} req/s`, note: `${x(ratio(auth0, bare))} bare; ${us(auth0)}` },
+        { name: `${alg} floor (crypto.verify + JSON.parse + iss/aud/exp), new token`, value: `${fmt(m(floor))} req/s`, note: `${x(ratio(floor, bare))} bare; ${us(floor)}` },
       );
     }
     return [...rows, ...(await cacheFootprint())];

@@ -1,5 +1,5 @@
 import { errors, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import { verifyJwt, type JwtVerifyResult } from '../jwt/index.js';
+import { deepFreeze, verifyJwt, type JwtVerifyResult } from '../jwt/index.js';
 import type { InvalidTokenError, OAuthError } from '../errors/oauth-error.js';
 import { asKeysError, KeySource, type GetKey } from './key-source.js';
 import type { ResolvedOptions } from './options.js';
@@ -75,15 +75,6 @@ export interface Verification {
 
 const FINITE_CLAIMS = ['exp', 'nbf', 'iat'] as const;
 
-// JSON.parse output only: plain objects and arrays, no cycles, no accessors.
-function deepFreeze(value: object): void {
-  if (Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const key in value) {
-    const v = (value as Record<string, unknown>)[key];
-    if (typeof v === 'object' && v !== null) deepFreeze(v);
-  }
-}
 
 /**
  * Verifies a compact JWS access token against the configured keys and claims. Pure: no Express,

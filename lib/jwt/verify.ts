@@ -75,6 +75,36 @@ function allowList(algorithms: readonly string[] | undefined): Set<string> | und
 const ASCII = /^[\x00-\x7f]*$/;
 const COMPACT_ALPHABET = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
+// Every token signed with one IdP key carries the same header, so the decoded header of the last
+// few distinct ones is kept, deeply frozen (it is shared by every token that carries it). Bounded
+// in count and in length: a hostile client sending random headers only cycles this small map.
+const HEADERS_KEPT = 16;
+const HEADER_KEPT_MAX_LENGTH = 512;
+const headers = new Map<string, Record<string, unknown>>();
+
+function headerOf(encoded: string, decodePart: (part: string) => Buffer | undefined): Record<string, unknown> {
+  const known = headers.get(encoded);
+  if (known !== undefined) return known;
+  const header = parseJson(decodePart(encoded));
+  if (!isPlainObject(header)) throw new errors.JWSInvalid('JWS Protected Header is invalid');
+  if (encoded.length <= HEADER_KEPT_MAX_LENGTH) {
+    if (headers.size >= HEADERS_KEPT) headers.delete(headers.keys().next().value!);
+    headers.set(encoded, deepFreeze(header));
+  }
+  return header;
+}
+
+// JSON.parse output only: plain objects and arrays, no cycles, no accessors.
+export function deepFreeze<T extends object>(value: T): T {
+  if (Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (typeof v === 'object' && v !== null) deepFreeze(v);
+  }
+  return value;
+}
+
 /** A token split and its header checked: everything that comes before key selection. */
 interface Parsed {
   jwt: string;
@@ -104,8 +134,7 @@ function parse(jwt: string | Uint8Array, options: JWTVerifyOptions, shapeChecked
   const clean = shapeChecked || COMPACT_ALPHABET.test(jwt);
   const decodePart = clean ? decodeChecked : decode;
 
-  const header = parseJson(decodePart(encodedHeader));
-  if (!isPlainObject(header)) throw new errors.JWSInvalid('JWS Protected Header is invalid');
+  const header = headerOf(encodedHeader, decodePart);
   const crit = checkCrit(header, options.crit);
   let b64 = true;
   if (crit.includes('b64')) {
