@@ -1,0 +1,315 @@
+/**
+ * Hostile review of requireAuth's synchronous fast path (issue #12): the key memo in KeySource,
+ * results lingering for single flight, the character-code Authorization parser and the engine's
+ * one-scan alphabet check. Each part is compared with what the code did before: jose.jwtVerify
+ * for key selection, the old header regexes written out below, and the old engine copied into
+ * support/old-engine (lib/jwt as of 9b72334).
+ */
+import { constants, KeyObject, sign as cryptoSign } from 'node:crypto';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import request from 'supertest';
+import { createLocalJWKSet, errors, jwtVerify as joseVerify, type JWK, type JWTVerifyOptions } from 'jose';
+import { oauthErrorHandler, requireAuth, type OAuthError, type RequireAuthOptions } from '../lib/index.js';
+import { clearDiscoveryCache } from '../lib/idp/discovery.js';
+import { extractCredentials, type ExtractOptions } from '../lib/bearer/extract-token.js';
+import { InvalidRequestError } from '../lib/errors/oauth-error.js';
+import { verifyJwt } from '../lib/jwt/verify.js';
+import { formatProblem } from '../lib/guard/verifier.js';
+import { jwtVerify as oldJwtVerify } from './support/old-engine/verify.js';
+import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
+import { useTestClock } from './support/clock.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const b64 = (v: string | Uint8Array) => Buffer.from(v).toString('base64url');
+
+let idp: JwksServer;
+beforeEach(async () => {
+  idp = await startJwksServer({ algs: ['RS256', 'ES256'] });
+  clearDiscoveryCache();
+});
+afterEach(() => idp.close());
+
+function setup(options: Partial<RequireAuthOptions> = {}) {
+  const guard = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, jwksTimeout: 500, logger: false, ...options });
+  const app = express();
+  app.get('/me', guard, (req, res) => res.json({ sub: req.auth!.payload.sub, kid: req.auth!.header.kid ?? null }));
+  app.use(oauthErrorHandler());
+  const call = (token: string) => request(app).get('/me').set('Authorization', `Bearer ${token}`);
+  return { guard, app, call };
+}
+
+/** The middleware called directly, so several requests can run in one event-loop turn. */
+function direct(guard: ReturnType<typeof requireAuth>, token: string): { sync: boolean; error?: OAuthError; done: Promise<OAuthError | undefined> } {
+  const req = { headers: { authorization: `Bearer ${token}` }, rawHeaders: ['Authorization', `Bearer ${token}`] } as unknown as express.Request;
+  let settled: { error: OAuthError | undefined } | undefined;
+  const done = new Promise<OAuthError | undefined>((resolve) =>
+    guard(req, {} as express.Response, (err?: unknown) => {
+      settled = { error: err as OAuthError | undefined };
+      resolve(err as OAuthError | undefined);
+    }),
+  );
+  return { sync: settled !== undefined, error: settled?.error, done };
+}
+
+// What the guard says for each jose error class (lib/guard/verifier.ts tokenProblem): the oracle maps jose's verdict to it.
+const DESCRIPTION: Record<string, string> = {
+  JWSSignatureVerificationFailed: 'The token signature is invalid',
+  JOSEAlgNotAllowed: 'The token is signed with an algorithm this API does not accept',
+  JWKSNoMatchingKey: 'No key of the issuer matches the token (kid/alg)',
+  JWKSMultipleMatchingKeys: 'Several keys match the token and none verified it',
+  JWSInvalid: 'The token is not a well-formed JWS',
+  JWTInvalid: 'The token payload is not a valid JWT claims set',
+  JOSENotSupported: 'The token uses an unsupported algorithm or critical header',
+};
+
+describe('key memo: rotation, removal, look-alike headers (real JWKS server)', () => {
+  test('after jwksCacheMaxAge a removed key is refused, even for a key the memo held; a new key is accepted', async () => {
+    const { call } = setup({ jwksCacheMaxAge: 300, cache: false });
+    const [oldKey] = idp.keys;
+    // Twice: the second lookup is served by the memo.
+    expect((await call(await idp.sign({ n: 1 }, { kid: oldKey!.kid }))).status).toBe(200);
+    expect((await call(await idp.sign({ n: 2 }, { kid: oldKey!.kid }))).status).toBe(200);
+    const newKey = await idp.addKey('RS256');
+    const oldSigned = await idp.sign({ n: 3 }, { kid: oldKey!.kid });
+    idp.removeKey(oldKey!.kid);
+    await sleep(350);
+    const refused = await call(oldSigned);
+    expect(refused.status).toBe(401);
+    expect(refused.body).toEqual({ error: 'invalid_token', error_description: DESCRIPTION.JWKSNoMatchingKey });
+    // Still refused once the memo has been rebuilt for the new set.
+    expect((await call(await idp.sign({ n: 4 }, { kid: newKey.kid }))).status).toBe(200);
+    expect((await call(oldSigned)).status).toBe(401);
+  });
+
+  test('an unknown kid reloads the set: the removed key stops verifying at once, cached or memoized', async () => {
+    const { call } = setup({ jwksCooldown: 0 });
+    const [oldKey] = idp.keys;
+    const oldToken = await idp.sign({}, { kid: oldKey!.kid });
+    for (let i = 0; i < 3; i++) expect((await call(oldToken)).status).toBe(200); // memo + verified cache both warm
+    const signedBefore = await idp.sign({ n: 9 }, { kid: oldKey!.kid });
+    const newKey = await idp.addKey('RS256');
+    idp.removeKey(oldKey!.kid);
+    expect((await call(await idp.sign({}, { kid: newKey.kid }))).status).toBe(200);
+    expect(idp.jwksRequests).toBe(2);
+    for (const t of [oldToken, signedBefore]) {
+      const res = await call(t);
+      expect(res.status).toBe(401);
+      expect(res.body.error_description).toBe(DESCRIPTION.JWKSNoMatchingKey);
+    }
+  });
+
+  test('two keys with the same kid but different kty/alg: each alg gets its own key, the memo never crosses them', async () => {
+    const rs = idp.keys.find((k) => k.alg === 'RS256')!;
+    const es = idp.keys.find((k) => k.alg === 'ES256')!;
+    const ps = await idp.addKey('PS256');
+    for (const k of [rs, es, ps]) {
+      k.kid = 'shared';
+      k.publicJwk = { ...k.publicJwk, kid: 'shared' };
+    }
+    const { call } = setup({ cache: false });
+    const set = createLocalJWKSet({ keys: idp.keys.map((k) => k.publicJwk) });
+    const opts: JWTVerifyOptions = { issuer: idp.issuer, audience: idp.audience, requiredClaims: ['exp'] };
+    // Signed with node:crypto, so a key can sign under a header alg that is not its own.
+    const sign = async (alg: string, key: CryptoKey, n: number) => {
+      const now = Math.floor(Date.now() / 1000);
+      const input = `${b64(JSON.stringify({ alg, kid: 'shared', typ: 'at+jwt' }))}.${b64(JSON.stringify({ sub: 'user-1', n, iss: idp.issuer, aud: idp.audience, iat: now, exp: now + 300 }))}`;
+      const k = KeyObject.from(key);
+      const sig =
+        alg === 'ES256'
+          ? cryptoSign('sha256', Buffer.from(input), { key: k, dsaEncoding: 'ieee-p1363' })
+          : alg === 'PS256'
+            ? cryptoSign('sha256', Buffer.from(input), { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
+            : cryptoSign('sha256', Buffer.from(input), { key: k, padding: constants.RSA_PKCS1_PADDING });
+      return `${input}.${b64(sig)}`;
+    };
+    const tokens: Array<[string, string]> = [];
+    for (let n = 0; n < 2; n++) {
+      tokens.push(['ES256 by EC key', await sign('ES256', es.privateKey, n)]);
+      tokens.push(['RS256 by RSA key', await sign('RS256', rs.privateKey, n)]);
+      tokens.push(['PS256 by PSS key', await sign('PS256', ps.privateKey, n)]);
+      tokens.push(['RS256 header, PSS key signed', await sign('RS256', ps.privateKey, n)]);
+      tokens.push(['PS256 header, RSA key signed', await sign('PS256', rs.privateKey, n)]);
+    }
+    const seen: string[] = [];
+    for (const [name, t] of tokens) {
+      const jose = await joseVerify(t, set, opts).then(
+        () => 'ok',
+        (e: Error) => e.constructor.name,
+      );
+      const res = await call(t);
+      const got = res.status === 200 ? 'ok' : res.body.error_description;
+      expect(`${name}: ${got}`).toBe(`${name}: ${jose === 'ok' ? 'ok' : DESCRIPTION[jose]}`);
+      seen.push(`${name}: ${got}`);
+    }
+    expect(seen.filter((s) => s.endsWith(': ok'))).toHaveLength(6);
+  });
+
+  test('non-string or missing kid, alg none / other case / not allowed: the same verdict as jose, cold and with the memo warm', async () => {
+    await idp.addKey('RS256'); // two RSA keys: a token without kid matches both
+    const { call } = setup({ cache: false, algorithms: ['RS256', 'ES256', 'PS256'] });
+    const set = createLocalJWKSet({ keys: idp.keys.map((k) => k.publicJwk) });
+    const opts: JWTVerifyOptions = { issuer: idp.issuer, audience: idp.audience, algorithms: ['RS256', 'ES256', 'PS256'], requiredClaims: ['exp'] };
+    const rsa = idp.keys[0]!;
+    const es = idp.keys.find((k) => k.alg === 'ES256')!;
+    const { SignJWT } = await import('jose');
+    const base = JSON.parse(Buffer.from((await idp.sign()).split('.')[1]!, 'base64url').toString());
+    const signed = (header: Record<string, unknown>, key: CryptoKey) => new SignJWT(base).setProtectedHeader(header as never).sign(key);
+    const forged = (header: Record<string, unknown>) => `${b64(JSON.stringify(header))}.${b64(JSON.stringify(base))}.${b64('sig')}`;
+    const cases: Array<[string, string]> = [
+      ['kid number', await signed({ alg: 'RS256', kid: 7 }, rsa.privateKey)],
+      ['kid object', await signed({ alg: 'RS256', kid: { $ne: null } }, rsa.privateKey)],
+      ['kid null', await signed({ alg: 'RS256', kid: null }, rsa.privateKey)],
+      ['kid array of the real kid', await signed({ alg: 'RS256', kid: [rsa.kid] }, rsa.privateKey)],
+      ['no kid, two RSA keys', await signed({ alg: 'RS256' }, rsa.privateKey)],
+      ['no kid, one EC key', await signed({ alg: 'ES256' }, es.privateKey)],
+      ['kid of the EC key, alg RS256', await signed({ alg: 'RS256', kid: es.kid }, rsa.privateKey)],
+      ['alg none', forged({ alg: 'none', kid: rsa.kid })],
+      ['alg NONE', forged({ alg: 'NONE', kid: rsa.kid })],
+      ['alg rs256', forged({ alg: 'rs256', kid: rsa.kid })],
+      ['alg Rs256', forged({ alg: 'Rs256', kid: rsa.kid })],
+      ['alg HS256', forged({ alg: 'HS256', kid: rsa.kid })],
+      ['alg ES512', forged({ alg: 'ES512', kid: es.kid })],
+      ['alg EdDSA (not allowed here)', forged({ alg: 'EdDSA', kid: es.kid })],
+      ['alg RS256 with a kid full of dots and slashes', forged({ alg: 'RS256', kid: '../../jwks.json' })],
+      ['valid', await signed({ alg: 'RS256', kid: rsa.kid }, rsa.privateKey)],
+    ];
+    const answer = async (t: string) => {
+      const res = await call(t);
+      return res.status === 200 ? 'ok' : `${res.status} ${res.body.error} ${res.body.error_description}`;
+    };
+    for (const round of ['cold', 'warm']) {
+      // Warm: a valid token for each (alg, kid) the cases use has filled the memo first.
+      if (round === 'warm') for (const t of [cases.at(-1)![1], cases[5]![1]]) expect(await answer(t)).toBe('ok');
+      for (const [name, t] of cases) {
+        const jose = await joseVerify(t, set, opts).then(
+          () => 'ok',
+          (e: Error) => e.constructor.name,
+        );
+        const expected = jose === 'ok' ? 'ok' : `401 invalid_token ${DESCRIPTION[jose]}`;
+        expect(`${round} ${name}: ${await answer(t)}`).toBe(`${round} ${name}: ${expected}`);
+      }
+    }
+  });
+});
+
+describe('single flight with results kept for the turn', () => {
+  const clock = useTestClock();
+
+  async function warm() {
+    const s = setup({ clockTolerance: 0 });
+    // Keys loaded, then the key memoized (a lookup is kept only when no load happened during it): synchronous from here on.
+    for (let i = 0; i < 2; i++) await s.guard.verify(await idp.sign({ warm: i }));
+    return s;
+  }
+
+  test('a token that expires between two requests of the same turn is refused the second time', async () => {
+    const { guard } = await warm();
+    const token = await idp.sign({}, { expiresIn: 1 });
+    const first = direct(guard, token);
+    expect(first).toMatchObject({ sync: true, error: undefined });
+    clock.advance(1_100);
+    const second = direct(guard, token);
+    expect(second.sync).toBe(true);
+    expect(second.error).toMatchObject({ status: 401, code: 'invalid_token', message: 'The access token expired' });
+  });
+
+  test('an error shared by a burst never reaches a request with a different token, in the same turn or over HTTP', async () => {
+    const { guard, call } = await warm();
+    const good = await idp.sign({ n: 1 });
+    const bad = await idp.sign({ n: 1, aud: 'https://elsewhere.test' });
+    // Same payload, another signature: a near twin of the good token.
+    const twin = `${good.slice(0, good.lastIndexOf('.'))}.${(await idp.sign({ n: 2 })).split('.')[2]}`;
+    const results = [bad, bad, twin, good, bad, twin, good].map((t) => direct(guard, t));
+    expect(results.every((r) => r.sync)).toBe(true);
+    expect(results.map((r) => r.error?.message ?? 'ok')).toEqual([
+      'The token is not meant for this API (aud)',
+      'The token is not meant for this API (aud)',
+      'The token signature is invalid',
+      'ok',
+      'The token is not meant for this API (aud)',
+      'The token signature is invalid',
+      'ok',
+    ]);
+    const overHttp = await Promise.all([bad, good, twin, good, bad].map((t) => call(t).then((r) => r.status)));
+    expect(overHttp).toEqual([401, 200, 401, 200, 401]);
+  });
+
+  test('a refusal kept for the burst is not handed out once the clock says otherwise (nbf reached)', async () => {
+    const { guard } = await warm();
+    const early = await idp.sign({ nbf: Math.floor(Date.now() / 1000) + 30 });
+    const first = direct(guard, early);
+    expect(first.error).toMatchObject({ code: 'invalid_token', message: 'The token is not valid yet (nbf)' });
+    clock.advance(60_000);
+    // A full verification now accepts the token; the result kept from a moment ago must not say otherwise.
+    const second = direct(guard, early);
+    expect(second.error).toBeUndefined();
+  });
+
+  test('300+ distinct bad tokens in one turn: every one refused, and what is kept for the turn is bounded and let go', async () => {
+    const { guard } = await warm();
+    const good = await idp.sign();
+    const [h, p] = good.split('.');
+    const bads = Array.from({ length: 400 }, (_, i) => `${h}.${p}.${b64(`forged-signature-${i}`.padEnd(256, '*'))}`);
+    const before = guard.cacheStats.verifications;
+    const first = bads.map((t) => direct(guard, t));
+    expect(first.every((r) => r.sync && r.error?.status === 401 && r.error.message === 'The token signature is invalid')).toBe(true);
+    expect(guard.cacheStats.verifications - before).toBe(400);
+    // The same 400 again in the same turn: at most a bounded number joined a kept result.
+    const again = bads.map((t) => direct(guard, t));
+    expect(again.every((r) => r.error?.status === 401)).toBe(true);
+    const joined = 800 - (guard.cacheStats.verifications - before);
+    expect(joined).toBeGreaterThan(0);
+    expect(joined).toBeLessThanOrEqual(256);
+    // After a timers phase nothing is kept: all 400 verify again.
+    await sleep(5);
+    const mark = guard.cacheStats.verifications;
+    bads.forEach((t) => direct(guard, t));
+    expect(guard.cacheStats.verifications - mark).toBe(400);
+  });
+
+  test('300+ distinct bad tokens at once over HTTP: all 401 invalid_token, none 500', async () => {
+    const { app } = await warm();
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const good = await idp.sign();
+      const [h, p] = good.split('.');
+      const statuses = await Promise.all(
+        Array.from({ length: 320 }, (_, i) =>
+          fetch(`http://127.0.0.1:${port}/me`, { headers: { authorization: `Bearer ${h}.${p}.${b64(`x${i}`)}` } }).then(async (r) => `${r.status} ${(await r.json()).error}`),
+        ),
+      );
+      expect(new Set(statuses)).toEqual(new Set(['401 invalid_token']));
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('verify() in a tight loop while the clock moves: every answer is what a full verification says at that moment', async () => {
+    const { guard } = await warm();
+    const now = Math.floor(Date.now() / 1000);
+    const token = await idp.sign({ nbf: now + 2 }, { expiresIn: 5 });
+    const answers: Array<Promise<string>> = [];
+    const expected: string[] = [];
+    for (let step = 0; step < 40; step++) {
+      const at = (Date.now() + step * 250) / 1000;
+      expected.push(at < now + 2 ? 'nbf' : at < now + 5 ? 'ok' : 'exp');
+      answers.push(
+        guard.verify(token).then(
+          () => 'ok',
+          (e: OAuthError) => (e.message.includes('nbf') ? 'nbf' : e.message.includes('expired') ? 'exp' : e.message),
+        ),
+      );
+      clock.advance(250);
+    }
+    const got = await Promise.all(answers);
+    // Steps within a few ms of a boundary may go either way (real time passes during the loop).
+    const mismatches = got.flatMap((g, i) => (g === expected[i] ? [] : [`step ${i}: ${g} ≠ ${expected[i]}`]));
+    expect(mismatches.length).toBeLessThanOrEqual(2);
+    expect(got).toContain('ok');
+    expect(got.at(-1)).toBe('exp');
+  });
+});
