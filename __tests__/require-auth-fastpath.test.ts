@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
-import { createLocalJWKSet, errors, jwtVerify as joseVerify, type JWK, type JWTVerifyOptions } from 'jose';
+import { createLocalJWKSet, jwtVerify as joseVerify, type JWK, type JWTVerifyOptions } from 'jose';
 import { oauthErrorHandler, requireAuth, type OAuthError, type RequireAuthOptions } from '../lib/index.js';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { extractCredentials, type ExtractOptions } from '../lib/bearer/extract-token.js';
@@ -436,7 +436,7 @@ function rawGet(port: number, id: string, authorization: Buffer | undefined): Pr
       const [head, ...rest] = text.split('\r\n\r\n');
       resolve({ status: Number(head!.split(' ')[1]), body: Buffer.from(rest.join('\r\n\r\n'), 'latin1').toString('utf8') });
     });
-    const lines = [Buffer.from(`GET /me HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Case: ${id}\r\nConnection: close\r\n`, 'latin1')];
+    const lines: Buffer[] = [Buffer.from(`GET /me HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Case: ${id}\r\nConnection: close\r\n`, 'latin1')];
     if (authorization !== undefined) lines.push(Buffer.from('Authorization: ', 'latin1'), authorization, Buffer.from('\r\n', 'latin1'));
     lines.push(Buffer.from('\r\n', 'latin1'));
     // write, not end: a half-closed socket makes Node abort a request still being answered.
@@ -485,7 +485,7 @@ describe('engine fast path equals the old engine', () => {
 
   function corpus(): Array<{ name: string; jwt: string; signer: Signer }> {
     const out: Array<{ name: string; jwt: string; signer: Signer }> = [];
-    const jsonBytes = (json: string): Array<[string, Buffer]> => {
+    const jsonBytes = (json: string): Array<[string, Uint8Array]> => {
       const inner = json.slice(1);
       return [
         ['ascii', Buffer.from(json)],
