@@ -8,6 +8,7 @@ import { Tenants } from './tenants.js';
 import { errorCode, guardMetrics } from '../telemetry/otel.js';
 import { SenderConstraint } from './dpop/sender-constraint.js';
 import { stillValid, VerifiedCache } from './verified-cache.js';
+import * as clock from '../clock.js';
 import type { Verification, Verifier, VerifiedToken } from './verifier.js';
 import type { AuthResult } from './types.js';
 
@@ -140,9 +141,11 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     const joined = inflight.get(token);
     if (joined !== undefined) {
       if (joined instanceof Promise) return joined;
-      if ('error' in joined) throw joined.error;
-      // Checked like a cache hit: a result from a moment ago must not outlive exp or a key change.
-      if (stillValid(joined.verified.payload, joined.verifier, joined.generation)) {
+      if ('error' in joined) {
+        // Claims are checked to the second, so a refusal (nbf not reached yet) holds for its second only.
+        if (joined.second === clockSecond()) throw joined.error;
+      } else if (stillValid(joined.verified.payload, joined.verifier, joined.generation)) {
+        // Checked like a cache hit: a result from a moment ago must not outlive exp or a key change.
         // A sighting like any other: a token sent in a burst is one in use, and the cache should know.
         cache?.set(token, joined.verified, joined.verifier, joined.generation);
         return joined.verified;
@@ -154,7 +157,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
       const selected = tenants.select(token, req);
       outcome = selected instanceof Promise ? selected.then((v) => verifyWith(v, token)) : verifyWith(selected, token);
     } catch (error) {
-      linger(token, { error });
+      linger(token, { error, second: clockSecond() });
       throw error;
     }
     if (!(outcome instanceof Promise)) return outcome;
@@ -250,7 +253,10 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
 }
 
 /** A verification that finished synchronously, kept for the rest of the event-loop turn. */
-type Settled = { verified: VerifiedToken; verifier: Verifier; generation: object | undefined } | { error: unknown };
+type Settled = { verified: VerifiedToken; verifier: Verifier; generation: object | undefined } | { error: unknown; second: number };
+
+/** The second the claim checks read (lib/jwt/claims.ts compares whole seconds). */
+const clockSecond = (): number => Math.floor(clock.now() / 1000);
 
 /** Synchronous results kept for single flight at any one time (see `linger`). */
 const LINGER_MAX = 256;

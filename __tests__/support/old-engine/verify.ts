@@ -1,0 +1,145 @@
+// Oracle for differential tests: lib/jwt/verify.ts as of 9b72334 (before the synchronous fast path). Do not edit.
+/**
+ * `jwtVerify(token, key, options)`: jose's API and errors, node:crypto's speed. Compact JWS only.
+ *
+ * jose 6 verifies through WebCrypto (an async job and key conversions per token); here the
+ * signature is one synchronous `crypto.verify` on a KeyObject prepared once per key. Key
+ * selection stays with jose's key sets (createRemoteJWKSet / createLocalJWKSet), whose errors pass
+ * through untouched. Checks run in jose's order, so the first failure — and so the error class a
+ * caller maps — is the one jose would report; where this engine is stricter it says so below.
+ */
+import { createHmac, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { errors, type FlattenedJWSInput, type JWSHeaderParameters, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions, type ProtectedHeaderParameters } from 'jose';
+import { ALGORITHMS, prepareKey, secretBytes } from '../../../lib/jwt/algorithms.js';
+import { decode } from './base64url.js';
+import { checkClaims, compileClaims } from '../../../lib/jwt/claims.js';
+
+/** What a key set returns: jose's key sets give CryptoKeys; a KeyObject or secret bytes work too. */
+export type VerifyKey = CryptoKey | import('node:crypto').KeyObject | Uint8Array;
+export type GetKey = (protectedHeader: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<VerifyKey> | VerifyKey;
+type CryptoKey = import('node:crypto').webcrypto.CryptoKey;
+
+export interface JwtVerifyResult<P = JWTPayload> {
+  payload: P;
+  protectedHeader: JWTHeaderParameters;
+}
+
+// jose decodes JSON with a fatal UTF-8 decoder (which also drops a leading BOM); so do we.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  // JSON.parse only makes plain objects, arrays and primitives; arrays and null are refused.
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJson(bytes: Uint8Array | undefined): unknown {
+  if (bytes === undefined) return undefined;
+  try {
+    return JSON.parse(utf8.decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+const RECOGNIZED_CRIT: Readonly<Record<string, boolean>> = Object.assign(Object.create(null) as Record<string, boolean>, { b64: true });
+const allowListCache = new WeakMap<readonly string[], Set<string>>();
+
+/** RFC 7515 §4.1.11: every listed extension must be understood and present; returns the list. */
+function checkCrit(header: Record<string, unknown>, optionCrit: Record<string, boolean> | undefined): readonly unknown[] {
+  const crit = header.crit;
+  if (crit === undefined) return [];
+  if (!Array.isArray(crit) || crit.length === 0 || crit.some((p) => typeof p !== 'string' || p.length === 0)) {
+    throw new errors.JWSInvalid('"crit" (Critical) Header Parameter MUST be an array of non-empty strings when present');
+  }
+  const recognized = optionCrit === undefined ? RECOGNIZED_CRIT : Object.assign(Object.create(null) as Record<string, boolean>, optionCrit, RECOGNIZED_CRIT);
+  for (const parameter of crit as string[]) {
+    if (!(parameter in recognized)) throw new errors.JOSENotSupported(`Extension Header Parameter "${parameter}" is not recognized`);
+    if (!Object.hasOwn(header, parameter) || header[parameter] === undefined) {
+      throw new errors.JWSInvalid(`Extension Header Parameter "${parameter}" is missing`);
+    }
+  }
+  return crit;
+}
+
+function allowList(algorithms: readonly string[] | undefined): Set<string> | undefined {
+  if (algorithms === undefined) return undefined;
+  let set = allowListCache.get(algorithms);
+  if (set === undefined) {
+    if (!Array.isArray(algorithms) || algorithms.some((a) => typeof a !== 'string')) throw new TypeError('"algorithms" option must be an array of strings');
+    allowListCache.set(algorithms, (set = new Set(algorithms)));
+  }
+  return set;
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+export async function jwtVerify<P extends JWTPayload = JWTPayload>(
+  jwt: string | Uint8Array,
+  key: GetKey | VerifyKey,
+  options: JWTVerifyOptions = {},
+): Promise<JwtVerifyResult<P>> {
+  if (jwt instanceof Uint8Array) jwt = new TextDecoder().decode(jwt);
+  if (typeof jwt !== 'string') throw new errors.JWSInvalid('Compact JWS must be a string or Uint8Array');
+  // Compact serialization only (RFC 7515 §7.1): three parts. Five parts is a JWE; JSON serialization never parses here.
+  const dot1 = jwt.indexOf('.');
+  const dot2 = dot1 < 0 ? -1 : jwt.indexOf('.', dot1 + 1);
+  if (dot2 < 0 || jwt.indexOf('.', dot2 + 1) >= 0) throw new errors.JWSInvalid('Invalid Compact JWS');
+  const encodedHeader = jwt.slice(0, dot1);
+  const encodedPayload = jwt.slice(dot1 + 1, dot2);
+  const encodedSignature = jwt.slice(dot2 + 1);
+
+  const header = parseJson(decode(encodedHeader));
+  if (!isPlainObject(header)) throw new errors.JWSInvalid('JWS Protected Header is invalid');
+  const crit = checkCrit(header, options.crit);
+  let b64 = true;
+  if (crit.includes('b64')) {
+    if (typeof header.b64 !== 'boolean') throw new errors.JWSInvalid('The "b64" (base64url-encode payload) Header Parameter must be a boolean');
+    b64 = header.b64;
+  }
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !alg) throw new errors.JWSInvalid('JWS "alg" (Algorithm) Header Parameter missing or invalid');
+  const allowed = allowList(options.algorithms);
+  if (allowed !== undefined && !allowed.has(alg)) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
+  // The signing input is ASCII (RFC 7515 §5.2 step 8); jose checks an unencoded payload here, an encoded one after key selection.
+  const asciiPayload = ASCII.test(encodedPayload);
+  if (!b64 && !asciiPayload) throw new errors.JWSInvalid('JWS Compact Serialization payload must use only ASCII characters');
+
+  if (typeof key === 'function') {
+    key = await key(header as JWSHeaderParameters, { payload: encodedPayload, protected: encodedHeader, signature: encodedSignature });
+  }
+  // One event-loop turn before the synchronous signature work: requests already read from their
+  // sockets get parsed first, so a burst carrying the same new token joins one verification in
+  // requireAuth's single flight (as it did while jose's WebCrypto job ran off-thread). ~1 µs.
+  await new Promise(setImmediate);
+  const spec = ALGORITHMS[alg];
+  if (spec === undefined) throw new errors.JOSENotSupported(`alg ${alg} is not supported by this verifier`);
+  if (!asciiPayload) throw new errors.JWSInvalid('The payload is not a valid base64url string');
+  const signature = decode(encodedSignature);
+  if (signature === undefined) throw new errors.JWSInvalid('Failed to base64url decode the signature');
+  const signingInput = Buffer.from(jwt.slice(0, dot2), 'latin1');
+
+  let valid: boolean;
+  if (spec.kind === 'hmac') {
+    const secret = secretBytes(alg, spec, key);
+    const mac = createHmac(spec.hash!, secret).update(signingInput).digest();
+    valid = mac.length === signature.length && timingSafeEqual(mac, signature);
+  } else {
+    const ready = prepareKey(alg, spec, key);
+    if (ready.sigLength !== undefined && signature.length !== ready.sigLength) throw new errors.JWSSignatureVerificationFailed();
+    try {
+      valid = cryptoVerify(spec.hash, signingInput, ready.input, signature);
+    } catch (cause) {
+      throw new errors.JWSSignatureVerificationFailed(undefined, { cause });
+    }
+  }
+  if (!valid) throw new errors.JWSSignatureVerificationFailed();
+
+  // RFC 7797 unencoded payloads are not JWTs (RFC 7519 §7.2 step 6 needs a base64url payload).
+  if (!b64) throw new errors.JWTInvalid('JWTs MUST NOT use unencoded payload');
+  const payloadBytes = decode(encodedPayload);
+  if (payloadBytes === undefined) throw new errors.JWSInvalid('Failed to base64url decode the payload');
+  const payload = parseJson(payloadBytes);
+  if (!isPlainObject(payload)) throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
+  checkClaims(header as ProtectedHeaderParameters, payload as JWTPayload, compileClaims(options));
+  return { payload: payload as P, protectedHeader: header as JWTHeaderParameters };
+}
