@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Verifier, VerifiedToken } from './verifier.js';
 import * as clock from '../clock.js';
-import { FrequencySketch } from './frequency-sketch.js';
+import { Sightings } from './sightings.js';
 
 interface Entry extends VerifiedToken {
   /** Whose token this is: its key set and time rules. */
@@ -43,7 +43,7 @@ export function stillValid(payload: VerifiedToken['payload'], verifier: Verifier
  */
 export class VerifiedCache {
   readonly #lru: LRUCache<string, Entry>;
-  readonly #seen: FrequencySketch;
+  readonly #seen: Sightings;
   readonly #max: number;
   readonly #epochLength: number;
   #attempts = 0;
@@ -58,7 +58,7 @@ export class VerifiedCache {
       sizeCalculation: (_entry, token) => token.length * 3 + 256,
     });
     this.#max = maxEntries;
-    this.#seen = new FrequencySketch(maxEntries * 2);
+    this.#seen = new Sightings(maxEntries * 2);
     this.#epochLength = maxEntries * 8;
   }
 
