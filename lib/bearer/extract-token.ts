@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { InvalidRequestError } from '../errors/oauth-error.js';
+import { isCompactJws } from '../jwt/compact.js';
 
 export type TokenLocation = 'header' | 'body' | 'query';
 
@@ -73,7 +74,8 @@ export function extractCredentials(req: WithBodyQuery, options: ExtractOptions):
     let start = schemeEnd;
     while (header!.charCodeAt(start) === 0x20) start += 1;
     const token = header!.slice(start);
-    if (start === schemeEnd || !B64TOKEN.test(token)) {
+    // A compact JWS is a b64token too; asking that first spares the verifier its own scan.
+    if (start === schemeEnd || !(isCompactJws(token) || B64TOKEN.test(token))) {
       throw options.invalidRequest(
         `The Authorization header is malformed: expected "${options.dpop ? 'Bearer or DPoP' : 'Bearer'} <token>" with exactly one token of base64url/b64token characters`,
       );

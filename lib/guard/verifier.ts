@@ -1,5 +1,6 @@
 import { errors, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { deepFreeze, verifyJwt, type JwtVerifyResult } from '../jwt/index.js';
+import { isCompactJws } from '../jwt/compact.js';
 import type { InvalidTokenError, OAuthError } from '../errors/oauth-error.js';
 import { asKeysError, KeySource, type GetKey } from './key-source.js';
 import type { ResolvedOptions } from './options.js';
@@ -22,11 +23,10 @@ export interface VerifiedToken {
 
 export type TokenErrorFactory = (description: string, cause?: unknown) => InvalidTokenError;
 
-const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** Why a string is not a compact JWS at all, or undefined when it is shaped like one. */
 export function formatProblem(token: string): string | undefined {
-  if (JWS_COMPACT.test(token)) return undefined;
+  if (isCompactJws(token)) return undefined;
   return token.split('.').length === 5 ? 'Encrypted tokens (JWE) are not accepted' : 'The token is not a signed JWT (JWS compact serialization)';
 }
 

@@ -28,6 +28,8 @@ const normalizeTyp = (value: string): string => (value.includes('/') ? value.toL
 
 export interface CompiledClaims {
   typ: string | undefined;
+  /** The option as given: a header spelling it exactly needs no normalizing (the usual case). */
+  typAsGiven: string | undefined;
   /** Claims that must be present, in the order jose reports the first missing one. */
   presence: string[];
   issuers: unknown[] | undefined;
@@ -59,6 +61,7 @@ export function compileClaims(options: JWTVerifyOptions): CompiledClaims {
   };
   c = {
     typ: typ === undefined ? undefined : normalizeTyp(typ),
+    typAsGiven: typ,
     presence: [...new Set(presence.reverse())],
     issuers: issuer === undefined ? undefined : Array.isArray(issuer) ? issuer : [issuer],
     subject,
@@ -105,7 +108,7 @@ function audienceMatches(aud: unknown, expected: string[]): boolean {
 
 /** Checks a parsed claims set against compiled options; throws jose's errors. */
 export function checkClaims(header: ProtectedHeaderParameters, payload: JWTPayload, c: CompiledClaims): void {
-  if (c.typ !== undefined && (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== c.typ)) {
+  if (c.typ !== undefined && header.typ !== c.typAsGiven && (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== c.typ)) {
     throw failed('unexpected "typ" JWT header value', payload, 'typ');
   }
   for (const claim of c.presence) {
