@@ -81,9 +81,7 @@ export class KeySource {
     if (set === undefined || set !== this.#memoFor) return undefined;
     // Past max age the set must go through jose again, which reloads it (or the stale-if-error path).
     if (this.#static === undefined && !(Date.now() - this.#fetched.uat! < this.options.jwksCacheMaxAge)) return undefined;
-    const { alg, kid } = header;
-    if (typeof alg !== 'string' || (kid !== undefined && typeof kid !== 'string')) return undefined;
-    return this.#memo.get(alg)?.get(kid);
+    return memoizable(header) ? this.#memo.get(header.alg)?.get(header.kid) : undefined;
   }
 
   /** Keeps the key a lookup found, if no reload replaced the set while it ran. */
@@ -91,15 +89,14 @@ export class KeySource {
     const before = this.generation();
     const key = await lookup;
     const set = this.generation();
-    const { alg, kid } = header;
-    if (set !== undefined && set === before && typeof alg === 'string' && (kid === undefined || typeof kid === 'string')) {
+    if (set !== undefined && set === before && memoizable(header)) {
       if (this.#memoFor !== set) {
         this.#memo.clear();
         this.#memoFor = set;
       }
-      let byKid = this.#memo.get(alg);
-      if (byKid === undefined) this.#memo.set(alg, (byKid = new Map()));
-      byKid.set(kid, key);
+      let byKid = this.#memo.get(header.alg);
+      if (byKid === undefined) this.#memo.set(header.alg, (byKid = new Map()));
+      byKid.set(header.kid, key);
     }
     return key;
   }
@@ -237,6 +234,11 @@ export class KeySource {
       },
     );
   }
+}
+
+/** A header whose key choice can be remembered: a string alg, and a string kid or none (jose matches nothing else). */
+function memoizable(header: JWSHeaderParameters): header is JWSHeaderParameters & { alg: string; kid: string | undefined } {
+  return typeof header.alg === 'string' && (header.kid === undefined || typeof header.kid === 'string');
 }
 
 /** Whatever went wrong while obtaining keys, as the OAuthError a client gets (503, or 500 for misconfiguration). */

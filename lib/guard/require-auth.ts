@@ -111,12 +111,11 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     inflight.set(token, settled);
   };
 
-  function accepted(verifier: Verifier, token: string, { verified, generation }: Verification, sync = false): VerifiedToken {
+  function accepted(verifier: Verifier, token: string, { verified, generation }: Verification): VerifiedToken {
     telemetry.verifications?.add(1, { result: 'valid' });
     // Stamped with the key set the key came from; if the set has been reloaded since, the
     // entry is dead on arrival, which is the point.
     cache?.set(token, verified, verifier, generation);
-    if (sync) linger(token, { verified, verifier, generation });
     return verified;
   }
   const rejected = (err: unknown): never => {
@@ -134,7 +133,8 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
       return rejected(err);
     }
     if (result instanceof Promise) return result.then((r) => accepted(verifier, token, r), rejected);
-    return accepted(verifier, token, result, true);
+    linger(token, { verified: result.verified, verifier, generation: result.generation });
+    return accepted(verifier, token, result);
   }
 
   function verifyAndRemember(token: string, req: Request | undefined): VerifiedToken | Promise<VerifiedToken> {

@@ -23,7 +23,6 @@ export interface VerifiedToken {
 
 export type TokenErrorFactory = (description: string, cause?: unknown) => InvalidTokenError;
 
-
 /** Why a string is not a compact JWS at all, or undefined when it is shaped like one. */
 export function formatProblem(token: string): string | undefined {
   if (isCompactJws(token)) return undefined;
@@ -74,7 +73,6 @@ export interface Verification {
 }
 
 const FINITE_CLAIMS = ['exp', 'nbf', 'iat'] as const;
-
 
 /**
  * Verifies a compact JWS access token against the configured keys and claims. Pure: no Express,
@@ -135,8 +133,7 @@ export class Verifier {
         : keys.key;
     let result: JwtVerifyResult | Promise<JwtVerifyResult>;
     try {
-      // formatProblem() above has matched the whole token, so the engine need not scan it again.
-      result = verifyJwt(token, key as Parameters<typeof verifyJwt>[1], this.#options, true);
+      result = verifyJwt(token, key as Parameters<typeof verifyJwt>[1], this.#options);
     } catch (err) {
       throw this.#failure(err);
     }

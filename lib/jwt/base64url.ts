@@ -13,22 +13,23 @@ for (let i = 0; i < CHARS.length; i++) VALUE[CHARS.charCodeAt(i)] = i;
 
 const ALPHABET = /^[A-Za-z0-9_-]*$/;
 
-/** True when `s` is canonical unpadded base64url (so `decode` will accept it). */
-export function isBase64url(s: string): boolean {
+/** Whether the length and last character of `s` (base64url characters only) are canonical. */
+function canonicalEnding(s: string): boolean {
   const rest = s.length & 3;
-  if (rest === 1 || !ALPHABET.test(s)) return false;
+  if (rest === 1) return false;
   if (rest === 0) return true;
   // 2 characters carry 8 bits (4 spare), 3 carry 16 (2 spare): the spare bits must be zero.
-  const last = VALUE[s.charCodeAt(s.length - 1)]!;
-  return (last & (rest === 2 ? 0x0f : 0x03)) === 0;
+  return (VALUE[s.charCodeAt(s.length - 1)]! & (rest === 2 ? 0x0f : 0x03)) === 0;
+}
+
+/** True when `s` is canonical unpadded base64url (so `decode` will accept it). */
+export function isBase64url(s: string): boolean {
+  return ALPHABET.test(s) && canonicalEnding(s);
 }
 
 /** Like decode(), for a string already known to use only the alphabet: only the canonical form is checked. */
 export function decodeChecked(s: string): Buffer | undefined {
-  const rest = s.length & 3;
-  if (rest === 1) return undefined;
-  if (rest !== 0 && (VALUE[s.charCodeAt(s.length - 1)]! & (rest === 2 ? 0x0f : 0x03)) !== 0) return undefined;
-  return Buffer.from(s, 'base64url');
+  return canonicalEnding(s) ? Buffer.from(s, 'base64url') : undefined;
 }
 
 /** Decodes canonical base64url; undefined when `s` is anything else. */

@@ -13,6 +13,7 @@ import { errors, type FlattenedJWSInput, type JWSHeaderParameters, type JWTHeade
 import { ALGORITHMS, prepareKey, secretBytes } from './algorithms.js';
 import { decode, decodeChecked } from './base64url.js';
 import { checkClaims, compileClaims } from './claims.js';
+import { isCompactJws } from './compact.js';
 
 /** What a key set returns: jose's key sets give CryptoKeys; a KeyObject or secret bytes work too. */
 export type VerifyKey = CryptoKey | import('node:crypto').KeyObject | Uint8Array;
@@ -73,7 +74,6 @@ function allowList(algorithms: readonly string[] | undefined): Set<string> | und
 }
 
 const ASCII = /^[\x00-\x7f]*$/;
-const COMPACT_ALPHABET = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
 // Every token signed with one IdP key carries the same header, so the decoded header of the last
 // few distinct ones is kept, deeply frozen (it is shared by every token that carries it). Bounded
@@ -119,7 +119,7 @@ interface Parsed {
   encodedSignature: string;
 }
 
-function parse(jwt: string | Uint8Array, options: JWTVerifyOptions, shapeChecked: boolean): Parsed {
+function parse(jwt: string | Uint8Array, options: JWTVerifyOptions): Parsed {
   if (jwt instanceof Uint8Array) jwt = new TextDecoder().decode(jwt);
   if (typeof jwt !== 'string') throw new errors.JWSInvalid('Compact JWS must be a string or Uint8Array');
   // Compact serialization only (RFC 7515 §7.1): three parts. Five parts is a JWE; JSON serialization never parses here.
@@ -129,9 +129,10 @@ function parse(jwt: string | Uint8Array, options: JWTVerifyOptions, shapeChecked
   const encodedHeader = jwt.slice(0, dot1);
   const encodedPayload = jwt.slice(dot1 + 1, dot2);
   const encodedSignature = jwt.slice(dot2 + 1);
-  // One pass over the whole token instead of one per part: when it passes, every part is known
-  // to be base64url characters only, and only each part's canonical ending is left to check.
-  const clean = shapeChecked || COMPACT_ALPHABET.test(jwt);
+  // One pass over the whole token instead of one per part (and none at all when the guard has just
+  // matched this very string): then every part is known to be base64url characters only, and only
+  // each part's canonical ending is left to check. Anything else is checked part by part.
+  const clean = isCompactJws(jwt);
   const decodePart = clean ? decodeChecked : decode;
 
   const header = headerOf(encodedHeader, decodePart);
@@ -198,10 +199,8 @@ export function verifyJwt<P extends JWTPayload = JWTPayload>(
   jwt: string | Uint8Array,
   key: GetKey | VerifyKey,
   options: JWTVerifyOptions = {},
-  /** The caller has already matched the token against `^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){2}$`. */
-  shapeChecked = false,
 ): JwtVerifyResult<P> | Promise<JwtVerifyResult<P>> {
-  const parsed = parse(jwt, options, shapeChecked);
+  const parsed = parse(jwt, options);
   if (typeof key !== 'function') return finish<P>(parsed, key, options);
   const { header, encodedHeader, encodedPayload, encodedSignature } = parsed;
   const got = key(header as JWSHeaderParameters, { payload: encodedPayload, protected: encodedHeader, signature: encodedSignature });
