@@ -12,16 +12,15 @@ import request from 'supertest';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { oauthErrorHandler, requireAuth, type IssuerOptions, type RequireAuthHandler } from '../lib/index.js';
 import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
+import { dpopHolder, type DpopHolder } from './support/dpop-holder.js';
 
 const b64sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
 let idp: JwksServer;
-let holder: { privateKey: CryptoKey; jwk: JWK; jkt: string };
+let holder: DpopHolder;
 beforeAll(async () => {
   idp = await startJwksServer();
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = (await exportJWK(publicKey)) as JWK;
-  holder = { privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) };
+  holder = await dpopHolder();
 });
 afterAll(() => idp.close());
 

@@ -12,17 +12,10 @@ import { createHmac, generateKeyPairSync, sign as cryptoSign, constants, type Ke
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify as joseVerify, type JWK, type JWTVerifyOptions } from 'jose';
 import { jwtVerify } from '../lib/jwt/index.js';
 import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
+import { seeded } from './support/seeded.js';
 
-// Seeded PRNG (mulberry32): the same cases and mutations on every run (keys are fresh each run); a failure names its case.
-let seed = 0x5eed1234;
-const rand = () => {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-const int = (n: number) => Math.floor(rand() * n);
-const pick = <T>(list: readonly T[]): T => list[int(list.length)]!;
+// The same cases and mutations on every run (keys are fresh each run); a failure names its case.
+const { int, pick } = seeded(0x5eed1234);
 
 const NOW = 1_900_000_000;
 const ISS = 'https://idp.example.test';

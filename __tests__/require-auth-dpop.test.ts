@@ -8,11 +8,12 @@ import express from 'express';
 import request from 'supertest';
 import { Redis } from 'ioredis';
 import * as oauth from 'oauth4webapi';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../lib/index.js';
 import { redisTokenStore } from '../lib/redis/index.js';
 import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
+import { dpopHolder, type DpopHolder } from './support/dpop-holder.js';
 import { listen, type Listening } from '../fixtures/listen.js';
 import { startOidcProvider, type RunningOidcProvider } from '../fixtures/oidc-provider.js';
 import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from '../fixtures/redis-server.js';
@@ -62,12 +63,10 @@ describe('interop: oidc-provider issues, oauth4webapi proves, requireAuth accept
 
 describe('hostile proofs', () => {
   let idp: JwksServer;
-  let holder: { privateKey: CryptoKey; jwk: JWK; jkt: string };
+  let holder: DpopHolder;
   beforeAll(async () => {
     idp = await startJwksServer();
-    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-    const jwk = (await exportJWK(publicKey)) as JWK;
-    holder = { privateKey, jwk, jkt: await calculateJwkThumbprint(jwk) };
+    holder = await dpopHolder();
   });
   afterAll(() => idp.close());
 

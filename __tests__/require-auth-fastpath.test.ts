@@ -16,6 +16,7 @@ import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { extractCredentials, type ExtractOptions } from '../lib/bearer/extract-token.js';
 import { InvalidRequestError } from '../lib/errors/oauth-error.js';
 import { verifyJwt } from '../lib/jwt/verify.js';
+import { seeded } from './support/seeded.js';
 import { formatProblem } from '../lib/guard/verifier.js';
 import { jwtVerify as oldJwtVerify } from './support/old-engine/verify.js';
 import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
@@ -473,15 +474,8 @@ describe('engine fast path equals the old engine', () => {
   };
   const headerOf = (s: Signer) => JSON.stringify(s === 'hs' ? { alg: 'HS256', typ: 'at+jwt' } : { alg: s === 'es' ? 'ES256' : 'EdDSA', kid: s, typ: 'at+jwt' });
 
-  // Seeded PRNG: the same mutations every run.
-  let seed = 0xfa57;
-  const rand = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(rand() * n);
+  // The same mutations every run.
+  const { int } = seeded(0xfa57);
 
   function corpus(): Array<{ name: string; jwt: string; signer: Signer }> {
     const out: Array<{ name: string; jwt: string; signer: Signer }> = [];
