@@ -5,9 +5,9 @@
  * - package: `npm pack` into fresh consumer projects, and the docs' code blocks compiled against it.
  * `npm test` runs all three; `npm test -- --selectProjects unit` runs one.
  *
- * Timeouts are generous on purpose: CI machines are shared, and the whole suite must pass with two
+ * The timeout is generous on purpose: CI machines are shared, and the whole suite must pass with two
  * CPU-bound processes per core competing with it (scripts/test-under-load.sh). A test that needs
- * more than its tier's budget is either waiting for something that will not come (a real bug,
+ * more than that is either waiting for something that will not come (a real bug,
  * still caught) or doing too much work in one test.
  * @type {import('jest').Config}
  */
@@ -43,6 +43,8 @@ const pkg = ['**/package.test.ts', '**/docs-compile.test.ts', '**/docs-links.tes
 
 export default {
   maxWorkers: 2,
+  // A global option: jest reads testTimeout from the top level only, not per project.
+  testTimeout: 120_000,
   projects: [
     {
       ...base,
@@ -50,10 +52,9 @@ export default {
       testMatch: ['**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/'],
       // Filled below: everything that is not integration or package.
-      testTimeout: 60_000,
     },
-    { ...base, displayName: 'integration', testMatch: integration, testTimeout: 120_000 },
-    { ...base, displayName: 'package', testMatch: pkg, testTimeout: 300_000 },
+    { ...base, displayName: 'integration', testMatch: integration },
+    { ...base, displayName: 'package', testMatch: pkg },
   ].map((p) =>
     p.displayName === 'unit'
       ? { ...p, testPathIgnorePatterns: [...p.testPathIgnorePatterns, ...[...integration, ...pkg].map(globToPathRegex)] }

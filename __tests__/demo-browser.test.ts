@@ -33,7 +33,7 @@ describeWithChromium('demo login page in Chromium', () => {
       if (res.status() === 404) pageErrors.push(`404 ${res.url()}`);
     });
     await page.goto(demo.apiUrl + '/');
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -69,7 +69,7 @@ describeWithChromium('demo login page in Chromium', () => {
     await page.click('#btn-logout');
     await waitForText(page, '#status', 'Signed out');
     expect(await page.isVisible('#login')).toBe(true);
-  }, 30_000);
+  }, 120_000);
 
   test('carol: /api/orders is refused for lack of orders:read', async () => {
     await signIn('carol');
@@ -77,7 +77,7 @@ describeWithChromium('demo login page in Chromium', () => {
     expect(await call('#btn-orders', 'GET /api/orders → 403')).toContain('insufficient_scope');
     await page.click('#btn-logout');
     await waitForText(page, '#status', 'Signed out');
-  }, 30_000);
+  }, 120_000);
 
   test('dave (customer tenant): shared routes answer, the staff-only route refuses him; then alice (staff) may call it', async () => {
     await signIn('dave');
@@ -97,7 +97,7 @@ describeWithChromium('demo login page in Chromium', () => {
     expect(await call('#btn-staff', 'GET /api/staff/orders → 200')).toContain('"staff": "alice"');
     await page.click('#btn-logout');
     await waitForText(page, '#status', 'Signed out');
-  }, 30_000);
+  }, 120_000);
 
   test('bob: SMS MFA, refresh rotates the HttpOnly cookie, log out clears it', async () => {
     await signIn('bob');
@@ -127,5 +127,5 @@ describeWithChromium('demo login page in Chromium', () => {
     expect(await refreshCookie()).toBeUndefined();
     expect(await page.isVisible('#session')).toBe(false);
     expect(pageErrors).toEqual([]);
-  }, 30_000);
+  }, 120_000);
 });

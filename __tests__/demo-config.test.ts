@@ -98,7 +98,7 @@ test('npm run demo exits 1 with the variable name on bad configuration', async (
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   expect(code).toBe(1);
   expect(stderr).toContain('OAUTH_PROFILE: must be one of eiam, ciam, rfc6749 (got "okta")');
-}, 20_000);
+}, 120_000);
 
 test('the same app against an external IdP configured only through variables (CIAM profile, form bodies)', async () => {
   // Stands in for a real tenant: the demo starts no IdP of its own and must use what the variables say.
