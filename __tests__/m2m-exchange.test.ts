@@ -11,7 +11,7 @@ import { jest } from '@jest/globals';
 import express from 'express';
 import { decodeJwt, exportJWK } from 'jose';
 import request from 'supertest';
-import { createM2MClient, InvalidTokenError, MemoryTokenStore, oauthErrorHandler, requireAuth, type M2MClient } from '../lib/index.js';
+import { ConfigError, createM2MClient, InvalidTokenError, MemoryTokenStore, oauthErrorHandler, requireAuth, type M2MClient } from '../lib/index.js';
 import { clearDiscoveryCache } from '../lib/idp/discovery.js';
 import { getAuthorizationCode } from '../fixtures/oidc-refresh.js';
 import { startOidcProvider, TOKEN_EXCHANGE, type RunningOidcProvider } from '../fixtures/oidc-provider.js';
@@ -176,10 +176,11 @@ describe('exchange()', () => {
     await expect(m2m.exchange(fresh, { audience: 'inventory' })).rejects.toMatchObject({ code: 'idp_bad_response' });
   });
 
-  test('bad options are ConfigErrors', async () => {
+  test('bad per-call options are 400 invalid_request (found while serving); bad mount options are ConfigErrors', async () => {
     const m2m = svc();
-    await expect(m2m.exchange('abc', { actorToken: 'def' })).rejects.toThrow(/actorTokenType is required/);
-    await expect(m2m.exchange('abc', { resource: 'not a uri' })).rejects.toThrow(/absolute URI/);
+    await expect(m2m.exchange('abc', { actorToken: 'def' })).rejects.toMatchObject({ code: 'invalid_request', status: 400, message: expect.stringMatching(/actorTokenType is required/) });
+    await expect(m2m.exchange('abc', { resource: 'not a uri' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/absolute URI/) });
+    expect(() => m2m.onBehalfOf({ scope: 'a\nb' })).toThrow(ConfigError);
     expect(() => m2m.onBehalfOf({ scope: 'a\nb' })).toThrow(/control characters/);
   });
 });

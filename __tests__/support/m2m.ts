@@ -17,7 +17,8 @@ export interface TokenAnswer {
 
 export interface ScriptedIdp extends Listening {
   tokenEndpoint: string;
-  requests: { headers: IncomingMessage['headers']; body: URLSearchParams }[];
+  /** `at`: Date.now() when the request arrived (how long a client waited between tries). */
+  requests: { headers: IncomingMessage['headers']; body: URLSearchParams; at: number }[];
   /** Answers in order; the last one repeats. */
   answers: TokenAnswer[];
 }
@@ -32,9 +33,10 @@ export const fresh = (ttl: number | null = 60, extra: Record<string, unknown> = 
 export async function startScriptedIdp(answers: TokenAnswer[] = [fresh()]): Promise<ScriptedIdp> {
   const state = { answers, requests: [] as ScriptedIdp['requests'] };
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const at = Date.now();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    state.requests.push({ headers: req.headers, body: new URLSearchParams(Buffer.concat(chunks).toString('utf8')) });
+    state.requests.push({ headers: req.headers, body: new URLSearchParams(Buffer.concat(chunks).toString('utf8')), at });
     const list = state.answers;
     const a = list.length > 1 ? list.shift()! : list[0]!;
     // Fresh token per request when the script says so via a function-like marker.

@@ -90,10 +90,11 @@ const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\
 /**
  * One pattern matching every form in which a client secret can come back from an IdP that
  * echoes its input: as is, form- and percent-encoded, JSON-escaped, and base64 (alone, and as the
- * whole `id:secret` Basic credential, with or without padding). Longest forms first, so the
+ * whole `id:secret` Basic credential when `clientId` is given, with or without padding). Also
+ * used for the user tokens a token exchange sends (lib/m2m/exchange.ts). Longest forms first, so the
  * Basic credential is redacted whole rather than leaving its id half behind.
  */
-export function secretPattern(clientId: string, clientSecret: string): RegExp | undefined {
+export function secretPattern(clientId: string | undefined, clientSecret: string): RegExp | undefined {
   // A very short secret would redact innocent text everywhere (and is a config problem anyway).
   if (clientSecret.length < 4) return undefined;
   const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64').replace(/=+$/, '');
@@ -109,8 +110,8 @@ export function secretPattern(clientId: string, clientSecret: string): RegExp | 
     ...jsonForms,
     b64(clientSecret),
     b64(formEncode(clientSecret)),
-    b64(`${clientId}:${clientSecret}`),
-    b64(`${formEncode(clientId)}:${formEncode(clientSecret)}`),
+    // Without a client id (a user's token, not a client secret) there is no Basic credential.
+    ...(clientId === undefined ? [] : [b64(`${clientId}:${clientSecret}`), b64(`${formEncode(clientId)}:${formEncode(clientSecret)}`)]),
   ]);
   const encoded = new Set([formEncode(clientSecret), encodeURIComponent(clientSecret)]);
   const sources = [...[...literal].map((s) => ({ s, re: escapeRegExp(s) })), ...[...encoded].map((s) => ({ s, re: percentInsensitive(s) }))];

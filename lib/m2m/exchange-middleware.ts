@@ -2,7 +2,8 @@ import type { RequestHandler } from 'express';
 import { ServerError } from '../errors/oauth-error.js';
 import type { ExchangedToken, OnBehalfOfApi } from './exchange-types.js';
 import type { ExchangeTarget, Exchanger } from './exchange.js';
-import { isReplayable, newTokenMayHelp, withBearer } from './fetch.js';
+import { withBearer } from './fetch.js';
+import { fetchWithOneRenewal, type RenewableToken } from './outbound.js';
 import type { M2MRequestApi } from './types.js';
 
 /**
@@ -22,17 +23,14 @@ export function onBehalfOfMiddleware(exchanger: Exchanger, target: ExchangeTarge
     const subject = auth.token;
     const options = { expectedIssuer: auth.issuer };
     const getUserToken = (): Promise<ExchangedToken> => exchanger.run(subject, target, options);
-    const fetchAsUser: OnBehalfOfApi['fetchAsUser'] = async (input, init) => {
-      const first = await getUserToken();
-      const res = await fetch(input, withBearer(input, init, first.accessToken));
-      if (res.status !== 401 || !newTokenMayHelp(res)) return res;
-      exchanger.forget(subject, target, first.accessToken);
-      if (!isReplayable(input, init)) return res;
-      await res.body?.cancel().catch(() => undefined);
-      // One retry only: a second 401 is the downstream's answer for this user, not a stale token.
-      const fresh = await getUserToken();
-      return fetch(input, withBearer(input, init, fresh.accessToken));
+    // The M2M client's own 401 policy: one exchange, and at most one more per exchanged token's lifetime.
+    const source: RenewableToken<ExchangedToken> = {
+      get: getUserToken,
+      isReplacement: (token) => exchanger.isReplacement(token),
+      reject: (token) => exchanger.forget(subject, target, token.accessToken),
     };
+    const fetchAsUser: OnBehalfOfApi['fetchAsUser'] = (input, init) =>
+      fetchWithOneRenewal(source, input, init, (token) => fetch(input, withBearer(input, init, token.accessToken)));
     const base = req.m2m ?? serviceApi;
     req.m2m = { fetch: base.fetch, getToken: base.getToken, fetchAsUser, getUserToken };
     next();

@@ -62,8 +62,10 @@ export interface ExchangedToken extends M2MToken {
  * RFC 8693 token exchange: trades `subjectToken` (a user's access token) for a token for another
  * service. Cached in memory per (subject token, target, scope) until the earlier of the new
  * token's and the subject token's expiry; never written to the shared store. Rejects with
- * {@link InvalidTokenError} for an expired or foreign subject token (no IdP call), else like
- * `getToken()` (e.g. {@link IdpError} with `idpError` 'invalid_target' or 'invalid_request').
+ * {@link InvalidTokenError} for an expired or foreign subject token and with
+ * {@link InvalidRequestError} (400) for bad options (no IdP call either way), else like
+ * `getToken()`, with the same retry policy (e.g. {@link IdpError} with `idpError`
+ * 'invalid_target' or 'invalid_request').
  */
 export type M2MExchange = (subjectToken: string, options?: TokenExchangeOptions) => Promise<ExchangedToken>;
 
@@ -74,7 +76,8 @@ export type OnBehalfOfOptions = TokenExchangeTarget;
 export interface OnBehalfOfApi {
   /**
    * Node's `fetch` with `Authorization: Bearer <exchanged token>` for the user of this request;
-   * the exchange happens on first use and is cached. One retry with a new exchange on a 401.
+   * the exchange happens on first use and is cached. One retry with a new exchange on a 401, unless
+   * the token was itself exchanged because of a 401 (as `retryOn401` does for `fetch`).
    */
   readonly fetchAsUser: (input: string | URL | Request, init?: M2MFetchInit) => Promise<Response>;
   /** The exchanged token for the user of this request. */

@@ -2,18 +2,19 @@ import * as clock from '../clock.js';
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { ConfigError } from '../errors/config-error.js';
+import type { ConfigErrorCode, DocsTopic } from '../errors/config-error.js';
 import { OptionChecker } from '../options/validate.js';
-import { IdpBadResponseError, InvalidTokenError } from '../errors/oauth-error.js';
+import { IdpBadResponseError, InvalidRequestError, InvalidTokenError } from '../errors/oauth-error.js';
+import { secretPattern } from '../idp/client-auth.js';
 import { describeUrl } from '../idp/http.js';
 import type { IdpClient } from '../idp/idp-client.js';
 import { ACCESS_TOKEN_TYPE, type ExchangedToken, type M2MExchange, type TokenExchangeOptions, type TokenExchangeTarget } from './exchange-types.js';
 import type { RetryPolicy } from './options.js';
-import { isRetryable, retryDelay, sleep } from './retry.js';
 import { normalizeList, normalizeScope } from './spec.js';
 import { B64TOKEN } from './store.js';
 import { timing } from './token-cache.js';
-import { interpretTokenResponse, withContext } from './token-response.js';
+import { withRetry } from './token-request.js';
+import { interpretTokenResponse } from './token-response.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
@@ -37,26 +38,56 @@ export interface ExchangeTarget {
   readonly requestedTokenType: string | undefined;
 }
 
-function tokenTypeUri(value: unknown, name: string, where: string): string | undefined {
+const TOPIC: DocsTopic = 'service-to-service.md#token-exchange';
+
+/**
+ * The checks of `exchange()`'s per-call arguments: the same rules as the mount options of
+ * `onBehalfOf()`, but found while serving, so a 400 invalid_request that `oauthErrorHandler`
+ * renders, not a ConfigError (which means "fix the options and restart").
+ */
+class ArgumentChecker extends OptionChecker {
+  override fail(_code: ConfigErrorCode, message: string): never {
+    throw new InvalidRequestError(`${this.factory}: ${message}`);
+  }
+}
+
+/** Checks of `onBehalfOf()`'s options (at mount: ConfigError) and of `exchange()`'s (per call: InvalidRequestError). */
+export const mountChecker = new OptionChecker('onBehalfOf()', TOPIC);
+const callChecker = new ArgumentChecker('exchange()', TOPIC);
+
+function tokenTypeUri(value: unknown, name: string, check: OptionChecker): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '' || value.length > 512 || CONTROL.test(value)) {
-    throw new ConfigError('config_options', `${where}: ${name} must be a token type URI such as ${ACCESS_TOKEN_TYPE}`);
+    check.fail('config_options', `${name} must be a token type URI such as ${ACCESS_TOKEN_TYPE}`);
   }
   return value;
 }
 
-export function checkTarget(o: TokenExchangeTarget | undefined, where: string): ExchangeTarget {
-  if (o !== undefined && (o === null || typeof o !== 'object')) throw new ConfigError('config_options', `${where}: options must be an object`);
-  const check = new OptionChecker(where, 'service-to-service.md#token-exchange');
+export function checkTarget(o: TokenExchangeTarget | undefined, check: OptionChecker): ExchangeTarget {
+  if (o !== undefined && (o === null || typeof o !== 'object')) check.fail('config_options', 'options must be an object');
   return Object.freeze({
     scope: normalizeScope(o?.scope, check),
     audience: normalizeList(o?.audience, 'audience', check),
     resource: normalizeList(o?.resource, 'resource', check),
-    requestedTokenType: tokenTypeUri(o?.requestedTokenType, 'requestedTokenType', where),
+    requestedTokenType: tokenTypeUri(o?.requestedTokenType, 'requestedTokenType', check),
   });
 }
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('base64url');
+
+/**
+ * `text` with every form (raw, form- and percent-encoded, JSON-escaped, base64) of the user's
+ * tokens replaced, by the pattern that redacts the client secret: an IdP that echoes the request
+ * in an error must not carry them into our messages. Built only when an error needs it.
+ */
+function tokenRedactor(tokens: readonly string[]): (text: string) => string {
+  let patterns: (RegExp | string)[] | undefined;
+  return (text) => {
+    // A token too short for a pattern (which would match innocent text) is still removed as is.
+    patterns ??= tokens.map((t) => secretPattern(undefined, t) ?? t);
+    return patterns.reduce<string>((acc, p) => (typeof p === 'string' ? acc.split(p).join('[redacted]') : acc.replace(p, '[redacted]')), text);
+  };
+}
 
 /** A bearer credential must be a plain b64token: anything else is refused before it reaches a form body or a log. */
 function checkToken(value: unknown, what: string): string {
@@ -101,14 +132,22 @@ export interface Exchanger {
   exchange: M2MExchange;
   /** Exchange with an already checked target (the middleware checks its target once, at mount). */
   run(subjectToken: string, target: ExchangeTarget, o?: TokenExchangeOptions): Promise<ExchangedToken>;
-  /** A downstream refused this exchanged token: the next call exchanges again. */
+  /**
+   * A downstream refused this exchanged token: the next call exchanges again, and the token it
+   * gets is a replacement (see `isReplacement`).
+   */
   forget(subjectToken: string, target: ExchangeTarget, accessToken: string): void;
+  /** True for a token exchanged after a downstream refused its predecessor: it is not replaced again on a 401. */
+  isReplacement(token: ExchangedToken): boolean;
 }
 
 export function createExchange(ctx: ExchangeContext): Exchanger {
   const { idp, retry } = ctx;
   const cache = new LRUCache<string, Entry>({ max: EXCHANGE_CACHE_MAX });
   const inflight = new Map<string, Promise<ExchangedToken>>();
+  /** Per key, the exchanged token a downstream refused: the next one for that key is a replacement. */
+  const rejected = new LRUCache<string, string>({ max: EXCHANGE_CACHE_MAX });
+  const replacements = new WeakSet<ExchangedToken>();
 
   const keyOf = (subject: string, t: ExchangeTarget, o: TokenExchangeOptions | undefined): string =>
     JSON.stringify([sha256(subject), o?.subjectTokenType ?? '', o?.actorToken === undefined ? '' : sha256(o.actorToken), o?.actorTokenType ?? '', t.requestedTokenType ?? '', t.scope ?? '', t.audience, t.resource]);
@@ -127,37 +166,31 @@ export function createExchange(ctx: ExchangeContext): Exchanger {
     if (t.scope !== undefined) params.set('scope', t.scope);
     for (const a of t.audience) params.append('audience', a);
     for (const r of t.resource) params.append('resource', r);
-    // An IdP may echo the request in an error: the user's token must not reach our messages.
-    const secrets = [subject, o?.actorToken].filter((s): s is string => s !== undefined);
-    const sanitize = (text: string): string => idp.sanitize(secrets.reduce((acc, s) => acc.split(s).join('[redacted]'), text));
+    const redact = tokenRedactor(o?.actorToken === undefined ? [subject] : [subject, o.actorToken]);
+    const sanitize = (text: string): string => idp.sanitize(redact(text));
     const label = `token exchange${t.audience.length ? ` for audience "${t.audience.join(' ')}"` : ''}${t.resource.length ? ` for resource "${t.resource.join(' ')}"` : ''}${t.scope ? `, scope "${t.scope}"` : ''}`;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const where = describeUrl(await idp.endpointUrl('token'));
-        const issuedAt = clock.now();
-        const res = await idp.post('token', params);
-        const stored = interpretTokenResponse(res, { where, requestedScope: t.scope, defaultExpiresInMs: ctx.defaultExpiresInMs, sanitize, issuedAt });
-        const issued = res.body.issued_token_type;
-        if (typeof issued !== 'string' || issued === '' || CONTROL.test(issued)) {
-          throw new IdpBadResponseError(`The IdP at ${where} answered a token exchange without issued_token_type (RFC 8693 §2.2.1)`, { retryable: false });
-        }
-        const { staleAt } = timing(stored, ctx.expirySkewMs, 0);
-        const token: ExchangedToken = Object.freeze({
-          accessToken: stored.accessToken,
-          tokenType: 'Bearer',
-          // The user's authority ends with their token: the exchanged one is not used beyond it.
-          expiresAt: subjectExp === undefined ? stored.expiresAt : Math.min(stored.expiresAt, subjectExp),
-          scope: stored.scope,
-          issuedTokenType: issued,
-        });
-        return { token, staleAt: Math.min(staleAt, subjectExp ?? Infinity) };
-      } catch (err) {
-        const e = err instanceof Error ? err : new Error(String(err));
-        const delay = attempt < retry.attempts && isRetryable(e) ? retryDelay(retry, attempt, undefined) : undefined;
-        if (delay === undefined) throw withContext(e, label, attempt);
-        await sleep(delay, true);
+    // The client's own retry loop: same back-off, same Retry-After handling, same error context.
+    const { value } = await withRetry({ retry, label, background: false }, async () => {
+      const where = describeUrl(await idp.endpointUrl('token'));
+      const issuedAt = clock.now();
+      const res = await idp.post('token', params);
+      const stored = interpretTokenResponse(res, { where, requestedScope: t.scope, defaultExpiresInMs: ctx.defaultExpiresInMs, sanitize, issuedAt });
+      const issued = res.body.issued_token_type;
+      if (typeof issued !== 'string' || issued === '' || CONTROL.test(issued)) {
+        throw new IdpBadResponseError(`The IdP at ${where} answered a token exchange without issued_token_type (RFC 8693 §2.2.1)`, { retryable: false });
       }
-    }
+      const { staleAt } = timing(stored, ctx.expirySkewMs, 0);
+      const token: ExchangedToken = Object.freeze({
+        accessToken: stored.accessToken,
+        tokenType: 'Bearer',
+        // The user's authority ends with their token: the exchanged one is not used beyond it.
+        expiresAt: subjectExp === undefined ? stored.expiresAt : Math.min(stored.expiresAt, subjectExp),
+        scope: stored.scope,
+        issuedTokenType: issued,
+      });
+      return { token, staleAt: Math.min(staleAt, subjectExp ?? Infinity) };
+    });
+    return value;
   }
 
   function run(subjectToken: string, t: ExchangeTarget, o?: TokenExchangeOptions): Promise<ExchangedToken> {
@@ -168,11 +201,11 @@ export function createExchange(ctx: ExchangeContext): Exchanger {
       subject = checkToken(subjectToken, 'subject token');
       if (o?.actorToken !== undefined) {
         checkToken(o.actorToken, 'actor token');
-        if (tokenTypeUri(o.actorTokenType, 'actorTokenType', 'exchange()') === undefined) {
-          throw new ConfigError('config_options', 'exchange(): actorTokenType is required with actorToken (RFC 8693 §2.1)');
+        if (tokenTypeUri(o.actorTokenType, 'actorTokenType', callChecker) === undefined) {
+          callChecker.fail('config_options', 'actorTokenType is required with actorToken (RFC 8693 §2.1)');
         }
       }
-      tokenTypeUri(o?.subjectTokenType, 'subjectTokenType', 'exchange()');
+      tokenTypeUri(o?.subjectTokenType, 'subjectTokenType', callChecker);
       subjectExp = subjectExpiry(subject, o?.expectedIssuer);
       key = keyOf(subject, t, o);
     } catch (err) {
@@ -185,6 +218,11 @@ export function createExchange(ctx: ExchangeContext): Exchanger {
     const p = request(subject, t, o, subjectExp).then(
       (entry) => {
         inflight.delete(key);
+        const refused = rejected.get(key);
+        if (refused !== undefined && refused !== entry.token.accessToken) {
+          rejected.delete(key);
+          replacements.add(entry.token);
+        }
         const ttl = Math.ceil(entry.staleAt - clock.now());
         if (ttl > 0) cache.set(key, entry, { ttl });
         return entry.token;
@@ -202,7 +240,7 @@ export function createExchange(ctx: ExchangeContext): Exchanger {
     exchange: (subjectToken, options) => {
       let t: ExchangeTarget;
       try {
-        t = checkTarget(options, 'exchange()');
+        t = checkTarget(options, callChecker);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -211,7 +249,9 @@ export function createExchange(ctx: ExchangeContext): Exchanger {
     run,
     forget(subjectToken, target, accessToken) {
       const key = keyOf(subjectToken, target, undefined);
+      rejected.set(key, accessToken);
       if (cache.peek(key)?.token.accessToken === accessToken) cache.delete(key);
     },
+    isReplacement: (token) => replacements.has(token),
   };
 }

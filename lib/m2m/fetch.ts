@@ -1,6 +1,6 @@
 import type { M2MFetchInit } from './types.js';
 
-type FetchInput = string | URL | Request;
+export type FetchInput = string | URL | Request;
 
 function isStream(body: unknown): boolean {
   if (typeof body !== 'object' || body === null) return false;

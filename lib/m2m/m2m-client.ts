@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { DpopSigner } from './dpop.js';
-import { checkTarget, createExchange } from './exchange.js';
+import { checkTarget, createExchange, mountChecker } from './exchange.js';
 import type { OnBehalfOfOptions } from './exchange-types.js';
 import { onBehalfOfMiddleware } from './exchange-middleware.js';
 import { m2mMiddleware } from './middleware.js';
@@ -103,7 +103,7 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
   return Object.freeze({
     clientId: idp.clientId,
     exchange: exchanger.exchange,
-    onBehalfOf: (target: OnBehalfOfOptions) => onBehalfOfMiddleware(exchanger, checkTarget(target, 'onBehalfOf()'), defaultApi),
+    onBehalfOf: (target: OnBehalfOfOptions) => onBehalfOfMiddleware(exchanger, checkTarget(target, mountChecker), defaultApi),
     getToken,
     fetch: m2mFetch,
     middleware(mw?: M2MMiddlewareOptions) {

@@ -1,9 +1,40 @@
 import type { DpopSigner } from './dpop.js';
-import { wantsNonce } from './dpop.js';
-import { isReplayable, newTokenMayHelp, target, withBearer } from './fetch.js';
+import { dpopFetch } from './dpop-fetch.js';
+import { isReplayable, newTokenMayHelp, withBearer, type FetchInput } from './fetch.js';
 import type { TokenSpec } from './spec.js';
 import type { TokenCache } from './token-cache.js';
 import type { M2MFetch, M2MFetchInit, M2MToken, TokenRequestOptions } from './types.js';
+
+/** Where {@link fetchWithOneRenewal} gets tokens, and how it tells the source one was refused. */
+export interface RenewableToken<T extends M2MToken> {
+  get(): Promise<T>;
+  /** True for a token that itself replaced one a downstream refused. */
+  isReplacement(token: T): boolean;
+  /** A downstream refused `token`: no caller gets it again, and the next one is a replacement. */
+  reject(token: T): Promise<void> | void;
+}
+
+/**
+ * The downstream call and the one retry a 401 may earn, for `client.fetch` and `fetchAsUser`
+ * alike. A 401 for a token that already replaced a rejected one is the downstream's answer, not
+ * a stale token: replacing it again would ask the IdP once per call, for as long as the
+ * downstream says no. So per token lifetime: one token, and at most one forced renewal.
+ */
+export async function fetchWithOneRenewal<T extends M2MToken>(
+  source: RenewableToken<T>,
+  input: FetchInput,
+  init: M2MFetchInit | undefined,
+  send: (token: T) => Promise<Response>,
+): Promise<Response> {
+  const first = await source.get();
+  const res = await send(first);
+  if (res.status !== 401 || source.isReplacement(first) || !newTokenMayHelp(res)) return res;
+  // The downstream rejected this token: no caller should get it again, replayable body or not.
+  await source.reject(first);
+  if (!isReplayable(input, init)) return res;
+  await res.body?.cancel().catch(() => undefined);
+  return send(await source.get());
+}
 
 interface Outbound {
   cache: TokenCache;
@@ -18,35 +49,16 @@ interface Outbound {
  * and the one retry a 401 may earn.
  */
 export function outboundFetch({ cache, specOf, defaultSpec, signer, retryOn401 }: Outbound): M2MFetch {
-  /** One send with the token (and, with DPoP, a fresh proof); a DPoP-Nonce in the answer is kept for the next proof. */
-  const send = async (input: Parameters<M2MFetch>[0], init: M2MFetchInit | undefined, token: M2MToken): Promise<Response> => {
-    if (signer === undefined) return fetch(input, withBearer(input, init, token.accessToken));
-    const { method, url } = target(input, init);
-    const sentNonce = signer.nonceFor(url);
-    const res = await fetch(input, withBearer(input, init, token.accessToken, await signer.proof(method, url, token.accessToken)));
-    signer.learnNonce(url, res.headers);
-    // RFC 9449 §9: a resource server that wants a nonce answers 401 use_dpop_nonce; one more try carries it.
-    if (!wantsNonce(res) || signer.nonceFor(url) === sentNonce || !isReplayable(input, init)) return res;
-    await res.body?.cancel().catch(() => undefined);
-    const again = await fetch(input, withBearer(input, init, token.accessToken, await signer.proof(method, url, token.accessToken)));
-    signer.learnNonce(url, again.headers);
-    return again;
-  };
-
-  const m2mFetch: M2MFetch = async (input, init?: M2MFetchInit, tokenOptions?: TokenRequestOptions) => {
+  return async (input, init?: M2MFetchInit, tokenOptions?: TokenRequestOptions) => {
     const spec = tokenOptions === undefined ? defaultSpec : specOf(tokenOptions);
-    const first = await cache.get(spec, false);
-    const res = await send(input, init, first);
-    // A 401 for a token that already replaced a rejected one is the downstream's answer, not a stale
-    // token: replacing it again would ask the IdP once per call, for as long as the downstream says no.
-    if (res.status !== 401 || !retryOn401 || cache.isReplacement(first) || !newTokenMayHelp(res)) return res;
-    // The downstream rejected this token: no caller should get it again, replayable body or not.
-    await cache.invalidate(spec, first.accessToken, true);
-    if (!isReplayable(input, init)) return res;
-    await res.body?.cancel().catch(() => undefined);
-    const fresh = await cache.get(spec, false);
-    return send(input, init, fresh);
+    const send = (token: M2MToken): Promise<Response> =>
+      signer === undefined ? fetch(input, withBearer(input, init, token.accessToken)) : dpopFetch(signer, input, init, token.accessToken);
+    const source: RenewableToken<M2MToken> = {
+      get: () => cache.get(spec, false),
+      // retryOn401 false: every token counts as already renewed, so a 401 is returned as is.
+      isReplacement: (token) => !retryOn401 || cache.isReplacement(token),
+      reject: (token) => cache.invalidate(spec, token.accessToken, true),
+    };
+    return fetchWithOneRenewal(source, input, init, send);
   };
-
-  return m2mFetch;
 }
