@@ -88,7 +88,9 @@ describe('IdP error answers reach the browser only as their OAuth members, secre
     for (const paramsIn of ['body', 'query'] as const) {
       test(`${clientAuth}, params in ${paramsIn}: an echoing IdP leaks nothing`, async () => {
         reply = echo(400, { mfa_token: 'mfa-123', error_uri: 'https://idp.example/errors/invalid_grant' });
-        const res = await request(await proxy({ clientAuth, paramsIn })).post('/auth/token').type('form').send(ALICE);
+        // The secret in the query string is Tencent EIAM's convention, allowed with its profile only.
+        const profile = paramsIn === 'query' && clientAuth === 'client_secret_post' ? 'eiam' : undefined;
+        const res = await request(await proxy({ clientAuth, paramsIn, profile })).post('/auth/token').type('form').send(ALICE);
         expect(res.status).toBe(400);
         expect(Object.keys(res.body).sort()).toEqual(['error', 'error_description', 'error_uri', 'mfa_token']);
         expect(res.body).toMatchObject({ error: 'invalid_grant', mfa_token: 'mfa-123', error_uri: 'https://idp.example/errors/invalid_grant' });

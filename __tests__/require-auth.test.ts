@@ -129,7 +129,8 @@ describe('requireAuth: hostile and invalid tokens → 401 invalid_token', () => 
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('invalid_token');
     expect(res.body.error_description).toMatch(description);
-    expect(challenge(res)).toMatch(/^Bearer realm="api", error="invalid_token", error_description="[^"]+"$/);
+    // A quoted-string: '"' and '\' inside it are backslash-escaped (RFC 9110 §5.6.4).
+    expect(challenge(res)).toMatch(/^Bearer realm="api", error="invalid_token", error_description="(?:[^"\\]|\\["\\])+"$/);
     // Nothing of the token is echoed back.
     expect(JSON.stringify(res.body) + challenge(res)).not.toContain(token.split('.')[1] || token);
   }

@@ -1,7 +1,13 @@
 /**
- * RFC 6750 §3 `WWW-Authenticate: Bearer` challenges. Attribute values are quoted-strings whose
- * allowed characters exclude '"' and '\' (§3: %x20-21 / %x23-5B / %x5D-7E), so anything else is
- * replaced rather than escaped: some clients do not unescape.
+ * RFC 6750 §3 `WWW-Authenticate: Bearer` and RFC 9449 §7.1 `DPoP` challenges, built in one place
+ * for the guard and the helpers after it (requireScopes, claimCheck, requireIssuer).
+ *
+ * Attribute values are RFC 9110 §5.6.4 quoted-strings: '"' and '\' are backslash-escaped, so a
+ * description such as `invalid "iat" claim` parses back to itself. RFC 6750 §3 asks descriptions
+ * to avoid those two characters altogether; replacing them (the old behaviour) turned the message
+ * into `invalid ?iat? claim`, and any RFC 9110 auth-param parser unescapes a quoted-pair. Other
+ * characters outside printable ASCII (controls, which would also split a header, and non-ASCII,
+ * which Node refuses in a header) cannot appear even escaped, so they are replaced with '?'.
  */
 export interface ChallengeParams {
   realm?: string;
@@ -11,7 +17,7 @@ export interface ChallengeParams {
 }
 
 function quoted(value: string): string {
-  return `"${value.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?')}"`;
+  return `"${value.replace(/[^\x20-\x7E]/g, '?').replace(/["\\]/g, '\\$&')}"`;
 }
 
 export function bearerChallenge(params: ChallengeParams): string {
@@ -31,4 +37,33 @@ function challenge(scheme: string, { realm, error, errorDescription, scope, algs
   if (scope !== undefined && scope.length > 0) attrs.push(`scope=${quoted(scope.join(' '))}`);
   if (algs !== undefined) attrs.push(`algs=${quoted(algs)}`);
   return attrs.length ? `${scheme} ${attrs.join(', ')}` : scheme;
+}
+
+/** How requireAuth() challenges a request it admitted: its realm, and the scheme the client used. */
+export interface ChallengeContext {
+  realm: string;
+  /** `dpop` for `Authorization: DPoP`: answers about that token use the DPoP scheme (RFC 9449 §7.1). */
+  scheme: 'bearer' | 'dpop';
+  /** The proof algorithms the guard accepts, the DPoP challenge's `algs`. */
+  algs: string;
+}
+
+// Keyed by the request object, so nothing shows on req (no enumerable property, no hidden-class
+// change) and the entry goes with the request.
+const contexts = new WeakMap<object, ChallengeContext>();
+
+/** Called by requireAuth() when it admits a request, so the helpers after it challenge alike. */
+export function rememberChallenge(req: object, context: ChallengeContext): void {
+  contexts.set(req, context);
+}
+
+/**
+ * The challenge for a refusal after requireAuth() admitted `req`: the guard's realm and scheme.
+ * Without a guard's context (req.auth set by other code) a plain Bearer challenge.
+ */
+export function challengeFor(req: object, params: Omit<ChallengeParams, 'realm'>): string {
+  const context = contexts.get(req);
+  if (context === undefined) return bearerChallenge(params);
+  if (context.scheme === 'dpop') return dpopChallenge({ ...params, realm: context.realm, algs: context.algs });
+  return bearerChallenge({ ...params, realm: context.realm });
 }

@@ -94,7 +94,8 @@ export function extractCredentials(req: WithBodyQuery, options: ExtractOptions):
       if (location === 'body' && !/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) {
         throw options.invalidRequest('A token in the body needs Content-Type: application/x-www-form-urlencoded (RFC 6750 §2.2)');
       }
-      found.push(value);
+      // The same b64token rule as every other place a token comes from (RFC 6750 §2.2, §2.3).
+      found.push(checked(value, `the ${location}`, options));
     }
   }
   if (options.cookie !== undefined) {

@@ -1,27 +1,35 @@
+import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { JWTPayload } from 'jose';
-import { bearerChallenge } from '../bearer/challenge.js';
-import { ConfigError } from '../errors/config-error.js';
 import { LRUCache } from 'lru-cache';
+import { challengeFor } from '../bearer/challenge.js';
+import * as clock from '../clock.js';
+import { ConfigError } from '../errors/config-error.js';
 import { InsufficientScopeError, InvalidTokenError, ServerError, TemporarilyUnavailableError } from '../errors/oauth-error.js';
 import './types.js';
 
-function forbidden(description: string, scopes: readonly string[] = []): InsufficientScopeError {
-  const challenge = bearerChallenge({ error: 'insufficient_scope', errorDescription: description, scope: scopes });
+// The challenges use the realm and scheme of the requireAuth() that admitted the request: a
+// token presented with DPoP is answered with a DPoP challenge (RFC 9449 §7.1).
+function forbidden(req: Request, description: string, scopes: readonly string[] = []): InsufficientScopeError {
+  const challenge = challengeFor(req, { error: 'insufficient_scope', errorDescription: description, scope: scopes });
   return new InsufficientScopeError(description, scopes, { 'WWW-Authenticate': challenge });
+}
+
+function invalidToken(req: Request, description: string): InvalidTokenError {
+  return new InvalidTokenError(description, { 'WWW-Authenticate': challengeFor(req, { error: 'invalid_token', errorDescription: description }) });
 }
 
 /**
  * Wraps a check on verified claims as middleware. Used without requireAuth() in front, it
  * answers a 500 that names the mistake rather than letting the route run unprotected.
  */
-function guard(name: string, check: (payload: JWTPayload, scopes: readonly string[]) => InsufficientScopeError | undefined): RequestHandler {
+function guard(name: string, check: (payload: JWTPayload, scopes: readonly string[], req: Request) => InsufficientScopeError | undefined): RequestHandler {
   return function claimGuard(req: Request, _res: Response, next: NextFunction): void {
     const auth = req.auth;
     if (auth === undefined) {
       return next(new ServerError(`${name}() found no req.auth: mount requireAuth() before it (with authRequired: true) on this route`));
     }
-    next(check(auth.payload, auth.scopes));
+    next(check(auth.payload, auth.scopes, req));
   };
 }
 
@@ -35,17 +43,17 @@ function scopeList(name: string, scopes: string[]): string[] {
 /** Passes only tokens granted every one of `scopes` (403 insufficient_scope otherwise). */
 export function requireScopes(...scopes: string[]): RequestHandler {
   const required = scopeList('requireScopes', scopes);
-  return guard('requireScopes', (_p, granted) => {
+  return guard('requireScopes', (_p, granted, req) => {
     const missing = required.filter((s) => !granted.includes(s));
-    return missing.length ? forbidden(`The token lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, required) : undefined;
+    return missing.length ? forbidden(req, `The token lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, required) : undefined;
   });
 }
 
 /** Passes tokens granted at least one of `scopes`. */
 export function requireAnyScope(...scopes: string[]): RequestHandler {
   const accepted = scopeList('requireAnyScope', scopes);
-  return guard('requireAnyScope', (_p, granted) =>
-    accepted.some((s) => granted.includes(s)) ? undefined : forbidden(`The token needs one of the scopes ${accepted.join(', ')}`, accepted),
+  return guard('requireAnyScope', (_p, granted, req) =>
+    accepted.some((s) => granted.includes(s)) ? undefined : forbidden(req, `The token needs one of the scopes ${accepted.join(', ')}`, accepted),
   );
 }
 
@@ -55,7 +63,7 @@ export type JsonPrimitive = string | number | boolean | null;
 /** Passes tokens whose `claim` equals `value` exactly. */
 export function claimEquals(claim: string, value: JsonPrimitive): RequestHandler {
   if (typeof claim !== 'string' || claim === '') throw new ConfigError('config_options', 'claimEquals() needs a claim name', 'require-auth.md#requirescopes-and-claim-helpers');
-  return guard('claimEquals', (payload) => (payload[claim] === value ? undefined : forbidden(`The token's "${claim}" claim does not have the required value`)));
+  return guard('claimEquals', (payload, _s, req) => (payload[claim] === value ? undefined : forbidden(req, `The token's "${claim}" claim does not have the required value`)));
 }
 
 /** Passes tokens whose `claim` (an array, or a space-separated string) contains every one of `values`. */
@@ -63,10 +71,10 @@ export function claimIncludes(claim: string, ...values: JsonPrimitive[]): Reques
   if (typeof claim !== 'string' || claim === '' || values.length === 0) {
     throw new ConfigError('config_options', 'claimIncludes() needs a claim name and at least one value', 'require-auth.md#requirescopes-and-claim-helpers');
   }
-  return guard('claimIncludes', (payload) => {
+  return guard('claimIncludes', (payload, _s, req) => {
     const raw = payload[claim];
     const have: unknown[] = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(' ') : [];
-    return values.every((v) => have.includes(v)) ? undefined : forbidden(`The token's "${claim}" claim does not include the required values`);
+    return values.every((v) => have.includes(v)) ? undefined : forbidden(req, `The token's "${claim}" claim does not include the required values`);
   });
 }
 
@@ -84,45 +92,84 @@ export interface ClaimCheckOptions {
    */
   status?: 401 | 403;
   /**
-   * Seconds an answer may be reused for the same token (never past its exp). A check that asks a
-   * revocation list or tenant database can say how stale its answer may be.
+   * Seconds an answer may be reused (never past the token's exp) for the same token and the same
+   * request, as `cacheKey` says what "the same request" is. A check that asks a revocation list or
+   * tenant database can say how stale its answer may be.
    * @default 0 (asked on every request)
    */
   cacheFor?: number;
+  /**
+   * With `cacheFor`: the part of the request the check's answer depends on, e.g.
+   * `(req) => req.params.org` for a tenant-membership check. An answer is reused only for the same
+   * token and the same key. Return a string; a check that reads nothing of the request can return `''`.
+   * @default the method, Host and URL (path and query): `GET api.example.com /orgs/acme/invoices?page=2`
+   */
+  cacheKey?: (req: Request) => string;
 }
 
+/** Answers kept per guard at most: a bound on memory whatever the traffic. */
 const CHECK_CACHE_ENTRIES = 10_000;
+
+/** A cached answer and the clock time (ms) it may be used until. */
+interface Answer {
+  result: ClaimCheckResult;
+  until: number;
+}
+
+/**
+ * Everything the request part leaves out of a cached answer that could matter, short of headers
+ * and body: the method (a GET answer must not let the same token DELETE), the host (tenants by
+ * subdomain), and the whole URL (route parameters and query).
+ */
+function requestKey(req: Request): string {
+  return `${req.method} ${req.headers.host ?? ''} ${req.originalUrl}`;
+}
+
+/**
+ * Cache key of an answer: a SHA-256 of the token and the request part, so the cache holds no
+ * token and an entry's size does not depend on what a client sends. A token is b64token
+ * characters only, so the newline cannot be forged into it to make two pairs collide.
+ */
+function answerKey(token: string, part: string): string {
+  return createHash('sha256').update(token).update('\n').update(part).digest('base64url');
+}
 
 /**
  * Passes tokens for which `check(payload, req)` returns (or resolves to) true. Return a string
  * instead of false to choose the error description. A check that throws or rejects is answered
  * 503 temporarily_unavailable (its detail goes nowhere public), never as a pass and never a 500.
+ * With `cacheFor`, an answer is reused for the same token and the same request (method, host and
+ * URL by default; `cacheKey` to say otherwise), never for the token alone.
  * @example
  * ```ts
- * app.delete('/orders/:id', auth, claimCheck(async (claims) => !(await revoked(claims.jti)), { status: 401, cacheFor: 30 }));
+ * app.delete('/orders/:id', auth, claimCheck(async (claims) => !(await revoked(claims.jti)), { status: 401, cacheFor: 30, cacheKey: () => '' }));
  * ```
  */
 export function claimCheck(
   check: (payload: Readonly<JWTPayload>, req: Request) => ClaimCheckResult | Promise<ClaimCheckResult>,
   options: string | ClaimCheckOptions = {},
 ): RequestHandler {
-  if (typeof check !== 'function') throw new ConfigError('config_options', 'claimCheck() needs a function (payload) => boolean', 'require-auth.md#requirescopes-and-claim-helpers');
+  const docs = 'require-auth.md#requirescopes-and-claim-helpers';
+  if (typeof check !== 'function') throw new ConfigError('config_options', 'claimCheck() needs a function (payload) => boolean', docs);
   const o = typeof options === 'string' ? { description: options } : options;
   const status = o.status ?? 403;
-  if (status !== 401 && status !== 403) throw new ConfigError('config_options', 'claimCheck(): status must be 401 or 403', 'require-auth.md#requirescopes-and-claim-helpers');
+  if (status !== 401 && status !== 403) throw new ConfigError('config_options', 'claimCheck(): status must be 401 or 403', docs);
   const cacheFor = o.cacheFor ?? 0;
   if (typeof cacheFor !== 'number' || !Number.isFinite(cacheFor) || cacheFor < 0) {
-    throw new ConfigError('config_number', 'claimCheck(): cacheFor must be a number of seconds ≥ 0', 'require-auth.md#requirescopes-and-claim-helpers');
+    throw new ConfigError('config_number', 'claimCheck(): cacheFor must be a number of seconds ≥ 0', docs);
   }
+  if (o.cacheKey !== undefined && typeof o.cacheKey !== 'function') {
+    throw new ConfigError('config_options', 'claimCheck(): cacheKey must be a function (req) => string naming what the check reads of the request', docs);
+  }
+  const keyOf = o.cacheKey ?? requestKey;
   const fallback = o.description ?? "The token does not meet this route's requirements";
-  const answers = cacheFor > 0 ? new LRUCache<string, ClaimCheckResult>({ max: CHECK_CACHE_ENTRIES, ttlAutopurge: false }) : undefined;
+  const answers = cacheFor > 0 ? new LRUCache<string, Answer>({ max: CHECK_CACHE_ENTRIES }) : undefined;
 
-  const refuse = (result: ClaimCheckResult) => {
+  const refuse = (req: Request, result: ClaimCheckResult) => {
     const description = typeof result === 'string' ? result : fallback;
-    if (status === 403) return forbidden(description);
-    return new InvalidTokenError(description, { 'WWW-Authenticate': bearerChallenge({ error: 'invalid_token', errorDescription: description }) });
+    return status === 403 ? forbidden(req, description) : invalidToken(req, description);
   };
-  const finish = (next: NextFunction, result: unknown) => next(result === true ? undefined : refuse(typeof result === 'string' ? result : false));
+  const finish = (req: Request, next: NextFunction, result: unknown) => next(result === true ? undefined : refuse(req, typeof result === 'string' ? result : false));
   const failed = (next: NextFunction, err: unknown) => next(new TemporarilyUnavailableError('claimCheck() callback failed', { cause: err }));
 
   return function claimCheckGuard(req: Request, _res: Response, next: NextFunction): void {
@@ -130,8 +177,22 @@ export function claimCheck(
     if (auth === undefined) {
       return next(new ServerError('claimCheck() found no req.auth: mount requireAuth() before it (with authRequired: true) on this route'));
     }
-    const known = answers?.get(auth.token);
-    if (known !== undefined) return finish(next, known);
+    let key: string | undefined;
+    if (answers !== undefined) {
+      let part: unknown;
+      try {
+        part = keyOf(req);
+      } catch (err) {
+        return failed(next, err);
+      }
+      if (typeof part !== 'string') return next(new ServerError('claimCheck(): cacheKey(req) must return a string'));
+      key = answerKey(auth.token, part);
+      const known = answers.get(key);
+      if (known !== undefined) {
+        if (clock.now() < known.until) return finish(req, next, known.result);
+        answers.delete(key);
+      }
+    }
     let result: ClaimCheckResult | Promise<ClaimCheckResult>;
     try {
       result = check(auth.payload, req);
@@ -139,23 +200,23 @@ export function claimCheck(
       return failed(next, err);
     }
     const remember = (answer: ClaimCheckResult) => {
-      if (answers === undefined || (typeof answer !== 'boolean' && typeof answer !== 'string')) return;
-      const exp = typeof auth.payload.exp === 'number' ? auth.payload.exp * 1000 - Date.now() : 0;
-      const ttl = Math.min(cacheFor * 1000, exp);
-      if (ttl > 0) answers.set(auth.token, answer, { ttl });
+      if (key === undefined || (typeof answer !== 'boolean' && typeof answer !== 'string')) return;
+      const now = clock.now();
+      const until = Math.min(now + cacheFor * 1000, typeof auth.payload.exp === 'number' ? auth.payload.exp * 1000 : now);
+      if (until > now) answers!.set(key, { result: answer, until });
     };
     if (result instanceof Promise || (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function')) {
       Promise.resolve(result).then(
         (answer) => {
           remember(answer);
-          finish(next, answer);
+          finish(req, next, answer);
         },
         (err) => failed(next, err),
       );
       return;
     }
     remember(result);
-    finish(next, result);
+    finish(req, next, result);
   };
 }
 
@@ -172,6 +233,6 @@ export function requireIssuer(...issuers: string[]): RequestHandler {
     if (auth === undefined) return next(new ServerError('requireIssuer() found no req.auth: mount requireAuth() before it on this route'));
     if (issuers.includes(auth.issuer)) return next();
     const description = 'Tokens from this issuer are not accepted on this route';
-    next(new InvalidTokenError(description, { 'WWW-Authenticate': bearerChallenge({ error: 'invalid_token', errorDescription: description }) }));
+    next(invalidToken(req, description));
   };
 }

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { bearerChallenge } from '../bearer/challenge.js';
+import { bearerChallenge, rememberChallenge, type ChallengeContext } from '../bearer/challenge.js';
 import { extractCredentials, type ExtractOptions } from '../bearer/extract-token.js';
 import { InvalidRequestError, InvalidTokenError, MissingTokenError, type OAuthError } from '../errors/oauth-error.js';
 import type { GuardLogger, RequireAuthOptions } from './options.js';
@@ -83,6 +83,9 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   const tenants = new Tenants(config, invalidToken, report);
   const constraint = new SenderConstraint(config.dpop, realm, report);
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
+  // What requireScopes(), claimCheck() and requireIssuer() after this guard answer with.
+  const bearerContext: ChallengeContext = { realm, scheme: 'bearer', algs: constraint.proofs.algs };
+  const dpopContext: ChallengeContext = { realm, scheme: 'dpop', algs: constraint.proofs.algs };
   const cache = config.cache ? new VerifiedCache(config.cache.maxEntries, config.cache.maxBytes) : undefined;
 
   const telemetry = guardMetrics();
@@ -223,6 +226,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     const refused = constraint.bearer(v);
     if (refused !== undefined) return refuse(next, refused);
     req.auth = authResult(token, v, undefined);
+    rememberChallenge(req, bearerContext);
     next();
   }
 
@@ -239,6 +243,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
       }
       const jkt = await constraint.dpop(req, token, v);
       req.auth = authResult(token, v, { jkt });
+      rememberChallenge(req, dpopContext);
     } catch (err) {
       return refuse(next, err);
     }
