@@ -1,5 +1,5 @@
 import { ConfigError, type ConfigErrorCode, type DocsTopic } from '../errors/config-error.js';
-import { checkIdpUrl } from '../idp/discovery.js';
+import { checkIdpUrl } from './url-policy.js';
 
 /** Bounds of {@link OptionChecker.number}. */
 export interface NumberBounds {

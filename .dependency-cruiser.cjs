@@ -1,0 +1,85 @@
+/**
+ * The architecture of lib/, checked by `npm run lint`: layers only point down, and no cycles.
+ *
+ *   index.ts, redis/            entry points (nothing inside lib imports them)
+ *   guard/  proxy/  m2m/        the three jobs: each may use the layers below, never each other
+ *   bearer/  idp/               RFC 6750 on the wire; the one way to call an IdP
+ *   jwt/ options/ log/ telemetry/ errors/ clock.ts   small shared pieces, which know no job
+ */
+const lower = '^lib/(errors|jwt|options|log|telemetry|clock\\.ts)';
+
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'A cycle means two modules are one; merge them or move what both need below them.',
+      from: { path: '^lib/' },
+      to: { circular: true },
+    },
+    {
+      name: 'errors-stand-alone',
+      severity: 'error',
+      comment: 'Every layer throws; the error classes depend on nothing else in lib/.',
+      from: { path: '^lib/errors/' },
+      to: { path: '^lib/', pathNot: '^lib/errors/' },
+    },
+    {
+      name: 'shared-pieces-know-no-job',
+      severity: 'error',
+      comment: 'The small shared pieces sit below bearer/, idp/ and the jobs.',
+      from: { path: lower },
+      to: { path: '^lib/(bearer|idp|guard|proxy|m2m|redis)/|^lib/index\\.ts$' },
+    },
+    {
+      name: 'protocol-layer-knows-no-job',
+      severity: 'error',
+      comment: 'bearer/ and idp/ serve the jobs, never the other way round.',
+      from: { path: '^lib/(bearer|idp)/' },
+      to: { path: '^lib/(guard|proxy|m2m|redis)/|^lib/index\\.ts$' },
+    },
+    {
+      name: 'bearer-and-idp-apart',
+      severity: 'error',
+      comment: 'Token extraction on the resource side and calls to the IdP share nothing but the layers below.',
+      from: { path: '^lib/bearer/' },
+      to: { path: '^lib/idp/' },
+    },
+    {
+      name: 'jobs-apart',
+      severity: 'error',
+      comment: 'guard/, proxy/ and m2m/ are separate jobs; what two need belongs in a lower layer.',
+      from: { path: '^lib/(guard)/' },
+      to: { path: '^lib/(proxy|m2m)/' },
+    },
+    {
+      name: 'jobs-apart-proxy',
+      severity: 'error',
+      from: { path: '^lib/proxy/' },
+      to: { path: '^lib/(guard|m2m)/' },
+    },
+    {
+      name: 'jobs-apart-m2m',
+      severity: 'error',
+      from: { path: '^lib/m2m/' },
+      to: { path: '^lib/(guard|proxy)/' },
+    },
+    {
+      name: 'entry-points-on-top',
+      severity: 'error',
+      comment: 'index.ts and redis/ are what users import; lib/ itself never goes through them.',
+      from: { path: '^lib/', pathNot: '^lib/(index\\.ts$|redis/)' },
+      to: { path: '^lib/index\\.ts$|^lib/redis/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // Type-only imports count: a type cycle is still two modules that cannot be read apart.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^(dist|node_modules)/' },
+  },
+};
+
