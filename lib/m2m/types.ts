@@ -3,18 +3,9 @@ import type { M2MExchange, OnBehalfOfApi, OnBehalfOfOptions } from './exchange-t
 import type { IdpClientOptions } from '../idp/idp-client.js';
 import type { M2MDpopOptions } from './dpop-key.js';
 import type { TokenStore } from './store.js';
+import type { M2MFetchInit, M2MToken } from './token-types.js';
 
-/** What `getToken()` resolves to. The object is frozen and shared by every caller of one token. */
-export interface M2MToken {
-  /** The access token, to send as `Authorization: <tokenType> <accessToken>`. A credential: never log it. */
-  readonly accessToken: string;
-  /** `'DPoP'` with the `dpop` option (the token is bound to the client's key; send it with a proof), else `'Bearer'`. */
-  readonly tokenType: 'Bearer' | 'DPoP';
-  /** Epoch milliseconds at which the IdP says the token expires. */
-  readonly expiresAt: number;
-  /** Scope the IdP granted, or the requested scope when the IdP did not say. */
-  readonly scope: string | undefined;
-}
+export type { M2MFetchInit, M2MToken } from './token-types.js';
 
 /** Which token: each distinct (scope, audience, resource) is its own cache entry and IdP request. */
 export interface TokenRequestOptions {
@@ -236,12 +227,6 @@ export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions,
    */
   dpop?: boolean | M2MDpopOptions;
 }
-
-/** `init` of `fetch()` as Node accepts it (`duplex` is needed for stream bodies). */
-export type M2MFetchInit = RequestInit & {
-  /** `'half'`: required by Node's fetch when `body` is a stream. */
-  duplex?: 'half';
-};
 
 /**
  * Node's `fetch` with this client's token: sets `Authorization: Bearer <token>` (replacing any
