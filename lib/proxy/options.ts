@@ -216,6 +216,11 @@ export function resolveTokenProxyOptions(options: TokenProxyOptions, factory = '
       const r = extra(g);
       if (r === undefined) return undefined;
       try {
+        // A promise has no own keys, so it would pass as {} and the parameters would silently go
+        // missing; the proxy does not wait on it either (it is called per request).
+        if (typeof (r as Partial<PromiseLike<unknown>>).then === 'function') {
+          check.fail('config_options', 'extraParams() must return the parameters themselves, not a promise (it is not awaited)');
+        }
         return stringRecord(check, r, 'extraParams() result');
       } catch (err) {
         const e = new MisconfigurationError((err as Error).message, { cause: err });
