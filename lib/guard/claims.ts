@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { challengeFor } from '../bearer/challenge.js';
 import * as clock from '../clock.js';
 import { ConfigError } from '../errors/config-error.js';
+import { MAX_TIMER_MS } from '../options/validate.js';
 import { InsufficientScopeError, InvalidTokenError, ServerError, TemporarilyUnavailableError } from '../errors/oauth-error.js';
 import './types.js';
 
@@ -114,8 +115,6 @@ export interface ClaimCheckOptions {
   timeoutMs?: number;
 }
 
-/** setTimeout's largest delay; a longer one fires at once (Node warns and uses 1 ms). */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** Answers kept per guard at most: a bound on memory whatever the traffic. */
 const CHECK_CACHE_ENTRIES = 10_000;

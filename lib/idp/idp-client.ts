@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError, ServerError } from '../errors/oauth-error.js';
-import type { OptionChecker } from '../options/validate.js';
+import { MAX_TIMER_MS, type OptionChecker } from '../options/validate.js';
 import { keyMaterial, resolveAssertionKey, type AssertionAudience, type ClientAssertionAlgorithm, type ClientPrivateKey } from './client-assertion.js';
 import { applyClientAuth, AssertionSigner, secretPattern, type ClientAuthMethod } from './client-auth.js';
 import { checkIdpUrl, discover, type IdpMetadata } from './discovery.js';
@@ -211,7 +211,7 @@ export class IdpClient {
     this.paramsIn = paramsIn;
     this.#profile = profile;
     this.#explicit = explicit;
-    this.timeout = check.number(options.timeout, 'timeout', 10_000, { positive: true });
+    this.timeout = check.number(options.timeout, 'timeout', 10_000, { positive: true, max: MAX_TIMER_MS });
     this.#maxResponseBytes = check.number(options.maxResponseBytes, 'maxResponseBytes', 256 * 1024, { positive: true });
     this.#fetch = checkFetchOption(options.fetch, check.factory);
   }
