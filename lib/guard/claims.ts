@@ -5,8 +5,8 @@ import { LRUCache } from 'lru-cache';
 import { challengeFor } from '../bearer/challenge.js';
 import * as clock from '../clock.js';
 import { ConfigError } from '../errors/config-error.js';
-import { MAX_TIMER_MS } from '../options/validate.js';
 import { InsufficientScopeError, InvalidTokenError, ServerError, TemporarilyUnavailableError } from '../errors/oauth-error.js';
+import { MAX_TIMER_MS } from '../options/validate.js';
 import './types.js';
 
 // The challenges use the realm and scheme of the requireAuth() that admitted the request: a
@@ -114,7 +114,6 @@ export interface ClaimCheckOptions {
    */
   timeoutMs?: number;
 }
-
 
 /** Answers kept per guard at most: a bound on memory whatever the traffic. */
 const CHECK_CACHE_ENTRIES = 10_000;
