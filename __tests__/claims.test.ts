@@ -284,3 +284,71 @@ describe('challenge attribute values are RFC 9110 quoted-strings', () => {
     expect(parseChallenge(guard.headers['www-authenticate']!).params).toMatchObject({ error: 'invalid_token', error_description: guard.body.error_description });
   });
 });
+
+describe('claimCheck({ timeoutMs }): a check that does not settle is answered 503, never a pass', () => {
+  let served = 0;
+  const ok: RequestHandler = (_req, res) => {
+    served += 1;
+    res.json({ ok: true });
+  };
+  const guarded = (check: Parameters<typeof claimCheck>[0], options: Parameters<typeof claimCheck>[1]) => {
+    const a = express();
+    a.get('/x', requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false }), claimCheck(check, options), ok);
+    a.use(oauthErrorHandler());
+    return a;
+  };
+  beforeEach(() => {
+    served = 0;
+  });
+
+  test('a check that never settles: 503 temporarily_unavailable with Retry-After, the same answer as a check that throws', async () => {
+    const token = await idp.sign({});
+    // 200 ms: the bound under test; jest's own budget is far larger, so only the status is asserted.
+    const hung = await request(guarded(() => new Promise<boolean>(() => {}), { timeoutMs: 200 }))
+      .get('/x')
+      .set('Authorization', `Bearer ${token}`);
+    const threw = await request(
+      guarded(() => {
+        throw new Error('revocation db down');
+      }, {}),
+    )
+      .get('/x')
+      .set('Authorization', `Bearer ${token}`);
+    expect(threw.status).toBe(503);
+    expect(hung.status).toBe(503);
+    expect(hung.body).toEqual(threw.body);
+    expect(hung.body.error).toBe('temporarily_unavailable');
+    expect(hung.headers['retry-after']).toBe(threw.headers['retry-after']);
+    expect(hung.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+    expect(served).toBe(0);
+  });
+
+  test('an answer that comes after the 503 does not run the route, and is remembered for the next request when caching', async () => {
+    const token = await idp.sign({});
+    let calls = 0;
+    let answer: (value: boolean) => void = () => {};
+    const app = guarded(
+      () => {
+        calls += 1;
+        return new Promise<boolean>((resolve) => {
+          answer = resolve;
+        });
+      },
+      { timeoutMs: 200, cacheFor: 60, cacheKey: () => '' },
+    );
+    expect((await request(app).get('/x').set('Authorization', `Bearer ${token}`)).status).toBe(503);
+    answer(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(served).toBe(0);
+    expect((await request(app).get('/x').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    expect(calls).toBe(1);
+    expect(served).toBe(1);
+  });
+
+  test('timeoutMs is checked at start-up', () => {
+    for (const bad of [0, -1, Number.NaN, Infinity, 2 ** 31, '5000']) {
+      expect(() => claimCheck(() => true, { timeoutMs: bad as never })).toThrow(/timeoutMs must be a number of milliseconds/);
+    }
+    expect(() => claimCheck(async () => true, { timeoutMs: 50 })).not.toThrow();
+  });
+});

@@ -305,3 +305,23 @@ describe('hooks', () => {
     expect(text).not.toContain('svc-secret');
   });
 });
+
+describe('async hooks', () => {
+  test('hooks that return a rejected promise are not waited on and break nothing (no unhandled rejection, which ends a Node process)', async () => {
+    const seen: string[] = [];
+    const failing = (name: string) => async () => {
+      seen.push(name);
+      throw new Error(`${name} hook bug`);
+    };
+    const hooks = { onTokenFetched: failing('fetched'), onCacheHit: failing('hit'), onError: failing('error'), onRetry: failing('retry') };
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: { attempts: 2, baseDelay: 1, maxDelay: 1 }, ...hooks });
+    idp.faults = { mode: 'error500', count: 1 };
+    const t = await client.getToken();
+    expect((await client.getToken()).accessToken).toBe(t.accessToken);
+    const denied = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'svc-report', clientSecret: 'wrong', retry: false, ...hooks });
+    await expect(denied.getToken()).rejects.toMatchObject({ code: 'idp_error' });
+    // Jest fails a test that leaves a rejection unhandled; let every rejection settle before it ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual(['retry', 'fetched', 'hit', 'error']);
+  });
+});

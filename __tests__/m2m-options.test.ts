@@ -27,6 +27,10 @@ test.each<[string, Partial<M2MClientOptions> & Record<string, unknown>, RegExp]>
   ['negative skew', { expirySkew: -1 }, /expirySkew \(seconds\) must be a non-negative number \(got -1\)/],
   ['zero defaultExpiresIn', { defaultExpiresIn: 0 }, /defaultExpiresIn \(seconds\) must be a positive number \(got 0\)/],
   ['retry attempts 0', { retry: { attempts: 0 } }, /retry.attempts must be a positive integer \(got 0\)/],
+  // Past setTimeout's limit Node fires after 1 ms: every IdP call, store call or retry would fail at once.
+  ['timeout past the timer limit', { timeout: 2 ** 31 }, /timeout must be a positive number of at most 2147483647 \(got 2147483648\)/],
+  ['storeTimeout past the timer limit', { storeTimeout: 2 ** 31 }, /storeTimeout must be a positive number of at most 2147483647/],
+  ['retry.maxDelay past the timer limit', { retry: { maxDelay: 2 ** 31 } }, /retry.maxDelay must be a non-negative number of at most 2147483647/],
   ['retry not an object', { retry: true as never }, /retry must be/],
   ['cache.max 0', { cache: { max: 0 } }, /cache.max must be a positive integer \(got 0\)/],
   ['store without set', { store: { get: () => undefined } as never }, /store must implement get\(key\) and set/],

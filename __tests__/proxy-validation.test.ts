@@ -271,6 +271,23 @@ describe('onResult audit hook', () => {
     await request(p).post('/auth/token').type('form').send(ALICE).expect(200);
     expect(warnings.join()).toMatch(/onResult threw: audit store down/);
   });
+
+  test('an async hook is not waited on; its rejection is logged, never left unhandled (which ends a Node process)', async () => {
+    const warnings: string[] = [];
+    let calls = 0;
+    const p = await proxyApp({
+      onResult: async () => {
+        calls += 1;
+        throw new Error('audit store down\nforged line');
+      },
+      logger: { warn: (m) => warnings.push(m), error: (m) => warnings.push(m) },
+    });
+    await request(p).post('/auth/token').type('form').send(ALICE).expect(200);
+    // Jest fails a test that leaves a rejection unhandled; let it settle before the test ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(1);
+    expect(warnings).toEqual([expect.stringMatching(/onResult rejected: audit store down forged line$/)]);
+  });
 });
 
 describe('mfaChallengeProxy and revocationProxy follow the same rules', () => {

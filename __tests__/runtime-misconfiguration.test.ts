@@ -94,6 +94,17 @@ test('an extraParams function answering a reserved name: 500 and a log line, the
   expect(logs[0]).not.toMatch(/unexpected ConfigError/);
 });
 
+test('an async extraParams function: 500 and a log line, never a request sent without its parameters', async () => {
+  const idp = await discoveryIdp((base) => `${base}/token`);
+  const { logs, logger } = recordingLogger();
+  const extraParams = (async () => ({ auth_source_id: 'pw' })) as never;
+  const app = express().post('/auth/token', tokenProxy({ tokenEndpoint: `${idp.issuer}/token`, clientId: 'web', clientSecret: 'sec-ret-value', extraParams, logger }));
+  const res = await request(app).post('/auth/token').type('form').send(ALICE).expect(500);
+  expect(res.body.error).toBe('server_error');
+  expect(idp.tokenCalls()).toBe(0);
+  expect(logs).toEqual([expect.stringMatching(/^error .*tokenProxy\(\): extraParams\(\) must return the parameters themselves, not a promise/)]);
+});
+
 test('proxyGuess() without proxyRequestParser() is a MisconfigurationError (500), not a ConfigError', async () => {
   let thrown: unknown;
   const app = express()

@@ -1,11 +1,12 @@
 /**
  * Where credentials may come from and go to: a token in the query or a form body obeys the same
- * b64token rule as one in a header or cookie (RFC 6750 §2), and tokenProxy refuses at start-up to
- * put this server's client secret in a URL, except for the IdP that demands it (Tencent EIAM).
+ * b64token rule as one in a header or cookie (RFC 6750 §2), and the proxies and the M2M client
+ * refuse at start-up to put this server's client secret in a URL, except for the IdP that demands
+ * it (Tencent EIAM).
  */
 import express from 'express';
 import request from 'supertest';
-import { ConfigError, mfaChallengeProxy, oauthErrorHandler, requireAuth, revocationProxy, tokenProxy, type TokenProxyOptions } from '../lib/index.js';
+import { ConfigError, createM2MClient, mfaChallengeProxy, oauthErrorHandler, requireAuth, revocationProxy, tokenProxy, type TokenProxyOptions } from '../lib/index.js';
 import { startJwksServer, type JwksServer } from '../fixtures/jwks-server.js';
 
 describe('a token from the query or the form body is checked like one from the header', () => {
@@ -71,5 +72,37 @@ describe('tokenProxy: the client secret never goes in a URL unless the IdP deman
     expect(typeof make({ ...BASE, paramsIn: 'query', clientAuth: 'client_secret_basic' })).toBe('function');
     expect(typeof make({ ...BASE, paramsIn: 'body', clientAuth: 'client_secret_post' })).toBe('function');
     expect(typeof make({ ...BASE, profile: 'ciam' })).toBe('function');
+  });
+});
+
+describe('createM2MClient: the client secret never goes in a URL unless the IdP demands it', () => {
+  const BASE = { tokenEndpoint: 'https://idp.example.com/oauth2/token', clientId: 'svc', clientSecret: 's3cret-value' };
+
+  test("paramsIn 'query' + client_secret_post → ConfigError config_client pointing at the M2M options", () => {
+    for (const profile of [undefined, 'rfc6749', 'ciam'] as const) {
+      let caught: unknown;
+      try {
+        createM2MClient({ ...BASE, profile, paramsIn: 'query', clientAuth: 'client_secret_post' });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      expect((caught as ConfigError).code).toBe('config_client');
+      expect((caught as ConfigError).message).toMatch(/^createM2MClient\(\): .*would put the client secret in the URL.*use clientAuth: 'client_secret_basic'.*or paramsIn: 'body'/);
+      expect((caught as ConfigError).message).not.toContain('s3cret-value');
+      expect((caught as ConfigError).docs).toMatch(/m2m\.md#options$/);
+    }
+  });
+
+  test('allowed where it is safe or demanded', () => {
+    for (const safe of [
+      { profile: 'eiam', clientAuth: 'client_secret_post' },
+      { paramsIn: 'query', clientAuth: 'client_secret_basic' },
+      { paramsIn: 'body', clientAuth: 'client_secret_post' },
+      { profile: 'eiam' },
+      { profile: 'ciam' },
+    ] as const) {
+      expect(typeof createM2MClient({ ...BASE, ...safe }).getToken).toBe('function');
+    }
   });
 });

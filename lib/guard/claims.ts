@@ -6,6 +6,7 @@ import { challengeFor } from '../bearer/challenge.js';
 import * as clock from '../clock.js';
 import { ConfigError } from '../errors/config-error.js';
 import { InsufficientScopeError, InvalidTokenError, ServerError, TemporarilyUnavailableError } from '../errors/oauth-error.js';
+import { MAX_TIMER_MS } from '../options/validate.js';
 import './types.js';
 
 // The challenges use the realm and scheme of the requireAuth() that admitted the request: a
@@ -105,6 +106,13 @@ export interface ClaimCheckOptions {
    * @default the method, Host and URL (path and query): `GET api.example.com /orgs/acme/invoices?page=2`
    */
   cacheKey?: (req: Request) => string;
+  /**
+   * Milliseconds an async check may take. One still pending then is answered like one that
+   * failed (503 temporarily_unavailable with Retry-After), never as a pass: a revocation list or
+   * tenant database that hangs must not hold requests (and their sockets) for ever.
+   * @default 5000
+   */
+  timeoutMs?: number;
 }
 
 /** Answers kept per guard at most: a bound on memory whatever the traffic. */
@@ -136,8 +144,9 @@ function answerKey(token: string, part: string): string {
 
 /**
  * Passes tokens for which `check(payload, req)` returns (or resolves to) true. Return a string
- * instead of false to choose the error description. A check that throws or rejects is answered
- * 503 temporarily_unavailable (its detail goes nowhere public), never as a pass and never a 500.
+ * instead of false to choose the error description. A check that throws, rejects or does not
+ * settle within `timeoutMs` (5 s) is answered 503 temporarily_unavailable with Retry-After (its
+ * detail goes nowhere public), never as a pass and never a 500.
  * With `cacheFor`, an answer is reused for the same token and the same request (method, host and
  * URL by default; `cacheKey` to say otherwise), never for the token alone.
  * @example
@@ -160,6 +169,10 @@ export function claimCheck(
   }
   if (o.cacheKey !== undefined && typeof o.cacheKey !== 'function') {
     throw new ConfigError('config_options', 'claimCheck(): cacheKey must be a function (req) => string naming what the check reads of the request', docs);
+  }
+  const timeoutMs = o.timeoutMs ?? 5000;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS) {
+    throw new ConfigError('config_number', `claimCheck(): timeoutMs must be a number of milliseconds > 0 and at most ${MAX_TIMER_MS} (got ${String(timeoutMs)})`, docs);
   }
   const keyOf = o.cacheKey ?? requestKey;
   const fallback = o.description ?? "The token does not meet this route's requirements";
@@ -206,12 +219,28 @@ export function claimCheck(
       if (until > now) answers!.set(key, { result: answer, until });
     };
     if (result instanceof Promise || (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function')) {
+      // Whichever comes first answers; the other is dropped (next() must run once). A late answer
+      // is still remembered when caching: it is as true as a timely one, and the next request needs it.
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        next(new TemporarilyUnavailableError(`claimCheck() callback did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
       Promise.resolve(result).then(
         (answer) => {
+          clearTimeout(timer);
           remember(answer);
+          if (settled) return;
+          settled = true;
           finish(req, next, answer);
         },
-        (err) => failed(next, err),
+        (err) => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          failed(next, err);
+        },
       );
       return;
     }

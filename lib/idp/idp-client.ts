@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError, ServerError } from '../errors/oauth-error.js';
-import type { OptionChecker } from '../options/validate.js';
+import { MAX_TIMER_MS, type OptionChecker } from '../options/validate.js';
 import { keyMaterial, resolveAssertionKey, type AssertionAudience, type ClientAssertionAlgorithm, type ClientPrivateKey } from './client-assertion.js';
 import { applyClientAuth, AssertionSigner, secretPattern, type ClientAuthMethod } from './client-auth.js';
 import { checkIdpUrl, discover, type IdpMetadata } from './discovery.js';
@@ -178,6 +178,7 @@ export class IdpClient {
       check.fail('config_options', `paramsIn must be 'body' or 'query' (got "${String(paramsIn)}")`);
     }
     checkCredentials(options, clientAuth, paramsIn, factory);
+    refuseSecretInUrl(clientAuth, paramsIn, profile, check);
     this.#allowHttp = check.boolean(options.allowInsecureHttp, 'allowInsecureHttp', false);
     const url = (v: string | undefined, name: string) => (v === undefined ? undefined : check.url(v, name, { allowHttp: this.#allowHttp }).href);
     this.issuer = options.issuer === undefined ? undefined : (url(options.issuer, 'issuer'), options.issuer);
@@ -210,7 +211,7 @@ export class IdpClient {
     this.paramsIn = paramsIn;
     this.#profile = profile;
     this.#explicit = explicit;
-    this.timeout = check.number(options.timeout, 'timeout', 10_000, { positive: true });
+    this.timeout = check.number(options.timeout, 'timeout', 10_000, { positive: true, max: MAX_TIMER_MS });
     this.#maxResponseBytes = check.number(options.maxResponseBytes, 'maxResponseBytes', 256 * 1024, { positive: true });
     this.#fetch = checkFetchOption(options.fetch, check.factory);
   }
@@ -331,6 +332,23 @@ function checkCredentials(options: IdpClientOptions, clientAuth: ClientAuthMetho
   if (paramsIn === 'query') fail("clientAuth: 'private_key_jwt' sends the assertion in the form body; set paramsIn: 'body'");
   const aud = options.assertionAudience;
   if (aud !== undefined && aud !== 'issuer' && aud !== 'token_endpoint') fail(`assertionAudience must be 'issuer' or 'token_endpoint' (got "${String(aud)}")`);
+}
+
+/**
+ * `client_secret_post` with `paramsIn: 'query'` puts the client secret in the URL, which access
+ * logs, proxies and tracing on the way keep. Only Tencent EIAM asks for that (its apps set to
+ * client_secret_post take every parameter, the secret included, in the query string), so it is
+ * allowed with `profile: 'eiam'` and refused everywhere else: proxies and the M2M client alike.
+ * Through the factory's checker, so the error points at that factory's options table.
+ */
+function refuseSecretInUrl(clientAuth: ClientAuthMethod, paramsIn: ParamsIn, profile: IdpProfile | undefined, check: OptionChecker): void {
+  if (paramsIn !== 'query' || clientAuth !== 'client_secret_post' || profile === 'eiam') return;
+  check.fail(
+    'config_client',
+    "paramsIn: 'query' with clientAuth: 'client_secret_post' would put the client secret in the URL, where access logs and proxies keep it; " +
+      "use clientAuth: 'client_secret_basic' (the secret goes in the Authorization header) or paramsIn: 'body'. " +
+      "Tencent EIAM applications set to client_secret_post need it: say profile: 'eiam', or better, switch the application to client_secret_basic",
+  );
 }
 
 function optionName(kind: IdpEndpoint): string {

@@ -1,5 +1,5 @@
 import { IDP_OPTION_ALIASES, IDP_OPTION_KEYS, IdpClient } from '../idp/idp-client.js';
-import { OptionChecker } from '../options/validate.js';
+import { MAX_TIMER_MS, OptionChecker } from '../options/validate.js';
 import { resolveDpopKey, type DpopKey } from './dpop-key.js';
 import { deriveSealKeys, type SealKeys } from './seal.js';
 import type { TokenStore } from './store.js';
@@ -102,8 +102,8 @@ export function resolveOptions(options: M2MClientOptions): ResolvedOptions {
     check.knownKeys(options.retry, ['attempts', 'baseDelay', 'maxDelay'], {}, 'retry.');
     retry = {
       attempts: check.number(options.retry.attempts, 'retry.attempts', 3, { positive: true, integer: true }),
-      baseDelay: check.number(options.retry.baseDelay, 'retry.baseDelay', 200),
-      maxDelay: check.number(options.retry.maxDelay, 'retry.maxDelay', 5000),
+      baseDelay: check.number(options.retry.baseDelay, 'retry.baseDelay', 200, { max: MAX_TIMER_MS }),
+      maxDelay: check.number(options.retry.maxDelay, 'retry.maxDelay', 5000, { max: MAX_TIMER_MS }),
     };
   }
   if (options.cache !== undefined) {
@@ -129,7 +129,7 @@ export function resolveOptions(options: M2MClientOptions): ResolvedOptions {
     cacheMax: check.number(options.cache?.max, 'cache.max', 500, { positive: true, integer: true }),
     store,
     sealKeys: undefined,
-    storeTimeout: check.number(options.storeTimeout, 'storeTimeout', 1000, { positive: true }),
+    storeTimeout: check.number(options.storeTimeout, 'storeTimeout', 1000, { positive: true, max: MAX_TIMER_MS }),
     storeBackoff: check.number(options.storeBackoff, 'storeBackoff', 5000),
     storeLockWait: check.number(options.storeLockWait, 'storeLockWait', idp.timeout, { positive: true }),
     retryOn401: check.boolean(options.retryOn401, 'retryOn401', true),

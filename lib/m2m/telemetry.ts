@@ -4,7 +4,8 @@ import type { M2MHooks } from './types.js';
 /**
  * The M2M client's OpenTelemetry metrics, fed by the same events as its hooks: the user's hooks
  * still run, and without `@opentelemetry/api` they are returned untouched (nothing added to the
- * cache-hit path).
+ * cache-hit path). Each wrapper returns what the user's hook returned, so emit() still sees an
+ * async hook's promise and handles its rejection.
  */
 export function withTelemetry(hooks: M2MHooks): M2MHooks {
   const m = m2mMetrics();
@@ -16,19 +17,19 @@ export function withTelemetry(hooks: M2MHooks): M2MHooks {
       else m.cacheHits?.add(1, { source: 'store' });
       if (event.background) m.refreshes?.add(1);
       if (event.waiters > 0) m.waitTime?.record(event.latencyMs / 1000);
-      onTokenFetched?.(event);
+      return onTokenFetched?.(event);
     },
     onCacheHit(event) {
       m.cacheHits?.add(1, { source: 'memory' });
-      onCacheHit?.(event);
+      return onCacheHit?.(event);
     },
     onError(err, event) {
       if (event.phase !== 'store') m.tokenRequests?.add(1, { outcome: errorCode(err) });
-      onError?.(err, event);
+      return onError?.(err, event);
     },
     onRetry(event) {
       m.retries?.add(1, { 'error.code': errorCode(event.error) });
-      onRetry?.(event);
+      return onRetry?.(event);
     },
   };
 }

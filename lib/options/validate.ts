@@ -1,6 +1,12 @@
 import { ConfigError, type ConfigErrorCode, type DocsTopic } from '../errors/config-error.js';
 import { checkIdpUrl } from './url-policy.js';
 
+/**
+ * setTimeout's (and AbortSignal.timeout's) largest delay in ms. A longer one fires after 1 ms
+ * (Node only warns), so a timeout option above it would fail every wait at once: refused instead.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Bounds of {@link OptionChecker.number}. */
 export interface NumberBounds {
   /** Refuse 0 as well as negatives. */

@@ -4,6 +4,8 @@ import { MethodNotAllowedError } from '../errors/request-errors.js';
 import type { ProxyConfig, ProxyResultEvent } from './options.js';
 import { errorAnswer, send, type Answer } from './respond.js';
 import { proxyMetrics } from '../telemetry/otel.js';
+import { observeRejection } from '../hook-result.js';
+import { forLog } from '../log/operator-log.js';
 
 /** Per-request facts a proxy learns while working, reported to `onResult`. */
 export interface AuditFields {
@@ -96,9 +98,19 @@ function report(config: ProxyConfig, endpoint: ProxyResultEvent['endpoint'], ctx
   if (answer.idpStatus !== undefined) event.idpStatus = answer.idpStatus;
   if (ctx.audit.username !== undefined) event.username = auditText(ctx.audit.username, 256);
   if (typeof ctx.req.ip === 'string') event.ip = auditText(ctx.req.ip, 64);
+  // Not awaited: the answer is already sent. A rejection is logged like a throw, never left unhandled.
   try {
-    config.onResult(event);
+    observeRejection(config.onResult(event), (err) => hookFailed(config, 'rejected', err));
   } catch (err) {
-    config.logger?.warn(`[express-oauth-kit] ${config.factory}: onResult threw: ${(err as Error)?.message ?? String(err)}`);
+    hookFailed(config, 'threw', err);
+  }
+}
+
+function hookFailed(config: ProxyConfig, how: 'threw' | 'rejected', err: unknown): void {
+  const message = err instanceof Error ? err.message : err;
+  try {
+    config.logger?.warn(`[express-oauth-kit] ${config.factory}: onResult ${how}: ${forLog(message)}`);
+  } catch {
+    // A logger that throws must not turn a hook failure into an unhandled rejection.
   }
 }

@@ -170,8 +170,8 @@ function stringRecord(check: OptionChecker, value: unknown, option: string): Rec
 export function resolveProxyOptions(options: ProxyOptions, factory: string): ProxyConfig {
   const check: OptionChecker = proxyChecker(factory);
   check.knownKeys(check.object(options, 'with clientId, clientSecret and issuer or tokenEndpoint'), KNOWN_KEYS, IDP_OPTION_ALIASES);
+  // IdpClient refuses the client secret in a URL (outside EIAM) for every factory.
   const client = new IdpClient(options, check);
-  refuseSecretInUrl(client, check);
   return {
     factory,
     client,
@@ -180,22 +180,6 @@ export function resolveProxyOptions(options: ProxyOptions, factory: string): Pro
     onResult: check.func<(event: ProxyResultEvent) => void>(options.onResult, 'onResult', 'a function (event) => void'),
     logger: check.logger<ProxyLogger>(options.logger, console),
   };
-}
-
-/**
- * `client_secret_post` with `paramsIn: 'query'` puts the client secret in the URL, which access
- * logs, proxies and tracing on the way keep. Only Tencent EIAM asks for that (its apps set to
- * client_secret_post take every parameter, the secret included, in the query string), so it is
- * allowed with `profile: 'eiam'` and refused everywhere else.
- */
-function refuseSecretInUrl(client: IdpClient, check: OptionChecker): void {
-  if (client.paramsIn !== 'query' || client.clientAuth !== 'client_secret_post' || client.profile === 'eiam') return;
-  check.fail(
-    'config_client',
-    "paramsIn: 'query' with clientAuth: 'client_secret_post' would put the client secret in the URL, where access logs and proxies keep it; " +
-      "use clientAuth: 'client_secret_basic' (the secret goes in the Authorization header) or paramsIn: 'body'. " +
-      "Tencent EIAM applications set to client_secret_post need it: say profile: 'eiam', or better, switch the application to client_secret_basic",
-  );
 }
 
 export function resolveTokenProxyOptions(options: TokenProxyOptions, factory = 'tokenProxy'): TokenProxyConfig {
@@ -232,6 +216,11 @@ export function resolveTokenProxyOptions(options: TokenProxyOptions, factory = '
       const r = extra(g);
       if (r === undefined) return undefined;
       try {
+        // A promise has no own keys, so it would pass as {} and the parameters would silently go
+        // missing; the proxy does not wait on it either (it is called per request).
+        if (typeof (r as Partial<PromiseLike<unknown>>).then === 'function') {
+          check.fail('config_options', 'extraParams() must return the parameters themselves, not a promise (it is not awaited)');
+        }
         return stringRecord(check, r, 'extraParams() result');
       } catch (err) {
         const e = new MisconfigurationError((err as Error).message, { cause: err });
