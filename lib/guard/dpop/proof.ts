@@ -83,6 +83,8 @@ export class DpopProofVerifier {
     const id = JSON.stringify(thumbprintMembers(k));
     let known = this.#keys.get(id);
     if (known === undefined) {
+      // e and n are part of the cache key, so a cached RSA key has passed this already.
+      if (k.kty === 'RSA') checkRsaSize(k);
       known = { key: publicKeyOf(k), jkt: b64(createHash('sha256').update(id).digest()) };
       this.#keys.set(id, known);
     }
@@ -185,20 +187,19 @@ function safeEqual(a: string, b: string): boolean {
 
 const NOT_BOUND_KEY = 'The DPoP proof key is not the key the token is bound to (cnf.jkt)';
 
-/**
- * Checked on every proof, cached key or not: a public EC, OKP or RSA JWK without private members;
- * an RSA key with exponent 65537 and a 2048 to 4096-bit modulus.
- */
+/** Checked on every proof, cached key or not: a public EC, OKP or RSA JWK without private members. */
 function checkPublicJwk(jwk: unknown): void {
   if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) throw new ProofKeyError('The DPoP proof has no "jwk" header');
   const k = jwk as Record<string, unknown>;
   if (!PUBLIC_KTY.has(k.kty as string)) throw new ProofKeyError('The DPoP proof key must be an EC, OKP or RSA public key');
   if (PRIVATE_MEMBERS.some((m) => m in k)) throw new ProofKeyError('The DPoP proof "jwk" contains private key material');
-  if (k.kty === 'RSA') {
-    if (k.e !== RSA_EXPONENT) throw new ProofKeyError('The DPoP proof RSA key must have the public exponent 65537 ("e": "AQAB")');
-    const bits = typeof k.n === 'string' ? bitLength(Buffer.from(k.n, 'base64url')) : 0;
-    if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) throw new ProofKeyError(`The DPoP proof RSA key must have a ${RSA_MIN_BITS} to ${RSA_MAX_BITS}-bit modulus`);
-  }
+}
+
+/** An RSA proof key must have the exponent 65537 and a 2048 to 4096-bit modulus. */
+function checkRsaSize(k: Record<string, unknown>): void {
+  if (k.e !== RSA_EXPONENT) throw new ProofKeyError('The DPoP proof RSA key must have the public exponent 65537 ("e": "AQAB")');
+  const bits = bitLength(Buffer.from(k.n as string, 'base64url'));
+  if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) throw new ProofKeyError(`The DPoP proof RSA key must have a ${RSA_MIN_BITS} to ${RSA_MAX_BITS}-bit modulus`);
 }
 
 function bitLength(bytes: Buffer): number {

@@ -37,10 +37,6 @@ export class MemoryReplayStore implements ReplayStore {
 
   constructor(readonly maxEntries: number) {}
 
-  get size(): number {
-    return this.#expiries.size;
-  }
-
   claim(key: string, ttlMs: number): boolean {
     const now = clock.now();
     const held = this.#expiries.get(key);
