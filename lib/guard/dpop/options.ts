@@ -20,7 +20,8 @@ export interface DpopOptions {
    */
   mode?: 'allowed' | 'required' | 'disabled';
   /**
-   * Seconds a proof stays acceptable after its `iat` (and how long its `jti` is remembered).
+   * Seconds a proof stays acceptable after its `iat`. Its `jti` is remembered until the proof can
+   * no longer be accepted: `iat` + `iatWindow` + `iatLeeway`, to the next whole second, plus 1 s.
    * @default 300
    */
   iatWindow?: number;
@@ -38,13 +39,30 @@ export interface DpopOptions {
    * Where proof `jti`s are remembered so each proof is accepted once. A shared store (such as
    * `redisTokenStore()` from `express-oauth-kit/redis`, which sets keys with NX and an expiry)
    * makes a proof replayed against another instance of the fleet fail too. Claims are not remembered
-   * in process memory (the store's expiry forgets them).
-   * @default an in-memory store (100,000 entries)
+   * in process memory (the store's expiry forgets them). Give an ioredis client used here a
+   * `commandTimeout` too.
+   * @default an in-memory store of `replayMaxEntries` ids
    */
   replayStore?: ReplayStore;
   /**
-   * When the replay store cannot be reached: `'closed'` answers 503, `'open'` accepts the proof
-   * without the replay check (logged).
+   * Capacity of the default in-memory replay store. A live id is never dropped to make room: when
+   * the store is full of ids whose proofs are still acceptable, new proofs are answered 503
+   * (`Retry-After`) until some expire. Size it as peak proofs per second × (`iatWindow` +
+   * `iatLeeway` + 2). Not allowed together with `replayStore`.
+   * @default 100000
+   */
+  replayMaxEntries?: number;
+  /**
+   * Milliseconds `replayStore.claim()` may take. Beyond it the store counts as unreachable
+   * (see `onReplayStoreError`), so a Redis that accepts connections but never answers does not
+   * hold requests.
+   * @default 500
+   */
+  replayStoreTimeoutMs?: number;
+  /**
+   * When the replay store cannot be reached or does not answer in time: `'closed'` answers 503,
+   * `'open'` accepts the proof without the replay check (logged). A full in-memory store always
+   * answers 503.
    * @default 'closed'
    */
   onReplayStoreError?: 'closed' | 'open';
@@ -70,9 +88,13 @@ export interface ResolvedDpop {
   iatLeeway: number;
   algorithms: string[];
   replayStore: ReplayStore | undefined;
+  replayMaxEntries: number;
+  replayStoreTimeoutMs: number;
   failOpen: boolean;
   nonce: { secret: Uint8Array; rotateEvery: number } | undefined;
 }
+
+const DPOP_KEYS = ['mode', 'iatWindow', 'iatLeeway', 'algorithms', 'replayStore', 'replayMaxEntries', 'replayStoreTimeoutMs', 'onReplayStoreError', 'nonce'] as const;
 
 export const DPOP_ALGORITHMS: readonly AsymmetricAlgorithm[] = ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256'];
 
@@ -83,7 +105,7 @@ export function resolveDpop(
 ): ResolvedDpop {
   const o = value ?? {};
   if (typeof o !== 'object' || o === null) check.fail('config_options', 'dpop must be an object such as { mode: "allowed" }');
-  check.knownKeys(o, ['mode', 'iatWindow', 'iatLeeway', 'algorithms', 'replayStore', 'onReplayStoreError', 'nonce'], {}, 'dpop.');
+  check.knownKeys(o, DPOP_KEYS, { replayStoreTimeout: 'replayStoreTimeoutMs', maxEntries: 'replayMaxEntries' }, 'dpop.');
   const mode = o.mode ?? 'allowed';
   if (mode !== 'allowed' && mode !== 'required' && mode !== 'disabled') check.fail('config_options', "dpop.mode must be 'allowed', 'required' or 'disabled'");
   const algorithms = Array.isArray(o.algorithms) ? [...o.algorithms] : (o.algorithms ?? [...DPOP_ALGORITHMS]);
@@ -93,6 +115,9 @@ export function resolveDpop(
   }
   if (o.replayStore !== undefined && typeof o.replayStore?.claim !== 'function') {
     check.fail('config_options', 'dpop.replayStore needs a claim(key, ttlMs) method that sets a key only if absent (redisTokenStore() has one)');
+  }
+  if (o.replayStore !== undefined && o.replayMaxEntries !== undefined) {
+    check.fail('config_options', 'dpop.replayMaxEntries sizes the in-memory replay store; it does not apply with dpop.replayStore (size that store itself)');
   }
   if (o.onReplayStoreError !== undefined && o.onReplayStoreError !== 'closed' && o.onReplayStoreError !== 'open') {
     check.fail('config_options', "dpop.onReplayStoreError must be 'closed' or 'open'");
@@ -109,6 +134,9 @@ export function resolveDpop(
     iatLeeway: check.number(o.iatLeeway, 'dpop.iatLeeway', 5, { max: 300 }),
     algorithms,
     replayStore: o.replayStore,
+    replayMaxEntries: check.number(o.replayMaxEntries, 'dpop.replayMaxEntries', 100_000, { positive: true, integer: true }),
+    // setTimeout turns anything above 2^31 - 1 ms into 1 ms; a minute is already no bound worth having.
+    replayStoreTimeoutMs: check.number(o.replayStoreTimeoutMs, 'dpop.replayStoreTimeoutMs', 500, { positive: true, max: 60_000 }),
     failOpen: o.onReplayStoreError === 'open',
     nonce,
   };

@@ -1,27 +1,26 @@
 import { createHash, createHmac, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Request } from 'express';
 import { LRUCache } from 'lru-cache';
-import { calculateJwkThumbprint, errors, type JWK, type JWTPayload } from 'jose';
+import { errors, type JWTPayload } from 'jose';
+import * as clock from '../../clock.js';
 import { jwtVerify } from '../../jwt/index.js';
 import { InvalidDpopProofError, UseDpopNonceError } from '../../errors/dpop-errors.js';
 import { TemporarilyUnavailableError, type OAuthError } from '../../errors/oauth-error.js';
 import type { ReplayStore, ResolvedDpop } from './options.js';
+import { claimWithin, MemoryReplayStore, ReplayStoreFullError, ReplayStoreTimeoutError } from './replay.js';
 
 const MAX_PROOF_LENGTH = 8_192;
 const MAX_JTI_LENGTH = 256;
 const PUBLIC_KTY = new Set(['EC', 'OKP', 'RSA']);
 // Members that only a private (or symmetric) key has: a proof carrying one leaked its key.
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-
-/** Default replay memory: bounded, each jti forgotten once its proof could no longer be accepted. */
-export class MemoryReplayStore implements ReplayStore {
-  readonly #seen = new LRUCache<string, true>({ max: 100_000 });
-  claim(key: string, ttlMs: number): boolean {
-    if (this.#seen.has(key)) return false;
-    this.#seen.set(key, true, { ttl: ttlMs });
-    return true;
-  }
-}
+// RSA proof keys: the exponent every library generates, and the sizes clients use. A large
+// exponent or modulus makes each signature check many times dearer for the server.
+const RSA_EXPONENT = 'AQAB';
+const RSA_MIN_BITS = 2_048;
+const RSA_MAX_BITS = 4_096;
+/** Seconds a jti is kept beyond the last second its proof is accepted: a replay store's round trip, sub-second clock skew. */
+const REPLAY_MARGIN = 1;
 
 /** The request's URI as a proof's `htu` must name it: scheme from `req.protocol` (trust proxy aware), host from the Host header, no query or fragment. */
 export function requestHtu(req: Request): string | undefined {
@@ -59,7 +58,6 @@ export const accessTokenHash = (token: string): string => b64(createHash('sha256
  */
 export class DpopProofVerifier {
   readonly algs: string;
-  readonly #replayTtl: number;
   readonly #replay: ReplayStore;
 
   constructor(
@@ -68,23 +66,29 @@ export class DpopProofVerifier {
     private readonly report: (err: OAuthError) => void,
   ) {
     this.algs = cfg.algorithms.join(' ');
-    this.#replayTtl = (cfg.iatWindow + 2 * cfg.iatLeeway) * 1000;
-    this.#replay = cfg.replayStore ?? new MemoryReplayStore();
+    this.#replay = cfg.replayStore ?? new MemoryReplayStore(cfg.replayMaxEntries);
   }
 
   // A client signs every proof with the same key: its KeyObject and thumbprint are made once.
   // Keyed by the RFC 7638 members, the only ones that define the key.
-  readonly #keys = new LRUCache<string, { key: KeyObject; jkt?: string }>({ max: 10_000 });
+  readonly #keys = new LRUCache<string, { key: KeyObject; jkt: string }>({ max: 10_000 });
 
-  #keyOf(jwk: unknown): { key: KeyObject; jkt?: string } {
+  /**
+   * The proof's key, once it is known to be the key the token is bound to: the thumbprint is
+   * compared before any signature check, so a proof under another key costs a hash, not a verify.
+   */
+  #keyOf(jwk: unknown, boundJkt: string): { key: KeyObject; jkt: string } {
     checkPublicJwk(jwk);
     const k = jwk as Record<string, unknown>;
-    const id = JSON.stringify(k.kty === 'RSA' ? [k.kty, k.e, k.n] : [k.kty, k.crv, k.x, k.y]);
+    const id = JSON.stringify(thumbprintMembers(k));
     let known = this.#keys.get(id);
     if (known === undefined) {
-      known = { key: publicKeyOf(k) };
+      // e and n are part of the cache key, so a cached RSA key has passed this already.
+      if (k.kty === 'RSA') checkRsaSize(k);
+      known = { key: publicKeyOf(k), jkt: b64(createHash('sha256').update(id).digest()) };
       this.#keys.set(id, known);
     }
+    if (!safeEqual(known.jkt, boundJkt)) throw new ProofKeyError(NOT_BOUND_KEY);
     return known;
   }
 
@@ -95,10 +99,14 @@ export class DpopProofVerifier {
   /** Checks `proof` for this request and `token`; resolves to the proof key's RFC 7638 thumbprint. */
   async verify(req: Request, proof: string, token: string, boundJkt: string): Promise<string> {
     if (proof.length > MAX_PROOF_LENGTH) throw this.#invalid(`The DPoP proof is longer than ${MAX_PROOF_LENGTH} characters`);
-    let jwk: JWK | undefined;
+    let jkt = '';
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(proof, (header) => (jwk = header.jwk as JWK | undefined, this.#keyOf(jwk).key), {
+      ({ payload } = await jwtVerify(proof, (header) => {
+        const known = this.#keyOf(header.jwk, boundJkt);
+        jkt = known.jkt;
+        return known.key;
+      }, {
         typ: 'dpop+jwt',
         algorithms: this.cfg.algorithms,
         maxTokenAge: this.cfg.iatWindow,
@@ -114,25 +122,37 @@ export class DpopProofVerifier {
     const expected = requestHtu(req);
     if (expected === undefined || normalizeHtu(htu) !== expected) throw this.#invalid('The DPoP proof is for another URL (htu)');
     if (typeof ath !== 'string' || !safeEqual(ath, accessTokenHash(token))) throw this.#invalid('The DPoP proof is not for this access token (ath)');
-    const known = this.#keyOf(jwk);
-    const jkt = (known.jkt ??= await calculateJwkThumbprint(jwk!, 'sha256'));
-    if (!safeEqual(jkt, boundJkt)) throw this.#invalid("The DPoP proof key is not the key the token is bound to (cnf.jkt)");
     if (this.cfg.nonce !== undefined && !this.#validNonce(payload.nonce)) {
       const description = 'A DPoP proof with the server nonce is required';
       throw new UseDpopNonceError(description, { ...this.challenge('use_dpop_nonce', description), 'DPoP-Nonce': this.nonce()! });
     }
-    await this.#once(jkt, jti);
+    await this.#once(jkt, jti, payload.iat!);
     return jkt;
   }
 
-  /** Each proof is accepted once within its window; the jti is scoped to its key. */
-  async #once(jkt: string, jti: string): Promise<void> {
+  /**
+   * Each proof is accepted once; the jti is scoped to its key. It is kept until the proof could no
+   * longer be accepted, counted from its own iat: claims compare whole seconds, so the last second
+   * accepted is iat + iatWindow + iatLeeway (rounded down) and the jti must outlive all of it.
+   */
+  async #once(jkt: string, jti: string, iat: number): Promise<void> {
     const key = `dpop-jti:${jkt}:${b64(createHash('sha256').update(jti).digest())}`;
+    const keepUntil = (Math.floor(iat + this.cfg.iatWindow + this.cfg.iatLeeway) + 1 + REPLAY_MARGIN) * 1000;
     let fresh: boolean;
     try {
-      fresh = (await this.#replay.claim(key, this.#replayTtl)) === true;
+      fresh = await claimWithin(this.#replay, key, keepUntil - clock.now(), this.cfg.replayStoreTimeoutMs);
     } catch (err) {
-      const outage = new TemporarilyUnavailableError('The DPoP replay store could not be reached', { cause: err });
+      // Full of live ids: forgetting one is what would let a proof replay, so never fail open here.
+      if (err instanceof ReplayStoreFullError) {
+        const full = new TemporarilyUnavailableError(err.message, { cause: err, retryAfterSeconds: err.retryAfterSeconds });
+        this.report(full);
+        throw full;
+      }
+      const what = err instanceof ReplayStoreTimeoutError ? err.message : 'The DPoP replay store could not be reached';
+      const outage = new TemporarilyUnavailableError(
+        this.cfg.failOpen ? `${what}; the proof was accepted without the replay check (dpop.onReplayStoreError: 'open')` : what,
+        { cause: err },
+      );
       this.report(outage);
       if (!this.cfg.failOpen) throw outage;
       return;
@@ -165,12 +185,34 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+const NOT_BOUND_KEY = 'The DPoP proof key is not the key the token is bound to (cnf.jkt)';
+
 /** Checked on every proof, cached key or not: a public EC, OKP or RSA JWK without private members. */
 function checkPublicJwk(jwk: unknown): void {
   if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) throw new ProofKeyError('The DPoP proof has no "jwk" header');
   const k = jwk as Record<string, unknown>;
   if (!PUBLIC_KTY.has(k.kty as string)) throw new ProofKeyError('The DPoP proof key must be an EC, OKP or RSA public key');
   if (PRIVATE_MEMBERS.some((m) => m in k)) throw new ProofKeyError('The DPoP proof "jwk" contains private key material');
+}
+
+/** An RSA proof key must have the exponent 65537 and a 2048 to 4096-bit modulus. */
+function checkRsaSize(k: Record<string, unknown>): void {
+  if (k.e !== RSA_EXPONENT) throw new ProofKeyError('The DPoP proof RSA key must have the public exponent 65537 ("e": "AQAB")');
+  const bits = bitLength(Buffer.from(k.n as string, 'base64url'));
+  if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) throw new ProofKeyError(`The DPoP proof RSA key must have a ${RSA_MIN_BITS} to ${RSA_MAX_BITS}-bit modulus`);
+}
+
+function bitLength(bytes: Buffer): number {
+  let i = 0;
+  while (i < bytes.length && bytes[i] === 0) i++;
+  return i === bytes.length ? 0 : (bytes.length - i) * 8 - Math.clz32(bytes[i]!) + 24;
+}
+
+/** The RFC 7638 members in their required (lexicographic) order; their JSON is what the thumbprint hashes. */
+function thumbprintMembers(k: Record<string, unknown>): Record<string, unknown> {
+  const members = k.kty === 'RSA' ? { e: k.e, kty: k.kty, n: k.n } : k.kty === 'EC' ? { crv: k.crv, kty: k.kty, x: k.x, y: k.y } : { crv: k.crv, kty: k.kty, x: k.x };
+  if (Object.values(members).some((v) => typeof v !== 'string')) throw new ProofKeyError('The DPoP proof "jwk" is not a valid public key');
+  return members;
 }
 
 function publicKeyOf(k: Record<string, unknown>): KeyObject {
