@@ -4,6 +4,7 @@ import { MethodNotAllowedError } from '../errors/request-errors.js';
 import type { ProxyConfig, ProxyResultEvent } from './options.js';
 import { errorAnswer, send, type Answer } from './respond.js';
 import { proxyMetrics } from '../telemetry/otel.js';
+import { forLog } from '../log/operator-log.js';
 
 /** Per-request facts a proxy learns while working, reported to `onResult`. */
 export interface AuditFields {
@@ -40,7 +41,7 @@ export function proxyHandler(
       .catch((err: unknown): Answer => {
         if (err instanceof OAuthError) return errorAnswer(err, 'local');
         const e = err as { name?: string; message?: string } | null;
-        config.logger?.error(`[express-oauth-kit] ${config.factory}: unexpected ${e?.name ?? 'error'}: ${config.client.sanitize(e?.message ?? String(err), 500)}`);
+        config.log('error', `[express-oauth-kit] ${config.factory}: unexpected ${forLog(e?.name ?? 'error', 64)}: ${forLog(config.client.redact(e?.message ?? String(err)), 500)}`);
         return errorAnswer(new ServerError('Internal server error'), 'local');
       })
       .then((answer) => {
@@ -50,7 +51,7 @@ export function proxyHandler(
         report(config, endpoint, ctx, answer, started);
       })
       .catch((err: unknown) => {
-        config.logger?.error(`[express-oauth-kit] ${config.factory}: could not send the answer: ${(err as Error)?.message ?? String(err)}`);
+        config.log('error', `[express-oauth-kit] ${config.factory}: could not send the answer: ${forLog(config.client.redact((err as Error)?.message ?? String(err)), 500)}`);
       });
   };
 }
@@ -99,6 +100,6 @@ function report(config: ProxyConfig, endpoint: ProxyResultEvent['endpoint'], ctx
   try {
     config.onResult(event);
   } catch (err) {
-    config.logger?.warn(`[express-oauth-kit] ${config.factory}: onResult threw: ${(err as Error)?.message ?? String(err)}`);
+    config.log('warn', `[express-oauth-kit] ${config.factory}: onResult threw: ${forLog(config.client.redact((err as Error)?.message ?? String(err)), 500)}`);
   }
 }
