@@ -50,7 +50,8 @@ export class KeySource {
   #staleRetryAt = -Infinity;
   /** Why the last reload failed, while the stale set stands in (see #fromStale). */
   #staleOutage: OAuthError | undefined;
-  #retired = false;
+  /** From this time (library clock) on, no cached result of this source counts. */
+  #retiresAt = Infinity;
   readonly #reloads = guardMetrics().jwksReloads;
   // The key jose chose for each (alg, kid) from the key set in `#memoFor`: the same set and header
   // always select the same key, so a fresh set answers without jose's async lookup. Only lookups
@@ -238,9 +239,13 @@ export class KeySource {
     return this.#static ?? this.#fetched.jwks;
   }
 
-  /** This source's issuer is no longer accepted (dropped from the resolver cache): no cached result of it counts. */
-  retire(): void {
-    this.#retired = true;
+  /**
+   * From `at` on (now by default), this source's issuer is no longer known to be accepted (the
+   * resolver's answer expired or was dropped): no cached result of it counts, so a removed tenant's
+   * tokens are verified again, and refused, instead of being served from the verified-token cache.
+   */
+  retire(at = -Infinity): void {
+    this.#retiresAt = Math.min(this.#retiresAt, at);
   }
 
   /**
@@ -250,7 +255,7 @@ export class KeySource {
    * counting (STALE) and requests go through full verification, which waits for the keys.
    */
   hitGeneration(): object | undefined {
-    if (this.#retired) return STALE;
+    if (this.#retiresAt !== Infinity && clock.now() >= this.#retiresAt) return STALE;
     if (this.#static !== undefined) return this.#static;
     const { uat, jwks } = this.#fetched;
     if (uat === undefined) return jwks;

@@ -83,7 +83,9 @@ export class Tenants {
         // Only accepted issuers are remembered: a flood of made-up ones leaves nothing behind.
         if (resolved === undefined) return undefined;
         const verifier = new Verifier(resolved, this.invalidToken, this.log, this.#refetches);
-        this.#resolved!.set(iss, { verifier, at: clock.now() });
+        const at = clock.now();
+        verifier.keys.retire(at + this.#ttl);
+        this.#resolved!.set(iss, { verifier, at });
         return verifier;
       });
       const forget = () => this.#pending.delete(iss);
