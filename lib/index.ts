@@ -35,6 +35,9 @@ export {
 } from './errors/index.js';
 export type { OAuthErrorCode, OAuthErrorJSON, AnyOAuthError, ConfigErrorCode, DocsTopic, OAuthErrorHandlerOptions } from './errors/index.js';
 
+// Operator log lines (guard and proxies write to a logger of this shape).
+export type { OperatorLogger } from './log/operator-log.js';
+
 // Job 1: protect routes.
 export {
   requireAuth,

@@ -15,6 +15,8 @@ import { describeUrl, idpRequest } from '../idp/http.js';
 import { IdpError, JwksUnavailableError, MisconfigurationError, OAuthError } from '../errors/oauth-error.js';
 import type { ResolvedOptions } from './options.js';
 import { guardMetrics } from '../telemetry/otel.js';
+import * as clock from '../clock.js';
+import type { KidRefetches } from './kid-refetches.js';
 
 type Key = CryptoKey | KeyObject | Uint8Array;
 export type GetKey = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<Key> | Key;
@@ -42,11 +44,14 @@ export class KeySource {
   readonly #static: object | undefined;
   // jose writes every freshly fetched key set here (a new object per reload) with its time. Reading
   // the fields is free, unlike RemoteJWKSet.jwks(), which returns a structuredClone on every call.
-  readonly #fetched: { jwks?: JSONWebKeySet; uat?: number } = {};
-  #lastKidRefetch = -Infinity;
+  readonly #fetched = loadedSet();
   #backgroundReload: Promise<void> | undefined;
   #stale: { jwks: JSONWebKeySet; set: ReturnType<typeof createLocalJWKSet> } | undefined;
   #staleRetryAt = -Infinity;
+  /** Why the last reload failed, while the stale set stands in (see #fromStale). */
+  #staleOutage: OAuthError | undefined;
+  /** From this time (library clock) on, no cached result of this source counts. */
+  #retiresAt = Infinity;
   readonly #reloads = guardMetrics().jwksReloads;
   // The key jose chose for each (alg, kid) from the key set in `#memoFor`: the same set and header
   // always select the same key, so a fresh set answers without jose's async lookup. Only lookups
@@ -57,6 +62,7 @@ export class KeySource {
   constructor(
     private readonly options: ResolvedOptions,
     private readonly report: (err: OAuthError) => void,
+    private readonly refetches: KidRefetches,
   ) {
     if (options.secret) {
       this.key = options.secret;
@@ -80,7 +86,7 @@ export class KeySource {
     const set = this.generation();
     if (set === undefined || set !== this.#memoFor) return undefined;
     // Past max age the set must go through jose again, which reloads it (or the stale-if-error path).
-    if (this.#static === undefined && !(Date.now() - this.#fetched.uat! < this.options.jwksCacheMaxAge)) return undefined;
+    if (this.#static === undefined && !(clock.now() - this.#fetched.uat! < this.options.jwksCacheMaxAge)) return undefined;
     return memoizable(header) ? this.#memo.get(header.alg)?.get(header.kid) : undefined;
   }
 
@@ -127,7 +133,7 @@ export class KeySource {
   #discoverRemote(): Promise<RemoteSet> {
     const { issuer, jwksTimeout, allowInsecureHttp, fetch } = this.options;
     if (this.#unusableMetadata !== undefined) {
-      if (Date.now() < this.#unusableMetadata.retryAt) return Promise.reject(this.#unusableMetadata.error);
+      if (clock.now() < this.#unusableMetadata.retryAt) return Promise.reject(this.#unusableMetadata.error);
       // Back off, then ask again: the document may have been published half-way (no jwks_uri yet).
       this.#unusableMetadata = undefined;
       clearDiscoveryCache(issuer);
@@ -145,7 +151,7 @@ export class KeySource {
         if (urlProblem !== undefined) error = new MisconfigurationError(`${where} names a jwks_uri that ${urlProblem}`);
       }
       if (error !== undefined) {
-        this.#unusableMetadata ??= { error, retryAt: Date.now() + Math.min(DISCOVERY_RETRY_MS, this.options.jwksCooldown) };
+        this.#unusableMetadata ??= { error, retryAt: clock.now() + Math.min(DISCOVERY_RETRY_MS, this.options.jwksCooldown) };
         throw error;
       }
       return (this.#remote = this.#createRemote(meta.jwks_uri as string));
@@ -158,33 +164,63 @@ export class KeySource {
    * cooldown. Here the cooldown spaces out refetches caused by unknown `kid`s only.
    */
   async #getKey(remote: RemoteSet, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> {
+    const { issuer, jwksCacheMaxAge, jwksCooldown } = this.options;
     const loadedAt = this.#fetched.uat;
-    const stale = this.#staleSet(Date.now());
-    if (stale !== undefined && Date.now() < this.#staleRetryAt) return stale(header, token);
+    const now = clock.now();
+    const stale = this.#staleSet(now);
+    if (stale !== undefined && now < this.#staleRetryAt) return this.#fromStale(stale, header, token);
+    if (loadedAt === undefined) this.#refuseKnownMiss(header, now);
     try {
+      // Due by the library's clock: reload here rather than leave it to jose, whose own check reads
+      // Date.now() (the same thing in production; tests move only the library's clock).
+      if (loadedAt !== undefined && now - loadedAt >= jwksCacheMaxAge) await remote.reload();
       return await remote(header, token);
     } catch (err) {
       if (!(err instanceof errors.JWKSNoMatchingKey)) {
         // The reload failed. Within jwksStaleIfError, the last good set keeps verifying (and
         // the next reload attempt waits a moment, so an IdP that hangs does not slow every request).
         if (stale === undefined) throw err;
-        this.#staleRetryAt = Date.now() + Math.min(this.options.jwksCooldown, 5_000);
-        this.report(new JwksUnavailableError(`${asKeysError(err).message}; verifying with the last key set (jwksStaleIfError)`, 5, { cause: err }));
-        return stale(header, token);
+        this.#staleRetryAt = now + Math.min(jwksCooldown, 5_000);
+        this.#staleOutage = asKeysError(err);
+        this.report(new JwksUnavailableError(`${this.#staleOutage.message}; verifying with the last key set (jwksStaleIfError)`, 5, { cause: err }));
+        return this.#fromStale(stale, header, token);
       }
-      const now = Date.now();
       if (this.#fetched.uat !== loadedAt) {
         // jose (re)loaded the set during this lookup: that was the refetch.
-        this.#lastKidRefetch = now;
+        this.refetches.set(issuer, now, this.#fetched.jwks);
         throw err;
       }
       if (!remote.reloading) {
-        if (now - this.#lastKidRefetch < this.options.jwksCooldown) throw err;
-        this.#lastKidRefetch = now;
+        if (now - (this.refetches.get(issuer)?.at ?? -Infinity) < jwksCooldown) throw err;
+        this.refetches.set(issuer, now, undefined);
       }
       await remote.reload();
+      this.refetches.set(issuer, now, this.#fetched.jwks);
       return await remote(header, token);
     }
+  }
+
+  /**
+   * A key from the last good set while the JWKS cannot be reloaded. A `kid` that set lacks is an
+   * outage too, never a 401: the IdP may have rotated that key in while it was unreachable.
+   */
+  async #fromStale(stale: ReturnType<typeof createLocalJWKSet>, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> {
+    try {
+      return await stale(header, token);
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey) throw this.#staleOutage ?? asKeysError(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Before this source's first load: a `kid` missing from the set this issuer's last unknown-kid
+   * refetch brought, within the cooldown, is refused without a fetch (see KidRefetches).
+   */
+  #refuseKnownMiss(header: JWSHeaderParameters, now: number): void {
+    const last = this.refetches.get(this.options.issuer);
+    if (last?.kids === undefined || typeof header.kid !== 'string' || now - last.at >= this.options.jwksCooldown) return;
+    if (!last.kids.includes(header.kid)) throw new errors.JWKSNoMatchingKey();
   }
 
   /** The last good key set as a local set, while it is past max age but within jwksStaleIfError. */
@@ -204,16 +240,26 @@ export class KeySource {
   }
 
   /**
+   * From `at` on (now by default), this source's issuer is no longer known to be accepted (the
+   * resolver's answer expired or was dropped): no cached result of it counts, so a removed tenant's
+   * tokens are verified again, and refused, instead of being served from the verified-token cache.
+   */
+  retire(at = -Infinity): void {
+    this.#retiresAt = Math.min(this.#retiresAt, at);
+  }
+
+  /**
    * The generation under which cached verifications may be served; called on every cache hit,
    * so it must stay O(1). Once the set is older than `jwksCacheMaxAge` it is reloaded in the
    * background; if that reload has not succeeded within one request timeout, cached results stop
    * counting (STALE) and requests go through full verification, which waits for the keys.
    */
   hitGeneration(): object | undefined {
+    if (this.#retiresAt !== Infinity && clock.now() >= this.#retiresAt) return STALE;
     if (this.#static !== undefined) return this.#static;
     const { uat, jwks } = this.#fetched;
     if (uat === undefined) return jwks;
-    const age = Date.now() - uat;
+    const age = clock.now() - uat;
     if (age < this.options.jwksCacheMaxAge) return jwks;
     this.#reloadInBackground();
     const grace = Math.max(this.options.jwksTimeout, this.options.jwksStaleIfError);
@@ -222,18 +268,36 @@ export class KeySource {
 
   #reloadInBackground(): void {
     const remote = this.#remote;
-    if (remote === undefined || this.#backgroundReload !== undefined || Date.now() < this.#staleRetryAt) return;
+    if (remote === undefined || this.#backgroundReload !== undefined || clock.now() < this.#staleRetryAt) return;
     this.#backgroundReload = remote.reload().then(
       () => {
         this.#backgroundReload = undefined;
       },
       (err: unknown) => {
         this.#backgroundReload = undefined;
-        this.#staleRetryAt = Date.now() + Math.min(this.options.jwksCooldown, 5_000);
-        this.report(asKeysError(err));
+        this.#staleRetryAt = clock.now() + Math.min(this.options.jwksCooldown, 5_000);
+        this.#staleOutage = asKeysError(err);
+        this.report(this.#staleOutage);
       },
     );
   }
+}
+
+/**
+ * jose's key-set cache slot. jose stamps each load with Date.now(); the setter takes the library
+ * clock instead, so every age this source computes is measured on one clock (tests shift it).
+ */
+function loadedSet(): { jwks?: JSONWebKeySet; uat?: number } {
+  let at: number | undefined;
+  return {
+    jwks: undefined,
+    get uat() {
+      return at;
+    },
+    set uat(_joseTime: number | undefined) {
+      at = clock.now();
+    },
+  };
 }
 
 /** A header whose key choice can be remembered: a string alg, and a string kid or none (jose matches nothing else). */

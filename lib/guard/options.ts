@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { JSONWebKeySet } from 'jose';
 import type { DpopOptions, ResolvedDpop } from './dpop/options.js';
 import type { IdpFetch } from '../idp/http.js';
+import type { OperatorLogger } from '../log/operator-log.js';
 
 /** Public-key JWS algorithms a guard can accept (RFC 7518, RFC 8037, RFC 9864). */
 export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
@@ -66,17 +67,18 @@ export interface IssuerOptions {
 
 /**
  * Finds the settings for a token's (unverified) `iss` at run time, e.g. for tenants created after
- * start-up. Return undefined to refuse the issuer. Results are cached per issuer (bounded).
+ * start-up. Return undefined to refuse the issuer. Accepted settings are cached per `iss` alone
+ * (bounded, for `issuerCacheTtlMs`), so the answer must depend only on `iss`: `req` is there for
+ * logging or tracing, not to answer differently for different requests.
  */
 export type IssuerResolver = (iss: string, req: Request | undefined) => IssuerOptions | undefined | Promise<IssuerOptions | undefined>;
 
-/** Where operator-facing messages go. `console` fits, so do pino and winston loggers. */
-export interface GuardLogger {
-  /** Degraded but still answering, e.g. verifying with a stale key set after a failed reload. */
-  warn(message: string): void;
-  /** A failure that made requests fail, e.g. the JWKS or discovery document could not be fetched. */
-  error(message: string): void;
-}
+/**
+ * Where the guard's operator lines go: the package's {@link OperatorLogger} (`console`, pino and
+ * winston fit). A `debug` method, if the logger has one, receives why tokens were refused for an
+ * issuer or audience mismatch.
+ */
+export type GuardLogger = OperatorLogger;
 
 /** Options of {@link requireAuth}: one issuer's settings at the top level, or several in `issuers`. */
 export interface RequireAuthOptions extends Partial<IssuerOptions> {
@@ -93,6 +95,12 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
    * ```
    */
   issuers?: IssuerOptions[] | IssuerResolver;
+  /**
+   * How long in ms the settings an `issuers` resolver returned are used before it is asked again:
+   * a tenant the resolver stops accepting is refused at most this long after.
+   * @default 600000
+   */
+  issuerCacheTtlMs?: number;
   /**
    * false: requests without a token pass with `req.auth` undefined (a bad token is still rejected).
    * @default true
@@ -170,7 +178,8 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
    */
   allowInsecureHttp?: boolean;
   /**
-   * Where operator lines go (JWKS or discovery failures: URL and status, never a token); false for none.
+   * Where operator lines go (JWKS or discovery failures: URL and status, never a token; with a
+   * `debug` method, also why tokens were refused for an issuer or audience mismatch); false for none.
    * @default console
    */
   logger?: GuardLogger | false;
@@ -214,8 +223,10 @@ export interface ResolvedOptions {
 export interface GuardConfig {
   /** One entry per configured issuer, or a resolver for run-time issuers. */
   issuers: ResolvedOptions[] | ((iss: string, req: Request | undefined) => Promise<ResolvedOptions | undefined>);
-  /** true when the issuers came from the `issuers` option (the token's iss picks one before verifying). */
+  /** true when the issuers came from the `issuers` option (false: the single top-level issuer). */
   issuersListed: boolean;
+  /** How long a resolver's answer is used, in ms. */
+  issuerCacheTtlMs: number;
   authRequired: boolean;
   realm: string;
   locations: Array<'header' | 'body' | 'query'>;

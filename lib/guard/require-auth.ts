@@ -1,8 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { bearerChallenge, rememberChallenge, type ChallengeContext } from '../bearer/challenge.js';
 import { extractCredentials, type ExtractOptions } from '../bearer/extract-token.js';
-import { InvalidRequestError, InvalidTokenError, MissingTokenError, type OAuthError } from '../errors/oauth-error.js';
-import type { GuardLogger, RequireAuthOptions } from './options.js';
+import { InvalidRequestError, InvalidTokenError, MissingTokenError } from '../errors/oauth-error.js';
+import type { RequireAuthOptions } from './options.js';
+import { guardLog } from './guard-log.js';
 import { resolveOptions } from './resolve-options.js';
 import { Tenants } from './tenants.js';
 import { errorCode, guardMetrics } from '../telemetry/otel.js';
@@ -79,9 +80,11 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     maxLength: config.maxTokenLength,
     invalidRequest,
   };
-  const report = operatorLog(config.logger);
-  const tenants = new Tenants(config, invalidToken, report);
-  const constraint = new SenderConstraint(config.dpop, realm, report);
+  // Operator lines go through lib/log/operator-log.ts: caller values cleaned and cut, each
+  // distinct line at most once a minute, and a logger that throws never changes an answer.
+  const log = guardLog(config.logger);
+  const tenants = new Tenants(config, invalidToken, log);
+  const constraint = new SenderConstraint(config.dpop, realm, log.report);
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
   // What requireScopes(), claimCheck() and requireIssuer() after this guard answer with.
   const bearerContext: ChallengeContext = { realm, scheme: 'bearer', algs: constraint.proofs.algs };
@@ -269,25 +272,4 @@ const LINGER_MAX = 256;
 /** What `req.auth` holds: the verified token (from the cache or a fresh verification) and how it was presented. */
 function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): AuthResult {
   return { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop };
-}
-
-const LOG_REPEAT_MS = 60_000;
-
-/**
- * Operator lines for failures to obtain keys: what failed and where (URL, status), never a token.
- * An outage fails every request, so the same line is written at most once a minute.
- */
-function operatorLog(logger: GuardLogger | undefined): (err: OAuthError) => void {
-  let last = '';
-  let lastAt = -Infinity;
-  return (err) => {
-    if (logger === undefined) return;
-    const line = `[express-oauth-kit] requireAuth(): ${err.message}${err.code === 'misconfigured' ? ' (fix the configuration; retrying will not help)' : ''}`;
-    const now = Date.now();
-    if (line === last && now - lastAt < LOG_REPEAT_MS) return;
-    last = line;
-    lastAt = now;
-    if (err.code === 'misconfigured') logger.error(line);
-    else logger.warn(line);
-  };
 }

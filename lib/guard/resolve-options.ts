@@ -3,6 +3,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError } from '../errors/oauth-error.js';
 import { checkFetchOption } from '../idp/http.js';
 import { OptionChecker } from '../options/validate.js';
+import { forLog } from '../log/operator-log.js';
 import { resolveDpop } from './dpop/options.js';
 import {
   ASYMMETRIC_ALGS,
@@ -19,7 +20,7 @@ export const MAX_CLOCK_TOLERANCE = 300;
 
 const ISSUER_KEYS = ['issuer', 'audience', 'jwksUri', 'jwks', 'secret', 'algorithms', 'clockTolerance', 'maxTokenAge', 'requiredClaims', 'typ'] as const;
 const SHARED_KEYS = [
-  'issuers', 'authRequired', 'realm', 'tokenLocations', 'tokenCookie', 'getToken', 'maxTokenLength', 'cache', 'jwksTimeout',
+  'issuers', 'issuerCacheTtlMs', 'authRequired', 'realm', 'tokenLocations', 'tokenCookie', 'getToken', 'maxTokenLength', 'cache', 'jwksTimeout',
   'jwksCooldown', 'jwksCacheMaxAge', 'jwksStaleIfError', 'allowInsecureHttp', 'logger', 'dpop', 'fetch',
 ] as const;
 
@@ -117,7 +118,8 @@ function resolveIssuers(o: RequireAuthOptions, tuning: Tuning): GuardConfig['iss
       try {
         check.knownKeys(check.object(found, 'from the issuers resolver'), ISSUER_KEYS, ALIASES);
         const resolved = resolveIssuer(found, tuning, 'the issuers resolver: ');
-        if (resolved.issuer !== iss) fail('config_issuer', `the issuers resolver was asked for "${iss}" and answered settings for "${resolved.issuer}"`);
+        // Both values are the client's `iss` or derived from it: cut and cleaned like any caller value.
+        if (resolved.issuer !== iss) fail('config_issuer', `the issuers resolver was asked for "${forLog(iss)}" and answered settings for "${forLog(resolved.issuer)}"`);
         return resolved;
       } catch (err) {
         // Found while serving a request: a run-time error for the operator, not a ConfigError.
@@ -170,6 +172,7 @@ export function resolveOptions(options: RequireAuthOptions): GuardConfig {
   return {
     issuers: resolveIssuers(o, tuning),
     issuersListed: o.issuers !== undefined,
+    issuerCacheTtlMs: check.number(o.issuerCacheTtlMs, 'issuerCacheTtlMs', 600_000, { positive: true }),
     authRequired: check.boolean(o.authRequired, 'authRequired', true),
     realm: o.realm ?? 'api',
     locations,

@@ -5,6 +5,9 @@ import type { InvalidTokenError, OAuthError } from '../errors/oauth-error.js';
 import { asKeysError, KeySource, type GetKey } from './key-source.js';
 import type { ResolvedOptions } from './options.js';
 import { scopesOf } from './scopes.js';
+import { audForLog, type GuardLog } from './guard-log.js';
+import type { KidRefetches } from './kid-refetches.js';
+import { forLog } from '../log/operator-log.js';
 
 /**
  * What {@link RequireAuthHandler.verify} resolves with: the token's verified parts, as also put on
@@ -86,13 +89,18 @@ export class Verifier {
   readonly clockTolerance: number;
   readonly maxTokenAge: number | undefined;
   readonly #options: JWTVerifyOptions;
+  readonly #report: GuardLog['report'];
+  readonly #refusal: GuardLog['refusal'];
 
   constructor(
     resolved: ResolvedOptions,
     private readonly invalidToken: TokenErrorFactory,
-    private readonly report: (err: OAuthError) => void,
+    log: GuardLog,
+    refetches: KidRefetches,
   ) {
-    this.keys = new KeySource(resolved, report);
+    this.#report = log.report;
+    this.#refusal = log.refusal;
+    this.keys = new KeySource(resolved, log.report, refetches);
     this.issuer = resolved.issuer;
     this.clockTolerance = resolved.clockTolerance;
     this.maxTokenAge = resolved.maxTokenAge;
@@ -150,9 +158,15 @@ export class Verifier {
 
   #failure(err: unknown): OAuthError {
     const problem = tokenProblem(err);
-    if (problem !== undefined) return this.invalidToken(problem, err);
+    if (problem !== undefined) {
+      if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud' && err.reason !== 'missing') {
+        // Not a secret, and the quickest way to spot a trailing slash or the wrong API identifier.
+        this.#refusal(`refused a token with aud ${audForLog(err.payload.aud)}; issuer "${forLog(this.issuer)}" expects ${audForLog(this.#options.audience)}`);
+      }
+      return this.invalidToken(problem, err);
+    }
     const keysError = asKeysError(err);
-    this.report(keysError);
+    this.#report(keysError);
     return keysError;
   }
 

@@ -42,7 +42,7 @@ export function proxyHandler(
       .catch((err: unknown): Answer => {
         if (err instanceof OAuthError) return errorAnswer(err, 'local');
         const e = err as { name?: string; message?: string } | null;
-        config.logger?.error(`[express-oauth-kit] ${config.factory}: unexpected ${e?.name ?? 'error'}: ${config.client.sanitize(e?.message ?? String(err), 500)}`);
+        config.log('error', `[express-oauth-kit] ${config.factory}: unexpected ${forLog(e?.name ?? 'error', 64)}: ${forLog(config.client.redact(e?.message ?? String(err)), 500)}`);
         return errorAnswer(new ServerError('Internal server error'), 'local');
       })
       .then((answer) => {
@@ -52,7 +52,7 @@ export function proxyHandler(
         report(config, endpoint, ctx, answer, started);
       })
       .catch((err: unknown) => {
-        config.logger?.error(`[express-oauth-kit] ${config.factory}: could not send the answer: ${(err as Error)?.message ?? String(err)}`);
+        config.log('error', `[express-oauth-kit] ${config.factory}: could not send the answer: ${forLog(config.client.redact((err as Error)?.message ?? String(err)), 500)}`);
       });
   };
 }
@@ -107,10 +107,7 @@ function report(config: ProxyConfig, endpoint: ProxyResultEvent['endpoint'], ctx
 }
 
 function hookFailed(config: ProxyConfig, how: 'threw' | 'rejected', err: unknown): void {
-  const message = err instanceof Error ? err.message : err;
-  try {
-    config.logger?.warn(`[express-oauth-kit] ${config.factory}: onResult ${how}: ${forLog(message)}`);
-  } catch {
-    // A logger that throws must not turn a hook failure into an unhandled rejection.
-  }
+  const message = err instanceof Error ? err.message : String(err);
+  // config.log never throws (lib/log/operator-log.ts), so a broken logger cannot turn this into an unhandled rejection.
+  config.log('warn', `[express-oauth-kit] ${config.factory}: onResult ${how}: ${forLog(config.client.redact(message), 500)}`);
 }

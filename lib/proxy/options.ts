@@ -3,14 +3,14 @@ import { IDP_OPTION_ALIASES, IDP_OPTION_KEYS, IdpClient, type IdpClientOptions }
 import { OptionChecker } from '../options/validate.js';
 import { DEFAULT_GRANTS, PROXY_GRANTS, RESERVED_PARAMS, type ProxyGrantType } from './grants.js';
 import { resolveCookieOptions, type CookieConfig, type RefreshCookieOptions } from './cookie-mode.js';
+import { forLog, operatorLog, type LogLine, type OperatorLogger } from '../log/operator-log.js';
 
-/** Where operator-facing messages go. `console` fits, so do pino and winston loggers. */
-export interface ProxyLogger {
-  /** Something the operator should look at that did not fail the request on its own. */
-  warn(message: string): void;
-  /** The IdP rejected this server's client credentials, could not be reached, or answered garbage. */
-  error(message: string): void;
-}
+/**
+ * Where the proxies' operator lines go: the package's {@link OperatorLogger} (`console`, pino and
+ * winston fit). `warn`: an IdP outage or a failing `onResult`; `error`: the IdP rejected this
+ * server's client credentials, or the configuration cannot reach it.
+ */
+export type ProxyLogger = OperatorLogger;
 
 /** One finished proxy request, for audit logs and metrics. Never carries secrets, passwords or tokens. */
 export interface ProxyResultEvent {
@@ -136,6 +136,8 @@ export interface ProxyConfig {
   bodyLimit: number;
   onResult: ((event: ProxyResultEvent) => void) | undefined;
   logger: ProxyLogger | undefined;
+  /** Writes to `logger` through operatorLog(): each distinct line at most once a minute, never throws. */
+  log: LogLine;
 }
 
 export interface TokenProxyConfig extends ProxyConfig {
@@ -172,13 +174,15 @@ export function resolveProxyOptions(options: ProxyOptions, factory: string): Pro
   check.knownKeys(check.object(options, 'with clientId, clientSecret and issuer or tokenEndpoint'), KNOWN_KEYS, IDP_OPTION_ALIASES);
   // IdpClient refuses the client secret in a URL (outside EIAM) for every factory.
   const client = new IdpClient(options, check);
+  const logger = check.logger<ProxyLogger>(options.logger, console);
   return {
     factory,
     client,
     allowQuery: check.boolean(options.allowQueryParams, 'allowQueryParams', false),
     bodyLimit: check.number(options.bodyLimit, 'bodyLimit', 16 * 1024, { positive: true }),
     onResult: check.func<(event: ProxyResultEvent) => void>(options.onResult, 'onResult', 'a function (event) => void'),
-    logger: check.logger<ProxyLogger>(options.logger, console),
+    logger,
+    log: operatorLog(logger),
   };
 }
 
@@ -224,7 +228,7 @@ export function resolveTokenProxyOptions(options: TokenProxyOptions, factory = '
         return stringRecord(check, r, 'extraParams() result');
       } catch (err) {
         const e = new MisconfigurationError((err as Error).message, { cause: err });
-        base.logger?.error(`[express-oauth-kit] ${e.message}`);
+        base.log('error', `[express-oauth-kit] ${forLog(e.message, 500)}`);
         throw e;
       }
     };

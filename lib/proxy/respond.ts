@@ -10,6 +10,7 @@ import type { IdpEndpoint } from '../idp/idp-client.js';
 import { describeUrl } from '../idp/http.js';
 import { isErrorAnswer, publicErrorBody, validRetryAfter } from './idp-answer.js';
 import type { ProxyConfig } from './options.js';
+import { forLog } from '../log/operator-log.js';
 
 /** What a proxy sends back, before it is written. */
 export interface Answer {
@@ -65,15 +66,17 @@ export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: UR
     // The front end cannot fix this and must not be told to authenticate (a WWW-Authenticate: Basic
     // from the IdP would make a browser pop a login dialog): the server's own credentials are wrong.
     const where = await config.client.endpointUrl(kind).then(describeUrl, () => kind);
-    const said = typeof body.error_description === 'string' ? `: ${config.client.sanitize(body.error_description)}` : '';
-    config.logger?.error(
+    // IdP text: secrets redacted first, then cleaned and cut like any value not ours.
+    const said = typeof body.error_description === 'string' ? `: ${forLog(config.client.redact(body.error_description), 200)}` : '';
+    config.log(
+      'error',
       `[express-oauth-kit] ${config.factory}: the IdP at ${where} rejected this server's client credentials (${status} invalid_client${said}); check clientId, clientSecret and clientAuth`,
     );
     const err = new IdpError('The server could not authenticate to the identity provider', status, 'invalid_client');
     return { ...errorAnswer(err, 'idp'), idpStatus: status };
   }
   if (status >= 500) {
-    config.logger?.warn(`[express-oauth-kit] ${config.factory}: the IdP answered ${status}${typeof body.error === 'string' ? ` ${config.client.sanitize(body.error, 64)}` : ''}`);
+    config.log('warn', `[express-oauth-kit] ${config.factory}: the IdP answered ${status}${typeof body.error === 'string' ? ` ${forLog(config.client.redact(body.error), 64)}` : ''}`);
   }
   const passed: Record<string, string> = {};
   const retryAfter = validRetryAfter(headers.get('retry-after'));
@@ -82,16 +85,16 @@ export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: UR
 }
 
 function transportFailure(config: ProxyConfig, err: unknown): Answer {
-  const detail = config.client.sanitize(err instanceof Error ? err.message : String(err), 500);
+  const detail = forLog(config.client.redact(err instanceof Error ? err.message : String(err)), 500);
   if (err instanceof IdpTimeoutError || err instanceof IdpUnavailableError || err instanceof IdpBadResponseError) {
     // `message` (IdP origin and path, never the query) is for the log; toJSON() shows the generic
     // publicDescription.
-    config.logger?.warn(`[express-oauth-kit] ${config.factory}: ${detail}`);
+    config.log('warn', `[express-oauth-kit] ${config.factory}: ${detail}`);
     return errorAnswer(err, 'transport');
   }
   if (err instanceof OAuthError) {
     // Discovery failures (IdpError) and missing endpoints (ServerError): configuration, not the caller.
-    config.logger?.error(`[express-oauth-kit] ${config.factory}: ${detail}`);
+    config.log('error', `[express-oauth-kit] ${config.factory}: ${detail}`);
     const body = { error: err.error ?? 'server_error', error_description: 'The server is not set up to reach the identity provider for this request' };
     return { status: err.status, body, source: 'transport' };
   }
