@@ -4,12 +4,10 @@ import type { DpopOptions, ResolvedDpop } from './dpop/options.js';
 import type { IdpFetch } from '../idp/http.js';
 import type { OperatorLogger } from '../log/operator-log.js';
 
-/** Public-key JWS algorithms a guard can accept (RFC 7518, RFC 8037, RFC 9864). */
-export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
-/** HMAC algorithms, accepted only with the `secret` option. */
-export type SymmetricAlgorithm = 'HS256' | 'HS384' | 'HS512';
-export const ASYMMETRIC_ALGS: readonly AsymmetricAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
-export const SYMMETRIC_ALGS: readonly SymmetricAlgorithm[] = ['HS256', 'HS384', 'HS512'];
+import type { AsymmetricAlgorithm, SymmetricAlgorithm } from '../jwt/algorithms.js';
+
+// The algorithm names live with the one algorithm table (lib/jwt/algorithms.ts); re-exported for the options' users.
+export { ASYMMETRIC_ALGS, SYMMETRIC_ALGS, type AsymmetricAlgorithm, type SymmetricAlgorithm } from '../jwt/algorithms.js';
 
 /** What identifies one token issuer and how its tokens are checked. */
 export interface IssuerOptions {

@@ -6,6 +6,13 @@
  */
 import { constants, KeyObject, webcrypto, type VerifyKeyObjectInput, type VerifyPublicKeyInput } from 'node:crypto';
 
+/** Public-key JWS algorithms a guard can accept (RFC 7518, RFC 8037, RFC 9864). */
+export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
+/** HMAC algorithms, accepted only with the `secret` option. */
+export type SymmetricAlgorithm = 'HS256' | 'HS384' | 'HS512';
+export const ASYMMETRIC_ALGS: readonly AsymmetricAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+export const SYMMETRIC_ALGS: readonly SymmetricAlgorithm[] = ['HS256', 'HS384', 'HS512'];
+
 export type Hash = 'sha256' | 'sha384' | 'sha512';
 
 export interface AlgSpec {

@@ -1,5 +1,5 @@
 import type { OptionChecker } from '../../options/validate.js';
-import type { AsymmetricAlgorithm } from '../options.js';
+import { ASYMMETRIC_ALGS, type AsymmetricAlgorithm } from '../../jwt/algorithms.js';
 
 /**
  * Remembers DPoP proof ids: `claim` sets `key` for `ttlMs` only if it is absent and says whether it
@@ -109,7 +109,7 @@ export function resolveDpop(
   const mode = o.mode ?? 'allowed';
   if (mode !== 'allowed' && mode !== 'required' && mode !== 'disabled') check.fail('config_options', "dpop.mode must be 'allowed', 'required' or 'disabled'");
   const algorithms = Array.isArray(o.algorithms) ? [...o.algorithms] : (o.algorithms ?? [...DPOP_ALGORITHMS]);
-  const allowed: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+  const allowed: readonly string[] = ASYMMETRIC_ALGS;
   if (!Array.isArray(algorithms) || algorithms.length === 0 || algorithms.some((a) => !allowed.includes(a))) {
     check.fail('config_options', `dpop.algorithms must be a non-empty list of asymmetric algorithms (${allowed.join(', ')})`);
   }
