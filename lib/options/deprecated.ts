@@ -1,0 +1,43 @@
+import type { OptionChecker } from './validate.js';
+
+/**
+ * Old option names that keep working for one minor version after a rename (CHANGELOG.md lists
+ * them). Each is reported once per process as a Node `DeprecationWarning` with a stable code, so
+ * it shows at start-up, can be silenced with `--no-deprecation` like any other, and never
+ * repeats per request. Both names at once is a ConfigError: which one was meant cannot be guessed.
+ */
+
+/** `{ oldName: 'newName' }`: the rename table of one options object. */
+export type Renames = Readonly<Record<string, string>>;
+
+const warned = new Set<string>();
+
+/**
+ * `options` with every old name in `renames` moved to its new name (the object is copied only when
+ * something moved, so the common case allocates nothing). `prefix` names a nested object in
+ * messages, e.g. `'dpop.'`. Values keep their unit: a rename never changes what a number means.
+ */
+export function renamed<T extends object>(check: OptionChecker, options: T, renames: Renames, prefix = ''): T {
+  let out: Record<string, unknown> | undefined;
+  for (const [oldName, newName] of Object.entries(renames)) {
+    if (!Object.prototype.hasOwnProperty.call(options, oldName)) continue;
+    if (Object.prototype.hasOwnProperty.call(options, newName)) {
+      check.fail('config_options', `both "${prefix}${oldName}" and "${prefix}${newName}" are set; "${prefix}${oldName}" is the old name of "${prefix}${newName}": keep only "${prefix}${newName}"`);
+    }
+    out ??= { ...(options as Record<string, unknown>) };
+    out[newName] = out[oldName];
+    delete out[oldName];
+    warnOnce(check.factory, `${prefix}${oldName}`, `${prefix}${newName}`);
+  }
+  return (out ?? options) as T;
+}
+
+function warnOnce(factory: string, oldName: string, newName: string): void {
+  const key = `${factory} ${oldName}`;
+  if (warned.has(key)) return;
+  warned.add(key);
+  process.emitWarning(`${factory}: option "${oldName}" is renamed "${newName}"; the old name will stop working in the next minor version (see CHANGELOG.md)`, {
+    type: 'DeprecationWarning',
+    code: 'EXPRESS_OAUTH_KIT_RENAMED_OPTION',
+  });
+}
