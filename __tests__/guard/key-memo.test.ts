@@ -9,8 +9,8 @@ import { createLocalJWKSet, jwtVerify as joseVerify, type JWTVerifyOptions } fro
 import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../../lib/index.js';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
+import { useTestClock } from '../support/clock.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const b64 = (v: string | Uint8Array) => Buffer.from(v).toString('base64url');
 
 let idp: JwksServer;
@@ -41,6 +41,9 @@ const DESCRIPTION: Record<string, string> = {
 };
 
 describe('key memo: rotation, removal, look-alike headers (real JWKS server)', () => {
+  // jwksCacheMaxAge is measured with the library's clock: moved forward, not slept through.
+  const clock = useTestClock();
+
   test('after jwksCacheMaxAge a removed key is refused, even for a key the memo held; a new key is accepted', async () => {
     const { call } = setup({ jwksCacheMaxAge: 300, cache: false });
     const [oldKey] = idp.keys;
@@ -50,7 +53,7 @@ describe('key memo: rotation, removal, look-alike headers (real JWKS server)', (
     const newKey = await idp.addKey('RS256');
     const oldSigned = await idp.sign({ n: 3 }, { kid: oldKey!.kid });
     idp.removeKey(oldKey!.kid);
-    await sleep(350);
+    clock.advance(350);
     const refused = await call(oldSigned);
     expect(refused.status).toBe(401);
     expect(refused.body).toEqual({ error: 'invalid_token', error_description: DESCRIPTION.JWKSNoMatchingKey });

@@ -9,6 +9,7 @@ import { SignJWT, generateKeyPair } from 'jose';
 import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../../lib/index.js';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
+import { useTestClock } from '../support/clock.js';
 
 let idp: JwksServer;
 beforeEach(async () => {
@@ -17,7 +18,20 @@ beforeEach(async () => {
 });
 afterEach(() => idp.close());
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Ages and back-off windows are read from the library's clock, moved forward here; what the key
+// source does in the background over HTTP is waited for by polling, never by a fixed sleep.
+const clock = useTestClock();
+
+/** Calls until `status` comes back; fails after a deadline generous enough for a loaded machine. */
+async function eventually<R extends { status: number }>(call: () => PromiseLike<R>, status: number, ms = 10_000): Promise<R> {
+  const end = Date.now() + ms;
+  let last = await call();
+  while (last.status !== status && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 20));
+    last = await call();
+  }
+  return last;
+}
 
 function captureLog() {
   const lines: string[] = [];
@@ -42,12 +56,11 @@ describe('a removed signing key stops verifying, cache or not', () => {
     const replacement = await idp.addKey('ES256');
     idp.removeKey(idp.keys[0]!.kid); // compromised: the IdP withdraws it
     expect(idp.keys).toEqual([replacement]);
-    await sleep(350);
+    clock.advance(350);
     // The first hit past max age starts a reload in the background and is not blocked by it...
     await call(token);
-    // ...and within one reload the token is verified again against the new set, and refused.
-    await sleep(100);
-    const res = await call(token);
+    // ...and once that reload is in, the token is verified again against the new set, and refused.
+    const res = await eventually(() => call(token), 401);
     expect(res.status).toBe(401);
     expect(res.body.error_description).toMatch(/No key of the issuer matches/);
     expect(idp.jwksRequests).toBeGreaterThanOrEqual(2);
@@ -58,10 +71,10 @@ describe('a removed signing key stops verifying, cache or not', () => {
     const token = await idp.sign();
     for (let i = 0; i < 3; i++) expect((await call(token)).status).toBe(200);
     idp.mode = 'down';
-    await sleep(350); // past max age + one reload timeout
+    clock.advance(350); // past max age
     await call(token);
-    await sleep(50);
-    expect((await call(token)).status).toBe(503);
+    // Once the reload has failed (it is bounded by jwksTimeout), the cached result no longer counts.
+    expect((await eventually(() => call(token), 503)).status).toBe(503);
   });
 
 });
@@ -72,10 +85,10 @@ describe('IdP metadata and key-set answers are not trusted blindly', () => {
     const { call } = setup({ jwksCacheMaxAge: 200, jwksStaleIfError: 1_000, jwksCooldown: 100, jwksTimeout: 100, logger });
     expect((await call(await idp.sign())).status).toBe(200);
     idp.mode = 'down';
-    await sleep(250);
+    clock.advance(250);
     expect((await call(await idp.sign({ n: 1 }))).status).toBe(200); // a new token, verified with the stale set
     expect(lines.join('\n')).toMatch(/verifying with the last key set/);
-    await sleep(1_000);
+    clock.advance(1_000);
     expect((await call(await idp.sign({ n: 2 }))).status).toBe(503);
   });
 
@@ -91,7 +104,7 @@ describe('IdP metadata and key-set answers are not trusted blindly', () => {
     idp.discovery = undefined;
     expect((await call(token)).status).toBe(503); // within the back-off: same answer, no new request
     const discoveries = idp.discoveryRequests;
-    await sleep(250);
+    clock.advance(250);
     expect((await call(token)).status).toBe(200);
     expect(idp.discoveryRequests).toBe(discoveries + 1);
   });
