@@ -30,16 +30,16 @@ const base = {
 const integration = [
   '**/redis-*.test.ts',
   '**/valkey-*.test.ts',
-  '**/demo-browser.test.ts',
+  '**/demo/browser.test.ts',
   '**/*oidc*.test.ts',
   // These start oidc-provider for one of their interop cases.
-  '**/m2m-dpop.test.ts',
-  '**/m2m-exchange.test.ts',
-  '**/private-key-jwt.test.ts',
-  '**/require-auth-dpop.test.ts',
-  '**/require-auth-issuers.test.ts',
+  '**/m2m/dpop.test.ts',
+  '**/m2m/exchange.test.ts',
+  '**/idp/private-key-jwt.test.ts',
+  '**/guard/dpop.test.ts',
+  '**/guard/issuers.test.ts',
 ];
-const pkg = ['**/package.test.ts', '**/docs-compile.test.ts', '**/docs-links.test.ts'];
+const pkg = ['**/package/*.test.ts'];
 
 export default {
   maxWorkers: 2,
@@ -62,7 +62,7 @@ export default {
   ),
 };
 
-/** testPathIgnorePatterns take regular expressions: `**\/name-*.test.ts` → `/name-[^/]*\.test\.ts$`. */
+/** testPathIgnorePatterns take regular expressions: `**\/dir/name-*.test.ts` → `/dir/name-[^/]*\.test\.ts$`. */
 function globToPathRegex(glob) {
   const name = glob.replace(/^\*\*\//, '');
   return `/${name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`;
