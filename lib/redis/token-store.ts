@@ -37,11 +37,32 @@ export interface RedisTokenStoreOptions {
    * @default 1000
    */
   callTimeout?: number;
+  /**
+   * Replicas that must have a DPoP proof id before {@link RedisTokenStore.claim} reports it new.
+   * Redis replication is asynchronous: a claim acknowledged by a master that dies before passing
+   * it on is lost at the failover, and the same proof is accepted again. With `1`, claim() sends
+   * `WAIT 1 <replayWaitTimeout>` after its `SET NX`, on the same connection (WAIT counts that
+   * connection's writes; on a Cluster, the key's master), and a claim fewer replicas confirmed in
+   * time fails with {@link RedisUnavailableError}: the guard refuses the request (503) instead of
+   * risking a replay. While a master has fewer live replicas than this, its claims all fail. Only
+   * claim() waits; token reads and writes do not.
+   * @default 0
+   */
+  replayWaitReplicas?: number;
+  /**
+   * Milliseconds the replicas get to confirm a claim (the WAIT timeout) with `replayWaitReplicas`.
+   * Keep it below the client's `commandTimeout` and the store's `callTimeout`, which bound the
+   * whole claim.
+   * @default 250
+   */
+  replayWaitTimeout?: number;
 }
 
 /**
- * Redis is not connected, so the call was not sent. The M2M client reports it through `onError`
- * (phase 'store') and carries on with its in-process cache and the IdP.
+ * Redis could not serve the call: not connected (the call was not sent), no answer within
+ * `callTimeout`, or a claim fewer replicas confirmed than `replayWaitReplicas` asks. The M2M
+ * client reports it through `onError` (phase 'store') and carries on with its in-process cache and
+ * the IdP; requireAuth's DPoP check treats it as a replay-store outage (503 unless it fails open).
  */
 export class RedisUnavailableError extends Error {
   /** Always `'redis_unavailable'`. */
@@ -87,13 +108,19 @@ export class RedisTokenStore implements TokenStore {
   readonly #client: RedisClient;
   readonly #connectWait: number;
   readonly #callTimeout: number;
+  readonly #waitReplicas: number;
+  readonly #waitTimeout: number;
   /** Lock value per key this store currently holds. */
   readonly #locks = new Map<string, string>();
   #slotsAskedAt = 0;
 
   constructor(options: RedisTokenStoreOptions) {
     const check: OptionChecker = new OptionChecker('redisTokenStore()', 'fleet.md#redistokenstore-options');
-    check.knownKeys(check.object(options, '{ client, prefix?, connectWait?, callTimeout? }'), ['client', 'prefix', 'connectWait', 'callTimeout'], { redis: 'client', keyPrefix: 'prefix', commandTimeout: 'callTimeout', timeout: 'callTimeout' });
+    check.knownKeys(
+      check.object(options, '{ client, prefix?, connectWait?, callTimeout?, replayWaitReplicas?, replayWaitTimeout? }'),
+      ['client', 'prefix', 'connectWait', 'callTimeout', 'replayWaitReplicas', 'replayWaitTimeout'],
+      { redis: 'client', keyPrefix: 'prefix', commandTimeout: 'callTimeout', timeout: 'callTimeout', waitReplicas: 'replayWaitReplicas', replicas: 'replayWaitReplicas' },
+    );
     const { client, prefix = 'oauthkit:m2m:' } = options;
     const c = client as unknown as Record<string, unknown> | null | undefined;
     if (!c || typeof c !== 'object' || typeof c.get !== 'function' || typeof c.set !== 'function' || typeof c.eval !== 'function' || typeof c.status !== 'string') {
@@ -105,6 +132,12 @@ export class RedisTokenStore implements TokenStore {
     this.prefix = prefix;
     this.#connectWait = connectWait;
     this.#callTimeout = check.number(options.callTimeout, 'callTimeout (ms)', 1000);
+    this.#waitReplicas = check.number(options.replayWaitReplicas, 'replayWaitReplicas', 0, { integer: true, max: 100 });
+    // Whole ms, never 0: WAIT 0 would block until the replicas answer, however long that takes.
+    this.#waitTimeout = check.number(options.replayWaitTimeout, 'replayWaitTimeout (ms)', 250, { integer: true, positive: true });
+    if (this.#callTimeout !== 0 && this.#waitTimeout >= this.#callTimeout) {
+      check.fail('config_store', `replayWaitTimeout (${this.#waitTimeout} ms) must be shorter than callTimeout (${this.#callTimeout} ms), which bounds the whole claim`);
+    }
   }
 
   /** The Redis key a token is stored under. */
@@ -171,7 +204,22 @@ export class RedisTokenStore implements TokenStore {
   async claim(key: string, ttlMs: number): Promise<boolean> {
     const k = `${this.prefix}claim:${key}`;
     await this.#ready(k);
-    return (await this.#bounded(this.#client.set(k, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK';
+    const px = Math.max(1, Math.ceil(ttlMs));
+    const n = this.#waitReplicas;
+    if (n === 0) return (await this.#bounded(this.#client.set(k, '1', 'PX', px, 'NX'))) === 'OK';
+    // WAIT counts the writes of the connection it is sent on: one pipeline puts SET and WAIT on the
+    // same connection (on a Cluster, ioredis sends a pipeline to the master of its keys' slot).
+    const replies = await this.#bounded(this.#client.pipeline().set(k, '1', 'PX', px, 'NX').wait(n, this.#waitTimeout).exec());
+    const [set, acked] = replies ?? [];
+    if (!set || set[0]) throw set?.[0] ?? new RedisUnavailableError(this.#client.status, ' (the claim got no answer)', true);
+    // Already taken: a replay whatever the replicas know.
+    if (set[1] !== 'OK') return false;
+    if (!acked || acked[0]) throw acked?.[0] ?? new RedisUnavailableError(this.#client.status, ' (WAIT got no answer)', true);
+    // Not on enough replicas yet: a failover now could forget it, so it cannot be vouched for as new.
+    if (typeof acked[1] !== 'number' || acked[1] < n) {
+      throw new RedisUnavailableError(this.#client.status, ` and ${String(acked[1])} of ${n} replicas confirmed the claim within replayWaitTimeout (${this.#waitTimeout} ms)`, true);
+    }
+    return true;
   }
 
   async unlock(key: string): Promise<void> {
