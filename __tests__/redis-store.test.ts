@@ -60,6 +60,24 @@ test('options are checked at once', () => {
   expect(() => redisTokenStore({ client: fake, waitReplicas: 1 } as never)).toThrow(/did you mean replayWaitReplicas\?/);
 });
 
+test('docs/fleet.md lists every redisTokenStore() option, and only those', () => {
+  // The factory names its options in the message for a missing options object.
+  const message = ((): string => {
+    try {
+      redisTokenStore(5 as never);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return '';
+  })();
+  const known = [.../\{([^}]*)\}/.exec(message)![1]!.matchAll(/(\w+)\??/g)].map((m) => m[1]).sort();
+  const page = readFileSync('docs/fleet.md', 'utf8');
+  const table = page.slice(page.indexOf('### `redisTokenStore()` options'), page.indexOf('### Why ioredis'));
+  const documented = [...table.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]).sort();
+  expect(documented).toEqual(known);
+  expect(known).toEqual(['callTimeout', 'client', 'connectWait', 'prefix', 'replayWaitReplicas', 'replayWaitTimeout']);
+});
+
 describeWithRedis('redisTokenStore on a real Redis', () => {
   let server: RedisServer;
   let admin: Redis;

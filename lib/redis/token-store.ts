@@ -211,7 +211,11 @@ export class RedisTokenStore implements TokenStore {
     // same connection (on a Cluster, ioredis sends a pipeline to the master of its keys' slot).
     const replies = await this.#bounded(this.#client.pipeline().set(k, '1', 'PX', px, 'NX').wait(n, this.#waitTimeout).exec());
     const [set, acked] = replies ?? [];
-    if (!set || set[0]) throw set?.[0] ?? new RedisUnavailableError(this.#client.status, ' (the claim got no answer)', true);
+    if (!set || set[0]) {
+      // A pipeline that met MOVED/ASK is not followed by ioredis here (WAIT is not a read): learn the new map.
+      if (set?.[0] && /^(?:MOVED|ASK)\b/.test(set[0].message) && (this.#client as Cluster).isCluster === true) (this.#client as Cluster).refreshSlotsCache();
+      throw set?.[0] ?? new RedisUnavailableError(this.#client.status, ' (the claim got no answer)', true);
+    }
     // Already taken: a replay whatever the replicas know.
     if (set[1] !== 'OK') return false;
     if (!acked || acked[0]) throw acked?.[0] ?? new RedisUnavailableError(this.#client.status, ' (WAIT got no answer)', true);
