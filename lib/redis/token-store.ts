@@ -136,7 +136,7 @@ export class RedisTokenStore implements TokenStore {
     // Whole ms, never 0: WAIT 0 would block until the replicas answer, however long that takes.
     this.#waitTimeout = check.number(options.replayWaitTimeout, 'replayWaitTimeout (ms)', 250, { integer: true, positive: true });
     if (this.#callTimeout !== 0 && this.#waitTimeout >= this.#callTimeout) {
-      check.fail('config_store', `replayWaitTimeout (${this.#waitTimeout} ms) must be shorter than callTimeout (${this.#callTimeout} ms), which bounds the whole claim`);
+      check.fail('config_number', `replayWaitTimeout (${this.#waitTimeout} ms) must be shorter than callTimeout (${this.#callTimeout} ms), which bounds the whole claim`);
     }
   }
 
