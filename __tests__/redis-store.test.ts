@@ -51,6 +51,31 @@ test('options are checked at once', () => {
   expect((err as Error).message).toMatch(/^redisTokenStore\(\): unknown option "prefx"; did you mean prefix\?/);
   expect(() => redisTokenStore({ client: fake, keyPrefix: 'a:' } as never)).toThrow(/did you mean prefix\?/);
   expect(redisTokenStore({ client: fake }).prefix).toBe('oauthkit:m2m:');
+  expect(() => redisTokenStore({ client: fake, callTimeout: -5 })).toThrow(/callTimeout \(ms\) must be a non-negative number \(got -5\)/);
+  expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1.5 })).toThrow(/replayWaitReplicas must be a non-negative integer/);
+  // WAIT 0 means "wait for ever": never sent.
+  expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeout: 0 })).toThrow(/replayWaitTimeout \(ms\) must be a positive integer/);
+  expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeout: 1000 })).toThrow(/replayWaitTimeout \(1000 ms\) must be shorter than callTimeout \(1000 ms\)/);
+  expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeout: 1000, callTimeout: 0 })).not.toThrow();
+  expect(() => redisTokenStore({ client: fake, waitReplicas: 1 } as never)).toThrow(/did you mean replayWaitReplicas\?/);
+});
+
+test('docs/fleet.md lists every redisTokenStore() option, and only those', () => {
+  // The factory names its options in the message for a missing options object.
+  const message = ((): string => {
+    try {
+      redisTokenStore(5 as never);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return '';
+  })();
+  const known = [.../\{([^}]*)\}/.exec(message)![1]!.matchAll(/(\w+)\??/g)].map((m) => m[1]).sort();
+  const page = readFileSync('docs/fleet.md', 'utf8');
+  const table = page.slice(page.indexOf('### `redisTokenStore()` options'), page.indexOf('### Why ioredis'));
+  const documented = [...table.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]).sort();
+  expect(documented).toEqual(known);
+  expect(known).toEqual(['callTimeout', 'client', 'connectWait', 'prefix', 'replayWaitReplicas', 'replayWaitTimeout']);
 });
 
 describeWithRedis('redisTokenStore on a real Redis', () => {
@@ -148,6 +173,21 @@ describeWithRedis('redisTokenStore on a real Redis', () => {
     await slow.unlock('k'); // late
     expect(await admin.exists('cd:lock:k')).toBe(1);
     expect(await slow.lock('k', 5000)).toBe(false);
+  });
+
+  test('replayWaitReplicas: a claim no replica confirmed is a store failure, never "new"; a second claim of the id is refused', async () => {
+    // A lone server has no replica: WAIT 1 answers 0 after replayWaitTimeout.
+    const c = client();
+    const waiting = redisTokenStore({ client: c, prefix: 'w:', replayWaitReplicas: 1, replayWaitTimeout: 100 });
+    const err = (await waiting.claim('jti-1', 60_000).catch((e: Error) => e)) as RedisUnavailableError;
+    expect(err).toBeInstanceOf(RedisUnavailableError);
+    expect(err.message).toMatch(/0 of 1 replicas confirmed the claim within replayWaitTimeout \(100 ms\)/);
+    // The id was written all the same: it stays refused, from this store and from a plain one.
+    expect(await waiting.claim('jti-1', 60_000)).toBe(false);
+    expect(await redisTokenStore({ client: c, prefix: 'w:' }).claim('jti-1', 60_000)).toBe(false);
+    expect(await admin.pttl('w:claim:jti-1')).toBeGreaterThan(50_000);
+    // Without the option the same server answers "new".
+    expect(await redisTokenStore({ client: c, prefix: 'w:' }).claim('jti-2', 60_000)).toBe(true);
   });
 
   test('Redis down: every call fails at once (no offline queue, even when the client has one), and works again when Redis is back', async () => {

@@ -6,20 +6,21 @@
  *
  *   npm install express-rate-limit rate-limit-redis ioredis
  *
- *   const redis = new Redis(process.env.REDIS_URL!, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+ *   const redis = new Redis(process.env.REDIS_URL!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 });
+ *   // or a Cluster: new Cluster(nodes, { enableOfflineQueue: false, redisOptions: { enableOfflineQueue: false, commandTimeout: 500 } })
  *   app.set('trust proxy', 1); // your load balancer: req.ip must be the caller's address
  *   app.post('/auth/token', ...tokenRateLimits({ redis }), tokenProxy({ ... }));
  */
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit, type Logger, type Options } from 'express-rate-limit';
-import { RedisStore, type RedisReply } from 'rate-limit-redis';
-import type { Redis } from 'ioredis';
+import { RedisStore, type RedisReply, type SendCommandClusterDetails } from 'rate-limit-redis';
+import type { Cluster, Redis } from 'ioredis';
 import { proxyGuess, proxyRequestParser } from 'express-oauth-kit';
 
 export interface TokenRateLimitOptions {
-  /** Your ioredis client (the same one as the token store is fine). */
-  redis: Redis;
+  /** Your ioredis client, `new Redis(…)` or `new Cluster(…)` (the same one as the token store is fine). */
+  redis: Redis | Cluster;
   /** Key prefix in Redis. Default 'rl:token:'. */
   prefix?: string;
   /** Window in ms. Default 15 minutes. */
@@ -37,20 +38,34 @@ export interface TokenRateLimitOptions {
 // Hashed so that Redis holds neither usernames nor MFA tokens in clear.
 const digest = (s: string): string => createHash('sha256').update(s).digest('base64url').slice(0, 32);
 
+const isNoScript = (err: unknown): boolean => err instanceof Error && /^NOSCRIPT\b/.test(err.message);
+
 /**
- * rate-limit-redis talks to Redis through this function. SCRIPT LOAD is special: the store keeps
- * the promise of its first SCRIPT LOAD forever, so if Redis is down when the app starts, the
- * limiter would stay broken after Redis comes back. Answering with the script's SHA1 (what Redis
- * would answer) makes the first EVALSHA on a live Redis fail with NOSCRIPT, and the store then
- * loads the script itself.
+ * rate-limit-redis talks to Redis through this function, with the key of each command, so an
+ * ioredis Cluster sends every command to the master that holds its key. Scripts are the subtle
+ * part: SCRIPT LOAD has no key (on a Cluster it would reach one random master, and counters on the
+ * others would get NOSCRIPT), and the store keeps the answer of its first SCRIPT LOAD forever (a
+ * load that failed while Redis was down would leave it broken). So SCRIPT LOAD is answered here,
+ * with the script's SHA1 (what Redis would answer), and an EVALSHA that gets NOSCRIPT (a node that
+ * never saw the script, a restarted or failed-over one, SCRIPT FLUSH) is sent again as EVAL with
+ * the same key: it runs, and loads the script, on the node that holds the counter.
  */
-function sendCommand(redis: Redis) {
-  return async (command: string, ...args: string[]): Promise<RedisReply> => {
-    if (command.toUpperCase() === 'SCRIPT' && args[0]?.toUpperCase() === 'LOAD' && args[1] !== undefined) {
-      const script = args[1];
-      return (redis.call(command, ...args) as Promise<RedisReply>).catch(() => createHash('sha1').update(script).digest('hex'));
+function sendCommand(redis: Redis | Cluster) {
+  const scripts = new Map<string, string>();
+  return async ({ command: [name = '', ...args] }: SendCommandClusterDetails): Promise<RedisReply> => {
+    const upper = name.toUpperCase();
+    if (upper === 'SCRIPT' && args[0]?.toUpperCase() === 'LOAD' && args[1] !== undefined) {
+      const sha = createHash('sha1').update(args[1]).digest('hex');
+      scripts.set(sha, args[1]);
+      return sha;
     }
-    return redis.call(command, ...args) as Promise<RedisReply>;
+    try {
+      return (await redis.call(name, ...args)) as RedisReply;
+    } catch (err) {
+      const script = upper === 'EVALSHA' ? scripts.get(args[0] ?? '') : undefined;
+      if (script === undefined || !isNoScript(err)) throw err;
+      return (await redis.call('EVAL', script, ...args.slice(1))) as RedisReply;
+    }
   };
 }
 
@@ -90,7 +105,7 @@ export function tokenRateLimits(o: TokenRateLimitOptions & { allowQueryParams?: 
   const perIp = rateLimit({
     ...common,
     limit: o.perIp ?? 50,
-    store: new RedisStore({ sendCommand: sendCommand(o.redis), prefix: `${prefix}ip:` }),
+    store: new RedisStore({ sendCommandCluster: sendCommand(o.redis), prefix: `${prefix}ip:` }),
     skip: (req) => !guess(req),
     // Set `trust proxy` to match your load balancer, or every caller shares the balancer's address.
     keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
@@ -102,7 +117,7 @@ export function tokenRateLimits(o: TokenRateLimitOptions & { allowQueryParams?: 
     // Only failures count (a success is taken back with DECR), so signing in often locks nobody out.
     // mfa_required is a 400, so the first step of an MFA sign-in counts once.
     skipSuccessfulRequests: true,
-    store: new RedisStore({ sendCommand: sendCommand(o.redis), prefix: `${prefix}account:` }),
+    store: new RedisStore({ sendCommandCluster: sendCommand(o.redis), prefix: `${prefix}account:` }),
     skip: (req) => !guess(req),
     // "Alice", "alice " and "ALICE" are one account (proxyGuess normalises the username).
     keyGenerator: (req) => {

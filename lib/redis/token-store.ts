@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { TokenStore } from '../m2m/store.js';
 import { OptionChecker } from '../options/validate.js';
+import { keySlot } from './key-slot.js';
 
 /** An ioredis client the application built (with its own TLS, AUTH/ACL, sentinel or cluster options). */
 export type RedisClient = Redis | Cluster;
@@ -11,7 +12,8 @@ export interface RedisTokenStoreOptions {
   /**
    * The application's ioredis client (`new Redis(url, options)` or `new Redis.Cluster(...)`). This
    * package never creates one, so TLS, AUTH/ACL user and password, sentinels and cluster settings
-   * are the application's. Recommended: `{ enableOfflineQueue: false, maxRetriesPerRequest: 1 }`.
+   * are the application's. Recommended: `{ enableOfflineQueue: false, maxRetriesPerRequest: 1,
+   * commandTimeout: 500 }` (on a Cluster, inside `redisOptions`; docs/fleet.md has each topology).
    */
   client: RedisClient;
   /**
@@ -27,19 +29,53 @@ export interface RedisTokenStoreOptions {
    * @default 500
    */
   connectWait?: number;
+  /**
+   * Milliseconds any one call may take once sent (a stalled or frozen server, a Cluster slot being
+   * failed over, a Sentinel switch): then it fails with {@link RedisUnavailableError}, whatever the
+   * client's own options. The command itself cannot be withdrawn; a lock() that lands after its
+   * call timed out is released as soon as its answer arrives. 0 leaves it to the client.
+   * @default 1000
+   */
+  callTimeout?: number;
+  /**
+   * Replicas that must have a DPoP proof id before {@link RedisTokenStore.claim} reports it new.
+   * Redis replication is asynchronous: a claim acknowledged by a master that dies before passing
+   * it on is lost at the failover, and the same proof is accepted again. With `1`, claim() sends
+   * `WAIT 1 <replayWaitTimeout>` after its `SET NX`, on the same connection (WAIT counts that
+   * connection's writes; on a Cluster, the key's master), and a claim fewer replicas confirmed in
+   * time fails with {@link RedisUnavailableError}: the guard refuses the request (503) instead of
+   * risking a replay. While a master has fewer live replicas than this, its claims all fail. Only
+   * claim() waits; token reads and writes do not.
+   * @default 0
+   */
+  replayWaitReplicas?: number;
+  /**
+   * Milliseconds the replicas get to confirm a claim (the WAIT timeout) with `replayWaitReplicas`.
+   * Keep it below the client's `commandTimeout` and the store's `callTimeout`, which bound the
+   * whole claim.
+   * @default 250
+   */
+  replayWaitTimeout?: number;
 }
 
 /**
- * Redis is not connected, so the call was not sent. The M2M client reports it through `onError`
- * (phase 'store') and carries on with its in-process cache and the IdP.
+ * Redis could not serve the call: not connected (the call was not sent), no answer within
+ * `callTimeout`, or a claim fewer replicas confirmed than `replayWaitReplicas` asks. The M2M
+ * client reports it through `onError` (phase 'store') and carries on with its in-process cache and
+ * the IdP; requireAuth's DPoP check treats it as a replay-store outage (503 unless it fails open).
  */
 export class RedisUnavailableError extends Error {
   /** Always `'redis_unavailable'`. */
   readonly code = 'redis_unavailable' as const;
   /** The ioredis client status when the call was refused (`reconnecting`, `end`, …). */
   readonly status: string;
-  constructor(status: string, detail = '') {
-    super(`Redis is not available (client status "${status}")${detail}; the call was not sent`);
+  /**
+   * @param status - the client status when the call was refused
+   * @param detail - appended to the message
+   * @param sent - true when the command was sent but not answered in time
+   */
+  constructor(status: string, detail = '', sent = false) {
+    super(`Redis is not available (client status "${status}")${detail}; ${sent ? 'the call was abandoned' : 'the call was not sent'}`);
     this.status = status;
   }
   /** Always `"RedisUnavailableError"`. */
@@ -53,6 +89,9 @@ export class RedisUnavailableError extends Error {
 const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 const STARTING = new Set(['wait', 'connecting', 'connect']);
+
+/** How often a refused Cluster call may ask for the slot map again (it changes at a failover). */
+const SLOT_REFRESH_MS = 200;
 
 /** A Redis error that says the key holds another type (a hash, a list): that is a value, not an outage. */
 const isWrongType = (err: unknown): boolean => err instanceof Error && /^WRONGTYPE\b/.test(err.message);
@@ -68,12 +107,20 @@ export class RedisTokenStore implements TokenStore {
   readonly prefix: string;
   readonly #client: RedisClient;
   readonly #connectWait: number;
+  readonly #callTimeout: number;
+  readonly #waitReplicas: number;
+  readonly #waitTimeout: number;
   /** Lock value per key this store currently holds. */
   readonly #locks = new Map<string, string>();
+  #slotsAskedAt = 0;
 
   constructor(options: RedisTokenStoreOptions) {
     const check: OptionChecker = new OptionChecker('redisTokenStore()', 'fleet.md#redistokenstore-options');
-    check.knownKeys(check.object(options, '{ client, prefix?, connectWait? }'), ['client', 'prefix', 'connectWait'], { redis: 'client', keyPrefix: 'prefix' });
+    check.knownKeys(
+      check.object(options, '{ client, prefix?, connectWait?, callTimeout?, replayWaitReplicas?, replayWaitTimeout? }'),
+      ['client', 'prefix', 'connectWait', 'callTimeout', 'replayWaitReplicas', 'replayWaitTimeout'],
+      { redis: 'client', keyPrefix: 'prefix', commandTimeout: 'callTimeout', timeout: 'callTimeout', waitReplicas: 'replayWaitReplicas', replicas: 'replayWaitReplicas' },
+    );
     const { client, prefix = 'oauthkit:m2m:' } = options;
     const c = client as unknown as Record<string, unknown> | null | undefined;
     if (!c || typeof c !== 'object' || typeof c.get !== 'function' || typeof c.set !== 'function' || typeof c.eval !== 'function' || typeof c.status !== 'string') {
@@ -84,6 +131,13 @@ export class RedisTokenStore implements TokenStore {
     this.#client = client;
     this.prefix = prefix;
     this.#connectWait = connectWait;
+    this.#callTimeout = check.number(options.callTimeout, 'callTimeout (ms)', 1000);
+    this.#waitReplicas = check.number(options.replayWaitReplicas, 'replayWaitReplicas', 0, { integer: true, max: 100 });
+    // Whole ms, never 0: WAIT 0 would block until the replicas answer, however long that takes.
+    this.#waitTimeout = check.number(options.replayWaitTimeout, 'replayWaitTimeout (ms)', 250, { integer: true, positive: true });
+    if (this.#callTimeout !== 0 && this.#waitTimeout >= this.#callTimeout) {
+      check.fail('config_number', `replayWaitTimeout (${this.#waitTimeout} ms) must be shorter than callTimeout (${this.#callTimeout} ms), which bounds the whole claim`);
+    }
   }
 
   /** The Redis key a token is stored under. */
@@ -101,9 +155,10 @@ export class RedisTokenStore implements TokenStore {
    * and treats anything it cannot open as a miss, which the next fetch overwrites.
    */
   async get(key: string): Promise<string | undefined> {
-    await this.#ready();
+    const k = this.tokenKey(key);
+    await this.#ready(k);
     try {
-      return (await this.#client.get(this.tokenKey(key))) ?? undefined;
+      return (await this.#bounded(this.#client.get(k))) ?? undefined;
     } catch (err) {
       // Not a string: a miss for this key (SET replaces it), not a reason to stop using Redis.
       if (isWrongType(err)) return undefined;
@@ -112,23 +167,30 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.#ready();
+    const k = this.tokenKey(key);
+    await this.#ready(k);
     if (!(ttlMs >= 1)) {
-      await this.#client.del(this.tokenKey(key));
+      await this.#bounded(this.#client.del(k));
       return;
     }
-    await this.#client.set(this.tokenKey(key), value, 'PX', Math.ceil(ttlMs));
+    await this.#bounded(this.#client.set(k, value, 'PX', Math.ceil(ttlMs)));
   }
 
   async delete(key: string): Promise<void> {
-    await this.#ready();
-    await this.#client.del(this.tokenKey(key));
+    const k = this.tokenKey(key);
+    await this.#ready(k);
+    await this.#bounded(this.#client.del(k));
   }
 
   async lock(key: string, ttlMs: number): Promise<boolean> {
-    await this.#ready();
+    const k = this.lockKey(key);
+    await this.#ready(k);
     const value = randomBytes(16).toString('hex');
-    const ok = await this.#client.set(this.lockKey(key), value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    const sent = this.#client.set(k, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    // A lock that lands after its call gave up would block the fleet until its lease ends: release it.
+    const ok = await this.#bounded(sent, () => {
+      sent.then((late) => (late === 'OK' ? this.#client.eval(UNLOCK, 1, k, value) : null)).catch(() => undefined);
+    });
     if (ok !== 'OK') return false;
     this.#locks.set(key, value);
     return true;
@@ -140,16 +202,80 @@ export class RedisTokenStore implements TokenStore {
    * nothing is remembered in process memory, Redis's expiry forgets the key.
    */
   async claim(key: string, ttlMs: number): Promise<boolean> {
-    await this.#ready();
-    return (await this.#client.set(`${this.prefix}claim:${key}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+    const k = `${this.prefix}claim:${key}`;
+    await this.#ready(k);
+    const px = Math.max(1, Math.ceil(ttlMs));
+    const n = this.#waitReplicas;
+    if (n === 0) return (await this.#bounded(this.#client.set(k, '1', 'PX', px, 'NX'))) === 'OK';
+    // WAIT counts the writes of the connection it is sent on: one pipeline puts SET and WAIT on the
+    // same connection (on a Cluster, ioredis sends a pipeline to the master of its keys' slot).
+    const replies = await this.#bounded(this.#client.pipeline().set(k, '1', 'PX', px, 'NX').wait(n, this.#waitTimeout).exec());
+    const [set, acked] = replies ?? [];
+    if (!set || set[0]) {
+      // A pipeline that met MOVED/ASK is not followed by ioredis here (WAIT is not a read): learn the new map.
+      if (set?.[0] && /^(?:MOVED|ASK)\b/.test(set[0].message) && (this.#client as Cluster).isCluster === true) (this.#client as Cluster).refreshSlotsCache();
+      throw set?.[0] ?? new RedisUnavailableError(this.#client.status, ' (the claim got no answer)', true);
+    }
+    // Already taken: a replay whatever the replicas know.
+    if (set[1] !== 'OK') return false;
+    if (!acked || acked[0]) throw acked?.[0] ?? new RedisUnavailableError(this.#client.status, ' (WAIT got no answer)', true);
+    // Not on enough replicas yet: a failover now could forget it, so it cannot be vouched for as new.
+    if (typeof acked[1] !== 'number' || acked[1] < n) {
+      throw new RedisUnavailableError(this.#client.status, ` and ${String(acked[1])} of ${n} replicas confirmed the claim within replayWaitTimeout (${this.#waitTimeout} ms)`, true);
+    }
+    return true;
   }
 
   async unlock(key: string): Promise<void> {
     const value = this.#locks.get(key);
     if (value === undefined) return;
     this.#locks.delete(key);
-    await this.#ready();
-    await this.#client.eval(UNLOCK, 1, this.lockKey(key), value);
+    const k = this.lockKey(key);
+    await this.#ready(k);
+    await this.#bounded(this.#client.eval(UNLOCK, 1, k, value));
+  }
+
+  /** `sent`, or RedisUnavailableError after callTimeout (then `onLate` deals with a late answer). */
+  #bounded<T>(sent: Promise<T>, onLate?: () => void): Promise<T> {
+    if (this.#callTimeout === 0) return sent;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        onLate?.();
+        reject(new RedisUnavailableError(this.#client.status, ` and no answer came within callTimeout (${this.#callTimeout} ms)`, true));
+      }, this.#callTimeout);
+      timer.unref();
+      sent.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err as Error);
+        },
+      );
+    });
+  }
+
+  /**
+   * On a Cluster the client stays `ready` while one master is down, and a command for that
+   * master's slots would bounce between nodes (MOVED, "Too many Cluster redirections") until a
+   * replica takes over. Refuse it at once instead when the slot's master has no ready connection,
+   * and ask for the slot map again, so the call after a failover goes to the new master.
+   */
+  #slotReady(key: string): void {
+    const cluster = this.#client as Cluster;
+    if (cluster.isCluster !== true || cluster.status !== 'ready') return;
+    const owner = cluster.slots[keySlot(key)]?.[0];
+    const node = owner === undefined ? undefined : cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+    // A node connection ioredis has just created ('wait', 'connecting') is being set up, not lost.
+    if (node && (node.status === 'ready' || STARTING.has(node.status))) return;
+    const now = Date.now();
+    if (now - this.#slotsAskedAt >= SLOT_REFRESH_MS) {
+      this.#slotsAskedAt = now;
+      cluster.refreshSlotsCache();
+    }
+    throw new RedisUnavailableError(node?.status ?? 'no master', ' for this key’s cluster slot');
   }
 
   /**
@@ -157,9 +283,12 @@ export class RedisTokenStore implements TokenStore {
    * later, e.g. a lock nobody will release). Only a connection that is still being set up is
    * waited for, briefly.
    */
-  async #ready(): Promise<void> {
+  async #ready(key: string): Promise<void> {
     const client = this.#client;
-    if (client.status === 'ready') return;
+    if (client.status === 'ready') {
+      this.#slotReady(key);
+      return;
+    }
     if (!STARTING.has(client.status) || this.#connectWait === 0) throw new RedisUnavailableError(client.status);
     if (client.status === 'wait') client.connect().catch(() => undefined); // lazyConnect: start it
     await new Promise<void>((resolve, reject) => {
@@ -179,6 +308,7 @@ export class RedisTokenStore implements TokenStore {
       client.on('close', onClose);
       if (client.status === 'ready') done();
     });
+    this.#slotReady(key);
   }
 }
 
