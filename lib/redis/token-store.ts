@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { TokenStore } from '../m2m/store.js';
 import { OptionChecker } from '../options/validate.js';
+import { OAuthKitError } from '../errors/base.js';
 
 /** An ioredis client the application built (with its own TLS, AUTH/ACL, sentinel or cluster options). */
 export type RedisClient = Redis | Cluster;
@@ -33,7 +34,7 @@ export interface RedisTokenStoreOptions {
  * Redis is not connected, so the call was not sent. The M2M client reports it through `onError`
  * (phase 'store') and carries on with its in-process cache and the IdP.
  */
-export class RedisUnavailableError extends Error {
+export class RedisUnavailableError extends OAuthKitError {
   /** Always `'redis_unavailable'`. */
   readonly code = 'redis_unavailable' as const;
   /** The ioredis client status when the call was refused (`reconnecting`, `end`, …). */
