@@ -7,10 +7,10 @@ export interface OAuthKitErrorOptions {
 }
 
 /**
- * Base class of everything this package throws or reports: the HTTP answers ({@link OAuthError}),
- * start-up checks ({@link ConfigError}) and token store failures ({@link TokenStoreError}, and the
+ * Base class of everything this package throws or reports: the HTTP answers (`OAuthError`),
+ * start-up checks (`ConfigError`) and token store failures (`TokenStoreError`, and the
  * Redis store's `RedisUnavailableError`). Catch it to tell this package's errors from others; switch
- * on {@link OAuthKitError.code} (after {@link isOAuthKitError}, which narrows to the one class) rather
+ * on `OAuthKitError.code` (after `isOAuthKitError`, which narrows to the one class) rather
  * than on `message`, which is prose for logs.
  *
  * Every subclass has the same constructor shape, `(description, options?)`, and a literal `name`
@@ -38,7 +38,7 @@ export abstract class OAuthKitError extends Error {
   static {
     setErrorName(this, 'OAuthKitError');
   }
-  /** Stable identifier of the case, one per class (or per option kind for {@link ConfigError}); see {@link OAuthKitErrorCode}. */
+  /** Stable identifier of the case, one per class (or per option kind for `ConfigError`); see {@link OAuthKitErrorCode}. */
   abstract readonly code: OAuthKitErrorCode;
   constructor(description: string, options?: OAuthKitErrorOptions) {
     // No `cause` key at all when none was given, as a plain Error would have none.

@@ -4,7 +4,7 @@
  */
 
 /**
- * Every value {@link OAuthError.code} can take: one per error class, stable across versions.
+ * Every value `OAuthError.code` can take: one per error class, stable across versions.
  * Switch on it rather than on `message`, which is prose for logs and may change.
  *
  * Several codes share one wire `error` (for instance `request_too_large`, `method_not_allowed` and
@@ -58,8 +58,8 @@ export type ConfigErrorCode =
 export type StoreErrorCode = 'token_store_error' | 'redis_unavailable';
 
 /**
- * Every value {@link OAuthKitError.code} can take, across the package: the HTTP answers, the
- * start-up checks and the token store. `switch (err.code)` after {@link isOAuthKitError} narrows
+ * Every value `OAuthKitError.code` can take, across the package: the HTTP answers, the
+ * start-up checks and the token store. `switch (err.code)` after `isOAuthKitError` narrows
  * to the one class.
  */
 export type OAuthKitErrorCode = OAuthErrorCode | ConfigErrorCode | StoreErrorCode;

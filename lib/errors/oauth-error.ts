@@ -23,6 +23,30 @@ export interface OAuthErrorOptions extends OAuthKitErrorOptions {
   headers?: Record<string, string>;
 }
 
+/** Options of {@link InsufficientScopeError}. */
+export interface InsufficientScopeErrorOptions extends OAuthErrorOptions {
+  /** The scopes the route needs, as in the challenge's `scope` attribute; the body lists them too. */
+  requiredScopes?: readonly string[];
+}
+
+/** Options of the classes whose status may differ from their default ({@link InvalidClientError}, {@link AccessDeniedError}). */
+export interface OAuthErrorStatusOptions extends OAuthErrorOptions {
+  /** The HTTP status, instead of the class's default. */
+  status?: number;
+}
+
+/** Options of the 503 classes ({@link JwksUnavailableError}, {@link TemporarilyUnavailableError}). */
+export interface RetryAfterOptions extends OAuthErrorOptions {
+  /** Seconds for the `Retry-After` header. @defaultValue 5 */
+  retryAfterSeconds?: number;
+}
+
+/** Options of {@link IdpBadResponseError}. */
+export interface IdpBadResponseErrorOptions extends OAuthErrorOptions {
+  /** false when trying again cannot help (a 2xx answer without a usable token). @defaultValue true */
+  retryable?: boolean;
+}
+
 /** What a subclass of {@link OAuthError} passes up: the wire `error` and `status` it answers with. */
 export interface OAuthErrorInit extends OAuthErrorOptions {
   /** The OAuth `error` value on the wire; undefined for a bare challenge (no token sent). */
@@ -210,7 +234,7 @@ export class InsufficientScopeError extends OAuthError {
   readonly code = 'insufficient_scope' as const;
   /** The scopes the route needs, as sent in the challenge's `scope` attribute. */
   readonly requiredScopes: readonly string[];
-  constructor(description: string, options?: OAuthErrorOptions & { requiredScopes?: readonly string[] }) {
+  constructor(description: string, options?: InsufficientScopeErrorOptions) {
     super(description, { ...options, error: 'insufficient_scope', status: 403 });
     this.requiredScopes = options?.requiredScopes ?? [];
   }
@@ -233,7 +257,7 @@ export class InvalidClientError extends OAuthError {
   }
   /** Always `'invalid_client'`. */
   readonly code = 'invalid_client' as const;
-  constructor(description: string, options?: OAuthErrorOptions & { status?: number }) {
+  constructor(description: string, options?: OAuthErrorStatusOptions) {
     super(description, { ...options, error: 'invalid_client', status: options?.status ?? 401 });
   }
 }
@@ -312,7 +336,7 @@ export class AccessDeniedError extends OAuthError {
   }
   /** Always `'access_denied'`. */
   readonly code = 'access_denied' as const;
-  constructor(description: string, options?: OAuthErrorOptions & { status?: number }) {
+  constructor(description: string, options?: OAuthErrorStatusOptions) {
     super(description, { ...options, error: 'access_denied', status: options?.status ?? 403 });
   }
 }
@@ -332,7 +356,7 @@ export class JwksUnavailableError extends OAuthError {
   override get publicDescription(): string {
     return 'The keys needed to check the token are unavailable right now; try again shortly';
   }
-  constructor(description: string, options?: OAuthErrorOptions & { retryAfterSeconds?: number }) {
+  constructor(description: string, options?: RetryAfterOptions) {
     const headers = { ...options?.headers, 'Retry-After': String(options?.retryAfterSeconds ?? 5) };
     super(description, { ...options, headers, error: 'temporarily_unavailable', status: 503 });
   }
@@ -374,7 +398,7 @@ export class TemporarilyUnavailableError extends OAuthError {
   override get publicDescription(): string {
     return 'The request cannot be checked right now; try again shortly';
   }
-  constructor(description: string, options?: OAuthErrorOptions & { retryAfterSeconds?: number }) {
+  constructor(description: string, options?: RetryAfterOptions) {
     const headers = { ...options?.headers, 'Retry-After': String(options?.retryAfterSeconds ?? 5) };
     super(description, { ...options, headers, error: 'temporarily_unavailable', status: 503 });
   }
@@ -431,7 +455,7 @@ export class IdpBadResponseError extends OAuthError {
    * matter on the IdP's side); retry policies read it.
    */
   readonly retryable: boolean;
-  constructor(description: string, options?: OAuthErrorOptions & { retryable?: boolean }) {
+  constructor(description: string, options?: IdpBadResponseErrorOptions) {
     super(description, { ...options, error: 'server_error', status: 502 });
     this.retryable = options?.retryable ?? true;
   }

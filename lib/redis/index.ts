@@ -12,3 +12,7 @@ export {
 } from './token-store.js';
 // The store contract it implements, so this entry point's types stand on their own.
 export type { TokenStore, StoredToken, MaybePromise } from '../m2m/store.js';
+// The base class RedisUnavailableError extends, so this entry point's types stand on their own;
+// catch it with `instanceof` from the main entry point.
+export type { OAuthKitError, OAuthKitErrorOptions } from '../errors/base.js';
+export type { OAuthKitErrorCode, OAuthErrorCode, ConfigErrorCode, StoreErrorCode } from '../errors/codes.js';
