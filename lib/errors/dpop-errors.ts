@@ -1,4 +1,4 @@
-import { OAuthError, type OAuthErrorOptions } from './oauth-error.js';
+import { OAuthError, oauthInit, type OAuthErrorOptions } from './oauth-error.js';
 import { setErrorName } from './base.js';
 
 /**
@@ -14,7 +14,7 @@ export class InvalidDpopProofError extends OAuthError {
   /** Always `'invalid_dpop_proof'`. */
   readonly code = 'invalid_dpop_proof' as const;
   constructor(description: string, options?: OAuthErrorOptions) {
-    super(description, { ...options, error: 'invalid_dpop_proof', status: 401 });
+    super(description, oauthInit(options, 'invalid_dpop_proof', 401));
   }
 }
 
@@ -31,6 +31,6 @@ export class UseDpopNonceError extends OAuthError {
   /** Always `'use_dpop_nonce'`. */
   readonly code = 'use_dpop_nonce' as const;
   constructor(description: string, options?: OAuthErrorOptions) {
-    super(description, { ...options, error: 'use_dpop_nonce', status: 401 });
+    super(description, oauthInit(options, 'use_dpop_nonce', 401));
   }
 }

@@ -1,4 +1,4 @@
-import { OAuthError, type OAuthErrorOptions } from './oauth-error.js';
+import { OAuthError, oauthInit, type OAuthErrorOptions } from './oauth-error.js';
 import { setErrorName } from './base.js';
 
 // Errors about the shape of an HTTP request to a proxy endpoint. On the wire they are all
@@ -19,7 +19,7 @@ export class RequestTooLargeError extends OAuthError {
   /** @param description - e.g. `The request body is larger than 8192 bytes`. */
   constructor(description = 'The request body is too large', options?: OAuthErrorOptions) {
     // The unread rest of the body must not be parsed as a next request on this connection.
-    super(description, { ...options, headers: { ...options?.headers, Connection: 'close' }, error: 'invalid_request', status: 413 });
+    super(description, oauthInit(options, 'invalid_request', 413, { ...options?.headers, Connection: 'close' }));
   }
 }
 
@@ -33,7 +33,7 @@ export class MethodNotAllowedError extends OAuthError {
   /** Always `'method_not_allowed'`. */
   readonly code = 'method_not_allowed' as const;
   constructor(description = 'Use POST', options?: OAuthErrorOptions) {
-    super(description, { ...options, headers: { ...options?.headers, Allow: 'POST' }, error: 'invalid_request', status: 405 });
+    super(description, oauthInit(options, 'invalid_request', 405, { ...options?.headers, Allow: 'POST' }));
   }
 }
 
@@ -52,6 +52,6 @@ export class UnsupportedMediaTypeError extends OAuthError {
   readonly code = 'unsupported_media_type' as const;
   constructor(description: string, options?: OAuthErrorOptions) {
     // The body is not read; closing keeps it from being parsed as a next request.
-    super(description, { ...options, headers: { ...options?.headers, Connection: 'close' }, error: 'invalid_request', status: 415 });
+    super(description, oauthInit(options, 'invalid_request', 415, { ...options?.headers, Connection: 'close' }));
   }
 }
