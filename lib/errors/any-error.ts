@@ -60,7 +60,8 @@ export type AnyOAuthError =
 
 /**
  * Union of the concrete classes of the core entry point: the HTTP answers, {@link ConfigError} and
- * {@link TokenStoreError}. {@link isOAuthKitError} narrows to it.
+ * {@link TokenStoreError}. {@link isOAuthKitError} narrows to it. (`RedisUnavailableError`, from the
+ * separate `express-oauth-kit/redis` entry point, is an `OAuthKitError` too: test it with `instanceof`.)
  */
 export type AnyOAuthKitError = AnyOAuthError | ConfigError | TokenStoreError;
 
