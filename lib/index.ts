@@ -3,8 +3,10 @@
 // (guard, proxy, m2m) built on shared pieces (errors, bearer, idp, options). The Redis store is a
 // separate entry point: express-oauth-kit/redis.
 
-// Errors: one class per case, each with a stable `code` (the OAuthErrorCode union).
+// Errors: one base class (OAuthKitError) for everything the package throws, one class per case,
+// each with a stable `code` (the OAuthKitErrorCode union).
 export {
+  OAuthKitError,
   OAuthError,
   MissingTokenError,
   InvalidRequestError,
@@ -30,10 +32,34 @@ export {
   IdpError,
   ServerError,
   isOAuthError,
+  isOAuthKitError,
   ConfigError,
+  TokenStoreError,
+  RedisUnavailableError,
   oauthErrorHandler,
 } from './errors/index.js';
-export type { OAuthErrorCode, OAuthErrorJSON, AnyOAuthError, ConfigErrorCode, DocsTopic, OAuthErrorHandlerOptions } from './errors/index.js';
+export type {
+  OAuthKitErrorCode,
+  OAuthKitErrorOptions,
+  OAuthErrorCode,
+  OAuthErrorOptions,
+  OAuthErrorInit,
+  IdpErrorOptions,
+  InsufficientScopeErrorOptions,
+  OAuthErrorStatusOptions,
+  RetryAfterOptions,
+  IdpBadResponseErrorOptions,
+  OAuthErrorJSON,
+  AnyOAuthError,
+  AnyOAuthKitError,
+  ConfigErrorCode,
+  ConfigErrorOptions,
+  StoreErrorCode,
+  TokenStoreErrorOptions,
+  RedisUnavailableErrorOptions,
+  DocsTopic,
+  OAuthErrorHandlerOptions,
+} from './errors/index.js';
 
 // Operator log lines (guard and proxies write to a logger of this shape).
 export type { OperatorLogger } from './log/operator-log.js';

@@ -121,7 +121,7 @@ test('every ConfigError code has its own section in docs/errors.md, which exists
   const codes = Object.keys(CONFIG_ERROR_DOCS) as ConfigErrorCode[];
   expect(codes.length).toBe(12);
   const bad = codes
-    .map((code) => [code, target(new ConfigError(code, 'x').docs)] as const)
+    .map((code) => [code, target(new ConfigError('x', { code }).docs)] as const)
     .filter(([code, t]) => t !== `docs/errors.md#${code}` || broken('README.md', t));
   expect(bad).toEqual([]);
 });
@@ -138,7 +138,7 @@ test('every topic named in lib/ (an OptionChecker\'s or a ConfigError\'s) is an 
   for (const t of ['require-auth.md#options', 'token-proxy.md#options', 'm2m.md#options', 'fleet.md#redistokenstore-options', 'token-proxy.md#refresh-token-cookie-mode']) {
     expect(named).toContain(t);
   }
-  const bad = [...named].filter((topic) => broken('README.md', target(new ConfigError('config_options', 'x', topic as DocsTopic).docs)));
+  const bad = [...named].filter((topic) => broken('README.md', target(new ConfigError('x', { code: 'config_options', topic: topic as DocsTopic }).docs)));
   expect(bad).toEqual([]);
 });
 
@@ -167,6 +167,6 @@ test.each([
 
 test('the page is chosen by the code or the thrower, never by the message text', () => {
   // A message that starts like another factory's does not move the link.
-  expect(new ConfigError('config_url', 'tokenProxy(): x').docs).toBe('express-oauth-kit/docs/errors.md#config_url');
-  expect(new ConfigError('config_store', 'requireAuth(): x').docs).toBe('express-oauth-kit/docs/errors.md#config_store');
+  expect(new ConfigError('tokenProxy(): x', { code: 'config_url' }).docs).toBe('express-oauth-kit/docs/errors.md#config_url');
+  expect(new ConfigError('requireAuth(): x', { code: 'config_store' }).docs).toBe('express-oauth-kit/docs/errors.md#config_store');
 });

@@ -31,7 +31,7 @@ test('the tarball ships dist with types and nothing of the sources or tests', ()
 test('the docs pages ship, so the page a ConfigError names is on disk where the error was thrown', () => {
   const pages = ['require-auth', 'token-proxy', 'm2m', 'errors', 'fleet', 'security'].map((p) => `docs/${p}.md`);
   expect(files).toEqual(expect.arrayContaining(pages));
-  const err = new ConfigError('config_options', 'requireAuth(): x');
+  const err = new ConfigError('requireAuth(): x', { code: 'config_options' });
   const page = err.docs.replace(/^express-oauth-kit\//, '').replace(/#.*/, '');
   expect(files).toContain(page);
   expect(readdirSync(join(dir, 'node_modules', 'express-oauth-kit', 'docs'))).toEqual(expect.arrayContaining(pages.map((p) => p.slice(5))));

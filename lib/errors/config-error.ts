@@ -1,22 +1,7 @@
-/**
- * Misconfiguration found when a factory is called. Thrown at start-up, never per request, so a
- * bad deployment fails before it serves traffic. `code` is stable and snake_case like the
- * OAuthError and store codes, with a `config_` prefix; `docs` names the page and section that
- * explain the option, as a path inside the installed package.
- */
-export type ConfigErrorCode =
-  | 'config_options'
-  | 'config_issuer'
-  | 'config_audience'
-  | 'config_keys'
-  | 'config_algorithms'
-  | 'config_url'
-  | 'config_client'
-  | 'config_grants'
-  | 'config_number'
-  | 'config_token_location'
-  | 'config_cookie'
-  | 'config_store';
+import { OAuthKitError, setErrorName, type OAuthKitErrorOptions } from './base.js';
+import type { ConfigErrorCode } from './codes.js';
+
+export type { ConfigErrorCode } from './codes.js';
 
 /** A section of a page under docs/, e.g. `require-auth.md#options`. */
 export type DocsTopic = `${string}.md#${string}`;
@@ -45,11 +30,20 @@ export const CONFIG_ERROR_DOCS: Readonly<Record<ConfigErrorCode, DocsTopic>> = {
   config_store: 'errors.md#config_store',
 };
 
+/** Options of {@link ConfigError}. */
+export interface ConfigErrorOptions extends OAuthKitErrorOptions {
+  /** Which kind of option is wrong. @defaultValue `'config_options'` */
+  code?: ConfigErrorCode;
+  /** The docs section that explains the option; without one, the code's section in docs/errors.md. */
+  topic?: DocsTopic;
+}
+
 /**
  * Thrown synchronously by a factory (`requireAuth`, `tokenProxy`, `createM2MClient`,
  * `redisTokenStore`, ...) when its options are invalid, so a bad deployment fails at start-up
  * instead of answering requests wrongly. Never sent to an HTTP client. The message names the
- * option, never a secret's value.
+ * option, never a secret's value. Like every error of the package it extends {@link OAuthKitError}
+ * (0.1 made it a `TypeError`; see CHANGELOG.md).
  *
  * @example
  * ```ts
@@ -64,23 +58,26 @@ export const CONFIG_ERROR_DOCS: Readonly<Record<ConfigErrorCode, DocsTopic>> = {
  * }
  * ```
  */
-export class ConfigError extends TypeError {
+export class ConfigError extends OAuthKitError {
+  /** Always `"ConfigError"`. */
+  declare readonly name: 'ConfigError';
+  static {
+    setErrorName(this, 'ConfigError');
+  }
   /** Stable identifier of what is wrong (which kind of option); see {@link ConfigErrorCode}. */
   readonly code: ConfigErrorCode;
   /** Page and section that explain the option, e.g. `express-oauth-kit/docs/require-auth.md#options`. */
   readonly docs: string;
   /**
-   * @param topic - the page section that documents the option (the factory's options table);
-   * without one, the code's section in docs/errors.md.
+   * @param description - names the factory and the option and says what to fix; never a secret's value.
+   * @param options - `code` (default `config_options`) and `topic`, the page section that documents
+   * the option (the factory's options table); without one, the code's section in docs/errors.md.
    */
-  constructor(code: ConfigErrorCode, message: string, topic?: DocsTopic) {
-    const docs = DOCS + (topic ?? CONFIG_ERROR_DOCS[code]);
-    super(`${message} (${code}, see node_modules/${docs})`);
+  constructor(description: string, options?: ConfigErrorOptions) {
+    const code = options?.code ?? 'config_options';
+    const docs = DOCS + (options?.topic ?? CONFIG_ERROR_DOCS[code]);
+    super(`${description} (${code}, see node_modules/${docs})`, options);
     this.code = code;
     this.docs = docs;
-  }
-  /** Always `"ConfigError"` (a literal, so it survives minification). */
-  override get name(): string {
-    return 'ConfigError';
   }
 }

@@ -13,11 +13,11 @@ import './types.js';
 // token presented with DPoP is answered with a DPoP challenge (RFC 9449 §7.1).
 function forbidden(req: Request, description: string, scopes: readonly string[] = []): InsufficientScopeError {
   const challenge = challengeFor(req, { error: 'insufficient_scope', errorDescription: description, scope: scopes });
-  return new InsufficientScopeError(description, scopes, { 'WWW-Authenticate': challenge });
+  return new InsufficientScopeError(description, { requiredScopes: scopes, headers: { 'WWW-Authenticate': challenge } });
 }
 
 function invalidToken(req: Request, description: string): InvalidTokenError {
-  return new InvalidTokenError(description, { 'WWW-Authenticate': challengeFor(req, { error: 'invalid_token', errorDescription: description }) });
+  return new InvalidTokenError(description, { headers: { 'WWW-Authenticate': challengeFor(req, { error: 'invalid_token', errorDescription: description }) } });
 }
 
 /**
@@ -36,7 +36,7 @@ function guard(name: string, check: (payload: JWTPayload, scopes: readonly strin
 
 function scopeList(name: string, scopes: string[]): string[] {
   if (scopes.length === 0 || scopes.some((s) => typeof s !== 'string' || s === '' || /\s/.test(s))) {
-    throw new ConfigError('config_options', `${name}() takes one or more scope names without spaces, e.g. ${name}('orders:read')`, 'require-auth.md#requirescopes-and-claim-helpers');
+    throw new ConfigError(`${name}() takes one or more scope names without spaces, e.g. ${name}('orders:read')`, { code: 'config_options', topic: 'require-auth.md#requirescopes-and-claim-helpers' });
   }
   return scopes;
 }
@@ -63,14 +63,14 @@ export type JsonPrimitive = string | number | boolean | null;
 
 /** Passes tokens whose `claim` equals `value` exactly. */
 export function claimEquals(claim: string, value: JsonPrimitive): RequestHandler {
-  if (typeof claim !== 'string' || claim === '') throw new ConfigError('config_options', 'claimEquals() needs a claim name', 'require-auth.md#requirescopes-and-claim-helpers');
+  if (typeof claim !== 'string' || claim === '') throw new ConfigError('claimEquals() needs a claim name', { code: 'config_options', topic: 'require-auth.md#requirescopes-and-claim-helpers' });
   return guard('claimEquals', (payload, _s, req) => (payload[claim] === value ? undefined : forbidden(req, `The token's "${claim}" claim does not have the required value`)));
 }
 
 /** Passes tokens whose `claim` (an array, or a space-separated string) contains every one of `values`. */
 export function claimIncludes(claim: string, ...values: JsonPrimitive[]): RequestHandler {
   if (typeof claim !== 'string' || claim === '' || values.length === 0) {
-    throw new ConfigError('config_options', 'claimIncludes() needs a claim name and at least one value', 'require-auth.md#requirescopes-and-claim-helpers');
+    throw new ConfigError('claimIncludes() needs a claim name and at least one value', { code: 'config_options', topic: 'require-auth.md#requirescopes-and-claim-helpers' });
   }
   return guard('claimIncludes', (payload, _s, req) => {
     const raw = payload[claim];
@@ -159,20 +159,20 @@ export function claimCheck(
   options: string | ClaimCheckOptions = {},
 ): RequestHandler {
   const docs = 'require-auth.md#requirescopes-and-claim-helpers';
-  if (typeof check !== 'function') throw new ConfigError('config_options', 'claimCheck() needs a function (payload) => boolean', docs);
+  if (typeof check !== 'function') throw new ConfigError('claimCheck() needs a function (payload) => boolean', { code: 'config_options', topic: docs });
   const o = typeof options === 'string' ? { description: options } : options;
   const status = o.status ?? 403;
-  if (status !== 401 && status !== 403) throw new ConfigError('config_options', 'claimCheck(): status must be 401 or 403', docs);
+  if (status !== 401 && status !== 403) throw new ConfigError('claimCheck(): status must be 401 or 403', { code: 'config_options', topic: docs });
   const cacheFor = o.cacheFor ?? 0;
   if (typeof cacheFor !== 'number' || !Number.isFinite(cacheFor) || cacheFor < 0) {
-    throw new ConfigError('config_number', 'claimCheck(): cacheFor must be a number of seconds ≥ 0', docs);
+    throw new ConfigError('claimCheck(): cacheFor must be a number of seconds ≥ 0', { code: 'config_number', topic: docs });
   }
   if (o.cacheKey !== undefined && typeof o.cacheKey !== 'function') {
-    throw new ConfigError('config_options', 'claimCheck(): cacheKey must be a function (req) => string naming what the check reads of the request', docs);
+    throw new ConfigError('claimCheck(): cacheKey must be a function (req) => string naming what the check reads of the request', { code: 'config_options', topic: docs });
   }
   const timeoutMs = o.timeoutMs ?? 5000;
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS) {
-    throw new ConfigError('config_number', `claimCheck(): timeoutMs must be a number of milliseconds > 0 and at most ${MAX_TIMER_MS} (got ${String(timeoutMs)})`, docs);
+    throw new ConfigError(`claimCheck(): timeoutMs must be a number of milliseconds > 0 and at most ${MAX_TIMER_MS} (got ${String(timeoutMs)})`, { code: 'config_number', topic: docs });
   }
   const keyOf = o.cacheKey ?? requestKey;
   const fallback = o.description ?? "The token does not meet this route's requirements";
@@ -255,7 +255,7 @@ export function claimCheck(
  */
 export function requireIssuer(...issuers: string[]): RequestHandler {
   if (issuers.length === 0 || issuers.some((i) => typeof i !== 'string' || i === '')) {
-    throw new ConfigError('config_options', "requireIssuer() takes one or more issuer identifiers, e.g. requireIssuer('https://staff.example.com')", 'require-auth.md#requirescopes-and-claim-helpers');
+    throw new ConfigError("requireIssuer() takes one or more issuer identifiers, e.g. requireIssuer('https://staff.example.com')", { code: 'config_options', topic: 'require-auth.md#requirescopes-and-claim-helpers' });
   }
   return function requireIssuerGuard(req: Request, _res: Response, next: NextFunction): void {
     const auth = req.auth;

@@ -124,7 +124,7 @@ export class KeySource {
           throw err;
         }
         this.#reloads?.add(1, { outcome: res.status === 200 ? 'ok' : 'error' });
-        if (res.status !== 200) throw new IdpError(`The JWKS at ${where} answered ${res.status}`, res.status);
+        if (res.status !== 200) throw new IdpError(`The JWKS at ${where} answered ${res.status}`, { idpStatus: res.status });
         return Response.json(res.body);
       },
     });
@@ -182,7 +182,7 @@ export class KeySource {
         if (stale === undefined) throw err;
         this.#staleRetryAt = now + Math.min(jwksCooldown, 5_000);
         this.#staleOutage = asKeysError(err);
-        this.report(new JwksUnavailableError(`${this.#staleOutage.message}; verifying with the last key set (jwksStaleIfError)`, 5, { cause: err }));
+        this.report(new JwksUnavailableError(`${this.#staleOutage.message}; verifying with the last key set (jwksStaleIfError)`, { retryAfterSeconds: 5, cause: err }));
         return this.#fromStale(stale, header, token);
       }
       if (this.#fetched.uat !== loadedAt) {
@@ -308,12 +308,12 @@ function memoizable(header: JWSHeaderParameters): header is JWSHeaderParameters 
 /** Whatever went wrong while obtaining keys, as the OAuthError a client gets (503, or 500 for misconfiguration). */
 export function asKeysError(err: unknown): OAuthError {
   if (err instanceof JwksUnavailableError || err instanceof MisconfigurationError) return err;
-  if (err instanceof OAuthError) return new JwksUnavailableError(`Token keys could not be obtained: ${err.message}`, 5, { cause: err });
+  if (err instanceof OAuthError) return new JwksUnavailableError(`Token keys could not be obtained: ${err.message}`, { retryAfterSeconds: 5, cause: err });
   const detail =
     err instanceof errors.JWKSTimeout
       ? 'the JWKS request timed out'
       : err instanceof errors.JWKSInvalid
         ? 'the JWKS endpoint did not answer a JSON Web Key Set'
         : `the JWKS endpoint could not be read (${(err as Error)?.message ?? String(err)})`;
-  return new JwksUnavailableError(`Token keys are unavailable right now: ${detail}`, 5, { cause: err });
+  return new JwksUnavailableError(`Token keys are unavailable right now: ${detail}`, { retryAfterSeconds: 5, cause: err });
 }

@@ -63,14 +63,13 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
 
   const invalidRequest = (description: string) =>
     new InvalidRequestError(description, {
-      'WWW-Authenticate': bearerChallenge({ realm, error: 'invalid_request', errorDescription: description }),
+      headers: { 'WWW-Authenticate': bearerChallenge({ realm, error: 'invalid_request', errorDescription: description }) },
     });
   const invalidToken = (description: string, cause?: unknown) =>
-    new InvalidTokenError(
-      description,
-      { 'WWW-Authenticate': bearerChallenge({ realm, error: 'invalid_token', errorDescription: description }) },
-      { cause },
-    );
+    new InvalidTokenError(description, {
+      headers: { 'WWW-Authenticate': bearerChallenge({ realm, error: 'invalid_token', errorDescription: description }) },
+      cause,
+    });
 
   const extractOptions: ExtractOptions = {
     locations: config.locations,
@@ -204,7 +203,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
       return refuse(next, err);
     }
     if (credentials === undefined) {
-      return authRequired ? refuse(next, new MissingTokenError(undefined, bareChallenge)) : next();
+      return authRequired ? refuse(next, new MissingTokenError(undefined, { headers: bareChallenge })) : next();
     }
     const { token, scheme } = credentials;
     if (scheme === 'dpop') return void presentedWithProof(req, token, next);

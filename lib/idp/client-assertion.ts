@@ -33,7 +33,7 @@ export interface AssertionKey {
 
 function bad(factory: string, message: string): never {
   // The key itself never appears in a message: only what kind of value was wrong.
-  throw new ConfigError('config_client', `${factory}(): ${message}`);
+  throw new ConfigError(`${factory}(): ${message}`, { code: 'config_client' });
 }
 
 function toKeyObject(input: unknown, factory: string): { key: KeyObject; jwk?: JWK } {
@@ -117,7 +117,9 @@ export function keyMaterial(k: AssertionKey): Buffer {
   try {
     jwk = k.key.export({ format: 'jwk' }) as JWK;
   } catch {
-    throw new ConfigError('config_store', 'createM2MClient(): a shared store needs an exportable privateKey to derive its sealing keys (a non-extractable CryptoKey cannot be used with store)');
+    throw new ConfigError('createM2MClient(): a shared store needs an exportable privateKey to derive its sealing keys (a non-extractable CryptoKey cannot be used with store)', {
+      code: 'config_store',
+    });
   }
   const members = Object.keys(jwk).filter((m) => typeof (jwk as Record<string, unknown>)[m] === 'string').sort();
   const canonical = JSON.stringify(members.map((m) => [m, (jwk as Record<string, string>)[m]]));

@@ -41,7 +41,7 @@ async function fetchMetadata(issuer: string, timeout: number, fetch: IdpFetch | 
     try {
       const res = await idpRequest(url, { operation: 'discovery', method: 'GET', timeout, maxResponseBytes: 512 * 1024, fetch });
       if (res.status !== 200) {
-        lastError = new IdpError(`Discovery at ${describeUrl(url)} answered ${res.status}`, res.status);
+        lastError = new IdpError(`Discovery at ${describeUrl(url)} answered ${res.status}`, { idpStatus: res.status });
         continue;
       }
       meta = res.body as IdpMetadata;

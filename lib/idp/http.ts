@@ -19,8 +19,8 @@ export function checkFetchOption(value: unknown, factory: string): IdpFetch | un
   if (value === undefined) return undefined;
   if (typeof value !== 'function') {
     throw new ConfigError(
-      'config_options',
       `${factory}: fetch must be a function (url, init) => Promise<Response>, such as (url, init) => fetch(url, { ...init, dispatcher }) (got ${value === null ? 'null' : typeof value})`,
+      { code: 'config_options' },
     );
   }
   return value as IdpFetch;

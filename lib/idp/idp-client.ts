@@ -316,7 +316,7 @@ export class IdpClient {
 /** Which credential options go with which clientAuth; a stray one is a sign of a mixed-up config. */
 function checkCredentials(options: IdpClientOptions, clientAuth: ClientAuthMethod, paramsIn: ParamsIn, factory: string): void {
   const fail = (message: string): never => {
-    throw new ConfigError('config_client', `${factory}(): ${message}`);
+    throw new ConfigError(`${factory}(): ${message}`, { code: 'config_client' });
   };
   if (clientAuth !== 'private_key_jwt') {
     if (typeof options.clientSecret !== 'string' || options.clientSecret === '') {

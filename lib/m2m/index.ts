@@ -1,6 +1,5 @@
 export { createM2MClient } from './m2m-client.js';
 export { MemoryTokenStore, isStoredToken, type TokenStore, type StoredToken, type MemoryTokenStoreOptions, type MaybePromise } from './store.js';
-export { TokenStoreError } from './shared-store.js';
 export type { M2MDpopOptions, M2MDpopAlgorithm } from './dpop-key.js';
 export type {
   M2MClient,

@@ -2,22 +2,11 @@ import type { SealKeys } from './seal.js';
 import type { StoredToken, TokenStore } from './store.js';
 import { sleep } from './retry.js';
 import * as clock from '../clock.js';
+import { TokenStoreError } from '../errors/store-errors.js';
 
-/** A shared store failed or was too slow. Reported through `onError` (phase 'store'), never thrown to callers. */
-export class TokenStoreError extends Error {
-  /** Always `'token_store_error'`: switch on it in `onError` rather than on the message. */
-  readonly code = 'token_store_error' as const;
-  /** The store method that failed: get, set, delete, lock or unlock. */
-  readonly operation: string;
-  constructor(operation: string, detail: string, options?: { cause?: unknown }) {
-    super(`The token store's ${operation}() ${detail}; continuing with the in-process cache and the IdP`, options);
-    this.operation = operation;
-  }
-  /** Always `"TokenStoreError"`. */
-  override get name(): string {
-    return 'TokenStoreError';
-  }
-}
+/** The message every store failure shares: what failed, and that token requests carry on without the store. */
+const storeError = (operation: string, detail: string, cause?: unknown): TokenStoreError =>
+  new TokenStoreError(`The token store's ${operation}() ${detail}; continuing with the in-process cache and the IdP`, { operation, cause });
 
 const FAILED = Symbol('store-failed');
 type Failed = typeof FAILED;
@@ -57,7 +46,7 @@ export class SharedStore {
       if (!this.#keysFailed) {
         this.#keysFailed = true;
         const e = err as { code?: string } | null;
-        this.report(new TokenStoreError('seal', `key derivation failed (${typeof e?.code === 'string' ? e.code : 'Error'}); the store is not used`, { cause: err }), key);
+        this.report(storeError('seal', `key derivation failed (${typeof e?.code === 'string' ? e.code : 'Error'}); the store is not used`, err), key);
       }
       return undefined;
     }
@@ -72,7 +61,7 @@ export class SharedStore {
     let timer: NodeJS.Timeout | undefined;
     try {
       const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TokenStoreError(op, `did not answer within ${this.timeout} ms`)), this.timeout);
+        timer = setTimeout(() => reject(storeError(op, `did not answer within ${this.timeout} ms`)), this.timeout);
         timer.unref();
       });
       return await Promise.race([Promise.resolve().then(run), timedOut]);
@@ -82,7 +71,7 @@ export class SharedStore {
       else {
         const e = err as { name?: string; code?: string } | null;
         const what = [e?.name, e?.code].filter((x) => typeof x === 'string' && x !== '').join(' ') || 'Error';
-        this.report(new TokenStoreError(op, `failed (${what})`, { cause: err }), key);
+        this.report(storeError(op, `failed (${what})`, err), key);
       }
       return FAILED;
     } finally {

@@ -54,7 +54,7 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
       `The IdP at ${ctx.where} answered ${res.status} ${error ?? '(no OAuth error code)'}` +
       (desc ? ` ("${desc}")` : '') +
       (hint ? `; ${hint}` : '');
-    throw new IdpError(msg, res.status, error, desc, { retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) });
+    throw new IdpError(msg, { idpStatus: res.status, idpError: error, idpErrorDescription: desc, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) });
   }
   const token = body.access_token;
   if (typeof token !== 'string' || token === '') {
@@ -100,7 +100,8 @@ export function interpretTokenResponse(res: IdpResponse, ctx: InterpretContext):
 export function withContext(err: unknown, label: string, attempts: number, note?: string): Error {
   const suffix = ` (createM2MClient, ${label}${attempts > 1 ? `, after ${attempts} attempts` : ''}${note ? `; ${note}` : ''})`;
   if (err instanceof IdpError) {
-    return new IdpError(err.message + suffix, err.idpStatus, err.idpError, err.idpErrorDescription, { cause: err, retryAfterMs: err.retryAfterMs });
+    const { idpStatus, idpError, idpErrorDescription, retryAfterMs } = err;
+    return new IdpError(err.message + suffix, { idpStatus, idpError, idpErrorDescription, retryAfterMs, cause: err });
   }
   const cause = { cause: err instanceof OAuthError ? (err.cause ?? err) : err };
   if (err instanceof IdpTimeoutError) return new IdpTimeoutError(err.message + suffix, cause);

@@ -29,7 +29,7 @@ export class OptionChecker {
   ) {}
 
   fail(code: ConfigErrorCode, message: string, topic: DocsTopic = this.topic): never {
-    throw new ConfigError(code, `${this.factory}: ${message}`, topic);
+    throw new ConfigError(`${this.factory}: ${message}`, { code, topic });
   }
 
   /** Options must be a plain object. */

@@ -72,7 +72,7 @@ export async function callIdp(config: ProxyConfig, kind: IdpEndpoint, params: UR
       'error',
       `[express-oauth-kit] ${config.factory}: the IdP at ${where} rejected this server's client credentials (${status} invalid_client${said}); check clientId, clientSecret and clientAuth`,
     );
-    const err = new IdpError('The server could not authenticate to the identity provider', status, 'invalid_client');
+    const err = new IdpError('The server could not authenticate to the identity provider', { idpStatus: status, idpError: 'invalid_client' });
     return { ...errorAnswer(err, 'idp'), idpStatus: status };
   }
   if (status >= 500) {

@@ -6,9 +6,15 @@
 export {
   redisTokenStore,
   RedisTokenStore,
+  // Also exported by the main entry point (it is one class): importable from either.
   RedisUnavailableError,
   type RedisTokenStoreOptions,
   type RedisClient,
 } from './token-store.js';
 // The store contract it implements, so this entry point's types stand on their own.
 export type { TokenStore, StoredToken, MaybePromise } from '../m2m/store.js';
+// The base class RedisUnavailableError extends, so this entry point's types stand on their own;
+// catch it with `instanceof` from the main entry point.
+export type { OAuthKitError, OAuthKitErrorOptions } from '../errors/base.js';
+export type { RedisUnavailableErrorOptions } from '../errors/store-errors.js';
+export type { OAuthKitErrorCode, OAuthErrorCode, ConfigErrorCode, StoreErrorCode } from '../errors/codes.js';

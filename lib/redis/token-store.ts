@@ -3,6 +3,9 @@ import type { Cluster, Redis } from 'ioredis';
 import type { TokenStore } from '../m2m/store.js';
 import { OptionChecker } from '../options/validate.js';
 import { keySlot } from './key-slot.js';
+import { RedisUnavailableError } from '../errors/store-errors.js';
+
+export { RedisUnavailableError };
 
 /** An ioredis client the application built (with its own TLS, AUTH/ACL, sentinel or cluster options). */
 export type RedisClient = Redis | Cluster;
@@ -59,29 +62,11 @@ export interface RedisTokenStoreOptions {
 }
 
 /**
- * Redis could not serve the call: not connected (the call was not sent), no answer within
- * `callTimeout`, or a claim fewer replicas confirmed than `replayWaitReplicas` asks. The M2M
- * client reports it through `onError` (phase 'store') and carries on with its in-process cache and
- * the IdP; requireAuth's DPoP check treats it as a replay-store outage (503 unless it fails open).
+ * The one wording of a Redis outage: the client status, what happened (`detail`), and whether the
+ * command went out (then it may still run on the server).
  */
-export class RedisUnavailableError extends Error {
-  /** Always `'redis_unavailable'`. */
-  readonly code = 'redis_unavailable' as const;
-  /** The ioredis client status when the call was refused (`reconnecting`, `end`, …). */
-  readonly status: string;
-  /**
-   * @param status - the client status when the call was refused
-   * @param detail - appended to the message
-   * @param sent - true when the command was sent but not answered in time
-   */
-  constructor(status: string, detail = '', sent = false) {
-    super(`Redis is not available (client status "${status}")${detail}; ${sent ? 'the call was abandoned' : 'the call was not sent'}`);
-    this.status = status;
-  }
-  /** Always `"RedisUnavailableError"`. */
-  override get name(): string {
-    return 'RedisUnavailableError';
-  }
+function unavailable(status: string, detail = '', sent = false): RedisUnavailableError {
+  return new RedisUnavailableError(`Redis is not available (client status "${status}")${detail}; ${sent ? 'the call was abandoned' : 'the call was not sent'}`, { clientStatus: status, sent });
 }
 
 // Compare-and-delete: release a lock only while it is still ours (its lease may have passed and
@@ -214,14 +199,14 @@ export class RedisTokenStore implements TokenStore {
     if (!set || set[0]) {
       // A pipeline that met MOVED/ASK is not followed by ioredis here (WAIT is not a read): learn the new map.
       if (set?.[0] && /^(?:MOVED|ASK)\b/.test(set[0].message) && (this.#client as Cluster).isCluster === true) (this.#client as Cluster).refreshSlotsCache();
-      throw set?.[0] ?? new RedisUnavailableError(this.#client.status, ' (the claim got no answer)', true);
+      throw set?.[0] ?? unavailable(this.#client.status, ' (the claim got no answer)', true);
     }
     // Already taken: a replay whatever the replicas know.
     if (set[1] !== 'OK') return false;
-    if (!acked || acked[0]) throw acked?.[0] ?? new RedisUnavailableError(this.#client.status, ' (WAIT got no answer)', true);
+    if (!acked || acked[0]) throw acked?.[0] ?? unavailable(this.#client.status, ' (WAIT got no answer)', true);
     // Not on enough replicas yet: a failover now could forget it, so it cannot be vouched for as new.
     if (typeof acked[1] !== 'number' || acked[1] < n) {
-      throw new RedisUnavailableError(this.#client.status, ` and ${String(acked[1])} of ${n} replicas confirmed the claim within replayWaitTimeout (${this.#waitTimeout} ms)`, true);
+      throw unavailable(this.#client.status, ` and ${String(acked[1])} of ${n} replicas confirmed the claim within replayWaitTimeout (${this.#waitTimeout} ms)`, true);
     }
     return true;
   }
@@ -241,7 +226,7 @@ export class RedisTokenStore implements TokenStore {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         onLate?.();
-        reject(new RedisUnavailableError(this.#client.status, ` and no answer came within callTimeout (${this.#callTimeout} ms)`, true));
+        reject(unavailable(this.#client.status, ` and no answer came within callTimeout (${this.#callTimeout} ms)`, true));
       }, this.#callTimeout);
       timer.unref();
       sent.then(
@@ -275,7 +260,7 @@ export class RedisTokenStore implements TokenStore {
       this.#slotsAskedAt = now;
       cluster.refreshSlotsCache();
     }
-    throw new RedisUnavailableError(node?.status ?? 'no master', ' for this key’s cluster slot');
+    throw unavailable(node?.status ?? 'no master', ' for this key’s cluster slot');
   }
 
   /**
@@ -289,7 +274,7 @@ export class RedisTokenStore implements TokenStore {
       this.#slotReady(key);
       return;
     }
-    if (!STARTING.has(client.status) || this.#connectWait === 0) throw new RedisUnavailableError(client.status);
+    if (!STARTING.has(client.status) || this.#connectWait === 0) throw unavailable(client.status);
     if (client.status === 'wait') client.connect().catch(() => undefined); // lazyConnect: start it
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error): void => {
@@ -301,8 +286,8 @@ export class RedisTokenStore implements TokenStore {
       };
       const onReady = (): void => done();
       // The connection attempt failed (refused, reset, AUTH rejected): no point waiting further.
-      const onClose = (): void => done(new RedisUnavailableError(client.status, ' (the connection attempt failed)'));
-      const timer = setTimeout(() => done(new RedisUnavailableError(client.status, ` after waiting ${this.#connectWait} ms to connect`)), this.#connectWait);
+      const onClose = (): void => done(unavailable(client.status, ' (the connection attempt failed)'));
+      const timer = setTimeout(() => done(unavailable(client.status, ` after waiting ${this.#connectWait} ms to connect`)), this.#connectWait);
       timer.unref();
       client.on('ready', onReady);
       client.on('close', onClose);

@@ -93,7 +93,7 @@ export class DpopProofVerifier {
   }
 
   #invalid(description: string, cause?: unknown): InvalidDpopProofError {
-    return new InvalidDpopProofError(description, this.challenge('invalid_dpop_proof', description), { cause });
+    return new InvalidDpopProofError(description, { headers: this.challenge('invalid_dpop_proof', description), cause });
   }
 
   /** Checks `proof` for this request and `token`; resolves to the proof key's RFC 7638 thumbprint. */
@@ -124,7 +124,7 @@ export class DpopProofVerifier {
     if (typeof ath !== 'string' || !safeEqual(ath, accessTokenHash(token))) throw this.#invalid('The DPoP proof is not for this access token (ath)');
     if (this.cfg.nonce !== undefined && !this.#validNonce(payload.nonce)) {
       const description = 'A DPoP proof with the server nonce is required';
-      throw new UseDpopNonceError(description, { ...this.challenge('use_dpop_nonce', description), 'DPoP-Nonce': this.nonce()! });
+      throw new UseDpopNonceError(description, { headers: { ...this.challenge('use_dpop_nonce', description), 'DPoP-Nonce': this.nonce()! } });
     }
     await this.#once(jkt, jti, payload.iat!);
     return jkt;

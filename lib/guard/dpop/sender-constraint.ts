@@ -39,7 +39,7 @@ export class SenderConstraint {
 
   #invalidToken(description: string, scheme: 'bearer' | 'dpop'): InvalidTokenError {
     const challenge = scheme === 'dpop' ? this.#dpop('invalid_token', description) : bearerChallenge({ realm: this.realm, error: 'invalid_token', errorDescription: description });
-    return new InvalidTokenError(description, { 'WWW-Authenticate': challenge });
+    return new InvalidTokenError(description, { headers: { 'WWW-Authenticate': challenge } });
   }
 
   /** A Bearer presentation of a verified token: refused if the token is bound, or if DPoP is required. Synchronous (the cache-hit path). */
@@ -59,7 +59,7 @@ export class SenderConstraint {
     // Node joins repeated unknown headers with ", "; a proof never contains one.
     if (typeof proof !== 'string' || proof === '' || proof.includes(',')) {
       const description = proof === undefined ? 'The request has no DPoP proof header' : 'The request must carry exactly one DPoP proof header';
-      throw new InvalidDpopProofError(description, { 'WWW-Authenticate': this.#dpop('invalid_dpop_proof', description) });
+      throw new InvalidDpopProofError(description, { headers: { 'WWW-Authenticate': this.#dpop('invalid_dpop_proof', description) } });
     }
     return this.proofs.verify(req, proof, token, jkt);
   }
