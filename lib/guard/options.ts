@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import type { JSONWebKeySet } from 'jose';
 import type { DpopOptions, ResolvedDpop } from './dpop/options.js';
 import type { IdpFetch } from '../idp/http.js';
@@ -66,10 +65,13 @@ export interface IssuerOptions {
 /**
  * Finds the settings for a token's (unverified) `iss` at run time, e.g. for tenants created after
  * start-up. Return undefined to refuse the issuer. Accepted settings are cached per `iss` alone
- * (bounded, for `issuerCacheTtlMs`), so the answer must depend only on `iss`: `req` is there for
- * logging or tracing, not to answer differently for different requests.
+ * (bounded, for `issuerCacheTtlMs`), so the answer must depend only on `iss`: `req` (the
+ * framework's request, undefined for `verify(token)`) is there for logging or tracing, not to
+ * answer differently for different requests.
+ *
+ * @typeParam Req - the framework's request type (Express: `Request`).
  */
-export type IssuerResolver = (iss: string, req: Request | undefined) => IssuerOptions | undefined | Promise<IssuerOptions | undefined>;
+export type GuardIssuerResolver<Req = unknown> = (iss: string, req: Req | undefined) => IssuerOptions | undefined | Promise<IssuerOptions | undefined>;
 
 /**
  * Where the guard's operator lines go: the package's {@link OperatorLogger} (`console`, pino and
@@ -78,8 +80,13 @@ export type IssuerResolver = (iss: string, req: Request | undefined) => IssuerOp
  */
 export type GuardLogger = OperatorLogger;
 
-/** Options of {@link requireAuth}: one issuer's settings at the top level, or several in `issuers`. */
-export interface RequireAuthOptions extends Partial<IssuerOptions> {
+/**
+ * Options of {@link createGuard} (and of `requireAuth()`, its Express adapter): one issuer's
+ * settings at the top level, or several in `issuers`.
+ *
+ * @typeParam Req - the framework's request type, which `getToken` and an `issuers` resolver receive.
+ */
+export interface GuardOptions<Req = unknown> extends Partial<IssuerOptions> {
   /**
    * Several issuers in one API: a list (the token's `iss` picks one, matched exactly) or a
    * resolver. Not together with a top-level `issuer`.
@@ -92,7 +99,7 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
    * ] });
    * ```
    */
-  issuers?: IssuerOptions[] | IssuerResolver;
+  issuers?: IssuerOptions[] | GuardIssuerResolver<Req>;
   /**
    * How long in ms the settings an `issuers` resolver returned are used before it is asked again:
    * a tenant the resolver stops accepting is refused at most this long after.
@@ -123,10 +130,10 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
   tokenCookie?: string;
   /**
    * Your own token lookup, e.g. a WebSocket sub-protocol header; return undefined for none.
-   * Counts as one more place.
+   * Counts as one more place. Receives the framework's request object.
    * @default none
    */
-  getToken?: (req: Request) => string | undefined;
+  getToken?: (req: Req) => string | undefined;
   /**
    * Longest token accepted, in characters.
    * @default 16384
@@ -220,7 +227,7 @@ export interface ResolvedOptions {
 /** Everything requireAuth() needs, resolved and checked. */
 export interface GuardConfig {
   /** One entry per configured issuer, or a resolver for run-time issuers. */
-  issuers: ResolvedOptions[] | ((iss: string, req: Request | undefined) => Promise<ResolvedOptions | undefined>);
+  issuers: ResolvedOptions[] | ((iss: string, req: unknown) => Promise<ResolvedOptions | undefined>);
   /** true when the issuers came from the `issuers` option (false: the single top-level issuer). */
   issuersListed: boolean;
   /** How long a resolver's answer is used, in ms. */
@@ -229,7 +236,7 @@ export interface GuardConfig {
   realm: string;
   locations: Array<'header' | 'body' | 'query'>;
   tokenCookie?: string;
-  getToken?: (req: Request) => string | undefined;
+  getToken?: (req: never) => string | undefined;
   maxTokenLength: number;
   cache: false | { maxEntries: number; maxBytes: number };
   logger: GuardLogger | undefined;

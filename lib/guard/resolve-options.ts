@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError } from '../errors/oauth-error.js';
 import { checkFetchOption } from '../idp/http.js';
@@ -11,7 +10,7 @@ import {
   type GuardConfig,
   type GuardLogger,
   type IssuerOptions,
-  type RequireAuthOptions,
+  type GuardOptions,
   type ResolvedOptions,
 } from './options.js';
 
@@ -106,14 +105,14 @@ function resolveAlgorithms(value: unknown, symmetric: boolean, where: string): s
   return algorithms as string[];
 }
 
-function resolveIssuers(o: RequireAuthOptions, tuning: Tuning): GuardConfig['issuers'] {
+function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['issuers'] {
   const topLevel = ISSUER_KEYS.filter((k) => o[k] !== undefined);
   if (o.issuers === undefined) return [resolveIssuer(o as IssuerOptions, tuning)];
   if (topLevel.length) fail('config_issuer', `give either issuers or the single-issuer options (${topLevel.join(', ')}), not both`);
   if (typeof o.issuers === 'function') {
     const resolver = o.issuers;
-    return async (iss: string, req: Request | undefined) => {
-      const found = await resolver(iss, req);
+    return async (iss: string, req: unknown) => {
+      const found = await resolver(iss, req as never);
       if (found === undefined) return undefined;
       try {
         check.knownKeys(check.object(found, 'from the issuers resolver'), ISSUER_KEYS, ALIASES);
@@ -138,7 +137,7 @@ function resolveIssuers(o: RequireAuthOptions, tuning: Tuning): GuardConfig['iss
   });
 }
 
-export function resolveOptions(options: RequireAuthOptions): GuardConfig {
+export function resolveOptions(options: GuardOptions<never>): GuardConfig {
   const o = check.object(options, 'with at least issuer and audience, or issuers');
   check.knownKeys(o, [...ISSUER_KEYS, ...SHARED_KEYS], ALIASES);
   const tuning: Tuning = {

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { challengeFor } from '../bearer/challenge.js';
-import * as clock from '../clock.js';
-import { ConfigError } from '../errors/config-error.js';
-import { InsufficientScopeError, InvalidTokenError, ServerError, TemporarilyUnavailableError } from '../errors/oauth-error.js';
-import { MAX_TIMER_MS } from '../options/validate.js';
+import { challengeFor } from '../../bearer/challenge.js';
+import * as clock from '../../clock.js';
+import { ConfigError } from '../../errors/config-error.js';
+import { InsufficientScopeError, InvalidTokenError, ServerError, TemporarilyUnavailableError } from '../../errors/oauth-error.js';
+import { MAX_TIMER_MS } from '../../options/validate.js';
 import './types.js';
 
 // The challenges use the realm and scheme of the requireAuth() that admitted the request: a
