@@ -43,11 +43,15 @@ export interface IssuerOptions {
    * Seconds of clock skew tolerated on exp/nbf/iat, at most 300.
    * @default 5
    */
+  clockToleranceSeconds?: number;
+  /** @deprecated Use clockToleranceSeconds. */
   clockTolerance?: number;
   /**
    * Reject tokens whose `iat` is older than this many seconds, whatever their `exp` says.
    * @default none: only `exp` limits a token's life
    */
+  maxTokenAgeSeconds?: number;
+  /** @deprecated Use maxTokenAgeSeconds. */
   maxTokenAge?: number;
   /**
    * Claims that must be present (besides iss/aud/exp, which always are).
@@ -160,22 +164,30 @@ export interface GuardOptions<Req = unknown> extends Partial<IssuerOptions> {
    * JWKS request timeout in ms.
    * @default 5000
    */
+  jwksTimeoutMs?: number;
+  /** @deprecated Use jwksTimeoutMs. */
   jwksTimeout?: number;
   /**
    * Least time in ms between JWKS refetches caused by unknown `kid`s.
    * @default 30000
    */
+  jwksCooldownMs?: number;
+  /** @deprecated Use jwksCooldownMs. */
   jwksCooldown?: number;
   /**
    * Age in ms after which the key set is reloaded (in the background for cached tokens).
    * @default 600000
    */
+  jwksCacheMaxAgeMs?: number;
+  /** @deprecated Use jwksCacheMaxAgeMs. */
   jwksCacheMaxAge?: number;
   /**
-   * When the key set cannot be reloaded past `jwksCacheMaxAge`, keep verifying with the last
+   * When the key set cannot be reloaded past `jwksCacheMaxAgeMs`, keep verifying with the last
    * good set for this many more ms (logged), then answer 503. 0 fails closed at once.
    * @default 0
    */
+  jwksStaleIfErrorMs?: number;
+  /** @deprecated Use jwksStaleIfErrorMs. */
   jwksStaleIfError?: number;
   /**
    * Permit an http:// issuer/JWKS on a non-loopback host.
