@@ -6,8 +6,11 @@
 import { jest } from '@jest/globals';
 import express from 'express';
 import request from 'supertest';
-import { ConfigError, claimCheck, oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../../lib/index.js';
+import { ConfigError, claimCheck, oauthErrorHandler, requireAuth, type GuardCommonOptions, type IssuerSettings } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
+
+/** Options a test puts over a working single-issuer base (the either/or key options are unions: see option-types.test.ts). */
+type OptionOverrides = Partial<GuardCommonOptions & IssuerSettings> & { jwksUri?: string };
 
 let idp: JwksServer;
 beforeAll(async () => {
@@ -57,7 +60,7 @@ describe('old names still work, with one DeprecationWarning each', () => {
     ['dpop.iatWindow', { dpop: { iatWindow: 60 } }, 'dpop.iatWindowSeconds'],
     ['dpop.iatLeeway', { dpop: { iatLeeway: 2 } }, 'dpop.iatLeewaySeconds'],
     ['dpop.nonce.rotateEvery', { dpop: { nonce: { secret: 'x'.repeat(32), rotateEvery: 60 } } }, 'dpop.nonce.rotateEverySeconds'],
-  ] as Array<[string, Partial<RequireAuthOptions>, string]>)('%s', (oldName, extra, newName) => {
+  ] as Array<[string, OptionOverrides, string]>)('%s', (oldName, extra, newName) => {
     const warnings = renameWarnings(() => {
       requireAuth({ ...base(), ...extra });
       requireAuth({ ...base(), ...extra });
@@ -101,7 +104,7 @@ describe('an old and a new name together → ConfigError', () => {
     [{ dpop: { iatWindow: 5, iatWindowSeconds: 5 } }],
     [{ dpop: { iatLeeway: 5, iatLeewaySeconds: 5 } }],
     [{ dpop: { nonce: { secret: 'x'.repeat(32), rotateEvery: 5, rotateEverySeconds: 5 } } }],
-  ] as Array<[Partial<RequireAuthOptions>]>)('%j', (extra) => {
+  ] as Array<[OptionOverrides]>)('%j', (extra) => {
     let thrown: unknown;
     renameWarnings(() => {
       try {

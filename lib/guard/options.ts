@@ -8,8 +8,8 @@ import type { AsymmetricAlgorithm, SymmetricAlgorithm } from '../jwt/algorithms.
 // The algorithm names live with the one algorithm table (lib/jwt/algorithms.ts); re-exported for the options' users.
 export { ASYMMETRIC_ALGS, SYMMETRIC_ALGS, type AsymmetricAlgorithm, type SymmetricAlgorithm } from '../jwt/algorithms.js';
 
-/** What identifies one token issuer and how its tokens are checked. */
-export interface IssuerOptions {
+/** What identifies one token issuer and how its tokens are checked, apart from where its keys come from. */
+export interface IssuerSettings {
   /**
    * Expected `iss`, exactly as the IdP writes it (compared byte for byte, trailing slash
    * included). Also the base URL for OpenID discovery when no key source is given. Required.
@@ -17,23 +17,6 @@ export interface IssuerOptions {
   issuer: string;
   /** Expected `aud`; a token naming any one of these is accepted. Required. */
   audience: string | string[];
-  /**
-   * JWKS URL. Only one of `jwksUri`, `jwks` and `secret` may be given; must be https (or http on
-   * a loopback host, see {@link RequireAuthOptions.allowInsecureHttp}).
-   * @default the `jwks_uri` of the issuer's discovery document (`<issuer>/.well-known/openid-configuration`)
-   */
-  jwksUri?: string;
-  /**
-   * A local key set instead of a URL (keys pinned in configuration; nothing is fetched).
-   * @default none: keys are fetched from `jwksUri` or discovery
-   */
-  jwks?: JSONWebKeySet;
-  /**
-   * Shared secret for HS256/384/512 tokens, at least 32 bytes (RFC 7518 §3.2). Only with this
-   * option are symmetric algorithms accepted, and then only they.
-   * @default none: only asymmetric algorithms are accepted
-   */
-  secret?: string | Uint8Array;
   /**
    * Allowed `alg` values. `none` is never accepted.
    * @default every asymmetric algorithm in {@link AsymmetricAlgorithm} (HS256 with `secret`)
@@ -67,6 +50,40 @@ export interface IssuerOptions {
 }
 
 /**
+ * Where an issuer's keys come from: `jwksUri`, `jwks` or `secret` — at most one of them (the
+ * compiler refuses two) — or none, for OpenID discovery from the issuer.
+ */
+export type IssuerKeySource =
+  | {
+      /**
+       * JWKS URL. Only one of `jwksUri`, `jwks` and `secret` may be given; must be https (or http on
+       * a loopback host, see {@link GuardOptions.allowInsecureHttp}).
+       * @default the `jwks_uri` of the issuer's discovery document (`<issuer>/.well-known/openid-configuration`)
+       */
+      jwksUri?: string;
+      jwks?: never;
+      secret?: never;
+    }
+  | {
+      /** A local key set instead of a URL (keys pinned in configuration; nothing is fetched). */
+      jwks: JSONWebKeySet;
+      jwksUri?: never;
+      secret?: never;
+    }
+  | {
+      /**
+       * Shared secret for HS256/384/512 tokens, at least 32 bytes (RFC 7518 §3.2). Only with this
+       * option are symmetric algorithms accepted, and then only they.
+       */
+      secret: string | Uint8Array;
+      jwksUri?: never;
+      jwks?: never;
+    };
+
+/** One issuer's settings: {@link IssuerSettings} and at most one {@link IssuerKeySource}. */
+export type IssuerOptions = IssuerSettings & IssuerKeySource;
+
+/**
  * Finds the settings for a token's (unverified) `iss` at run time, e.g. for tenants created after
  * start-up. Return undefined to refuse the issuer. Accepted settings are cached per `iss` alone
  * (bounded, for `issuerCacheTtlMs`), so the answer must depend only on `iss`: `req` (the
@@ -90,11 +107,16 @@ export type GuardLogger = OperatorLogger;
  *
  * @typeParam Req - the framework's request type, which `getToken` and an `issuers` resolver receive.
  */
-export interface GuardOptions<Req = unknown> extends Partial<IssuerOptions> {
+export type GuardOptions<Req = unknown> = GuardCommonOptions<Req> & (SingleIssuerOptions | MultiIssuerOptions<Req>);
+
+/** One issuer, configured at the top level; `issuers` is then not allowed. */
+export type SingleIssuerOptions = IssuerOptions & { issuers?: never };
+
+/** Several issuers in `issuers`; the single-issuer options are then not allowed at the top level. */
+export type MultiIssuerOptions<Req = unknown> = {
   /**
    * Several issuers in one API: a list (the token's `iss` picks one, matched exactly) or a
    * resolver. Not together with a top-level `issuer`.
-   * @default none: the single issuer given by the top-level options
    * @example
    * ```ts
    * requireAuth({ issuers: [
@@ -103,7 +125,11 @@ export interface GuardOptions<Req = unknown> extends Partial<IssuerOptions> {
    * ] });
    * ```
    */
-  issuers?: IssuerOptions[] | GuardIssuerResolver<Req>;
+  issuers: IssuerOptions[] | GuardIssuerResolver<Req>;
+} & { [K in keyof IssuerSettings | 'jwksUri' | 'jwks' | 'secret']?: never };
+
+/** The options of {@link GuardOptions} that apply whatever the issuers. */
+export interface GuardCommonOptions<Req = unknown> {
   /**
    * How long in ms the settings an `issuers` resolver returned are used before it is asked again:
    * a tenant the resolver stops accepting is refused at most this long after.

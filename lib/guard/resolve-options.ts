@@ -110,7 +110,7 @@ function resolveAlgorithms(value: unknown, symmetric: boolean, where: string): s
 }
 
 function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['issuers'] {
-  const topLevel = ISSUER_KEYS.filter((k) => (o as Record<string, unknown>)[k] !== undefined);
+  const topLevel = ISSUER_KEYS.filter((k) => (o as unknown as Record<string, unknown>)[k] !== undefined);
   if (o.issuers === undefined) return [resolveIssuer(o as IssuerOptions, tuning)];
   if (topLevel.length) fail('config_issuer', `give either issuers or the single-issuer options (${topLevel.join(', ')}), not both`);
   if (typeof o.issuers === 'function') {
