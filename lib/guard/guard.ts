@@ -19,7 +19,19 @@ import type { AuthResult } from './types.js';
  * `status`, `headers` (WWW-Authenticate, Retry-After, DPoP-Nonce) and `toJSON()` body are the
  * whole answer.
  */
-export type GuardOutcome = { auth: AuthResult | undefined; error?: undefined } | { error: OAuthError; auth?: undefined };
+export type GuardOutcome =
+  | {
+      /** The verified token; undefined only for a request without one under `authRequired: false`. */
+      auth: AuthResult | undefined;
+      /** Never set when `auth` is the answer. */
+      error?: undefined;
+    }
+  | {
+      /** The refusal: its `status`, `headers` and `toJSON()` body are the answer to send. */
+      error: OAuthError;
+      /** Never set on a refusal. */
+      auth?: undefined;
+    };
 
 /** Counters of a guard's verified-token cache (see {@link Guard.cacheStats}). */
 export interface GuardCacheStats {

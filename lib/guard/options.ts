@@ -57,17 +57,21 @@ export type IssuerKeySource =
   | {
       /**
        * JWKS URL. Only one of `jwksUri`, `jwks` and `secret` may be given; must be https (or http on
-       * a loopback host, see {@link GuardOptions.allowInsecureHttp}).
+       * a loopback host, see {@link GuardCommonOptions.allowInsecureHttp}).
        * @default the `jwks_uri` of the issuer's discovery document (`<issuer>/.well-known/openid-configuration`)
        */
       jwksUri?: string;
+      /** Not with `jwksUri`. */
       jwks?: never;
+      /** Not with `jwksUri`. */
       secret?: never;
     }
   | {
       /** A local key set instead of a URL (keys pinned in configuration; nothing is fetched). */
       jwks: JSONWebKeySet;
+      /** Not with `jwks`. */
       jwksUri?: never;
+      /** Not with `jwks`. */
       secret?: never;
     }
   | {
@@ -76,7 +80,9 @@ export type IssuerKeySource =
        * option are symmetric algorithms accepted, and then only they.
        */
       secret: string | Uint8Array;
+      /** Not with `secret`. */
       jwksUri?: never;
+      /** Not with `secret`. */
       jwks?: never;
     };
 
@@ -110,7 +116,10 @@ export type GuardLogger = OperatorLogger;
 export type GuardOptions<Req = unknown> = GuardCommonOptions<Req> & (SingleIssuerOptions | MultiIssuerOptions<Req>);
 
 /** One issuer, configured at the top level; `issuers` is then not allowed. */
-export type SingleIssuerOptions = IssuerOptions & { issuers?: never };
+export type SingleIssuerOptions = IssuerOptions & {
+  /** Not with a top-level `issuer`: list it in `issuers` instead. */
+  issuers?: never;
+};
 
 /** Several issuers in `issuers`; the single-issuer options are then not allowed at the top level. */
 export type MultiIssuerOptions<Req = unknown> = {
