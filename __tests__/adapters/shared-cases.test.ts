@@ -303,4 +303,47 @@ describe('what the adapters hand the core', () => {
     expect((result as AuthResult).payload.sub).toBe('w');
     expect(seen[0]).toBeInstanceOf(Request);
   });
+
+  test('nodeAuth trustProxy: a DPoP proof names the forwarded scheme and host; without it, the socket\'s', async () => {
+    const options = { issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false as const };
+    const serveWith = (trustProxy: boolean) => {
+      const auth = nodeAuth(createGuard<IncomingMessage>(options), { trustProxy });
+      return listen(async (req, res) => {
+        const result = await auth(req, res);
+        if (result) res.writeHead(200, { 'Content-Type': 'application/json' }).end(ok(result));
+      });
+    };
+    const [trusting, plain] = await Promise.all([serveWith(true), serveWith(false)]);
+    try {
+      const send = async (url: string) => {
+        const token = await idp.sign({ sub: 'fwd', cnf: { jkt: holder.jkt } });
+        return get(`${url}/me`, {
+          authorization: `DPoP ${token}`,
+          dpop: await proof('https://api.example.test/me', token),
+          'x-forwarded-proto': 'https',
+          'x-forwarded-host': 'api.example.test',
+        });
+      };
+      expect((await send(trusting.url)).body).toEqual({ sub: 'fwd', dpop: { jkt: holder.jkt } });
+      const refused = await send(plain.url);
+      expect(refused.status).toBe(401);
+      expect(refused.body).toMatchObject({ error: 'invalid_dpop_proof' });
+    } finally {
+      await Promise.all([trusting.close(), plain.close()]);
+    }
+  });
+
+  test('webAuth: a form-body token is read from a clone, and the handler can still read the body', async () => {
+    const auth = webAuth(createGuard<Request>({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, tokenLocations: ['body'], logger: false }));
+    const token = await idp.sign({ sub: 'form' });
+    const body = `access_token=${token}&note=hello`;
+    const request = new Request('https://api.example/me', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length) },
+      body,
+    });
+    const result = await auth(request);
+    expect((result as AuthResult).payload.sub).toBe('form');
+    expect(await request.text()).toBe(body);
+  });
 });
