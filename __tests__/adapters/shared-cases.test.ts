@@ -304,7 +304,7 @@ describe('what the adapters hand the core', () => {
     expect(seen[0]).toBeInstanceOf(Request);
   });
 
-  test('nodeAuth trustProxy: a DPoP proof names the forwarded scheme and host; without it, the socket\'s', async () => {
+  test('nodeAuth trustProxy: a DPoP proof names the forwarded scheme (and the Host header); without it, the socket\'s', async () => {
     const options = { issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false as const };
     const serveWith = (trustProxy: boolean) => {
       const auth = nodeAuth(createGuard<IncomingMessage>(options), { trustProxy });
@@ -321,7 +321,7 @@ describe('what the adapters hand the core', () => {
           authorization: `DPoP ${token}`,
           dpop: await proof('https://api.example.test/me', token),
           'x-forwarded-proto': 'https',
-          'x-forwarded-host': 'api.example.test',
+          host: 'api.example.test',
         });
       };
       expect((await send(trusting.url)).body).toEqual({ sub: 'fwd', dpop: { jkt: holder.jkt } });

@@ -8,10 +8,11 @@ import { errorAnswer } from '../answer.js';
 /** Options of {@link nodeAuth}. */
 export interface NodeAuthOptions {
   /**
-   * Read the scheme and host a DPoP proof's `htu` must name from the first `X-Forwarded-Proto` and
-   * `X-Forwarded-Host` values, as set by the TLS-terminating proxy in front. Only behind such a
-   * proxy: otherwise any client can choose them.
-   * @default false: the socket's scheme and the Host header
+   * Read the scheme a DPoP proof's `htu` must name from the first `X-Forwarded-Proto` value, as set
+   * by the TLS-terminating proxy in front (Express's `trust proxy`). Only behind such a proxy:
+   * otherwise any client chooses it. The host is always the `Host` header, as in Express: the proxy
+   * must pass the client's `Host` through.
+   * @default false: the socket's scheme
    */
   trustProxy?: boolean;
 }
@@ -72,11 +73,7 @@ function send(res: ServerResponse, err: unknown): void {
 
 function guardRequest(req: IncomingMessage, trustProxy: boolean): GuardRequest<IncomingMessage> {
   let protocol = (req.socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http';
-  let host = req.headers.host;
-  if (trustProxy) {
-    protocol = first(req.headers['x-forwarded-proto']) ?? protocol;
-    host = first(req.headers['x-forwarded-host']) ?? host;
-  }
+  if (trustProxy) protocol = first(req.headers['x-forwarded-proto']) ?? protocol;
   return {
     method: req.method ?? 'GET',
     url: req.url ?? '/',
@@ -84,7 +81,7 @@ function guardRequest(req: IncomingMessage, trustProxy: boolean): GuardRequest<I
     rawHeaders: req.rawHeaders,
     body: (req as { body?: unknown }).body,
     protocol,
-    host,
+    host: req.headers.host,
     native: req,
   };
 }
