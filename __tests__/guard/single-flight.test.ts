@@ -1,5 +1,5 @@
 /**
- * requireAuth's single flight (lib/guard/require-auth.ts): results kept for one event-loop turn are
+ * requireAuth's single flight (lib/guard/guard.ts, the core under requireAuth): results kept for one event-loop turn are
  * never handed to a different token or past the moment the clock changes the verdict, and what is
  * kept is bounded.
  */

@@ -104,6 +104,7 @@ export type GuardIssuerResolver<Req = unknown> = (iss: string, req: Req | undefi
  * Where the guard's operator lines go: the package's {@link OperatorLogger} (`console`, pino and
  * winston fit). A `debug` method, if the logger has one, receives why tokens were refused for an
  * issuer or audience mismatch.
+ * @deprecated Use OperatorLogger, the one logger interface of every factory.
  */
 export type GuardLogger = OperatorLogger;
 
@@ -234,7 +235,7 @@ export interface GuardCommonOptions<Req = unknown> {
    * `debug` method, also why tokens were refused for an issuer or audience mismatch); false for none.
    * @default console
    */
-  logger?: GuardLogger | false;
+  logger?: OperatorLogger | false;
   /**
    * DPoP (RFC 9449) sender-constrained tokens: `Authorization: DPoP <token>` with a `DPoP` proof
    * header. A token bound to a key (`cnf.jkt`) is never accepted as a plain Bearer token.
@@ -286,6 +287,6 @@ export interface GuardConfig {
   getToken?: (req: never) => string | undefined;
   maxTokenLength: number;
   cache: false | { maxEntries: number; maxBytes: number };
-  logger: GuardLogger | undefined;
+  logger: OperatorLogger | undefined;
   dpop: ResolvedDpop;
 }

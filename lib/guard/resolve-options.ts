@@ -3,13 +3,12 @@ import { MisconfigurationError } from '../errors/oauth-error.js';
 import { checkFetchOption } from '../idp/http.js';
 import { OptionChecker } from '../options/validate.js';
 import { renamed } from '../options/deprecated.js';
-import { forLog } from '../log/operator-log.js';
+import { forLog, type OperatorLogger } from '../log/operator-log.js';
 import { resolveDpop } from './dpop/options.js';
 import {
   ASYMMETRIC_ALGS,
   SYMMETRIC_ALGS,
   type GuardConfig,
-  type GuardLogger,
   type IssuerOptions,
   type GuardOptions,
   type ResolvedOptions,
@@ -185,7 +184,7 @@ export function resolveOptions(options: GuardOptions<never>): GuardConfig {
     getToken: o.getToken,
     maxTokenLength: check.number(o.maxTokenLength, 'maxTokenLength', 16_384, { positive: true, integer: true }),
     cache,
-    logger: check.logger<GuardLogger>(o.logger, console),
+    logger: check.logger<OperatorLogger>(o.logger, console),
     dpop: resolveDpop(o.dpop, check),
   };
 }
