@@ -2,7 +2,9 @@
  * The architecture of lib/, checked by `npm run lint`: layers only point down, and no cycles.
  *
  *   index.ts, redis/            entry points (nothing inside lib imports them)
+ *   adapters/                   the guard in front of a framework (express/, node/, web/)
  *   guard/  proxy/  m2m/        the three jobs: each may use the layers below, never each other
+ *                               (guard/ knows no framework: no express import, no adapters/)
  *   bearer/  idp/               RFC 6750 on the wire; the one way to call an IdP
  *   jwt/ options/ log/ telemetry/ errors/ clock.ts   small shared pieces, which know no job
  */
@@ -31,14 +33,14 @@ module.exports = {
       severity: 'error',
       comment: 'The small shared pieces sit below bearer/, idp/ and the jobs.',
       from: { path: lower },
-      to: { path: '^lib/(bearer|idp|guard|proxy|m2m|redis)/|^lib/index\\.ts$' },
+      to: { path: '^lib/(bearer|idp|guard|proxy|m2m|redis|adapters)/|^lib/index\\.ts$' },
     },
     {
       name: 'protocol-layer-knows-no-job',
       severity: 'error',
       comment: 'bearer/ and idp/ serve the jobs, never the other way round.',
       from: { path: '^lib/(bearer|idp)/' },
-      to: { path: '^lib/(guard|proxy|m2m|redis)/|^lib/index\\.ts$' },
+      to: { path: '^lib/(guard|proxy|m2m|redis|adapters)/|^lib/index\\.ts$' },
     },
     {
       name: 'bearer-and-idp-apart',
@@ -65,6 +67,34 @@ module.exports = {
       severity: 'error',
       from: { path: '^lib/m2m/' },
       to: { path: '^lib/(guard|proxy)/' },
+    },
+    {
+      name: 'guard-knows-no-framework',
+      severity: 'error',
+      comment: 'The guard core and token extraction serve every adapter: Express belongs in lib/adapters/express.',
+      from: { path: '^lib/(guard|bearer)/' },
+      to: { path: '(^|/)node_modules/(@types/)?express(/|$)|^express$' },
+    },
+    {
+      name: 'adapters-on-top-of-guard',
+      severity: 'error',
+      comment: 'Adapters sit on the guard; nothing below them imports one.',
+      from: { path: '^lib/', pathNot: '^lib/(index\\.ts$|adapters/)' },
+      to: { path: '^lib/adapters/' },
+    },
+    {
+      name: 'adapters-apart',
+      severity: 'error',
+      comment: 'Each adapter stands alone on the core (shared bits live in lib/adapters/*.ts).',
+      from: { path: '^lib/adapters/(express|node|web)/' },
+      to: { path: '^lib/adapters/(express|node|web)/', pathNot: '^lib/adapters/$1/' },
+    },
+    {
+      name: 'adapters-guard-only',
+      severity: 'error',
+      comment: 'Adapters wrap the guard; the proxies and the M2M client are other jobs.',
+      from: { path: '^lib/adapters/' },
+      to: { path: '^lib/(proxy|m2m|idp|redis)/' },
     },
     {
       name: 'entry-points-on-top',

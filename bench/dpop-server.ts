@@ -20,7 +20,7 @@ const WINDOW = 3_600;
 const ok: RequestHandler = (_req, res) => {
   res.json({ ok: true });
 };
-const kit = requireAuth({ issuer, audience, jwksUri, dpop: { mode: 'allowed', iatWindow: WINDOW } });
+const kit = requireAuth({ issuer, audience, jwksUri, dpop: { mode: 'allowed', iatWindowSeconds: WINDOW } });
 const auth0 = auth({ issuer, audience, jwksUri, tokenSigningAlg: 'RS256', dpop: { enabled: true, iatOffset: WINDOW } });
 
 const app = express();

@@ -64,7 +64,31 @@ export type {
 // Operator log lines (guard and proxies write to a logger of this shape).
 export type { OperatorLogger } from './log/operator-log.js';
 
-// Job 1: protect routes.
+// Job 1: protect routes. The guard's core knows no framework (createGuard); adapters put it in
+// front of Express (requireAuth and the helpers after it), node:http (nodeAuth) and web-standard
+// Request/Response handlers (webAuth).
+export { createGuard, scopesOf } from './guard/index.js';
+export type {
+  Guard,
+  GuardOutcome,
+  GuardCacheStats,
+  GuardRequest,
+  GuardOptions,
+  GuardCommonOptions,
+  SingleIssuerOptions,
+  MultiIssuerOptions,
+  GuardIssuerResolver,
+  IssuerOptions,
+  IssuerSettings,
+  IssuerKeySource,
+  GuardLogger,
+  AsymmetricAlgorithm,
+  SymmetricAlgorithm,
+  AuthResult,
+  VerifiedToken,
+  DpopOptions,
+  ReplayStore,
+} from './guard/index.js';
 export {
   requireAuth,
   requireScopes,
@@ -73,24 +97,17 @@ export {
   claimEquals,
   claimIncludes,
   claimCheck,
-  scopesOf,
-} from './guard/index.js';
+} from './adapters/express/index.js';
 export type {
   RequireAuthHandler,
   RequireAuthOptions,
-  IssuerOptions,
   IssuerResolver,
-  GuardLogger,
-  AsymmetricAlgorithm,
-  SymmetricAlgorithm,
-  AuthResult,
-  VerifiedToken,
   ClaimCheckOptions,
   ClaimCheckResult,
   JsonPrimitive,
-  DpopOptions,
-  ReplayStore,
-} from './guard/index.js';
+} from './adapters/express/index.js';
+export { nodeAuth, type NodeAuthHandler, type NodeAuthOptions } from './adapters/node/index.js';
+export { webAuth, type WebAuthHandler } from './adapters/web/index.js';
 
 // Job 2: token grants on behalf of front ends.
 export { tokenProxy, mfaChallengeProxy, revocationProxy, proxyRequestParser, proxyGuess } from './proxy/index.js';

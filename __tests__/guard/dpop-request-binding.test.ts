@@ -10,9 +10,12 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { oauthErrorHandler, requireAuth, type RequireAuthHandler } from '../../lib/index.js';
+import { oauthErrorHandler, requireAuth, type RequireAuthHandler, type GuardCommonOptions, type IssuerSettings } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { dpopHolder, type DpopHolder } from '../support/dpop-holder.js';
+
+/** Options a test puts over a working single-issuer base (the either/or key options are unions: see option-types.test.ts). */
+type OptionOverrides = Partial<GuardCommonOptions & IssuerSettings> & { jwksUri?: string };
 
 const b64sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 
@@ -34,7 +37,7 @@ function proof(token: string, htu: string, o: { htm?: string; jti?: string; head
 }
 
 /** An API with a catch-all route under /x, as real routers have (/users/:id/orders and the like). */
-async function listen(extra: Partial<Parameters<typeof requireAuth>[0]> = {}) {
+async function listen(extra: OptionOverrides = {}) {
   const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false, tokenLocations: ['query'], tokenCookie: 'at', ...extra });
   const a = express();
   a.use(auth);

@@ -149,6 +149,7 @@ test('100,000 tokens with random iss values leave memory flat and cause no outbo
 });
 
 test('issuers and a top-level issuer together are a configuration error', () => {
+  // @ts-expect-error the compiler refuses both (option-types.test.ts); the start-up check is for JavaScript callers
   expect(() => requireAuth({ issuer: local.issuer, audience: 'x', issuers: issuers() })).toThrow(/either issuers or the single-issuer options/);
   expect(() => requireAuth({ issuers: [] })).toThrow(/non-empty array/);
   expect(() => requireAuth({ issuers: [{ issuer: local.issuer, audience: 'x' }, { issuer: local.issuer, audience: 'y' }] })).toThrow(/listed twice/);

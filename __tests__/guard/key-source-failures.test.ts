@@ -6,10 +6,13 @@
 import express from 'express';
 import request from 'supertest';
 import { SignJWT, generateKeyPair } from 'jose';
-import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../../lib/index.js';
+import { oauthErrorHandler, requireAuth, type GuardCommonOptions, type IssuerSettings } from '../../lib/index.js';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { useTestClock } from '../support/clock.js';
+
+/** Options a test puts over a working single-issuer base (the either/or key options are unions: see option-types.test.ts). */
+type OptionOverrides = Partial<GuardCommonOptions & IssuerSettings> & { jwksUri?: string };
 
 let idp: JwksServer;
 beforeEach(async () => {
@@ -38,7 +41,7 @@ function captureLog() {
   return { lines, logger: { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) } };
 }
 
-function setup(options: Partial<RequireAuthOptions> = {}) {
+function setup(options: OptionOverrides = {}) {
   const guard = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, jwksTimeout: 500, logger: false, ...options });
   const app = express();
   app.get('/me', guard, (req, res) => res.json({ sub: req.auth!.payload.sub, frozen: Object.isFrozen(req.auth!.payload) }));

@@ -1,10 +1,13 @@
 /** Key rotation, JWKS outages and the verified-token cache, against a real JWKS server. */
 import express from 'express';
 import request from 'supertest';
-import { oauthErrorHandler, requireAuth, type OAuthError, type RequireAuthOptions } from '../../lib/index.js';
+import { oauthErrorHandler, requireAuth, type OAuthError, type GuardCommonOptions, type IssuerSettings } from '../../lib/index.js';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { useTestClock } from '../support/clock.js';
+
+/** Options a test puts over a working single-issuer base (the either/or key options are unions: see option-types.test.ts). */
+type OptionOverrides = Partial<GuardCommonOptions & IssuerSettings> & { jwksUri?: string };
 
 let idp: JwksServer;
 beforeEach(async () => {
@@ -13,7 +16,7 @@ beforeEach(async () => {
 });
 afterEach(() => idp.close());
 
-function setup(options: Partial<RequireAuthOptions> = {}) {
+function setup(options: OptionOverrides = {}) {
   const guard = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, jwksTimeout: 500, ...options });
   const app = express();
   app.get('/me', guard, (req, res) => res.json({ sub: req.auth!.payload.sub }));

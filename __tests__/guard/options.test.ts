@@ -16,7 +16,7 @@ describe('options are checked like the other factories', () => {
   test.each([
     ['jwksUrl', 'jwksUri'],
     ['jwks_uri', 'jwksUri'],
-    ['clockSkew', 'clockTolerance'],
+    ['clockSkew', 'clockToleranceSeconds'],
     ['audiance', 'audience'],
   ])('unknown option %s → ConfigError suggesting %s', (name, suggestion) => {
     expect(() => requireAuth({ issuer: idp.issuer, audience: 'a', [name]: 'x' } as unknown as RequireAuthOptions)).toThrow(
@@ -24,8 +24,8 @@ describe('options are checked like the other factories', () => {
     );
   });
 
-  test.each([301, 1e9, Infinity])('clockTolerance %p is refused: it would make exp meaningless', (value) => {
-    expect(() => requireAuth({ issuer: idp.issuer, audience: 'a', jwksUri: idp.jwksUri, clockTolerance: value })).toThrow(/clockTolerance must be a non-negative number of at most 300/);
+  test.each([301, 1e9, Infinity])('clockToleranceSeconds %p is refused: it would make exp meaningless', (value) => {
+    expect(() => requireAuth({ issuer: idp.issuer, audience: 'a', jwksUri: idp.jwksUri, clockToleranceSeconds: value })).toThrow(/clockToleranceSeconds must be a non-negative number of at most 300/);
   });
 
   test('logger must have warn and error', () => {

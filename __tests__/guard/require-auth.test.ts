@@ -1,8 +1,11 @@
 import express from 'express';
 import request from 'supertest';
-import { SignJWT, exportJWK, generateKeyPair, base64url } from 'jose';
-import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../../lib/index.js';
+import { SignJWT, exportJWK, generateKeyPair, base64url, type JSONWebKeySet } from 'jose';
+import { oauthErrorHandler, requireAuth, type RequireAuthOptions, type GuardCommonOptions, type IssuerSettings } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
+
+/** Options a test puts over a working single-issuer base (the either/or key options are unions: see option-types.test.ts). */
+type OptionOverrides = Partial<GuardCommonOptions & IssuerSettings> & { jwksUri?: string; jwks?: JSONWebKeySet; secret?: string };
 
 let idp: JwksServer;
 
@@ -11,10 +14,10 @@ beforeAll(async () => {
 });
 afterAll(() => idp.close());
 
-function appWith(options: Partial<RequireAuthOptions> = {}, { jsonErrors = false } = {}) {
+function appWith(options: OptionOverrides = {}, { jsonErrors = false } = {}) {
   const app = express();
   app.use(express.urlencoded({ extended: false }));
-  app.use(requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, ...options }));
+  app.use(requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, ...options } as RequireAuthOptions));
   app.all('/me', (req, res) => res.json({ sub: req.auth?.payload.sub ?? null, scopes: req.auth?.scopes ?? null, alg: req.auth?.header.alg }));
   if (jsonErrors) app.use(oauthErrorHandler());
   return app;
@@ -124,7 +127,7 @@ describe('requireAuth: missing or malformed requests', () => {
 });
 
 describe('requireAuth: hostile and invalid tokens → 401 invalid_token', () => {
-  async function expectInvalid(token: string, description: string | RegExp, options: Partial<RequireAuthOptions> = {}) {
+  async function expectInvalid(token: string, description: string | RegExp, options: OptionOverrides = {}) {
     const res = await request(appWith(options, { jsonErrors: true })).get('/me').set('Authorization', `Bearer ${token}`);
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('invalid_token');
@@ -243,7 +246,7 @@ describe('requireAuth: key sources', () => {
 });
 
 describe('requireAuth: options are validated up front', () => {
-  test.each<[string, Partial<RequireAuthOptions>, RegExp]>([
+  test.each<[string, OptionOverrides, RegExp]>([
     ['missing issuer', { issuer: undefined }, /issuer is required.*config_issuer/],
     ['missing audience', { audience: undefined }, /audience is required/],
     ['empty audience list', { audience: [] }, /audience is required/],

@@ -1,15 +1,18 @@
 /**
- * requireAuth's single flight (lib/guard/require-auth.ts): results kept for one event-loop turn are
+ * requireAuth's single flight (lib/guard/guard.ts, the core under requireAuth): results kept for one event-loop turn are
  * never handed to a different token or past the moment the clock changes the verdict, and what is
  * kept is bounded.
  */
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
-import { oauthErrorHandler, requireAuth, type OAuthError, type RequireAuthOptions } from '../../lib/index.js';
+import { oauthErrorHandler, requireAuth, type OAuthError, type GuardCommonOptions, type IssuerSettings } from '../../lib/index.js';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { useTestClock } from '../support/clock.js';
+
+/** Options a test puts over a working single-issuer base (the either/or key options are unions: see option-types.test.ts). */
+type OptionOverrides = Partial<GuardCommonOptions & IssuerSettings> & { jwksUri?: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const b64 = (v: string | Uint8Array) => Buffer.from(v).toString('base64url');
@@ -21,7 +24,7 @@ beforeEach(async () => {
 });
 afterEach(() => idp.close());
 
-function setup(options: Partial<RequireAuthOptions> = {}) {
+function setup(options: OptionOverrides = {}) {
   const guard = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, jwksTimeout: 500, logger: false, ...options });
   const app = express();
   app.get('/me', guard, (req, res) => res.json({ sub: req.auth!.payload.sub, kid: req.auth!.header.kid ?? null }));

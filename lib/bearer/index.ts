@@ -1,2 +1,3 @@
 export { bearerChallenge, type ChallengeParams } from './challenge.js';
-export { extractToken, type ExtractOptions, type TokenLocation } from './extract-token.js';
+export { extractCredentials, type ExtractOptions, type TokenLocation } from './extract-token.js';
+export type { GuardRequest } from './guard-request.js';

@@ -1,6 +1,6 @@
-export { requireAuth, type RequireAuthHandler } from './require-auth.js';
-export { requireScopes, requireAnyScope, claimEquals, claimIncludes, claimCheck, requireIssuer, type ClaimCheckOptions, type ClaimCheckResult, type JsonPrimitive } from './claims.js';
-export type { RequireAuthOptions, IssuerOptions, IssuerResolver, GuardLogger, AsymmetricAlgorithm, SymmetricAlgorithm } from './options.js';
+export { createGuard, type Guard, type GuardOutcome, type GuardCacheStats } from './guard.js';
+export type { GuardOptions, GuardCommonOptions, SingleIssuerOptions, MultiIssuerOptions, IssuerOptions, IssuerSettings, IssuerKeySource, GuardIssuerResolver, GuardLogger, AsymmetricAlgorithm, SymmetricAlgorithm } from './options.js';
+export type { GuardRequest } from '../bearer/guard-request.js';
 export type { AuthResult } from './types.js';
 export type { VerifiedToken } from './verifier.js';
 export { scopesOf } from './scopes.js';

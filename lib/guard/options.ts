@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import type { JSONWebKeySet } from 'jose';
 import type { DpopOptions, ResolvedDpop } from './dpop/options.js';
 import type { IdpFetch } from '../idp/http.js';
@@ -9,8 +8,8 @@ import type { AsymmetricAlgorithm, SymmetricAlgorithm } from '../jwt/algorithms.
 // The algorithm names live with the one algorithm table (lib/jwt/algorithms.ts); re-exported for the options' users.
 export { ASYMMETRIC_ALGS, SYMMETRIC_ALGS, type AsymmetricAlgorithm, type SymmetricAlgorithm } from '../jwt/algorithms.js';
 
-/** What identifies one token issuer and how its tokens are checked. */
-export interface IssuerOptions {
+/** What identifies one token issuer and how its tokens are checked, apart from where its keys come from. */
+export interface IssuerSettings {
   /**
    * Expected `iss`, exactly as the IdP writes it (compared byte for byte, trailing slash
    * included). Also the base URL for OpenID discovery when no key source is given. Required.
@@ -18,23 +17,6 @@ export interface IssuerOptions {
   issuer: string;
   /** Expected `aud`; a token naming any one of these is accepted. Required. */
   audience: string | string[];
-  /**
-   * JWKS URL. Only one of `jwksUri`, `jwks` and `secret` may be given; must be https (or http on
-   * a loopback host, see {@link RequireAuthOptions.allowInsecureHttp}).
-   * @default the `jwks_uri` of the issuer's discovery document (`<issuer>/.well-known/openid-configuration`)
-   */
-  jwksUri?: string;
-  /**
-   * A local key set instead of a URL (keys pinned in configuration; nothing is fetched).
-   * @default none: keys are fetched from `jwksUri` or discovery
-   */
-  jwks?: JSONWebKeySet;
-  /**
-   * Shared secret for HS256/384/512 tokens, at least 32 bytes (RFC 7518 §3.2). Only with this
-   * option are symmetric algorithms accepted, and then only they.
-   * @default none: only asymmetric algorithms are accepted
-   */
-  secret?: string | Uint8Array;
   /**
    * Allowed `alg` values. `none` is never accepted.
    * @default every asymmetric algorithm in {@link AsymmetricAlgorithm} (HS256 with `secret`)
@@ -44,11 +26,15 @@ export interface IssuerOptions {
    * Seconds of clock skew tolerated on exp/nbf/iat, at most 300.
    * @default 5
    */
+  clockToleranceSeconds?: number;
+  /** @deprecated Use clockToleranceSeconds. */
   clockTolerance?: number;
   /**
    * Reject tokens whose `iat` is older than this many seconds, whatever their `exp` says.
    * @default none: only `exp` limits a token's life
    */
+  maxTokenAgeSeconds?: number;
+  /** @deprecated Use maxTokenAgeSeconds. */
   maxTokenAge?: number;
   /**
    * Claims that must be present (besides iss/aud/exp, which always are).
@@ -64,26 +50,83 @@ export interface IssuerOptions {
 }
 
 /**
+ * Where an issuer's keys come from: `jwksUri`, `jwks` or `secret` — at most one of them (the
+ * compiler refuses two) — or none, for OpenID discovery from the issuer.
+ */
+export type IssuerKeySource =
+  | {
+      /**
+       * JWKS URL. Only one of `jwksUri`, `jwks` and `secret` may be given; must be https (or http on
+       * a loopback host, see {@link GuardCommonOptions.allowInsecureHttp}).
+       * @default the `jwks_uri` of the issuer's discovery document (`<issuer>/.well-known/openid-configuration`)
+       */
+      jwksUri?: string;
+      /** Not with `jwksUri`. */
+      jwks?: never;
+      /** Not with `jwksUri`. */
+      secret?: never;
+    }
+  | {
+      /** A local key set instead of a URL (keys pinned in configuration; nothing is fetched). */
+      jwks: JSONWebKeySet;
+      /** Not with `jwks`. */
+      jwksUri?: never;
+      /** Not with `jwks`. */
+      secret?: never;
+    }
+  | {
+      /**
+       * Shared secret for HS256/384/512 tokens, at least 32 bytes (RFC 7518 §3.2). Only with this
+       * option are symmetric algorithms accepted, and then only they.
+       */
+      secret: string | Uint8Array;
+      /** Not with `secret`. */
+      jwksUri?: never;
+      /** Not with `secret`. */
+      jwks?: never;
+    };
+
+/** One issuer's settings: {@link IssuerSettings} and at most one {@link IssuerKeySource}. */
+export type IssuerOptions = IssuerSettings & IssuerKeySource;
+
+/**
  * Finds the settings for a token's (unverified) `iss` at run time, e.g. for tenants created after
  * start-up. Return undefined to refuse the issuer. Accepted settings are cached per `iss` alone
- * (bounded, for `issuerCacheTtlMs`), so the answer must depend only on `iss`: `req` is there for
- * logging or tracing, not to answer differently for different requests.
+ * (bounded, for `issuerCacheTtlMs`), so the answer must depend only on `iss`: `req` (the
+ * framework's request, undefined for `verify(token)`) is there for logging or tracing, not to
+ * answer differently for different requests.
+ *
+ * @typeParam Req - the framework's request type (Express: `Request`).
  */
-export type IssuerResolver = (iss: string, req: Request | undefined) => IssuerOptions | undefined | Promise<IssuerOptions | undefined>;
+export type GuardIssuerResolver<Req = unknown> = (iss: string, req: Req | undefined) => IssuerOptions | undefined | Promise<IssuerOptions | undefined>;
 
 /**
  * Where the guard's operator lines go: the package's {@link OperatorLogger} (`console`, pino and
  * winston fit). A `debug` method, if the logger has one, receives why tokens were refused for an
  * issuer or audience mismatch.
+ * @deprecated Use OperatorLogger, the one logger interface of every factory.
  */
 export type GuardLogger = OperatorLogger;
 
-/** Options of {@link requireAuth}: one issuer's settings at the top level, or several in `issuers`. */
-export interface RequireAuthOptions extends Partial<IssuerOptions> {
+/**
+ * Options of {@link createGuard} (and of `requireAuth()`, its Express adapter): one issuer's
+ * settings at the top level, or several in `issuers`.
+ *
+ * @typeParam Req - the framework's request type, which `getToken` and an `issuers` resolver receive.
+ */
+export type GuardOptions<Req = unknown> = GuardCommonOptions<Req> & (SingleIssuerOptions | MultiIssuerOptions<Req>);
+
+/** One issuer, configured at the top level; `issuers` is then not allowed. */
+export type SingleIssuerOptions = IssuerOptions & {
+  /** Not with a top-level `issuer`: list it in `issuers` instead. */
+  issuers?: never;
+};
+
+/** Several issuers in `issuers`; the single-issuer options are then not allowed at the top level. */
+export type MultiIssuerOptions<Req = unknown> = {
   /**
    * Several issuers in one API: a list (the token's `iss` picks one, matched exactly) or a
    * resolver. Not together with a top-level `issuer`.
-   * @default none: the single issuer given by the top-level options
    * @example
    * ```ts
    * requireAuth({ issuers: [
@@ -92,7 +135,11 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
    * ] });
    * ```
    */
-  issuers?: IssuerOptions[] | IssuerResolver;
+  issuers: IssuerOptions[] | GuardIssuerResolver<Req>;
+} & { [K in keyof IssuerSettings | 'jwksUri' | 'jwks' | 'secret']?: never };
+
+/** The options of {@link GuardOptions} that apply whatever the issuers. */
+export interface GuardCommonOptions<Req = unknown> {
   /**
    * How long in ms the settings an `issuers` resolver returned are used before it is asked again:
    * a tenant the resolver stops accepting is refused at most this long after.
@@ -123,10 +170,10 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
   tokenCookie?: string;
   /**
    * Your own token lookup, e.g. a WebSocket sub-protocol header; return undefined for none.
-   * Counts as one more place.
+   * Counts as one more place. Receives the framework's request object.
    * @default none
    */
-  getToken?: (req: Request) => string | undefined;
+  getToken?: (req: Req) => string | undefined;
   /**
    * Longest token accepted, in characters.
    * @default 16384
@@ -153,22 +200,30 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
    * JWKS request timeout in ms.
    * @default 5000
    */
+  jwksTimeoutMs?: number;
+  /** @deprecated Use jwksTimeoutMs. */
   jwksTimeout?: number;
   /**
    * Least time in ms between JWKS refetches caused by unknown `kid`s.
    * @default 30000
    */
+  jwksCooldownMs?: number;
+  /** @deprecated Use jwksCooldownMs. */
   jwksCooldown?: number;
   /**
    * Age in ms after which the key set is reloaded (in the background for cached tokens).
    * @default 600000
    */
+  jwksCacheMaxAgeMs?: number;
+  /** @deprecated Use jwksCacheMaxAgeMs. */
   jwksCacheMaxAge?: number;
   /**
-   * When the key set cannot be reloaded past `jwksCacheMaxAge`, keep verifying with the last
+   * When the key set cannot be reloaded past `jwksCacheMaxAgeMs`, keep verifying with the last
    * good set for this many more ms (logged), then answer 503. 0 fails closed at once.
    * @default 0
    */
+  jwksStaleIfErrorMs?: number;
+  /** @deprecated Use jwksStaleIfErrorMs. */
   jwksStaleIfError?: number;
   /**
    * Permit an http:// issuer/JWKS on a non-loopback host.
@@ -180,7 +235,7 @@ export interface RequireAuthOptions extends Partial<IssuerOptions> {
    * `debug` method, also why tokens were refused for an issuer or audience mismatch); false for none.
    * @default console
    */
-  logger?: GuardLogger | false;
+  logger?: OperatorLogger | false;
   /**
    * DPoP (RFC 9449) sender-constrained tokens: `Authorization: DPoP <token>` with a `DPoP` proof
    * header. A token bound to a key (`cnf.jkt`) is never accepted as a plain Bearer token.
@@ -220,7 +275,7 @@ export interface ResolvedOptions {
 /** Everything requireAuth() needs, resolved and checked. */
 export interface GuardConfig {
   /** One entry per configured issuer, or a resolver for run-time issuers. */
-  issuers: ResolvedOptions[] | ((iss: string, req: Request | undefined) => Promise<ResolvedOptions | undefined>);
+  issuers: ResolvedOptions[] | ((iss: string, req: unknown) => Promise<ResolvedOptions | undefined>);
   /** true when the issuers came from the `issuers` option (false: the single top-level issuer). */
   issuersListed: boolean;
   /** How long a resolver's answer is used, in ms. */
@@ -229,9 +284,9 @@ export interface GuardConfig {
   realm: string;
   locations: Array<'header' | 'body' | 'query'>;
   tokenCookie?: string;
-  getToken?: (req: Request) => string | undefined;
+  getToken?: (req: never) => string | undefined;
   maxTokenLength: number;
   cache: false | { maxEntries: number; maxBytes: number };
-  logger: GuardLogger | undefined;
+  logger: OperatorLogger | undefined;
   dpop: ResolvedDpop;
 }

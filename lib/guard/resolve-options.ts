@@ -1,27 +1,29 @@
-import type { Request } from 'express';
 import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError } from '../errors/oauth-error.js';
 import { checkFetchOption } from '../idp/http.js';
 import { OptionChecker } from '../options/validate.js';
-import { forLog } from '../log/operator-log.js';
+import { renamed } from '../options/deprecated.js';
+import { forLog, type OperatorLogger } from '../log/operator-log.js';
 import { resolveDpop } from './dpop/options.js';
 import {
   ASYMMETRIC_ALGS,
   SYMMETRIC_ALGS,
   type GuardConfig,
-  type GuardLogger,
   type IssuerOptions,
-  type RequireAuthOptions,
+  type GuardOptions,
   type ResolvedOptions,
 } from './options.js';
 
 /** Longest clock skew accepted: beyond a few minutes, exp stops meaning what the IdP said. */
 export const MAX_CLOCK_TOLERANCE = 300;
 
-const ISSUER_KEYS = ['issuer', 'audience', 'jwksUri', 'jwks', 'secret', 'algorithms', 'clockTolerance', 'maxTokenAge', 'requiredClaims', 'typ'] as const;
+const ISSUER_KEYS = ['issuer', 'audience', 'jwksUri', 'jwks', 'secret', 'algorithms', 'clockToleranceSeconds', 'maxTokenAgeSeconds', 'requiredClaims', 'typ'] as const;
+// Durations are named with their unit (CHANGELOG.md, "Option names"); the old names work for one minor version.
+const ISSUER_RENAMES = { clockTolerance: 'clockToleranceSeconds', maxTokenAge: 'maxTokenAgeSeconds' } as const;
+const SHARED_RENAMES = { jwksTimeout: 'jwksTimeoutMs', jwksCooldown: 'jwksCooldownMs', jwksCacheMaxAge: 'jwksCacheMaxAgeMs', jwksStaleIfError: 'jwksStaleIfErrorMs' } as const;
 const SHARED_KEYS = [
-  'issuers', 'issuerCacheTtlMs', 'authRequired', 'realm', 'tokenLocations', 'tokenCookie', 'getToken', 'maxTokenLength', 'cache', 'jwksTimeout',
-  'jwksCooldown', 'jwksCacheMaxAge', 'jwksStaleIfError', 'allowInsecureHttp', 'logger', 'dpop', 'fetch',
+  'issuers', 'issuerCacheTtlMs', 'authRequired', 'realm', 'tokenLocations', 'tokenCookie', 'getToken', 'maxTokenLength', 'cache', 'jwksTimeoutMs',
+  'jwksCooldownMs', 'jwksCacheMaxAgeMs', 'jwksStaleIfErrorMs', 'allowInsecureHttp', 'logger', 'dpop', 'fetch',
 ] as const;
 
 // Names other libraries use for the same thing (express-oauth2-jwt-bearer, express-jwt, jwks-rsa).
@@ -29,7 +31,7 @@ const ALIASES: Record<string, string> = {
   jwks_uri: 'jwksUri',
   jwksUrl: 'jwksUri',
   jwksURI: 'jwksUri',
-  clockSkew: 'clockTolerance',
+  clockSkew: 'clockToleranceSeconds',
   issuerBaseURL: 'issuer',
   tokenSigningAlg: 'algorithms',
   audiences: 'audience',
@@ -81,8 +83,8 @@ export function resolveIssuer(o: IssuerOptions, tuning: Tuning, where = ''): Res
     jwks: o.jwks,
     secret,
     algorithms,
-    clockTolerance: check.number(o.clockTolerance, `${where}clockTolerance`, 5, { max: MAX_CLOCK_TOLERANCE }),
-    maxTokenAge: check.number(o.maxTokenAge, `${where}maxTokenAge`, undefined, { positive: true }),
+    clockTolerance: check.number(o.clockToleranceSeconds, `${where}clockToleranceSeconds`, 5, { max: MAX_CLOCK_TOLERANCE }),
+    maxTokenAge: check.number(o.maxTokenAgeSeconds, `${where}maxTokenAgeSeconds`, undefined, { positive: true }),
     requiredClaims: [...(o.requiredClaims ?? [])],
     typ: o.typ,
     ...tuning,
@@ -106,18 +108,19 @@ function resolveAlgorithms(value: unknown, symmetric: boolean, where: string): s
   return algorithms as string[];
 }
 
-function resolveIssuers(o: RequireAuthOptions, tuning: Tuning): GuardConfig['issuers'] {
-  const topLevel = ISSUER_KEYS.filter((k) => o[k] !== undefined);
+function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['issuers'] {
+  const topLevel = ISSUER_KEYS.filter((k) => (o as unknown as Record<string, unknown>)[k] !== undefined);
   if (o.issuers === undefined) return [resolveIssuer(o as IssuerOptions, tuning)];
   if (topLevel.length) fail('config_issuer', `give either issuers or the single-issuer options (${topLevel.join(', ')}), not both`);
   if (typeof o.issuers === 'function') {
     const resolver = o.issuers;
-    return async (iss: string, req: Request | undefined) => {
-      const found = await resolver(iss, req);
+    return async (iss: string, req: unknown) => {
+      const found = await resolver(iss, req as never);
       if (found === undefined) return undefined;
       try {
-        check.knownKeys(check.object(found, 'from the issuers resolver'), ISSUER_KEYS, ALIASES);
-        const resolved = resolveIssuer(found, tuning, 'the issuers resolver: ');
+        const settings = renamed(check, check.object(found, 'from the issuers resolver'), ISSUER_RENAMES, 'the issuers resolver: ');
+        check.knownKeys(settings, ISSUER_KEYS, ALIASES);
+        const resolved = resolveIssuer(settings, tuning, 'the issuers resolver: ');
         // Both values are the client's `iss` or derived from it: cut and cleaned like any caller value.
         if (resolved.issuer !== iss) fail('config_issuer', `the issuers resolver was asked for "${forLog(iss)}" and answered settings for "${forLog(resolved.issuer)}"`);
         return resolved;
@@ -130,23 +133,24 @@ function resolveIssuers(o: RequireAuthOptions, tuning: Tuning): GuardConfig['iss
   if (!Array.isArray(o.issuers) || o.issuers.length === 0) fail('config_issuer', 'issuers must be a non-empty array of { issuer, audience, ... } or a function');
   const seen = new Set<string>();
   return o.issuers.map((entry, i) => {
-    check.knownKeys(check.object(entry, `issuers[${i}]`), ISSUER_KEYS, ALIASES);
-    const resolved = resolveIssuer(entry, tuning, `issuers[${i}].`);
+    const settings = renamed(check, check.object(entry, `issuers[${i}]`), ISSUER_RENAMES, `issuers[${i}].`);
+    check.knownKeys(settings, ISSUER_KEYS, ALIASES);
+    const resolved = resolveIssuer(settings, tuning, `issuers[${i}].`);
     if (seen.has(resolved.issuer)) fail('config_issuer', `issuers[${i}]: "${resolved.issuer}" is listed twice`);
     seen.add(resolved.issuer);
     return resolved;
   });
 }
 
-export function resolveOptions(options: RequireAuthOptions): GuardConfig {
-  const o = check.object(options, 'with at least issuer and audience, or issuers');
+export function resolveOptions(options: GuardOptions<never>): GuardConfig {
+  const o = renamed(check, check.object(options, 'with at least issuer and audience, or issuers'), { ...ISSUER_RENAMES, ...SHARED_RENAMES });
   check.knownKeys(o, [...ISSUER_KEYS, ...SHARED_KEYS], ALIASES);
   const tuning: Tuning = {
     // jose wants whole milliseconds for its timeout.
-    jwksTimeout: check.number(o.jwksTimeout, 'jwksTimeout', 5_000, { positive: true, integer: true }),
-    jwksCooldown: check.number(o.jwksCooldown, 'jwksCooldown', 30_000),
-    jwksCacheMaxAge: check.number(o.jwksCacheMaxAge, 'jwksCacheMaxAge', 600_000, { positive: true }),
-    jwksStaleIfError: check.number(o.jwksStaleIfError, 'jwksStaleIfError', 0),
+    jwksTimeout: check.number(o.jwksTimeoutMs, 'jwksTimeoutMs', 5_000, { positive: true, integer: true }),
+    jwksCooldown: check.number(o.jwksCooldownMs, 'jwksCooldownMs', 30_000),
+    jwksCacheMaxAge: check.number(o.jwksCacheMaxAgeMs, 'jwksCacheMaxAgeMs', 600_000, { positive: true }),
+    jwksStaleIfError: check.number(o.jwksStaleIfErrorMs, 'jwksStaleIfErrorMs', 0),
     allowInsecureHttp: check.boolean(o.allowInsecureHttp, 'allowInsecureHttp', false),
     fetch: checkFetchOption(o.fetch, 'requireAuth()'),
   };
@@ -180,7 +184,7 @@ export function resolveOptions(options: RequireAuthOptions): GuardConfig {
     getToken: o.getToken,
     maxTokenLength: check.number(o.maxTokenLength, 'maxTokenLength', 16_384, { positive: true, integer: true }),
     cache,
-    logger: check.logger<GuardLogger>(o.logger, console),
+    logger: check.logger<OperatorLogger>(o.logger, console),
     dpop: resolveDpop(o.dpop, check),
   };
 }

@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import { LRUCache } from 'lru-cache';
 import { MisconfigurationError, OAuthError, TemporarilyUnavailableError, type InvalidTokenError } from '../errors/oauth-error.js';
 import { forLog } from '../log/operator-log.js';
@@ -27,7 +26,7 @@ interface Resolved {
  */
 export class Tenants {
   readonly #byIssuer = new Map<string, Verifier>();
-  readonly #resolve: ((iss: string, req: Request | undefined) => Promise<ResolvedOptions | undefined>) | undefined;
+  readonly #resolve: ((iss: string, req: unknown) => Promise<ResolvedOptions | undefined>) | undefined;
   readonly #resolved: LRUCache<string, Resolved> | undefined;
   readonly #ttl: number;
   readonly #pending = new Map<string, Promise<Verifier | undefined>>();
@@ -55,7 +54,7 @@ export class Tenants {
   }
 
   /** The verifier for this token's issuer; throws 401 invalid_token for an issuer not accepted. */
-  select(token: string, req: Request | undefined): Verifier | Promise<Verifier> {
+  select(token: string, req: unknown): Verifier | Promise<Verifier> {
     const problem = formatProblem(token);
     if (problem !== undefined) throw this.invalidToken(problem);
     const iss = unverifiedIssuer(token);
@@ -76,7 +75,7 @@ export class Tenants {
     return undefined;
   }
 
-  async #resolveIssuer(iss: string, req: Request | undefined): Promise<Verifier> {
+  async #resolveIssuer(iss: string, req: unknown): Promise<Verifier> {
     let pending = this.#pending.get(iss);
     if (pending === undefined) {
       pending = this.#resolve!(iss, req).then((resolved) => {

@@ -1,6 +1,6 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
 
-/** What `requireAuth()` puts on `req.auth` after a token verified. */
+/** A verified token and how it was presented: what `requireAuth()` puts on `req.auth`, and what the other adapters return. */
 export interface AuthResult {
   /** The raw access token, e.g. to forward it (token exchange) — never log it. */
   token: string;
@@ -22,14 +22,4 @@ export interface AuthResult {
     | undefined;
   /** Granted scopes from `scope` (string or array) and `scp`. */
   scopes: readonly string[];
-}
-
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      /** Set by requireAuth() when the request carried a valid token. */
-      auth?: AuthResult;
-    }
-  }
 }

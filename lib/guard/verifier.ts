@@ -10,7 +10,7 @@ import type { KidRefetches } from './kid-refetches.js';
 import { forLog } from '../log/operator-log.js';
 
 /**
- * What {@link RequireAuthHandler.verify} resolves with: the token's verified parts, as also put on
+ * What {@link Guard.verify} resolves with: the token's verified parts, as also put on
  * `req.auth` by the middleware (without the raw token).
  */
 export interface VerifiedToken {

@@ -1,4 +1,5 @@
 import type { OptionChecker } from '../../options/validate.js';
+import { renamed } from '../../options/deprecated.js';
 import { ASYMMETRIC_ALGS, type AsymmetricAlgorithm } from '../../jwt/algorithms.js';
 
 /**
@@ -21,14 +22,19 @@ export interface DpopOptions {
   mode?: 'allowed' | 'required' | 'disabled';
   /**
    * Seconds a proof stays acceptable after its `iat`. Its `jti` is remembered until the proof can
-   * no longer be accepted: `iat` + `iatWindow` + `iatLeeway`, to the next whole second, plus 1 s.
+   * no longer be accepted: `iat` + `iatWindowSeconds` + `iatLeewaySeconds`, to the next whole
+   * second, plus 1 s.
    * @default 300
    */
+  iatWindowSeconds?: number;
+  /** @deprecated Use iatWindowSeconds. */
   iatWindow?: number;
   /**
    * Seconds of clock skew tolerated on a proof's `iat`, in both directions.
    * @default 5
    */
+  iatLeewaySeconds?: number;
+  /** @deprecated Use iatLeewaySeconds. */
   iatLeeway?: number;
   /**
    * Proof algorithms accepted (asymmetric only, RFC 9449 §4.2).
@@ -47,8 +53,8 @@ export interface DpopOptions {
   /**
    * Capacity of the default in-memory replay store. A live id is never dropped to make room: when
    * the store is full of ids whose proofs are still acceptable, new proofs are answered 503
-   * (`Retry-After`) until some expire. Size it as peak proofs per second × (`iatWindow` +
-   * `iatLeeway` + 2). Not allowed together with `replayStore`.
+   * (`Retry-After`) until some expire. Size it as peak proofs per second × (`iatWindowSeconds` +
+   * `iatLeewaySeconds` + 2). Not allowed together with `replayStore`.
    * @default 100000
    */
   replayMaxEntries?: number;
@@ -69,7 +75,7 @@ export interface DpopOptions {
   /**
    * Server nonces (RFC 9449 §8): proofs must carry a nonce this server issued. Nonces are derived
    * from `secret` and the time, so every instance sharing the secret accepts them; they rotate
-   * every `rotateEvery` seconds and the previous one stays valid.
+   * every `rotateEverySeconds` and the previous one stays valid.
    */
   nonce?: {
     /** At least 32 bytes, the same on every instance. */
@@ -78,6 +84,8 @@ export interface DpopOptions {
      * Seconds a nonce is current; the previous one is accepted too.
      * @default 300
      */
+    rotateEverySeconds?: number;
+    /** @deprecated Use rotateEverySeconds. */
     rotateEvery?: number;
   };
 }
@@ -94,7 +102,7 @@ export interface ResolvedDpop {
   nonce: { secret: Uint8Array; rotateEvery: number } | undefined;
 }
 
-const DPOP_KEYS = ['mode', 'iatWindow', 'iatLeeway', 'algorithms', 'replayStore', 'replayMaxEntries', 'replayStoreTimeoutMs', 'onReplayStoreError', 'nonce'] as const;
+const DPOP_KEYS = ['mode', 'iatWindowSeconds', 'iatLeewaySeconds', 'algorithms', 'replayStore', 'replayMaxEntries', 'replayStoreTimeoutMs', 'onReplayStoreError', 'nonce'] as const;
 
 export const DPOP_ALGORITHMS: readonly AsymmetricAlgorithm[] = ['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256'];
 
@@ -103,8 +111,8 @@ export function resolveDpop(
   value: DpopOptions | undefined,
   check: OptionChecker,
 ): ResolvedDpop {
-  const o = value ?? {};
-  if (typeof o !== 'object' || o === null) check.fail('config_options', 'dpop must be an object such as { mode: "allowed" }');
+  if (value !== undefined && (typeof value !== 'object' || value === null)) check.fail('config_options', 'dpop must be an object such as { mode: "allowed" }');
+  const o = renamed(check, value ?? {}, { iatWindow: 'iatWindowSeconds', iatLeeway: 'iatLeewaySeconds' }, 'dpop.');
   check.knownKeys(o, DPOP_KEYS, { replayStoreTimeout: 'replayStoreTimeoutMs', maxEntries: 'replayMaxEntries' }, 'dpop.');
   const mode = o.mode ?? 'allowed';
   if (mode !== 'allowed' && mode !== 'required' && mode !== 'disabled') check.fail('config_options', "dpop.mode must be 'allowed', 'required' or 'disabled'");
@@ -124,14 +132,15 @@ export function resolveDpop(
   }
   let nonce: ResolvedDpop['nonce'];
   if (o.nonce !== undefined) {
-    const secret = typeof o.nonce?.secret === 'string' ? new TextEncoder().encode(o.nonce.secret) : o.nonce?.secret;
+    const given = typeof o.nonce === 'object' && o.nonce !== null ? renamed(check, o.nonce, { rotateEvery: 'rotateEverySeconds' }, 'dpop.nonce.') : o.nonce;
+    const secret = typeof given?.secret === 'string' ? new TextEncoder().encode(given.secret) : given?.secret;
     if (!(secret instanceof Uint8Array) || secret.byteLength < 32) check.fail('config_options', 'dpop.nonce.secret must be at least 32 bytes, the same on every instance');
-    nonce = { secret, rotateEvery: check.number(o.nonce.rotateEvery, 'dpop.nonce.rotateEvery', 300, { positive: true }) };
+    nonce = { secret, rotateEvery: check.number(given.rotateEverySeconds, 'dpop.nonce.rotateEverySeconds', 300, { positive: true }) };
   }
   return {
     mode,
-    iatWindow: check.number(o.iatWindow, 'dpop.iatWindow', 300, { positive: true, max: 3_600 }),
-    iatLeeway: check.number(o.iatLeeway, 'dpop.iatLeeway', 5, { max: 300 }),
+    iatWindow: check.number(o.iatWindowSeconds, 'dpop.iatWindowSeconds', 300, { positive: true, max: 3_600 }),
+    iatLeeway: check.number(o.iatLeewaySeconds, 'dpop.iatLeewaySeconds', 5, { max: 300 }),
     algorithms,
     replayStore: o.replayStore,
     replayMaxEntries: check.number(o.replayMaxEntries, 'dpop.replayMaxEntries', 100_000, { positive: true, integer: true }),

@@ -1,11 +1,11 @@
 import { createHash, createHmac, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import type { Request } from 'express';
 import { LRUCache } from 'lru-cache';
 import { errors, type JWTPayload } from 'jose';
 import * as clock from '../../clock.js';
 import { jwtVerify } from '../../jwt/index.js';
 import { InvalidDpopProofError, UseDpopNonceError } from '../../errors/dpop-errors.js';
 import { TemporarilyUnavailableError, type OAuthError } from '../../errors/oauth-error.js';
+import type { GuardRequest } from '../../bearer/guard-request.js';
 import type { ReplayStore, ResolvedDpop } from './options.js';
 import { claimWithin, MemoryReplayStore, ReplayStoreFullError, ReplayStoreTimeoutError } from './replay.js';
 
@@ -22,10 +22,13 @@ const RSA_MAX_BITS = 4_096;
 /** Seconds a jti is kept beyond the last second its proof is accepted: a replay store's round trip, sub-second clock skew. */
 const REPLAY_MARGIN = 1;
 
-/** The request's URI as a proof's `htu` must name it: scheme from `req.protocol` (trust proxy aware), host from the Host header, no query or fragment. */
-export function requestHtu(req: Request): string | undefined {
-  const path = (req.originalUrl ?? req.url).split(/[?#]/, 1)[0]!;
-  const host = req.get('host');
+/**
+ * The request's URI as a proof's `htu` must name it: scheme and host as the adapter trusts them
+ * (Express: `req.protocol`, trust proxy aware, and the Host header), no query or fragment.
+ */
+export function requestHtu(req: Pick<GuardRequest, 'url' | 'protocol' | 'host'>): string | undefined {
+  const path = req.url.split(/[?#]/, 1)[0]!;
+  const host = req.host;
   // The URL parser would resolve what the router does not: dot segments and backslashes (a proof
   // for /orders passing on /x/../orders, routed to /x/:a/orders), a Host header carrying "/", "?"
   // or "#" ("api.example/orders#" would move the real path into the fragment), or no Host at all
@@ -97,7 +100,7 @@ export class DpopProofVerifier {
   }
 
   /** Checks `proof` for this request and `token`; resolves to the proof key's RFC 7638 thumbprint. */
-  async verify(req: Request, proof: string, token: string, boundJkt: string): Promise<string> {
+  async verify(req: GuardRequest, proof: string, token: string, boundJkt: string): Promise<string> {
     if (proof.length > MAX_PROOF_LENGTH) throw this.#invalid(`The DPoP proof is longer than ${MAX_PROOF_LENGTH} characters`);
     let jkt = '';
     let payload: JWTPayload;
@@ -161,13 +164,13 @@ export class DpopProofVerifier {
   }
 
   /** The nonce to hand out now, if nonces are on. Derived from the secret and the time: the same on every instance. */
-  nonce(now = Date.now()): string | undefined {
+  nonce(now = clock.now()): string | undefined {
     const n = this.cfg.nonce;
     if (n === undefined) return undefined;
     return nonceFor(n.secret, Math.floor(now / 1000 / n.rotateEvery));
   }
 
-  #validNonce(value: unknown, now = Date.now()): boolean {
+  #validNonce(value: unknown, now = clock.now()): boolean {
     const n = this.cfg.nonce!;
     if (typeof value !== 'string' || value.length > 128) return false;
     const epoch = Math.floor(now / 1000 / n.rotateEvery);

@@ -1,7 +1,7 @@
-import type { Request } from 'express';
 import { bearerChallenge, dpopChallenge } from '../../bearer/challenge.js';
 import { InvalidDpopProofError } from '../../errors/dpop-errors.js';
 import { InvalidTokenError, type OAuthError } from '../../errors/oauth-error.js';
+import type { GuardRequest } from '../../bearer/guard-request.js';
 import type { VerifiedToken } from '../verifier.js';
 import type { ResolvedDpop } from './options.js';
 import { DpopProofVerifier } from './proof.js';
@@ -52,7 +52,7 @@ export class SenderConstraint {
   }
 
   /** A DPoP presentation: the token must be bound, and the request must carry exactly one valid proof for it. Resolves to the key thumbprint. */
-  async dpop(req: Request, token: string, verified: VerifiedToken): Promise<string> {
+  async dpop(req: GuardRequest, token: string, verified: VerifiedToken): Promise<string> {
     const jkt = boundKey(verified.payload);
     if (jkt === undefined) throw this.#invalidToken('The token is not bound to a key (no cnf.jkt); it cannot be used with DPoP', 'dpop');
     const proof = req.headers.dpop;

@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { challengeFor } from '../bearer/challenge.js';
-import * as clock from '../clock.js';
-import { ConfigError } from '../errors/config-error.js';
-import { InsufficientScopeError, InvalidTokenError, ServerError, TemporarilyUnavailableError } from '../errors/oauth-error.js';
-import { MAX_TIMER_MS } from '../options/validate.js';
+import { challengeFor } from '../../bearer/challenge.js';
+import * as clock from '../../clock.js';
+import { ConfigError } from '../../errors/config-error.js';
+import { InsufficientScopeError, InvalidTokenError, ServerError, TemporarilyUnavailableError } from '../../errors/oauth-error.js';
+import { renamed } from '../../options/deprecated.js';
+import { MAX_TIMER_MS, OptionChecker } from '../../options/validate.js';
 import './types.js';
 
 // The challenges use the realm and scheme of the requireAuth() that admitted the request: a
@@ -98,9 +99,11 @@ export interface ClaimCheckOptions {
    * tenant database can say how stale its answer may be.
    * @default 0 (asked on every request)
    */
+  cacheForSeconds?: number;
+  /** @deprecated Use cacheForSeconds. */
   cacheFor?: number;
   /**
-   * With `cacheFor`: the part of the request the check's answer depends on, e.g.
+   * With `cacheForSeconds`: the part of the request the check's answer depends on, e.g.
    * `(req) => req.params.org` for a tenant-membership check. An answer is reused only for the same
    * token and the same key. Return a string; a check that reads nothing of the request can return `''`.
    * @default the method, Host and URL (path and query): `GET api.example.com /orgs/acme/invoices?page=2`
@@ -114,6 +117,8 @@ export interface ClaimCheckOptions {
    */
   timeoutMs?: number;
 }
+
+const claimCheckOptions = new OptionChecker('claimCheck()', 'require-auth.md#requirescopes-and-claim-helpers');
 
 /** Answers kept per guard at most: a bound on memory whatever the traffic. */
 const CHECK_CACHE_ENTRIES = 10_000;
@@ -147,11 +152,11 @@ function answerKey(token: string, part: string): string {
  * instead of false to choose the error description. A check that throws, rejects or does not
  * settle within `timeoutMs` (5 s) is answered 503 temporarily_unavailable with Retry-After (its
  * detail goes nowhere public), never as a pass and never a 500.
- * With `cacheFor`, an answer is reused for the same token and the same request (method, host and
+ * With `cacheForSeconds`, an answer is reused for the same token and the same request (method, host and
  * URL by default; `cacheKey` to say otherwise), never for the token alone.
  * @example
  * ```ts
- * app.delete('/orders/:id', auth, claimCheck(async (claims) => !(await revoked(claims.jti)), { status: 401, cacheFor: 30, cacheKey: () => '' }));
+ * app.delete('/orders/:id', auth, claimCheck(async (claims) => !(await revoked(claims.jti)), { status: 401, cacheForSeconds: 30, cacheKey: () => '' }));
  * ```
  */
 export function claimCheck(
@@ -160,12 +165,12 @@ export function claimCheck(
 ): RequestHandler {
   const docs = 'require-auth.md#requirescopes-and-claim-helpers';
   if (typeof check !== 'function') throw new ConfigError('claimCheck() needs a function (payload) => boolean', { code: 'config_options', topic: docs });
-  const o = typeof options === 'string' ? { description: options } : options;
+  const o: ClaimCheckOptions = typeof options === 'string' ? { description: options } : renamed(claimCheckOptions, options, { cacheFor: 'cacheForSeconds' });
   const status = o.status ?? 403;
   if (status !== 401 && status !== 403) throw new ConfigError('claimCheck(): status must be 401 or 403', { code: 'config_options', topic: docs });
-  const cacheFor = o.cacheFor ?? 0;
+  const cacheFor = o.cacheForSeconds ?? 0;
   if (typeof cacheFor !== 'number' || !Number.isFinite(cacheFor) || cacheFor < 0) {
-    throw new ConfigError('claimCheck(): cacheFor must be a number of seconds ≥ 0', { code: 'config_number', topic: docs });
+    throw new ConfigError('claimCheck(): cacheForSeconds must be a number of seconds ≥ 0', { code: 'config_number', topic: docs });
   }
   if (o.cacheKey !== undefined && typeof o.cacheKey !== 'function') {
     throw new ConfigError('claimCheck(): cacheKey must be a function (req) => string naming what the check reads of the request', { code: 'config_options', topic: docs });

@@ -1,8 +1,8 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { bearerChallenge, rememberChallenge, type ChallengeContext } from '../bearer/challenge.js';
 import { extractCredentials, type ExtractOptions } from '../bearer/extract-token.js';
-import { InvalidRequestError, InvalidTokenError, MissingTokenError } from '../errors/oauth-error.js';
-import type { RequireAuthOptions } from './options.js';
+import type { GuardRequest } from '../bearer/guard-request.js';
+import { InvalidRequestError, InvalidTokenError, MissingTokenError, OAuthError } from '../errors/oauth-error.js';
+import type { GuardOptions } from './options.js';
 import { guardLog } from './guard-log.js';
 import { resolveOptions } from './resolve-options.js';
 import { Tenants } from './tenants.js';
@@ -14,51 +14,82 @@ import type { Verification, Verifier, VerifiedToken } from './verifier.js';
 import type { AuthResult } from './types.js';
 
 /**
- * What {@link requireAuth} returns: Express middleware, plus a way to verify tokens that do not
- * come through an Express route and counters for monitoring.
+ * What {@link Guard.check} answers: the verified token (`auth` undefined only when
+ * `authRequired: false` and the request carried none), or the OAuth error to answer with — its
+ * `status`, `headers` (WWW-Authenticate, Retry-After, DPoP-Nonce) and `toJSON()` body are the
+ * whole answer.
  */
-export interface RequireAuthHandler extends RequestHandler {
-  /** Verify a token outside Express (WebSocket upgrades, queues). Rejects with OAuthErrors only. */
+export type GuardOutcome =
+  | {
+      /** The verified token; undefined only for a request without one under `authRequired: false`. */
+      auth: AuthResult | undefined;
+      /** Never set when `auth` is the answer. */
+      error?: undefined;
+    }
+  | {
+      /** The refusal: its `status`, `headers` and `toJSON()` body are the answer to send. */
+      error: OAuthError;
+      /** Never set on a refusal. */
+      auth?: undefined;
+    };
+
+/** Counters of a guard's verified-token cache (see {@link Guard.cacheStats}). */
+export interface GuardCacheStats {
+  /** Tokens in the verified-token cache now. */
+  entries: number;
+  /** Their estimated size in bytes now. */
+  bytes: number;
+  /** Requests answered from the cache since start. */
+  hits: number;
+  /** Signature verifications run since start (cache misses, each deduplicated across a burst). */
+  verifications: number;
+}
+
+/**
+ * The guard without a framework: token extraction, verification, DPoP, the caches and single
+ * flight. Adapters (`requireAuth()` for Express, {@link nodeAuth}, {@link webAuth}) turn a request
+ * into a {@link GuardRequest} and the {@link GuardOutcome} into their framework's answer.
+ *
+ * @typeParam Req - the framework's request type, passed on to `getToken` and an `issuers` resolver.
+ */
+export interface Guard<Req = unknown> {
+  /**
+   * Checks one request. Synchronous when the answer is at hand (a token in the verified-token
+   * cache, a malformed request), a promise otherwise. Client mistakes and outages are outcomes,
+   * never throws; only a bug throws (answer it as a 500).
+   */
+  check(request: GuardRequest<Req>): GuardOutcome | Promise<GuardOutcome>;
+  /** Verify a token outside a request (WebSocket upgrades, queues). Rejects with OAuthErrors only. */
   verify(token: string): Promise<VerifiedToken>;
   /**
    * Entries and estimated bytes in the verified-token cache, and counters since start: requests
    * answered from the cache, and signature verifications run (hits / (hits + verifications) is the
    * hit ratio worth graphing).
    */
-  readonly cacheStats: {
-    /** Tokens in the verified-token cache now. */
-    entries: number;
-    /** Their estimated size in bytes now. */
-    bytes: number;
-    /** Requests answered from the cache since start. */
-    hits: number;
-    /** Signature verifications run since start (cache misses, each deduplicated across a burst). */
-    verifications: number;
-  };
+  readonly cacheStats: GuardCacheStats;
+  /** Whether a token may come in the body (`tokenLocations: ['body']`): adapters read the body only then. */
+  readonly readsBody: boolean;
 }
 
 /**
- * Express middleware that accepts only requests with a valid Bearer JWT (RFC 6750, RFC 9068).
- * On success `req.auth` holds the token, header, claims and scopes; on failure `next(err)` with
- * an OAuthError whose status and WWW-Authenticate header are already right: 401 with no error
- * code when there is no token, 400 `invalid_request` for a malformed request, 401 `invalid_token`
- * for a bad token, 503 `jwks_unavailable` when the keys cannot be fetched. Options are checked at
- * once: a mistake throws a {@link ConfigError} before the server starts.
+ * Builds a {@link Guard}: the framework-free core of `requireAuth()`. Options are checked at
+ * once: a mistake throws a `ConfigError` before the server starts.
  *
  * @example
  * ```ts
- * const auth = requireAuth({ issuer: 'https://idp.example.com', audience: 'https://api.example.com' });
- * app.get('/api/orders', auth, requireScopes('orders:read'), (req, res) => {
- *   res.json({ user: req.auth!.payload.sub, scopes: req.auth!.scopes });
- * });
- * app.use(oauthErrorHandler());
+ * import { createGuard, webAuth } from 'express-oauth-kit';
  *
- * // Outside Express, e.g. a WebSocket upgrade:
- * const { payload } = await auth.verify(token);
+ * const guard = createGuard({ issuer: 'https://idp.example.com', audience: 'https://api.example.com' });
+ * const auth = webAuth(guard);
+ * export async function GET(request: Request): Promise<Response> {
+ *   const result = await auth(request);
+ *   if (result instanceof Response) return result;
+ *   return Response.json({ sub: result.payload.sub });
+ * }
  * ```
  */
-export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
-  const config = resolveOptions(options);
+export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Req> {
+  const config = resolveOptions(options as GuardOptions<never>);
   const { realm, authRequired } = config;
 
   const invalidRequest = (description: string) =>
@@ -89,12 +120,15 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
   const bearerContext: ChallengeContext = { realm, scheme: 'bearer', algs: constraint.proofs.algs };
   const dpopContext: ChallengeContext = { realm, scheme: 'dpop', algs: constraint.proofs.algs };
   const cache = config.cache ? new VerifiedCache(config.cache.maxEntries, config.cache.maxBytes) : undefined;
+  // Shared: an outcome is read, never changed.
+  const noToken: GuardOutcome = { auth: undefined };
 
   const telemetry = guardMetrics();
-  /** Every refusal goes through here, so rejections are counted by error code. */
-  const refuse = (next: NextFunction, err: unknown): void => {
+  /** Every refusal goes through here, so rejections are counted by error code. Anything not an OAuthError is a bug: thrown on. */
+  const refuse = (err: unknown): GuardOutcome => {
     telemetry.rejections?.add(1, { 'error.code': errorCode(err) });
-    next(err);
+    if (!(err instanceof OAuthError)) throw err;
+    return { error: err };
   };
 
   let hits = 0;
@@ -142,7 +176,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     return accepted(verifier, token, result);
   }
 
-  function verifyAndRemember(token: string, req: Request | undefined): VerifiedToken | Promise<VerifiedToken> {
+  function verifyAndRemember(token: string, native: unknown): VerifiedToken | Promise<VerifiedToken> {
     const joined = inflight.get(token);
     if (joined !== undefined) {
       if (joined instanceof Promise) return joined;
@@ -159,7 +193,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     }
     let outcome: VerifiedToken | Promise<VerifiedToken>;
     try {
-      const selected = tenants.select(token, req);
+      const selected = tenants.select(token, native);
       outcome = selected instanceof Promise ? selected.then((v) => verifyWith(v, token)) : verifyWith(selected, token);
     } catch (error) {
       linger(token, { error, second: clockSecond() });
@@ -175,7 +209,7 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     return pending;
   }
 
-  /** The cache-hit path, shared by the middleware and verify(). */
+  /** The cache-hit path, shared by check() and verify(). */
   function cached(token: string): VerifiedToken | undefined {
     if (cache === undefined) return undefined;
     const hit = cache.get(token);
@@ -195,68 +229,69 @@ export function requireAuth(options: RequireAuthOptions): RequireAuthHandler {
     return v;
   }
 
-  const handler = function requireAuthMiddleware(req: Request, _res: Response, next: NextFunction): void {
+  function check(req: GuardRequest<Req>): GuardOutcome | Promise<GuardOutcome> {
     let credentials: ReturnType<typeof extractCredentials>;
     try {
       credentials = extractCredentials(req, extractOptions);
     } catch (err) {
-      return refuse(next, err);
+      return refuse(err);
     }
     if (credentials === undefined) {
-      return authRequired ? refuse(next, new MissingTokenError(undefined, { headers: bareChallenge })) : next();
+      return authRequired ? refuse(new MissingTokenError(undefined, { headers: bareChallenge })) : noToken;
     }
     const { token, scheme } = credentials;
-    if (scheme === 'dpop') return void presentedWithProof(req, token, next);
+    if (scheme === 'dpop') return presentedWithProof(req, token);
     // The hot path: a token seen before answers synchronously, without a promise.
     const hit = cached(token);
-    if (hit !== undefined) return admit(req, token, hit, next);
+    if (hit !== undefined) return admit(req, token, hit);
     let outcome: VerifiedToken | Promise<VerifiedToken>;
     try {
-      outcome = verifyAndRemember(token, req);
+      outcome = verifyAndRemember(token, req.native);
     } catch (err) {
-      return refuse(next, err);
+      return refuse(err);
     }
-    if (outcome instanceof Promise) {
-      outcome.then((v) => admit(req, token, v, next), (err: unknown) => refuse(next, err));
-      return;
-    }
-    admit(req, token, outcome, next);
-  } as RequireAuthHandler;
+    if (outcome instanceof Promise) return outcome.then((v) => admit(req, token, v), refuse);
+    return admit(req, token, outcome);
+  }
 
   /** A verified Bearer token: unless it is DPoP-bound, the request goes on. */
-  function admit(req: Request, token: string, v: VerifiedToken, next: NextFunction): void {
+  function admit(req: GuardRequest<Req>, token: string, v: VerifiedToken): GuardOutcome {
     const refused = constraint.bearer(v);
-    if (refused !== undefined) return refuse(next, refused);
-    req.auth = authResult(token, v, undefined);
-    rememberChallenge(req, bearerContext);
-    next();
+    if (refused !== undefined) return refuse(refused);
+    remember(req.native, bearerContext);
+    return { auth: authResult(token, v, undefined) };
   }
 
   /** `Authorization: DPoP`: the token (cache as usual), then this request's proof, which is never cached. */
-  async function presentedWithProof(req: Request, token: string, next: NextFunction): Promise<void> {
+  async function presentedWithProof(req: GuardRequest<Req>, token: string): Promise<GuardOutcome> {
     try {
       let v = cached(token);
       if (v === undefined) {
         try {
-          v = await verifyAndRemember(token, req);
+          v = await verifyAndRemember(token, req.native);
         } catch (err) {
           throw constraint.rechallenge(err);
         }
       }
       const jkt = await constraint.dpop(req, token, v);
-      req.auth = authResult(token, v, { jkt });
-      rememberChallenge(req, dpopContext);
+      remember(req.native, dpopContext);
+      return { auth: authResult(token, v, { jkt }) };
     } catch (err) {
-      return refuse(next, err);
+      return refuse(err);
     }
-    next();
   }
 
-  Object.defineProperty(handler, 'verify', { value: verify });
-  Object.defineProperty(handler, 'cacheStats', {
-    get: () => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0, hits, verifications }),
+  const guard = { check, verify, readsBody: config.locations.includes('body') } as Guard<Req>;
+  Object.defineProperty(guard, 'cacheStats', {
+    enumerable: true,
+    get: (): GuardCacheStats => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0, hits, verifications }),
   });
-  return handler;
+  return guard;
+}
+
+/** The helpers after the guard (requireScopes, claimCheck) challenge with its realm and scheme. */
+function remember(native: unknown, context: ChallengeContext): void {
+  if (typeof native === 'object' && native !== null) rememberChallenge(native, context);
 }
 
 /** A verification that finished synchronously, kept for the rest of the event-loop turn. */
@@ -268,7 +303,7 @@ const clockSecond = (): number => Math.floor(clock.now() / 1000);
 /** Synchronous results kept for single flight at any one time (see `linger`). */
 const LINGER_MAX = 256;
 
-/** What `req.auth` holds: the verified token (from the cache or a fresh verification) and how it was presented. */
+/** The verified token (from the cache or a fresh verification) and how it was presented. */
 function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): AuthResult {
   return { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop };
 }

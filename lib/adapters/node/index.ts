@@ -1,0 +1,1 @@
+export { nodeAuth, type NodeAuthHandler, type NodeAuthOptions } from './node-auth.js';

@@ -1,0 +1,1 @@
+export { webAuth, type WebAuthHandler } from './web-auth.js';
