@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import express from 'express';
 import { EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 import { ConfigError, createM2MClient, IdpBadResponseError, IdpError, oauthErrorHandler, requireAuth } from '../../lib/index.js';
-import { jwkThumbprint } from '../../lib/m2m/dpop-key.js';
+import { jwkThumbprint } from '../../lib/m2m/dpop/key.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { listen, startScriptedIdp, type Listening, type ScriptedIdp } from '../support/m2m.js';
 import { createServer } from 'node:http';

@@ -1,6 +1,6 @@
 /** The retry policy on its own: backoff ceilings, full jitter, Retry-After parsing and what is retryable. */
 import { IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError, ServerError } from '../../lib/index.js';
-import { isRetryable, parseRetryAfter, retryDelay } from '../../lib/m2m/retry.js';
+import { isRetryable, parseRetryAfter, retryDelay } from '../../lib/m2m/request/retry.js';
 
 const policy = { attempts: 5, baseDelay: 100, maxDelay: 1000 };
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { TokenStore } from '../m2m/store.js';
+import type { TokenStore } from '../m2m/store/store.js';
 import { OptionChecker } from '../options/validate.js';
 import { keySlot } from './key-slot.js';
 import { RedisUnavailableError } from '../errors/store-errors.js';

@@ -1,5 +1,11 @@
-import { IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError } from '../errors/oauth-error.js';
-import type { RetryPolicy } from './options.js';
+import { IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError } from '../../errors/oauth-error.js';
+
+/** How often and how patiently one token request is retried (the resolved `retry` option). */
+export interface RetryPolicy {
+  attempts: number;
+  baseDelay: number;
+  maxDelay: number;
+}
 
 /**
  * Answers that mean "this request will never work as sent": retrying them only adds load and
@@ -52,12 +58,4 @@ export function retryDelay(policy: RetryPolicy, attempt: number, retryAfterMs: n
   if (retryAfterMs === undefined) return jittered;
   if (retryAfterMs > policy.maxDelay) return undefined;
   return Math.max(retryAfterMs, jittered);
-}
-
-/** A background wait must not keep the process alive; a caller's wait must. */
-export function sleep(ms: number, keepAlive: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    if (!keepAlive) t.unref();
-  });
 }

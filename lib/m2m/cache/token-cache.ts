@@ -1,13 +1,13 @@
 import { LRUCache } from 'lru-cache';
-import { emit } from './hooks.js';
-import { getRetryAfter } from './retry.js';
-import type { SealKeys } from './seal.js';
-import { SharedStore } from './shared-store.js';
-import type { TokenStoreError } from '../errors/store-errors.js';
-import type { StoredToken } from './store.js';
-import type { TokenSpec } from './spec.js';
-import type { M2MCacheHitEvent, M2MHooks, M2MToken } from './types.js';
-import * as clock from '../clock.js';
+import { emit } from '../hooks/emit.js';
+import { getRetryAfter } from '../request/retry.js';
+import type { SealKeys } from '../store/seal.js';
+import { SharedStore } from '../store/shared-store.js';
+import type { TokenStoreError } from '../../errors/store-errors.js';
+import type { StoredToken } from '../store/store.js';
+import type { TokenSpec } from '../request/spec.js';
+import type { M2MCacheHitEvent, M2MHooks, M2MToken } from '../client/types.js';
+import * as clock from '../../clock.js';
 
 interface Entry {
   readonly token: M2MToken;

@@ -1,11 +1,11 @@
 import type { RequestHandler } from 'express';
-import type { M2MExchange, OnBehalfOfApi, OnBehalfOfOptions } from './exchange-types.js';
-import type { IdpClientOptions } from '../idp/idp-client.js';
-import type { M2MDpopOptions } from './dpop-key.js';
-import type { TokenStore } from './store.js';
-import type { M2MFetchInit, M2MToken } from './token-types.js';
+import type { M2MExchange, OnBehalfOfApi, OnBehalfOfOptions } from '../exchange/exchange-types.js';
+import type { IdpClientOptions } from '../../idp/idp-client.js';
+import type { M2MDpopOptions } from '../dpop/key.js';
+import type { TokenStore } from '../store/store.js';
+import type { M2MFetchInit, M2MToken } from '../request/token-types.js';
 
-export type { M2MFetchInit, M2MToken } from './token-types.js';
+export type { M2MFetchInit, M2MToken } from '../request/token-types.js';
 
 /** Which token: each distinct (scope, audience, resource) is its own cache entry and IdP request. */
 export interface TokenRequestOptions {

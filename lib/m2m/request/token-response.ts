@@ -6,10 +6,10 @@ import {
   IdpUnavailableError,
   OAuthError,
   ServerError,
-} from '../errors/oauth-error.js';
-import type { IdpResponse } from '../idp/http.js';
+} from '../../errors/oauth-error.js';
+import type { IdpResponse } from '../../idp/http.js';
 import { parseRetryAfter } from './retry.js';
-import { B64TOKEN, type StoredToken } from './store.js';
+import { B64TOKEN, type StoredToken } from '../store/store.js';
 
 /** No token lives a year; a larger lifetime is a broken IdP (or a unit mix-up), not something to cache. */
 export const MAX_EXPIRES_IN_S = 365 * 24 * 3600;

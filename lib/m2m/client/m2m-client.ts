@@ -1,14 +1,14 @@
 import { LRUCache } from 'lru-cache';
-import { DpopSigner } from './dpop.js';
-import { checkTarget, createExchange, mountChecker } from './exchange.js';
-import type { OnBehalfOfOptions } from './exchange-types.js';
-import { onBehalfOfMiddleware } from './exchange-middleware.js';
+import { DpopSigner } from '../dpop/proof.js';
+import { checkTarget, createExchange, mountChecker } from '../exchange/exchange.js';
+import type { OnBehalfOfOptions } from '../exchange/exchange-types.js';
+import { onBehalfOfMiddleware } from '../exchange/exchange-middleware.js';
 import { m2mMiddleware } from './middleware.js';
 import { resolveOptions } from './options.js';
-import { buildSpec, rawOptionsKey, specFor, type TokenSpec } from './spec.js';
-import { TokenCache } from './token-cache.js';
-import { outboundFetch } from './outbound.js';
-import { tokenRequester } from './token-request.js';
+import { buildSpec, rawOptionsKey, specFor, type TokenSpec } from '../request/spec.js';
+import { TokenCache } from '../cache/token-cache.js';
+import { outboundFetch } from '../outbound/outbound.js';
+import { tokenRequester } from '../request/token-request.js';
 import type {
   GetTokenOptions,
   M2MClient,

@@ -1,12 +1,14 @@
-import * as clock from '../clock.js';
-import { describeUrl } from '../idp/http.js';
-import type { DpopSigner } from './dpop.js';
-import { postWithDpop } from './dpop.js';
-import { emit } from './hooks.js';
-import type { ResolvedOptions, RetryPolicy } from './options.js';
-import { getRetryAfter, isRetryable, retryDelay, sleep } from './retry.js';
+import * as clock from '../../clock.js';
+import { describeUrl } from '../../idp/http.js';
+import type { DpopSigner } from '../dpop/proof.js';
+import { postWithDpop } from '../dpop/proof.js';
+import { emit } from '../hooks/emit.js';
+import type { IdpClient } from '../../idp/idp-client.js';
+import type { M2MHooks } from '../client/types.js';
+import { getRetryAfter, isRetryable, retryDelay, type RetryPolicy } from './retry.js';
+import { sleep } from '../sleep.js';
 import type { TokenSpec } from './spec.js';
-import type { StoredToken } from './store.js';
+import type { StoredToken } from '../store/store.js';
 import { interpretTokenResponse, withContext } from './token-response.js';
 
 /** How one token request is retried, and what its errors are labelled with. */
@@ -47,11 +49,19 @@ export async function withRetry<T>(run: RetryRun, attemptOnce: () => Promise<T>)
   }
 }
 
+/** What a client_credentials request needs from the client's resolved options. */
+export interface TokenRequestContext {
+  idp: IdpClient;
+  retry: RetryPolicy;
+  defaultExpiresInMs: number;
+  hooks: Pick<M2MHooks, 'onRetry'>;
+}
+
 /**
  * One client_credentials token from the IdP for `spec`, through {@link withRetry}. The token
  * cache calls this; nothing else does.
  */
-export function tokenRequester(o: ResolvedOptions, signer: DpopSigner | undefined) {
+export function tokenRequester(o: TokenRequestContext, signer: DpopSigner | undefined) {
   const { idp, retry } = o;
   return async function fetchToken(spec: TokenSpec, background: boolean): Promise<{ token: StoredToken; attempts: number }> {
     const onRetry = o.hooks.onRetry;

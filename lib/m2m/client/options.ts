@@ -1,20 +1,15 @@
-import { IDP_OPTION_ALIASES, IDP_OPTION_KEYS, IdpClient } from '../idp/idp-client.js';
-import { MAX_TIMER_MS, OptionChecker } from '../options/validate.js';
-import { resolveDpopKey, type DpopKey } from './dpop-key.js';
-import { deriveSealKeys, type SealKeys } from './seal.js';
-import type { TokenStore } from './store.js';
-import { normalizeList, normalizeScope, type SpecBase } from './spec.js';
+import { IDP_OPTION_ALIASES, IDP_OPTION_KEYS, IdpClient } from '../../idp/idp-client.js';
+import { MAX_TIMER_MS, OptionChecker } from '../../options/validate.js';
+import { resolveDpopKey, type DpopKey } from '../dpop/key.js';
+import { deriveSealKeys, type SealKeys } from '../store/seal.js';
+import type { TokenStore } from '../store/store.js';
+import type { RetryPolicy } from '../request/retry.js';
+import { normalizeList, normalizeScope, type SpecBase } from '../request/spec.js';
 import type { M2MClientOptions, M2MHooks } from './types.js';
-import { withTelemetry } from './telemetry.js';
+import { withTelemetry } from '../hooks/telemetry.js';
 
 const check: OptionChecker = new OptionChecker('createM2MClient()', 'm2m.md#options');
 const STORE_TOPIC = 'm2m.md#sharing-tokens-across-instances-the-store-interface';
-
-export interface RetryPolicy {
-  attempts: number;
-  baseDelay: number;
-  maxDelay: number;
-}
 
 export interface ResolvedOptions {
   idp: IdpClient;
