@@ -96,9 +96,12 @@ export type {
 export { tokenProxy, mfaChallengeProxy, revocationProxy, proxyRequestParser, proxyGuess } from './proxy/index.js';
 export type {
   ProxyOptions,
+  ProxyBaseOptions,
   TokenProxyOptions,
+  TokenProxyBaseOptions,
   MfaChallengeProxyOptions,
   RevocationProxyOptions,
+  RevocationProxyBaseOptions,
   ProxyResultEvent,
   ProxyLogger,
   ExtraParams,
@@ -113,4 +116,4 @@ export * from './m2m/index.js';
 import './m2m/client/middleware.js'; // brings its Express.Request augmentation (req.m2m) into dist/index.d.ts
 
 // Option types shared by the IdP-facing factories.
-export type { IdpClientOptions, ClientAuthMethod, IdpProfile, ParamsIn, IdpFetch, ClientPrivateKey, ClientAssertionAlgorithm, AssertionAudience } from './idp/index.js';
+export type { IdpClientOptions, IdpConnectionOptions, IdpCredentials, ClientSecretCredentials, PrivateKeyCredentials, ClientAuthMethod, IdpProfile, ParamsIn, IdpFetch, ClientPrivateKey, ClientAssertionAlgorithm, AssertionAudience } from './idp/index.js';

@@ -6,7 +6,7 @@ import { useTestClock } from '../support/clock.js';
 import { fresh, startScriptedIdp, until, type ScriptedIdp } from '../support/m2m.js';
 
 const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
-const fast = { attempts: 3, baseDelay: 10, maxDelay: 2000 };
+const fast = { attempts: 3, baseDelayMs: 10, maxDelayMs: 2000 };
 let idp: MockIdp;
 
 beforeAll(async () => {
@@ -76,7 +76,7 @@ describe('retries', () => {
 
   test('a gateway HTML page is retried, then reported as a bad response', async () => {
     idp.faults = { mode: 'html' };
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: { attempts: 2, baseDelay: 5 } });
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: { attempts: 2, baseDelayMs: 5 } });
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect(err.message).toMatch(/text\/html/);
@@ -85,7 +85,7 @@ describe('retries', () => {
 
   test('an oversized answer is refused and not cached', async () => {
     idp.faults = { mode: 'huge', count: 1 };
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: false, idpBackoff: 0 });
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: false, idpBackoffMs: 0 });
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect(err.message).toMatch(/larger than/);
@@ -154,7 +154,7 @@ describe('malformed success answers', () => {
     ['no token_type', { access_token: 'x', expires_in: 60 }, /no token_type/],
   ])('%s is an error, not a cached token', async (_name, body, message) => {
     s.answers = [{ body }, fresh(60)];
-    const client = createM2MClient({ tokenEndpoint: s.tokenEndpoint, ...svc, idpBackoff: 0 });
+    const client = createM2MClient({ tokenEndpoint: s.tokenEndpoint, ...svc, idpBackoffMs: 0 });
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect(err.code).toBe('idp_bad_response');
@@ -182,8 +182,8 @@ describe('IdP down', () => {
         tokenEndpoint: short.ciamTokenEndpoint,
         ...svc,
         refreshAhead: 0.5,
-        retry: { attempts: 2, baseDelay: 5, maxDelay: 50 },
-        idpBackoff: 100,
+        retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 50 },
+        idpBackoffMs: 100,
         onError: (err, e) => errors.push([err, e]),
       });
       const old = await client.getToken();
@@ -220,7 +220,7 @@ describe('IdP down', () => {
       tokenEndpoint: s.tokenEndpoint,
       ...svc,
       refreshAhead: 0.5,
-      retry: { attempts: 2, baseDelay: 5 },
+      retry: { attempts: 2, baseDelayMs: 5 },
       onError: (_e, ev) => errors.push(ev),
     });
     const old = await client.getToken();

@@ -73,7 +73,7 @@ test.each<[string, () => unknown, ConfigErrorCode, RegExp]>([
     /only with path "\/"/,
   ],
   ['cookie path without a slash', () => tokenProxy({ ...BASE, cookie: { allowedOrigins: ['https://a.example'], path: 'auth' } }), 'config_cookie', /path must start with/],
-  ['cookie maxAge 1.5', () => tokenProxy({ ...BASE, cookie: { allowedOrigins: ['https://a.example'], maxAge: 1.5 } }), 'config_cookie', /maxAge/],
+  ['cookie maxAge 1.5', () => tokenProxy({ ...BASE, cookie: { allowedOrigins: ['https://a.example'], maxAgeSeconds: 1.5 } }), 'config_cookie', /maxAge/],
   ['cookie name with a space', () => tokenProxy({ ...BASE, cookie: { allowedOrigins: ['https://a.example'], name: 'a b' } }), 'config_cookie', /not a valid cookie name/],
   ['mfaChallengeProxy with nowhere to send', () => mfaChallengeProxy(BASE), 'config_url', /mfaChallengeEndpoint, or issuer .*profile: 'eiam'/],
   ['revocationProxy with nowhere to send', () => revocationProxy(BASE), 'config_url', /revocationEndpoint, or issuer/],

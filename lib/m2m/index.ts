@@ -4,6 +4,7 @@ export type { M2MDpopOptions, M2MDpopAlgorithm } from './dpop/key.js';
 export type {
   M2MClient,
   M2MClientOptions,
+  M2MClientBaseOptions,
   M2MToken,
   GetTokenOptions,
   TokenRequestOptions,

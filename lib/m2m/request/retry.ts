@@ -1,4 +1,5 @@
 import { IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError } from '../../errors/oauth-error.js';
+import * as clock from '../../clock.js';
 
 /** How often and how patiently one token request is retried (the resolved `retry` option). */
 export interface RetryPolicy {
@@ -23,7 +24,7 @@ export function getRetryAfter(err: unknown): number | undefined {
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. Garbage is ignored rather than trusted. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+export function parseRetryAfter(value: string | null, now = clock.now()): number | undefined {
   if (value === null) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;

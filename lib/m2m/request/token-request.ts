@@ -38,7 +38,7 @@ export async function withRetry<T>(run: RetryRun, attemptOnce: () => Promise<T>)
       if (delay === undefined) {
         const note =
           retryAfter !== undefined && retryAfter > retry.maxDelay && attempt < retry.attempts && isRetryable(e)
-            ? `the IdP asked to retry after ${Math.ceil(retryAfter / 1000)} s, more than retry.maxDelay`
+            ? `the IdP asked to retry after ${Math.ceil(retryAfter / 1000)} s, more than retry.maxDelayMs`
             : undefined;
         // The context keeps the IdP's Retry-After on the error (it lengthens idpBackoff).
         throw withContext(e, run.label, attempt, note);

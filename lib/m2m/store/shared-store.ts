@@ -127,6 +127,7 @@ export class SharedStore {
     keepAlive: boolean,
   ): Promise<{ token: StoredToken } | { locked: true } | undefined> {
     // A wait, not an expiry check: real time, whatever clock the tests set.
+    // Real time, not lib/clock.ts: this bounds a real wait made of timers, which a test clock does not advance.
     const deadline = Date.now() + waitMs;
     let interval = 20;
     while (Date.now() < deadline) {

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import * as clock from '../../clock.js';
 
 /**
  * What a sealed store entry contains for one cache key: the token and its expiry, nothing else (no
@@ -117,7 +118,8 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   lock(key: string, ttlMs: number): boolean {
-    const now = Date.now();
+    // A lease compared against the one clock, so tests can let it run out without waiting.
+    const now = clock.now();
     const until = this.#locks.get(key);
     if (until !== undefined && until > now) return false;
     this.#locks.set(key, now + ttlMs);
