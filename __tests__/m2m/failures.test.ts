@@ -94,7 +94,7 @@ describe('retries', () => {
 
   test('a slow IdP times out with IdpTimeoutError', async () => {
     idp.faults = { mode: 'slow', delayMs: 600, count: 1 };
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, timeout: 150, retry: false });
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, timeoutMs: 150, retry: false });
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpTimeoutError);
     expect(err.code).toBe('idp_timeout');

@@ -35,7 +35,7 @@ async function proxyUrl(options: Partial<TokenProxyBaseOptions> & { clientSecret
       clientId: 'web-app',
       clientSecret: 'web-secret',
       clientAuth: 'client_secret_post',
-      timeout: 400,
+      timeoutMs: 400,
       logger,
       ...options,
     }),

@@ -202,7 +202,7 @@ test('an IdP that sends headers and then trickles its body forever → 504 withi
     res.on('close', () => clearInterval(t));
   };
   const started = Date.now();
-  const res = await request(await proxy({ timeout: 400 })).post('/auth/token').type('form').send(ALICE);
+  const res = await request(await proxy({ timeoutMs: 400 })).post('/auth/token').type('form').send(ALICE);
   expect(res.status).toBe(504);
   expect(res.body.error).toBe('temporarily_unavailable');
   expect(Date.now() - started).toBeLessThan(2000);

@@ -59,7 +59,7 @@ test.each<[string, () => unknown, ConfigErrorCode, RegExp]>([
   ['extraParams setting grant_type', () => tokenProxy({ ...BASE, extraParams: { grant_type: 'client_credentials' } }), 'config_options', /must not set "grant_type"/],
   ['extraParams with a number', () => tokenProxy({ ...BASE, extraParams: { auth_source_id: 5 as never } }), 'config_options', /auth_source_id must be a string/],
   ['bodyLimit 0', () => tokenProxy({ ...BASE, bodyLimit: 0 }), 'config_number', /bodyLimit must be a positive number/],
-  ['timeout -1', () => tokenProxy({ ...BASE, timeout: -1 }), 'config_number', /timeout/],
+  ['timeoutMs -1', () => tokenProxy({ ...BASE, timeoutMs: -1 }), 'config_number', /timeoutMs/],
   ['allowQueryParams "yes"', () => tokenProxy({ ...BASE, allowQueryParams: 'yes' as never }), 'config_options', /allowQueryParams must be true or false/],
   ['onResult not a function', () => tokenProxy({ ...BASE, onResult: {} as never }), 'config_options', /onResult must be a function/],
   ['a logger without error()', () => tokenProxy({ ...BASE, logger: { warn: () => undefined } as never }), 'config_options', /logger must have warn/],
