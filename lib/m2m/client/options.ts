@@ -22,13 +22,13 @@ export interface ResolvedOptions {
   refreshAhead: number;
   defaultExpiresInMs: number;
   retry: RetryPolicy;
-  cacheMax: number;
+  maxEntries: number;
   store: TokenStore | undefined;
   /** Only with a store: the keys that seal its entries, derived from the client credentials. */
   sealKeys: Promise<SealKeys> | undefined;
-  storeTimeout: number;
-  storeBackoff: number;
-  storeLockWait: number;
+  storeTimeoutMs: number;
+  storeBackoffMs: number;
+  storeLockWaitMs: number;
   retryOn401: boolean;
   idpBackoffMs: number;
   hooks: M2MHooks;
@@ -105,7 +105,7 @@ export function resolveOptions(given: M2MClientOptions): ResolvedOptions {
   if (refreshAhead >= 1) {
     check.fail('config_number', `refreshAhead is a fraction of the lifetime, 0 <= x < 1 (got ${refreshAhead}); false turns it off`);
   }
-  let retry: RetryPolicy = { attempts: 3, baseDelay: 200, maxDelay: 5000 };
+  let retry: RetryPolicy = { attempts: 3, baseDelayMs: 200, maxDelayMs: 5000 };
   if (options.retry === false) retry = { ...retry, attempts: 1 };
   else if (options.retry !== undefined) {
     if (!options.retry || typeof options.retry !== 'object') check.fail('config_options', 'retry must be { attempts, baseDelayMs, maxDelayMs } or false');
@@ -113,16 +113,16 @@ export function resolveOptions(given: M2MClientOptions): ResolvedOptions {
     check.knownKeys(r, ['attempts', 'baseDelayMs', 'maxDelayMs'], {}, 'retry.');
     retry = {
       attempts: check.number(r.attempts, 'retry.attempts', 3, { positive: true, integer: true }),
-      baseDelay: check.number(r.baseDelayMs, 'retry.baseDelayMs', 200, { max: MAX_TIMER_MS }),
-      maxDelay: check.number(r.maxDelayMs, 'retry.maxDelayMs', 5000, { max: MAX_TIMER_MS }),
+      baseDelayMs: check.number(r.baseDelayMs, 'retry.baseDelayMs', 200, { max: MAX_TIMER_MS }),
+      maxDelayMs: check.number(r.maxDelayMs, 'retry.maxDelayMs', 5000, { max: MAX_TIMER_MS }),
     };
   }
-  let cacheMax: unknown;
+  let maxEntries: unknown;
   if (options.cache !== undefined) {
     if (!options.cache || typeof options.cache !== 'object') check.fail('config_options', 'cache must be an object such as { maxEntries: 500 }');
     const c = renamed(check, options.cache, CACHE_RENAMES, 'cache.');
     check.knownKeys(c, ['maxEntries'], {}, 'cache.');
-    cacheMax = c.maxEntries;
+    maxEntries = c.maxEntries;
   }
   for (const h of ['onTokenFetched', 'onCacheHit', 'onError', 'onRetry'] as const) check.func(options[h], h);
 
@@ -141,12 +141,12 @@ export function resolveOptions(given: M2MClientOptions): ResolvedOptions {
     refreshAhead,
     defaultExpiresInMs: check.number(options.defaultExpiresInSeconds, 'defaultExpiresInSeconds', 300, { positive: true }) * 1000,
     retry,
-    cacheMax: check.number(cacheMax, 'cache.maxEntries', 500, { positive: true, integer: true }),
+    maxEntries: check.number(maxEntries, 'cache.maxEntries', 500, { positive: true, integer: true }),
     store,
     sealKeys: undefined,
-    storeTimeout: check.number(options.storeTimeoutMs, 'storeTimeoutMs', 1000, { positive: true, max: MAX_TIMER_MS }),
-    storeBackoff: check.number(options.storeBackoffMs, 'storeBackoffMs', 5000),
-    storeLockWait: check.number(options.storeLockWaitMs, 'storeLockWaitMs', idp.timeout, { positive: true }),
+    storeTimeoutMs: check.number(options.storeTimeoutMs, 'storeTimeoutMs', 1000, { positive: true, max: MAX_TIMER_MS }),
+    storeBackoffMs: check.number(options.storeBackoffMs, 'storeBackoffMs', 5000),
+    storeLockWaitMs: check.number(options.storeLockWaitMs, 'storeLockWaitMs', idp.timeout, { positive: true }),
     retryOn401: check.boolean(options.retryOn401, 'retryOn401', true),
     idpBackoffMs: check.number(options.idpBackoffMs, 'idpBackoffMs', 2000),
     hooks: withTelemetry({

@@ -12,7 +12,7 @@ import { ACCESS_TOKEN_TYPE, type ExchangedToken, type M2MExchange, type TokenExc
 import type { RetryPolicy } from '../request/retry.js';
 import { normalizeList, normalizeScope } from '../request/spec.js';
 import { B64TOKEN } from '../store/store.js';
-import { timing } from '../cache/token-cache.js';
+import { timing } from '../cache/timing.js';
 import { withRetry } from '../request/token-request.js';
 import { interpretTokenResponse } from '../request/token-response.js';
 

@@ -4,8 +4,8 @@ import * as clock from '../../clock.js';
 /** How often and how patiently one token request is retried (the resolved `retry` option). */
 export interface RetryPolicy {
   attempts: number;
-  baseDelay: number;
-  maxDelay: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
 }
 
 /**
@@ -50,13 +50,13 @@ export function isRetryable(err: unknown): boolean {
 /**
  * Wait before try `attempt + 1`: capped exponential backoff with full jitter (a uniform random
  * wait up to the ceiling), so a fleet that failed together does not retry together. A Retry-After
- * is a floor. Returns undefined when the IdP asks for more than `maxDelay`: callers should get the
+ * is a floor. Returns undefined when the IdP asks for more than `maxDelayMs`: callers should get the
  * error now instead of hanging.
  */
 export function retryDelay(policy: RetryPolicy, attempt: number, retryAfterMs: number | undefined, random = Math.random): number | undefined {
-  const ceiling = Math.min(policy.maxDelay, policy.baseDelay * 2 ** (attempt - 1));
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   const jittered = Math.floor(random() * ceiling);
   if (retryAfterMs === undefined) return jittered;
-  if (retryAfterMs > policy.maxDelay) return undefined;
+  if (retryAfterMs > policy.maxDelayMs) return undefined;
   return Math.max(retryAfterMs, jittered);
 }

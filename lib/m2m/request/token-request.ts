@@ -24,7 +24,7 @@ export interface RetryRun {
 /**
  * The one retry loop of every IdP token request (client_credentials and token exchange):
  * retryable failures (5xx, 429, network) are tried again after a back-off with jitter, honouring
- * Retry-After up to retry.maxDelay; the last failure is thrown with its context.
+ * Retry-After up to retry.maxDelayMs; the last failure is thrown with its context.
  */
 export async function withRetry<T>(run: RetryRun, attemptOnce: () => Promise<T>): Promise<{ value: T; attempts: number }> {
   const { retry } = run;
@@ -37,7 +37,7 @@ export async function withRetry<T>(run: RetryRun, attemptOnce: () => Promise<T>)
       const delay = attempt < retry.attempts && isRetryable(e) ? retryDelay(retry, attempt, retryAfter) : undefined;
       if (delay === undefined) {
         const note =
-          retryAfter !== undefined && retryAfter > retry.maxDelay && attempt < retry.attempts && isRetryable(e)
+          retryAfter !== undefined && retryAfter > retry.maxDelayMs && attempt < retry.attempts && isRetryable(e)
             ? `the IdP asked to retry after ${Math.ceil(retryAfter / 1000)} s, more than retry.maxDelayMs`
             : undefined;
         // The context keeps the IdP's Retry-After on the error (it lengthens idpBackoff).

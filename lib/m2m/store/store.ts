@@ -41,7 +41,7 @@ export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
  *   must not collide with token keys (e.g. add a suffix). The client never holds two locks on one
  *   key at once, so an adapter may keep the lock owner's random value per key in memory.
  * - Any method may throw or reject: the client reports it through `onError` and carries on with
- *   its in-process cache and the IdP. Calls are also bounded by `storeTimeout`.
+ *   its in-process cache and the IdP. Calls are also bounded by `storeTimeoutMs`.
  */
 export interface TokenStore {
   /** The sealed entry stored under `key`, or undefined / null when there is none or its TTL has passed. */
