@@ -5,7 +5,8 @@ import { startMockIdp, type MockIdp } from '../../fixtures/mock-idp/index.js';
 import { useTestClock } from '../support/clock.js';
 import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from '../support/m2m.js';
 
-const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
+// Failures are asserted through hooks and results; the default console logger would only add noise here.
+const svc = { clientId: 'svc-report', clientSecret: 'svc-secret', logger: false as const };
 let idp: MockIdp;
 
 beforeAll(async () => {

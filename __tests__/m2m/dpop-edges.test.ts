@@ -34,7 +34,7 @@ beforeEach(() => {
 
 const boundAnswer = () => ({ body: () => ({ access_token: `bound-${Math.random().toString(36).slice(2)}`, token_type: 'DPoP', expires_in: 300 }) });
 const client = (extra: Record<string, unknown> = {}) =>
-  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value', dpop: { privateKey: key.privateKey }, retry: false, idpBackoffMs: 0, ...extra });
+  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value', dpop: { privateKey: key.privateKey }, retry: false, idpBackoffMs: 0, logger: false, ...extra });
 
 describe('the token request', () => {
   test('carries one proof: dpop+jwt, public jwk of the client key, htm POST, htu the token endpoint, jti, iat, no ath', async () => {

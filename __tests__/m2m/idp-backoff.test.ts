@@ -18,7 +18,7 @@ beforeEach(() => {
   api.seen.length = 0;
 });
 
-const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value' });
+const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value', logger: false as const });
 
 describe('a failed fetch is not repeated by every caller in turn (idpBackoff)', () => {
   const clock = useTestClock();

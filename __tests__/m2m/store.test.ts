@@ -3,7 +3,8 @@ import { createM2MClient, MemoryTokenStore, TokenStoreError, type M2MErrorEvent,
 import { startMockIdp, type MockIdp } from '../../fixtures/mock-idp/index.js';
 import { sleep, until } from '../support/m2m.js';
 
-const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
+// Failures are asserted through hooks and results; the default console logger would only add noise here.
+const svc = { clientId: 'svc-report', clientSecret: 'svc-secret', logger: false as const };
 let idp: MockIdp;
 
 beforeAll(async () => {

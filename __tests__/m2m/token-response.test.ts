@@ -15,7 +15,7 @@ beforeEach(() => {
   idp.requests.length = 0;
 });
 
-const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value' });
+const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value', logger: false as const });
 
 describe('IdP answers that are refused before caching', () => {
   test.each([
