@@ -68,6 +68,36 @@ module.exports = {
       from: { path: '^lib/m2m/' },
       to: { path: '^lib/(guard|proxy)/' },
     },
+    // Inside m2m/, the flows point down too: client/ assembles them (only its public types.ts is
+    // read below it); exchange/ is built on request/ and outbound/, never the reverse; store/ and
+    // dpop/ know no flow (a token request produces what the store keeps and signs with the key).
+    {
+      name: 'm2m-client-on-top',
+      severity: 'error',
+      comment: 'client/ wires the flows together; the flows use its public option and event types only.',
+      from: { path: '^lib/m2m/(request|cache|store|dpop|outbound|exchange|hooks)/' },
+      to: { path: '^lib/m2m/client/', pathNot: '^lib/m2m/client/types\\.ts$' },
+    },
+    {
+      name: 'm2m-exchange-on-top-of-request',
+      severity: 'error',
+      comment: 'Token exchange reuses the one retry loop (request/) and the one 401 policy (outbound/); they do not know it.',
+      from: { path: '^lib/m2m/(request|cache|store|dpop|outbound|hooks)/' },
+      to: { path: '^lib/m2m/exchange/' },
+    },
+    {
+      name: 'm2m-store-and-dpop-know-no-flow',
+      severity: 'error',
+      from: { path: '^lib/m2m/(store|dpop)/' },
+      to: { path: '^lib/m2m/(request|cache|outbound|exchange|client)/' },
+    },
+    {
+      name: 'm2m-request-below-cache-and-outbound',
+      severity: 'error',
+      comment: 'A token request knows nothing of who caches or sends its token.',
+      from: { path: '^lib/m2m/request/' },
+      to: { path: '^lib/m2m/(cache|outbound)/' },
+    },
     {
       name: 'guard-knows-no-framework',
       severity: 'error',

@@ -4,7 +4,7 @@
  * would be. The IdP is the package's mock IdP; nothing is mocked.
  */
 import type { Redis } from 'ioredis';
-import { createM2MClient, TokenStoreError, type M2MClient, type M2MClientOptions, type M2MErrorEvent, type M2MToken, type M2MTokenFetchedEvent } from '../lib/index.js';
+import { createM2MClient, TokenStoreError, type M2MClient, type M2MClientBaseOptions, type M2MErrorEvent, type M2MToken, type M2MTokenFetchedEvent } from '../lib/index.js';
 import { redisTokenStore, RedisUnavailableError } from '../lib/redis/index.js';
 import { startMockIdp, type MockIdp } from '../fixtures/mock-idp/index.js';
 import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from '../fixtures/redis-server.js';
@@ -37,7 +37,7 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
   let prefixSeq = 0;
   let prefix = '';
 
-  const fleet = async (n: number, tokenEndpoint: string, extra: Partial<M2MClientOptions> = {}): Promise<Instance[]> => {
+  const fleet = async (n: number, tokenEndpoint: string, extra: Partial<M2MClientBaseOptions> & { clientSecret?: string } = {}): Promise<Instance[]> => {
     const list = Array.from({ length: n }, (): Instance => {
       const redis = redisClient(server.url);
       redisClients.push(redis);
@@ -234,7 +234,7 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
   test('Redis killed mid-run: calls keep succeeding (in-process cache + IdP), onError reports it; Redis back: sharing resumes', async () => {
     // After a store failure the client leaves the store alone for storeBackoff (default 5 s: one
     // report per outage); shortened here so the test sees sharing resume quickly.
-    const list = await fleet(4, short.ciamTokenEndpoint, { storeBackoff: 500 });
+    const list = await fleet(4, short.ciamTokenEndpoint, { storeBackoffMs: 500 });
     const run = load(list, 10);
     await sleep(1200);
     const sharedBefore = short.stats.tokenRequests;
@@ -301,7 +301,7 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
     const errors: Error[] = [];
     // storeTimeout 5 s: a client that waited on the store would take that long. The bound leaves room
     // for the one-time key derivation (scrypt) that a client with a store runs when it is created.
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, storeTimeout: 5000, store: redisTokenStore({ client: redis, prefix }), onError: (e) => errors.push(e) });
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, storeTimeoutMs: 5000, store: redisTokenStore({ client: redis, prefix }), onError: (e) => errors.push(e) });
     const t0 = Date.now();
     const tokens = await Promise.all(Array.from({ length: 20 }, () => client.getToken()));
     expect(Date.now() - t0).toBeLessThan(1500);
@@ -325,7 +325,7 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
     expect(await redisTokenStore({ client: dead, prefix }).lock(key, 60_000)).toBe(true);
     idp.resetStats();
 
-    const list = await fleet(4, idp.ciamTokenEndpoint, { storeLockWait: 300 });
+    const list = await fleet(4, idp.ciamTokenEndpoint, { storeLockWaitMs: 300 });
     const t0 = Date.now();
     const tokens = await Promise.all(list.flatMap((i) => Array.from({ length: 50 }, () => i.client.getToken())));
     const elapsed = Date.now() - t0;

@@ -38,7 +38,7 @@ test('options are checked at once', () => {
   expect(() => redisTokenStore({ client: { get() {}, set() {}, isOpen: true } as never })).toThrow(/ioredis/);
   const fake = { get() {}, set() {}, eval() {}, status: 'ready' } as never;
   expect(() => redisTokenStore({ client: fake, prefix: 3 as never })).toThrow(/prefix must be a string/);
-  expect(() => redisTokenStore({ client: fake, connectWait: -1 })).toThrow(/connectWait \(ms\) must be a non-negative number \(got -1\)/);
+  expect(() => redisTokenStore({ client: fake, connectWaitMs: -1 })).toThrow(/connectWaitMs must be a non-negative number \(got -1\)/);
   // Unknown options are refused with a suggestion, as by every other factory, under the store's own page.
   let err: unknown;
   try {
@@ -51,12 +51,12 @@ test('options are checked at once', () => {
   expect((err as Error).message).toMatch(/^redisTokenStore\(\): unknown option "prefx"; did you mean prefix\?/);
   expect(() => redisTokenStore({ client: fake, keyPrefix: 'a:' } as never)).toThrow(/did you mean prefix\?/);
   expect(redisTokenStore({ client: fake }).prefix).toBe('oauthkit:m2m:');
-  expect(() => redisTokenStore({ client: fake, callTimeout: -5 })).toThrow(/callTimeout \(ms\) must be a non-negative number \(got -5\)/);
+  expect(() => redisTokenStore({ client: fake, callTimeoutMs: -5 })).toThrow(/callTimeoutMs must be a non-negative number \(got -5\)/);
   expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1.5 })).toThrow(/replayWaitReplicas must be a non-negative integer/);
   // WAIT 0 means "wait for ever": never sent.
-  expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeout: 0 })).toThrow(/replayWaitTimeout \(ms\) must be a positive integer/);
-  expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeout: 1000 })).toThrow(/replayWaitTimeout \(1000 ms\) must be shorter than callTimeout \(1000 ms\)/);
-  expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeout: 1000, callTimeout: 0 })).not.toThrow();
+  expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeoutMs: 0 })).toThrow(/replayWaitTimeoutMs must be a positive integer/);
+  expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeoutMs: 1000 })).toThrow(/replayWaitTimeoutMs \(1000 ms\) must be shorter than callTimeoutMs \(1000 ms\)/);
+  expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeoutMs: 1000, callTimeoutMs: 0 })).not.toThrow();
   expect(() => redisTokenStore({ client: fake, waitReplicas: 1 } as never)).toThrow(/did you mean replayWaitReplicas\?/);
 });
 
@@ -75,7 +75,7 @@ test('docs/fleet.md lists every redisTokenStore() option, and only those', () =>
   const table = page.slice(page.indexOf('### `redisTokenStore()` options'), page.indexOf('### Why ioredis'));
   const documented = [...table.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]).sort();
   expect(documented).toEqual(known);
-  expect(known).toEqual(['callTimeout', 'client', 'connectWait', 'prefix', 'replayWaitReplicas', 'replayWaitTimeout']);
+  expect(known).toEqual(['callTimeoutMs', 'client', 'connectWaitMs', 'prefix', 'replayWaitReplicas', 'replayWaitTimeoutMs']);
 });
 
 describeWithRedis('redisTokenStore on a real Redis', () => {
@@ -176,12 +176,12 @@ describeWithRedis('redisTokenStore on a real Redis', () => {
   });
 
   test('replayWaitReplicas: a claim no replica confirmed is a store failure, never "new"; a second claim of the id is refused', async () => {
-    // A lone server has no replica: WAIT 1 answers 0 after replayWaitTimeout.
+    // A lone server has no replica: WAIT 1 answers 0 after replayWaitTimeoutMs.
     const c = client();
-    const waiting = redisTokenStore({ client: c, prefix: 'w:', replayWaitReplicas: 1, replayWaitTimeout: 100 });
+    const waiting = redisTokenStore({ client: c, prefix: 'w:', replayWaitReplicas: 1, replayWaitTimeoutMs: 100 });
     const err = (await waiting.claim('jti-1', 60_000).catch((e: Error) => e)) as RedisUnavailableError;
     expect(err).toBeInstanceOf(RedisUnavailableError);
-    expect(err.message).toMatch(/0 of 1 replicas confirmed the claim within replayWaitTimeout \(100 ms\)/);
+    expect(err.message).toMatch(/0 of 1 replicas confirmed the claim within replayWaitTimeoutMs \(100 ms\)/);
     // The id was written all the same: it stays refused, from this store and from a plain one.
     expect(await waiting.claim('jti-1', 60_000)).toBe(false);
     expect(await redisTokenStore({ client: c, prefix: 'w:' }).claim('jti-1', 60_000)).toBe(false);
@@ -231,11 +231,11 @@ describeWithRedis('redisTokenStore on a real Redis', () => {
     expect(lazy.status).toBe('wait');
     expect(await redisTokenStore({ client: lazy, prefix: 'c:' }).get('k')).toBeTruthy();
 
-    // Nothing listening: bounded by connectWait, then RedisUnavailableError.
+    // Nothing listening: bounded by connectWaitMs, then RedisUnavailableError.
     await server.stop();
     const dead = client({ retryStrategy: () => 1000 });
     const t0 = Date.now();
-    await expect(redisTokenStore({ client: dead, connectWait: 150 }).get('k')).rejects.toBeInstanceOf(RedisUnavailableError);
+    await expect(redisTokenStore({ client: dead, connectWaitMs: 150 }).get('k')).rejects.toBeInstanceOf(RedisUnavailableError);
     expect(Date.now() - t0).toBeLessThan(400);
   });
 });

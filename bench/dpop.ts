@@ -13,7 +13,7 @@ import { CONNECTIONS, ROUNDS, WINDOW, fmt, interleavedRounds, load, pin, printTa
 import { startJwksServer } from '../fixtures/jwks-server.js';
 import { built } from './kit.js';
 
-const { jwkThumbprint } = await built<typeof import('../lib/m2m/dpop-key.js')>('m2m/dpop-key.js');
+const { jwkThumbprint } = await built<typeof import('../lib/m2m/dpop/key.js')>('m2m/dpop/key.js');
 
 // More proofs than one case sends in a whole run (rounds × duration × a generous req/s), plus warm-up.
 const PROOFS = Number(process.env.BENCH_DPOP_PROOFS ?? Math.max(20_000, ROUNDS * WINDOW * 4_000 + 10_000));

@@ -17,7 +17,7 @@ import { built } from './kit.js';
 import { fmt, printTable, serveForParent, startChild, type Row } from './common.js';
 
 const { createM2MClient } = await built<typeof import('../lib/index.js')>('index.js');
-const { withBearer } = await built<typeof import('../lib/m2m/fetch.js')>('m2m/fetch.js');
+const { withBearer } = await built<typeof import('../lib/m2m/outbound/fetch.js')>('m2m/outbound/fetch.js');
 
 const GET_N = Number(process.env.M2M_BENCH_GET_N ?? 1_000_000);
 const FETCH_SECONDS = Number(process.env.M2M_BENCH_FETCH_SECONDS ?? 1.5);

@@ -1,6 +1,9 @@
-import type { IdpClientOptions } from '../lib/idp/idp-client.js';
+import type { ClientSecretCredentials, IdpConnectionOptions } from '../lib/idp/idp-client.js';
 import type { DemoConfig, IdpConfig } from './config.js';
 import type { Log } from './request-log.js';
+
+/** The demo's clients all authenticate with a secret (the one branch of the IdpClientOptions union). */
+type IdpClientOptions = IdpConnectionOptions & ClientSecretCredentials;
 
 /**
  * What the servers are built from: the validated configuration with everything that is only known

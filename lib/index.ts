@@ -113,9 +113,12 @@ export { webAuth, type WebAuthHandler } from './adapters/web/index.js';
 export { tokenProxy, mfaChallengeProxy, revocationProxy, proxyRequestParser, proxyGuess } from './proxy/index.js';
 export type {
   ProxyOptions,
+  ProxyBaseOptions,
   TokenProxyOptions,
+  TokenProxyBaseOptions,
   MfaChallengeProxyOptions,
   RevocationProxyOptions,
+  RevocationProxyBaseOptions,
   ProxyResultEvent,
   ProxyLogger,
   ExtraParams,
@@ -127,7 +130,7 @@ export type {
 
 // Job 3: call other services as this service.
 export * from './m2m/index.js';
-import './m2m/middleware.js'; // brings its Express.Request augmentation (req.m2m) into dist/index.d.ts
+import './m2m/client/middleware.js'; // brings its Express.Request augmentation (req.m2m) into dist/index.d.ts
 
 // Option types shared by the IdP-facing factories.
-export type { IdpClientOptions, ClientAuthMethod, IdpProfile, ParamsIn, IdpFetch, ClientPrivateKey, ClientAssertionAlgorithm, AssertionAudience } from './idp/index.js';
+export type { IdpClientOptions, IdpConnectionOptions, IdpCredentials, ClientSecretCredentials, PrivateKeyCredentials, ClientAuthMethod, IdpProfile, ParamsIn, IdpFetch, ClientPrivateKey, ClientAssertionAlgorithm, AssertionAudience } from './idp/index.js';

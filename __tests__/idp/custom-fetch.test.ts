@@ -78,7 +78,7 @@ function counted(calls: string[]): Record<string, number> {
 const WEB = { clientId: 'web-app', clientSecret: 'web-secret' };
 function proxyOptions(rec: Recorder, extra: Partial<ProxyOptions> = {}): ProxyOptions {
   // No profile and no endpoints: every endpoint comes from discovery, which must use the fetch too.
-  return { ...WEB, issuer: idp.issuer, fetch: rec.fetch, timeout: 2_000, logger: false, ...extra } as ProxyOptions;
+  return { ...WEB, issuer: idp.issuer, fetch: rec.fetch, timeoutMs: 2_000, logger: false, ...extra } as ProxyOptions;
 }
 
 describe('every IdP call of every job goes through the fetch option', () => {
@@ -232,7 +232,7 @@ describe('the package policy holds whatever the custom fetch does', () => {
     const rec = recorder((init) => ({ ...init, signal: undefined }));
     idp.faults = { mode: 'slow', delayMs: 3_000 };
     const app = express();
-    app.post('/auth/token', tokenProxy({ ...WEB, tokenEndpoint: idp.ciamTokenEndpoint, fetch: rec.fetch, timeout: 300, logger: false }));
+    app.post('/auth/token', tokenProxy({ ...WEB, tokenEndpoint: idp.ciamTokenEndpoint, fetch: rec.fetch, timeoutMs: 300, logger: false }));
     const started = Date.now();
     const res = await request(app).post('/auth/token').type('form').send({ grant_type: 'password', username: 'alice', password: 'alice-password' });
     expect(res.status).toBe(504);
@@ -251,7 +251,7 @@ describe('the package policy holds whatever the custom fetch does', () => {
         clientId: 'svc-report',
         clientSecret: 'svc-secret',
         fetch: rec.fetch,
-        timeout: 300,
+        timeoutMs: 300,
         retry: false,
       });
       const started = Date.now();

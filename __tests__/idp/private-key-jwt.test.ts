@@ -76,7 +76,7 @@ afterAll(async () => {
   jest.restoreAllMocks();
 });
 
-const base = (o: Partial<M2MClientOptions>): M2MClientOptions => ({ clientId: 'pkjwt-rsa', clientAuth: 'private_key_jwt', resource: op.resource, scope: 'api:read', retry: { attempts: 3, baseDelay: 1, maxDelay: 5 }, ...o });
+const base = (o: Partial<M2MClientOptions>): M2MClientOptions => ({ clientId: 'pkjwt-rsa', clientAuth: 'private_key_jwt', resource: op.resource, scope: 'api:read', retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 }, ...o }) as M2MClientOptions;
 
 describe('M2M client', () => {
   test('aud = issuer identifier by default; iss = sub = client id, short exp, unique jti, form body only', async () => {
@@ -160,7 +160,7 @@ describe('M2M client', () => {
         clientId: 'echo',
         privateKey: ec.privateKey,
         retry: false,
-        idpBackoff: 0,
+        idpBackoffMs: 0,
         onError: (err) => events.push(err.message),
       });
       await client.getToken().catch(() => undefined);
@@ -247,7 +247,8 @@ describe('token and revocation proxies', () => {
 });
 
 describe('configuration', () => {
-  const cases: [string, Partial<M2MClientOptions>, RegExp][] = [
+  // Loosely typed on purpose: these are the start-up checks JavaScript callers rely on (the types refuse some of them).
+  const cases: [string, Record<string, unknown>, RegExp][] = [
     ['no privateKey', { clientAuth: 'private_key_jwt' }, /privateKey is required/],
     ['a public key', { privateKey: rsa.publicKey }, /public key/],
     ['a public JWK', { privateKey: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' } as JWK }, /public JWK/],

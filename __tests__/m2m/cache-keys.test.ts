@@ -17,7 +17,7 @@ beforeEach(() => {
   api.seen.length = 0;
 });
 
-const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value' });
+const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value', logger: false as const });
 
 describe('per-call options cannot collide in the cache', () => {
   test("audience ['a\\u0002b'] and ['a', 'b'], or a NUL moving a value to resource: refused, never served another's token", async () => {

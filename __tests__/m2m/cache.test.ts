@@ -5,7 +5,8 @@ import { startMockIdp, type MockIdp } from '../../fixtures/mock-idp/index.js';
 import { useTestClock } from '../support/clock.js';
 import { fresh, sleep, startScriptedIdp, until, type ScriptedIdp } from '../support/m2m.js';
 
-const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
+// Failures are asserted through hooks and results; the default console logger would only add noise here.
+const svc = { clientId: 'svc-report', clientSecret: 'svc-secret', logger: false as const };
 let idp: MockIdp;
 
 beforeAll(async () => {
@@ -133,12 +134,12 @@ describe('expiry skew', () => {
   test('an explicit expirySkew applies when smaller than half the lifetime', async () => {
     const scripted = await startScriptedIdp([fresh(4)]);
     try {
-      const client = createM2MClient({ tokenEndpoint: scripted.tokenEndpoint, ...svc, expirySkew: 3.5, refreshAhead: false });
+      const client = createM2MClient({ tokenEndpoint: scripted.tokenEndpoint, ...svc, expirySkewSeconds: 3.5, refreshAhead: false });
       // min(3.5 s, 2 s) = 2 s skew: 4 s token served 2 s
       const a = await client.getToken();
       clock.advance(1500);
       expect(await client.getToken()).toBe(a);
-      const zero = createM2MClient({ tokenEndpoint: scripted.tokenEndpoint, ...svc, expirySkew: 0, refreshAhead: false });
+      const zero = createM2MClient({ tokenEndpoint: scripted.tokenEndpoint, ...svc, expirySkewSeconds: 0, refreshAhead: false });
       const z = await zero.getToken();
       expect(z.expiresAt - Date.now()).toBeGreaterThan(3_800);
     } finally {
@@ -170,7 +171,7 @@ describe('single flight', () => {
   test('a failed request fails every waiting caller with the same error and is not cached', async () => {
     idp.faults = { mode: 'error500', count: 1 };
     // idpBackoff 0: by default the callers of the next 2 s would get the same error (m2m-hardening.test.ts)
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: false, idpBackoff: 0 });
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: false, idpBackoffMs: 0 });
     const results = await Promise.allSettled(Array.from({ length: 100 }, () => client.getToken()));
     expect(idp.stats.tokenRequests).toBe(1);
     const reasons = new Set(results.map((r) => (r.status === 'rejected' ? r.reason : 'ok')));
@@ -253,7 +254,7 @@ describe('answers without expires_in', () => {
     const a = await createM2MClient({ tokenEndpoint: scripted.tokenEndpoint, ...svc }).getToken();
     expect(a.expiresAt - Date.now()).toBeGreaterThan(299_000);
     expect(a.expiresAt - Date.now()).toBeLessThanOrEqual(300_000);
-    const b = await createM2MClient({ tokenEndpoint: scripted.tokenEndpoint, ...svc, defaultExpiresIn: 30 }).getToken();
+    const b = await createM2MClient({ tokenEndpoint: scripted.tokenEndpoint, ...svc, defaultExpiresInSeconds: 30 }).getToken();
     expect(b.expiresAt - Date.now()).toBeLessThanOrEqual(30_000);
     expect(b.expiresAt - Date.now()).toBeGreaterThan(29_000);
   });
@@ -314,7 +315,7 @@ describe('async hooks', () => {
       throw new Error(`${name} hook bug`);
     };
     const hooks = { onTokenFetched: failing('fetched'), onCacheHit: failing('hit'), onError: failing('error'), onRetry: failing('retry') };
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: { attempts: 2, baseDelay: 1, maxDelay: 1 }, ...hooks });
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 }, ...hooks });
     idp.faults = { mode: 'error500', count: 1 };
     const t = await client.getToken();
     expect((await client.getToken()).accessToken).toBe(t.accessToken);

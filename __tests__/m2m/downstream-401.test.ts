@@ -30,7 +30,7 @@ beforeEach(() => {
   denied = 0;
 });
 
-const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value' });
+const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value', logger: false as const });
 
 describe('a downstream that keeps answering 401', () => {
   test('one forced refresh per token: later 401s with the fresh token go to the caller, without the IdP', async () => {

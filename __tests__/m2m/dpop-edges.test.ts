@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import express from 'express';
 import { EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 import { ConfigError, createM2MClient, IdpBadResponseError, IdpError, oauthErrorHandler, requireAuth } from '../../lib/index.js';
-import { jwkThumbprint } from '../../lib/m2m/dpop-key.js';
+import { jwkThumbprint } from '../../lib/m2m/dpop/key.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { listen, startScriptedIdp, type Listening, type ScriptedIdp } from '../support/m2m.js';
 import { createServer } from 'node:http';
@@ -34,7 +34,7 @@ beforeEach(() => {
 
 const boundAnswer = () => ({ body: () => ({ access_token: `bound-${Math.random().toString(36).slice(2)}`, token_type: 'DPoP', expires_in: 300 }) });
 const client = (extra: Record<string, unknown> = {}) =>
-  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value', dpop: { privateKey: key.privateKey }, retry: false, idpBackoff: 0, ...extra });
+  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value', dpop: { privateKey: key.privateKey }, retry: false, idpBackoffMs: 0, logger: false, ...extra });
 
 describe('the token request', () => {
   test('carries one proof: dpop+jwt, public jwk of the client key, htm POST, htu the token endpoint, jti, iat, no ath', async () => {
@@ -64,7 +64,7 @@ describe('the token request', () => {
 
   test('an IdP that keeps asking for a nonce gets two requests, not a loop, and the caller an IdpError use_dpop_nonce', async () => {
     idp.answers = [{ status: 400, body: { error: 'use_dpop_nonce' }, headers: { 'DPoP-Nonce': 'always-new' } }];
-    const err = (await client({ retry: { attempts: 3, baseDelay: 1 } }).getToken().catch((e: unknown) => e)) as IdpError;
+    const err = (await client({ retry: { attempts: 3, baseDelayMs: 1 } }).getToken().catch((e: unknown) => e)) as IdpError;
     expect(err).toBeInstanceOf(IdpError);
     expect(err.idpError).toBe('use_dpop_nonce');
     expect(idp.requests).toHaveLength(2);
@@ -78,7 +78,7 @@ describe('the token request', () => {
 
   test('a Bearer token in answer to a DPoP request is refused (the binding would be silently lost), without retries', async () => {
     idp.answers = [{ body: { access_token: 'plain', token_type: 'Bearer', expires_in: 300 } }];
-    const err = await client({ retry: { attempts: 3, baseDelay: 1 } }).getToken().catch((e: unknown) => e);
+    const err = await client({ retry: { attempts: 3, baseDelayMs: 1 } }).getToken().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect((err as Error).message).toMatch(/token_type "Bearer".*DPoP-bound/);
     expect(idp.requests).toHaveLength(1);
@@ -87,7 +87,7 @@ describe('the token request', () => {
   test('invalid_client: one request, and neither the proof nor the key appears in the error', async () => {
     idp.answers = [{ status: 401, body: { error: 'invalid_client', error_description: 'bad credentials' } }];
     const events: unknown[] = [];
-    const err = (await client({ retry: { attempts: 3, baseDelay: 1 }, onError: (e: Error, ev: unknown) => events.push([e.message, ev]) })
+    const err = (await client({ retry: { attempts: 3, baseDelayMs: 1 }, onError: (e: Error, ev: unknown) => events.push([e.message, ev]) })
       .getToken()
       .catch((e: unknown) => e)) as IdpError;
     expect(err.idpError).toBe('invalid_client');

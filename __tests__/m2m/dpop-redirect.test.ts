@@ -26,7 +26,7 @@ beforeEach(() => {
 let seq = 0;
 
 const client = (extra: Partial<M2MClientOptions> = {}) =>
-  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'api', clientSecret: 'api-secret-value', retry: false, idpBackoff: 0, ...extra } as M2MClientOptions);
+  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'api', clientSecret: 'api-secret-value', retry: false, idpBackoffMs: 0, ...extra } as M2MClientOptions);
 
 async function serve(app: express.Express): Promise<Listening> {
   const l = await listen(createServer(app));

@@ -8,7 +8,7 @@ import express from 'express';
 import { auth } from 'express-oauth2-jwt-bearer';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
-import { createM2MClient, IdpError, MemoryTokenStore, oauthErrorHandler, requireAuth, type M2MClientOptions, type M2MTokenFetchedEvent } from '../../lib/index.js';
+import { createM2MClient, IdpError, MemoryTokenStore, oauthErrorHandler, requireAuth, type M2MClientOptions, type M2MClientBaseOptions, type M2MTokenFetchedEvent } from '../../lib/index.js';
 import { listen, type Listening } from '../../fixtures/listen.js';
 import { startOidcProvider, type RunningOidcProvider } from '../../fixtures/oidc-provider.js';
 
@@ -44,7 +44,7 @@ describe('oidc-provider issues DPoP-bound tokens to createM2MClient; requireAuth
     seen.length = 0;
   });
 
-  const client = (extra: Partial<M2MClientOptions> = {}) =>
+  const client = (extra: Partial<M2MClientBaseOptions> & { clientSecret?: string } = {}) =>
     createM2MClient({ issuer: op.issuer, clientId: 'oidc-m2m', clientSecret: 'oidc-m2m-secret', scope: 'api:read', resource: op.resource, ...extra });
 
   test('dpop: true — a DPoP token bound to the client key, accepted with fresh proofs by both guards', async () => {

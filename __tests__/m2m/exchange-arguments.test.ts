@@ -27,7 +27,7 @@ const userToken = (claims: Record<string, unknown> = {}): string =>
   `${Buffer.from('{"alg":"RS256","typ":"at+jwt"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: ISSUER, sub: 'alice', exp: Math.floor(Date.now() / 1000) + 600, ...claims })).toString('base64url')}.c2ln`;
 
 const client = (extra: Partial<M2MClientOptions> = {}) =>
-  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'api', clientSecret: 'api-secret-value', retry: false, idpBackoff: 0, ...extra } as M2MClientOptions);
+  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'api', clientSecret: 'api-secret-value', retry: false, idpBackoffMs: 0, ...extra } as M2MClientOptions);
 
 async function serve(app: express.Express): Promise<Listening> {
   const l = await listen(createServer(app));

@@ -19,7 +19,7 @@ beforeEach(() => {
 });
 
 const client = (extra: Partial<M2MClientOptions> = {}) =>
-  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'api', clientSecret: 'api-secret-value', retry: false, idpBackoff: 0, ...extra } as M2MClientOptions);
+  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'api', clientSecret: 'api-secret-value', retry: false, idpBackoffMs: 0, ...extra } as M2MClientOptions);
 
 describe('exchange errors redact the user tokens in every encoding', () => {
   // '+', '/', '=' and '.' all change under form or JSON encoding; "S3cretUser" is the trace looked for.

@@ -34,7 +34,7 @@ const userToken = (claims: Record<string, unknown> = {}): string =>
   `${Buffer.from('{"alg":"RS256","typ":"at+jwt"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: ISSUER, sub: 'alice', exp: Math.floor(Date.now() / 1000) + 600, ...claims })).toString('base64url')}.c2ln`;
 
 const client = (extra: Partial<M2MClientOptions> = {}) =>
-  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'api', clientSecret: 'api-secret-value', retry: false, idpBackoff: 0, ...extra } as M2MClientOptions);
+  createM2MClient({ tokenEndpoint: idp.tokenEndpoint, clientId: 'api', clientSecret: 'api-secret-value', retry: false, idpBackoffMs: 0, ...extra } as M2MClientOptions);
 
 async function serve(app: express.Express): Promise<Listening> {
   const l = await listen(createServer(app));
@@ -45,7 +45,7 @@ async function serve(app: express.Express): Promise<Listening> {
 describe('the client retry loop and 401 policy', () => {
   test('exchange() waits at least the Retry-After the IdP asked for (here 2 s, within retry.maxDelay)', async () => {
     idp.answers = [{ status: 503, headers: { 'retry-after': '2' }, body: { error: 'temporarily_unavailable' } }, exchanged()];
-    const m2m = client({ retry: { attempts: 2, baseDelay: 10, maxDelay: 5000 } });
+    const m2m = client({ retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 5000 } });
     const token = await m2m.exchange(userToken(), { audience: 'inventory' });
     expect(token.accessToken).toMatch(/^xchg-/);
     expect(idp.requests).toHaveLength(2);
@@ -56,7 +56,7 @@ describe('the client retry loop and 401 policy', () => {
 
   test('a Retry-After beyond retry.maxDelay fails now with the IdP error instead of hanging', async () => {
     idp.answers = [{ status: 503, headers: { 'retry-after': '60' }, body: { error: 'temporarily_unavailable' } }, exchanged()];
-    const m2m = client({ retry: { attempts: 3, baseDelay: 10, maxDelay: 2000 } });
+    const m2m = client({ retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 2000 } });
     await expect(m2m.exchange(userToken(), { audience: 'inventory' })).rejects.toMatchObject({ code: 'idp_error', message: expect.stringMatching(/retry after 60 s, more than retry\.maxDelay/) });
     expect(idp.requests).toHaveLength(1);
   });

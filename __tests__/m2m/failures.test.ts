@@ -5,8 +5,9 @@ import { startMockIdp, type MockIdp } from '../../fixtures/mock-idp/index.js';
 import { useTestClock } from '../support/clock.js';
 import { fresh, startScriptedIdp, until, type ScriptedIdp } from '../support/m2m.js';
 
-const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
-const fast = { attempts: 3, baseDelay: 10, maxDelay: 2000 };
+// Failures are asserted through hooks and results; the default console logger would only add noise here.
+const svc = { clientId: 'svc-report', clientSecret: 'svc-secret', logger: false as const };
+const fast = { attempts: 3, baseDelayMs: 10, maxDelayMs: 2000 };
 let idp: MockIdp;
 
 beforeAll(async () => {
@@ -76,7 +77,7 @@ describe('retries', () => {
 
   test('a gateway HTML page is retried, then reported as a bad response', async () => {
     idp.faults = { mode: 'html' };
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: { attempts: 2, baseDelay: 5 } });
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: { attempts: 2, baseDelayMs: 5 } });
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect(err.message).toMatch(/text\/html/);
@@ -85,7 +86,7 @@ describe('retries', () => {
 
   test('an oversized answer is refused and not cached', async () => {
     idp.faults = { mode: 'huge', count: 1 };
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: false, idpBackoff: 0 });
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, retry: false, idpBackoffMs: 0 });
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect(err.message).toMatch(/larger than/);
@@ -94,7 +95,7 @@ describe('retries', () => {
 
   test('a slow IdP times out with IdpTimeoutError', async () => {
     idp.faults = { mode: 'slow', delayMs: 600, count: 1 };
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, timeout: 150, retry: false });
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, timeoutMs: 150, retry: false });
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpTimeoutError);
     expect(err.code).toBe('idp_timeout');
@@ -154,7 +155,7 @@ describe('malformed success answers', () => {
     ['no token_type', { access_token: 'x', expires_in: 60 }, /no token_type/],
   ])('%s is an error, not a cached token', async (_name, body, message) => {
     s.answers = [{ body }, fresh(60)];
-    const client = createM2MClient({ tokenEndpoint: s.tokenEndpoint, ...svc, idpBackoff: 0 });
+    const client = createM2MClient({ tokenEndpoint: s.tokenEndpoint, ...svc, idpBackoffMs: 0 });
     const err = await client.getToken().catch((e) => e);
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect(err.code).toBe('idp_bad_response');
@@ -182,8 +183,8 @@ describe('IdP down', () => {
         tokenEndpoint: short.ciamTokenEndpoint,
         ...svc,
         refreshAhead: 0.5,
-        retry: { attempts: 2, baseDelay: 5, maxDelay: 50 },
-        idpBackoff: 100,
+        retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 50 },
+        idpBackoffMs: 100,
         onError: (err, e) => errors.push([err, e]),
       });
       const old = await client.getToken();
@@ -220,7 +221,7 @@ describe('IdP down', () => {
       tokenEndpoint: s.tokenEndpoint,
       ...svc,
       refreshAhead: 0.5,
-      retry: { attempts: 2, baseDelay: 5 },
+      retry: { attempts: 2, baseDelayMs: 5 },
       onError: (_e, ev) => errors.push(ev),
     });
     const old = await client.getToken();

@@ -6,7 +6,8 @@ import { startMockIdp, type MockIdp } from '../../fixtures/mock-idp/index.js';
 import { listen } from '../../fixtures/listen.js';
 import { startDownstream, type Downstream } from '../support/m2m.js';
 
-const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
+// Failures are asserted through hooks and results; the default console logger would only add noise here.
+const svc = { clientId: 'svc-report', clientSecret: 'svc-secret', logger: false as const };
 const WEIRD_SECRET = 'p:a+s/s%w&o rd=ü密';
 let idp: MockIdp;
 let api: Downstream;

@@ -18,14 +18,14 @@ beforeEach(() => {
   api.seen.length = 0;
 });
 
-const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value' });
+const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value', logger: false as const });
 
 describe('a failed fetch is not repeated by every caller in turn (idpBackoff)', () => {
   const clock = useTestClock();
   test('after a failure (retries included), concurrent and following callers get the same error without the IdP', async () => {
     idp.answers = [{ status: 503, body: { error: 'temporarily_unavailable' } }];
     const errors: [Error, M2MErrorEvent][] = [];
-    const client = createM2MClient({ ...opts(), retry: { attempts: 2, baseDelay: 1, maxDelay: 5 }, idpBackoff: 300, onError: (e, ev) => errors.push([e, ev]) });
+    const client = createM2MClient({ ...opts(), retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 }, idpBackoffMs: 300, onError: (e, ev) => errors.push([e, ev]) });
     const first = await client.getToken().catch((e: Error) => e);
     expect(first).toBeInstanceOf(IdpError);
     expect(idp.requests).toHaveLength(2);
@@ -44,7 +44,7 @@ describe('a failed fetch is not repeated by every caller in turn (idpBackoff)', 
 
   test('the window ends by itself; other keys are not affected; invalid_client is held back too', async () => {
     idp.answers = [{ status: 401, body: { error: 'invalid_client' } }];
-    const client = createM2MClient({ ...opts(), idpBackoff: 150 });
+    const client = createM2MClient({ ...opts(), idpBackoffMs: 150 });
     await expect(client.getToken()).rejects.toBeInstanceOf(IdpError);
     await expect(client.getToken()).rejects.toBeInstanceOf(IdpError);
     expect(idp.requests).toHaveLength(1);
@@ -58,7 +58,7 @@ describe('a failed fetch is not repeated by every caller in turn (idpBackoff)', 
 
   test('a Retry-After lengthens the window (within 60 s); idpBackoff 0 turns it off', async () => {
     idp.answers = [{ status: 429, body: { error: 'slow_down' }, headers: { 'retry-after': '1' } }];
-    const client = createM2MClient({ ...opts(), retry: { maxDelay: 10 }, idpBackoff: 50 });
+    const client = createM2MClient({ ...opts(), retry: { maxDelayMs: 10 }, idpBackoffMs: 50 });
     // The retry details are fields of the error, the IdP's own answer its cause.
     const first = await client.getToken().catch((e: unknown) => e);
     expect(first).toBeInstanceOf(IdpError);
@@ -74,14 +74,14 @@ describe('a failed fetch is not repeated by every caller in turn (idpBackoff)', 
 
     idp.requests.length = 0;
     idp.answers = [{ status: 400, body: { error: 'invalid_scope' } }];
-    const off = createM2MClient({ ...opts(), idpBackoff: 0 });
+    const off = createM2MClient({ ...opts(), idpBackoffMs: 0 });
     for (let i = 0; i < 3; i++) await expect(off.getToken()).rejects.toBeInstanceOf(IdpError);
     expect(idp.requests).toHaveLength(3);
   });
 
   test('idpBackoff is checked', () => {
-    expect(() => createM2MClient({ ...opts(), idpBackoff: 5000 })).not.toThrow();
-    expect(() => createM2MClient({ ...opts(), idpBackoff: -1 })).toThrow(/idpBackoff/);
-    expect(() => createM2MClient({ ...opts(), idpBackoff: Infinity })).toThrow(ConfigError);
+    expect(() => createM2MClient({ ...opts(), idpBackoffMs: 5000 })).not.toThrow();
+    expect(() => createM2MClient({ ...opts(), idpBackoffMs: -1 })).toThrow(/idpBackoff/);
+    expect(() => createM2MClient({ ...opts(), idpBackoffMs: Infinity })).toThrow(ConfigError);
   });
 });

@@ -1,8 +1,8 @@
 /** The retry policy on its own: backoff ceilings, full jitter, Retry-After parsing and what is retryable. */
 import { IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError, ServerError } from '../../lib/index.js';
-import { isRetryable, parseRetryAfter, retryDelay } from '../../lib/m2m/retry.js';
+import { isRetryable, parseRetryAfter, retryDelay } from '../../lib/m2m/request/retry.js';
 
-const policy = { attempts: 5, baseDelay: 100, maxDelay: 1000 };
+const policy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 1000 };
 
 test('full jitter: a uniform wait up to a ceiling that doubles per attempt and is capped', () => {
   const top = () => 0.999999;
@@ -14,7 +14,7 @@ test('full jitter: a uniform wait up to a ceiling that doubles per attempt and i
   expect(new Set(samples).size).toBeGreaterThan(100);
 });
 
-test('Retry-After is a floor; one above maxDelay stops the retries', () => {
+test('Retry-After is a floor; one above maxDelayMs stops the retries', () => {
   expect(retryDelay(policy, 1, 700, () => 0.5)).toBe(700);
   expect(retryDelay(policy, 4, 100, () => 0.999)).toBe(799);
   expect(retryDelay(policy, 1, 1001, () => 0.5)).toBeUndefined();

@@ -7,7 +7,8 @@ import { createM2MClient, IdpError, MemoryTokenStore, type M2MErrorEvent, type M
 import { startMockIdp, type MockIdp } from '../../fixtures/mock-idp/index.js';
 import { fresh, sleep, startScriptedIdp, type ScriptedIdp } from '../support/m2m.js';
 
-const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
+// Failures are asserted through hooks and results; the default console logger would only add noise here.
+const svc = { clientId: 'svc-report', clientSecret: 'svc-secret', logger: false as const };
 let idp: MockIdp;
 let scripted: ScriptedIdp;
 

@@ -3,7 +3,8 @@ import { createM2MClient, MemoryTokenStore, TokenStoreError, type M2MErrorEvent,
 import { startMockIdp, type MockIdp } from '../../fixtures/mock-idp/index.js';
 import { sleep, until } from '../support/m2m.js';
 
-const svc = { clientId: 'svc-report', clientSecret: 'svc-secret' };
+// Failures are asserted through hooks and results; the default console logger would only add noise here.
+const svc = { clientId: 'svc-report', clientSecret: 'svc-secret', logger: false as const };
 let idp: MockIdp;
 
 beforeAll(async () => {
@@ -152,7 +153,7 @@ test('a throwing store is reported through onError and never fails getToken', as
 test('a store that hangs costs at most storeTimeout per call', async () => {
   const errors: Error[] = [];
   const hanging: TokenStore = { get: () => new Promise(() => {}), set: () => new Promise(() => {}) };
-  const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store: hanging, storeTimeout: 50, onError: (e) => errors.push(e) });
+  const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store: hanging, storeTimeoutMs: 50, onError: (e) => errors.push(e) });
   const t0 = Date.now();
   await client.getToken();
   // 50 ms for the store, plus the IdP and the one-time key derivation (scrypt) of a client with a
@@ -176,7 +177,7 @@ test('after an outage the store is used again once storeBackoff has passed', asy
     },
   };
   const errors: Error[] = [];
-  const opts = { tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store: flaky, storeBackoff: 100, onError: (e: Error) => errors.push(e) };
+  const opts = { tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store: flaky, storeBackoffMs: 100, onError: (e: Error) => errors.push(e) };
   const a = createM2MClient(opts);
   await a.getToken();
   expect(inner.size).toBe(0);
@@ -193,7 +194,7 @@ test('after an outage the store is used again once storeBackoff has passed', asy
 
 test('a lock holder that never publishes: the others fetch after storeLockWait', async () => {
   const store = new MemoryTokenStore();
-  const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store, storeLockWait: 150 });
+  const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, store, storeLockWaitMs: 150 });
   // someone else holds the lock for this key and dies (the store key: learnt from a probe with the same credentials)
   let key = '';
   const probeStore: TokenStore = { get: () => undefined, set: (k) => void (key = k) };

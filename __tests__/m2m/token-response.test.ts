@@ -15,7 +15,7 @@ beforeEach(() => {
   idp.requests.length = 0;
 });
 
-const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value' });
+const opts = () => ({ tokenEndpoint: idp.tokenEndpoint, clientId: 'svc', clientSecret: 'svc-secret-value', logger: false as const });
 
 describe('IdP answers that are refused before caching', () => {
   test.each([
@@ -27,7 +27,7 @@ describe('IdP answers that are refused before caching', () => {
     ['expires_in as a boolean', { expires_in: true }],
   ])('%s → IdpBadResponseError, nothing cached, no retries', async (_name, extra) => {
     idp.answers = [{ body: { access_token: 'tok-A1', token_type: 'Bearer', ...extra } }];
-    const client = createM2MClient({ ...opts(), idpBackoff: 0 });
+    const client = createM2MClient({ ...opts(), idpBackoffMs: 0 });
     const err = await client.getToken().catch((e: Error) => e);
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect((err as Error).message).toMatch(/expires_in/);
@@ -43,7 +43,7 @@ describe('IdP answers that are refused before caching', () => {
     ['padding in the middle', 'ab=cd'],
   ])('an access_token with %s is refused, and not echoed', async (_name, token) => {
     idp.answers = [{ body: { access_token: token, token_type: 'Bearer', expires_in: 60 } }];
-    const client = createM2MClient({ ...opts(), idpBackoff: 0 });
+    const client = createM2MClient({ ...opts(), idpBackoffMs: 0 });
     const err = (await client.getToken().catch((e: Error) => e)) as Error;
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect(err.message).toMatch(/RFC 6750/);

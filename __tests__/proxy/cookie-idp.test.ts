@@ -95,6 +95,6 @@ describe('Max-Age from refresh_expires_in is clamped to 1 s … 400 days', () =>
   });
 
   test('maxAge option above 400 days is a configuration error', () => {
-    expect(() => tokenProxy({ tokenEndpoint: 'http://127.0.0.1:1/t', clientId: 'a', clientSecret: 'bbbb', cookie: { allowedOrigins: [ORIGIN], maxAge: 1e300 } })).toThrow(/400 days/);
+    expect(() => tokenProxy({ tokenEndpoint: 'http://127.0.0.1:1/t', clientId: 'a', clientSecret: 'bbbb', cookie: { allowedOrigins: [ORIGIN], maxAgeSeconds: 1e300 } })).toThrow(/400 days/);
   });
 });

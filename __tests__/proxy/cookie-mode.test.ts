@@ -5,7 +5,7 @@
 import express from 'express';
 import request from 'supertest';
 import { startMockIdp, type MockIdp } from '../../fixtures/mock-idp/index.js';
-import { revocationProxy, tokenProxy, type RefreshCookieOptions, type TokenProxyOptions } from '../../lib/index.js';
+import { revocationProxy, tokenProxy, type RefreshCookieOptions, type TokenProxyOptions, type TokenProxyBaseOptions } from '../../lib/index.js';
 import { ServerPool } from '../../fixtures/listen.js';
 
 const ORIGIN = 'https://app.example.test';
@@ -23,7 +23,7 @@ afterAll(async () => {
   await idp.close();
 });
 
-async function app(cookie: RefreshCookieOptions = { allowedOrigins: [ORIGIN] }, extra: Partial<TokenProxyOptions> = {}): Promise<string> {
+async function app(cookie: RefreshCookieOptions = { allowedOrigins: [ORIGIN] }, extra: Partial<TokenProxyBaseOptions> & { clientSecret?: string } = {}): Promise<string> {
   const options: TokenProxyOptions = {
     tokenEndpoint: idp.ciamTokenEndpoint,
     revocationEndpoint: idp.revocationEndpoint,
@@ -153,7 +153,7 @@ test('logout: revocationProxy revokes the cookie\'s refresh token and clears the
 });
 
 test('a scoped path uses the __Secure- prefix; maxAge sets Max-Age', async () => {
-  const scoped = await app({ allowedOrigins: [ORIGIN], path: '/auth', maxAge: 86400, csrfHeader: 'X-Requested-With' });
+  const scoped = await app({ allowedOrigins: [ORIGIN], path: '/auth', maxAgeSeconds: 86400, csrfHeader: 'X-Requested-With' });
   const res = await request(scoped).post('/auth/token').set({ Origin: ORIGIN, 'X-Requested-With': 'fetch' }).type('form').send(ALICE).expect(200);
   const c = cookieOf(res);
   expect(c.name).toBe('__Secure-oauth_refresh');

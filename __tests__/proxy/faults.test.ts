@@ -5,7 +5,7 @@
 import express from 'express';
 import request from 'supertest';
 import { startMockIdp, type FaultMode, type MockIdp } from '../../fixtures/mock-idp/index.js';
-import { tokenProxy, type TokenProxyOptions } from '../../lib/index.js';
+import { tokenProxy, type TokenProxyBaseOptions } from '../../lib/index.js';
 import { listen, ServerPool } from '../../fixtures/listen.js';
 
 let idp: MockIdp;
@@ -25,7 +25,7 @@ beforeEach(() => {
   idp.faults = { mode: 'none' };
 });
 
-async function proxyUrl(options: Partial<TokenProxyOptions> = {}): Promise<string> {
+async function proxyUrl(options: Partial<TokenProxyBaseOptions> & { clientSecret?: string } = {}): Promise<string> {
   const app = express();
   app.post(
     '/auth/token',
@@ -35,7 +35,7 @@ async function proxyUrl(options: Partial<TokenProxyOptions> = {}): Promise<strin
       clientId: 'web-app',
       clientSecret: 'web-secret',
       clientAuth: 'client_secret_post',
-      timeout: 400,
+      timeoutMs: 400,
       logger,
       ...options,
     }),

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
 import request from 'supertest';
-import { tokenProxy, type ProxyResultEvent, type TokenProxyOptions } from '../../lib/index.js';
+import { tokenProxy, type ProxyResultEvent, type TokenProxyBaseOptions } from '../../lib/index.js';
 import { IdpClient } from '../../lib/idp/idp-client.js';
 import { proxyChecker } from '../../lib/proxy/options.js';
 import { basicAuthorization } from '../../lib/idp/client-auth.js';
@@ -72,7 +72,7 @@ beforeEach(() => {
   logs.length = 0;
 });
 
-async function proxy(options: Partial<TokenProxyOptions> = {}): Promise<string> {
+async function proxy(options: Partial<TokenProxyBaseOptions> & { clientSecret?: string } = {}): Promise<string> {
   const app = express();
   app.use('/auth/token', tokenProxy({ tokenEndpoint: idpUrl, clientId: CLIENT, clientSecret: SECRET, logger, ...options }));
   return pool.serve(app);
@@ -202,7 +202,7 @@ test('an IdP that sends headers and then trickles its body forever → 504 withi
     res.on('close', () => clearInterval(t));
   };
   const started = Date.now();
-  const res = await request(await proxy({ timeout: 400 })).post('/auth/token').type('form').send(ALICE);
+  const res = await request(await proxy({ timeoutMs: 400 })).post('/auth/token').type('form').send(ALICE);
   expect(res.status).toBe(504);
   expect(res.body.error).toBe('temporarily_unavailable');
   expect(Date.now() - started).toBeLessThan(2000);

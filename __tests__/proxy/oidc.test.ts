@@ -6,7 +6,7 @@
 import { jest } from '@jest/globals';
 import express from 'express';
 import request from 'supertest';
-import { revocationProxy, tokenProxy, type TokenProxyOptions } from '../../lib/index.js';
+import { revocationProxy, tokenProxy, type TokenProxyOptions, type TokenProxyBaseOptions } from '../../lib/index.js';
 import { getAuthorizationCode } from '../../fixtures/oidc-refresh.js';
 import { startOidcProvider, type RunningOidcProvider } from '../../fixtures/oidc-provider.js';
 import { ServerPool } from '../../fixtures/listen.js';
@@ -48,7 +48,7 @@ afterAll(async () => {
   jest.restoreAllMocks();
 });
 
-async function proxy(options: Partial<TokenProxyOptions>): Promise<string> {
+async function proxy(options: Partial<TokenProxyBaseOptions> & { clientSecret?: string }): Promise<string> {
   const base: TokenProxyOptions = {
     issuer: op.issuer,
     clientId: 'spa-backend',

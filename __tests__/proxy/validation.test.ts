@@ -5,7 +5,7 @@
 import express from 'express';
 import request from 'supertest';
 import { startMockIdp, type MockIdp } from '../../fixtures/mock-idp/index.js';
-import { mfaChallengeProxy, revocationProxy, tokenProxy, type ProxyResultEvent, type TokenProxyOptions } from '../../lib/index.js';
+import { mfaChallengeProxy, revocationProxy, tokenProxy, type ProxyResultEvent, type TokenProxyBaseOptions } from '../../lib/index.js';
 import { ServerPool } from '../../fixtures/listen.js';
 
 const WEIRD_SECRET = 'p:a+s/s%w&o rd=ü密';
@@ -20,7 +20,7 @@ afterAll(async () => {
   await idp.close();
 });
 
-async function proxyApp(options: Partial<TokenProxyOptions> = {}, setup?: (app: express.Express) => void): Promise<string> {
+async function proxyApp(options: Partial<TokenProxyBaseOptions> & { clientSecret?: string } = {}, setup?: (app: express.Express) => void): Promise<string> {
   const app = express();
   setup?.(app);
   app.use(

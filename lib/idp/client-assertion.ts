@@ -96,6 +96,7 @@ export function resolveAssertionKey(options: { privateKey?: unknown; kid?: unkno
  * a retried request gets its own assertion rather than the rejected one's.
  */
 export function signClientAssertion(k: AssertionKey, clientId: string, audience: string): Promise<string> {
+  // Real time, not lib/clock.ts: the IdP checks iat/exp against its own clock, which a test clock does not move.
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({})
     .setProtectedHeader(k.kid === undefined ? { alg: k.alg } : { alg: k.alg, kid: k.kid })

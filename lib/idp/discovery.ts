@@ -1,5 +1,6 @@
 import { IdpBadResponseError, IdpError, MisconfigurationError, OAuthError } from '../errors/oauth-error.js';
 import { describeUrl, idpRequest, type IdpFetch } from './http.js';
+import * as clock from '../clock.js';
 
 /** The fields of OpenID Connect Discovery / RFC 8414 metadata this package reads. */
 export interface IdpMetadata {
@@ -88,10 +89,10 @@ export function discover(issuer: string, options: DiscoveryOptions = {}): Promis
   if (entries === undefined) cache.set(issuer, (entries = { custom: new WeakMap() }));
   const { fetch } = options;
   const hit = fetch === undefined ? entries.global : entries.custom.get(fetch);
-  if (hit && (hit.failedAt === undefined || Date.now() - hit.failedAt < retryAfterMs)) return hit.promise;
+  if (hit && (hit.failedAt === undefined || clock.now() - hit.failedAt < retryAfterMs)) return hit.promise;
   const entry: Entry = { promise: fetchMetadata(issuer, options.timeout ?? 10_000, fetch) };
   entry.promise.catch(() => {
-    entry.failedAt = Date.now();
+    entry.failedAt = clock.now();
   });
   if (fetch === undefined) entries.global = entry;
   else entries.custom.set(fetch, entry);

@@ -15,9 +15,61 @@ export type IdpEndpoint = 'token' | 'revocation' | 'mfa_challenge';
 /**
  * Options shared by the proxies (`tokenProxy()`, `mfaChallengeProxy()`, `revocationProxy()`) and
  * `createM2MClient()`: where the IdP is and who this server is to it. Give `issuer`, or
- * `tokenEndpoint`, or both; explicit endpoints always win over discovery and profiles.
+ * `tokenEndpoint`, or both; explicit endpoints always win over discovery and profiles. The
+ * client authenticates with `clientSecret` or with `privateKey` (private_key_jwt), never both:
+ * the union makes the compiler say so, and the factories still check it at start-up.
  */
-export interface IdpClientOptions {
+export type IdpClientOptions = IdpConnectionOptions & IdpCredentials;
+
+/** How the client authenticates to the IdP: a secret, or a private key (private_key_jwt); one of the two. */
+export type IdpCredentials = ClientSecretCredentials | PrivateKeyCredentials;
+
+/** The client authenticates with a shared secret (`client_secret_basic` or `client_secret_post`). */
+export interface ClientSecretCredentials {
+  /**
+   * This confidential client's secret. Required unless `privateKey` is given (checked at start-up:
+   * optional here so that options can be assembled by spreading); load it from the environment.
+   * Never logged, never put in an error message, redacted from IdP answers that echo it.
+   */
+  clientSecret?: string;
+  /** Only with private_key_jwt: not used with a client secret. */
+  privateKey?: never;
+  /** Only with private_key_jwt: not used with a client secret. */
+  kid?: never;
+  /** Only with private_key_jwt: not used with a client secret. */
+  alg?: never;
+  /** Only with private_key_jwt: not used with a client secret. */
+  assertionAudience?: never;
+}
+
+/** The client authenticates with a signed assertion (`private_key_jwt`, RFC 7523 §2.2). */
+export interface PrivateKeyCredentials {
+  /** Not used with private_key_jwt: the key is the credential. */
+  clientSecret?: never;
+  /**
+   * The client's private key (PEM, private JWK, KeyObject or CryptoKey). The IdP registers its
+   * public half. Never logged; load it from a secret store.
+   */
+  privateKey: ClientPrivateKey;
+  /**
+   * `kid` header of the assertions, naming the key in the client's registered JWKS.
+   * @default the JWK's own `kid`, else none
+   */
+  kid?: string;
+  /**
+   * Signing algorithm of the assertions.
+   * @default from the key: RS256 (RSA), PS256 (RSA-PSS), ES256/384/512 (EC), EdDSA (Ed25519)
+   */
+  alg?: ClientAssertionAlgorithm;
+  /**
+   * The assertion's `aud`, the issuer identifier or the token endpoint URL.
+   * @default 'issuer' when `issuer` is set, else 'token_endpoint'
+   */
+  assertionAudience?: AssertionAudience;
+}
+
+/** The part of {@link IdpClientOptions} that does not depend on how the client authenticates. */
+export interface IdpConnectionOptions {
   /**
    * The IdP's issuer URL. Endpoints not given explicitly come from the `profile`'s paths under it,
    * else from its OpenID discovery document (fetched on first use, then cached).
@@ -48,37 +100,10 @@ export interface IdpClientOptions {
   /** This confidential client's id at the IdP. Required. */
   clientId: string;
   /**
-   * This confidential client's secret. Required unless `clientAuth` is `'private_key_jwt'`; load
-   * it from the environment. Never logged, never put in an error message, redacted from IdP
-   * answers that echo it.
-   */
-  clientSecret?: string;
-  /**
    * How the client authenticates to the IdP (RFC 6749 §2.3.1, RFC 7523 §2.2).
    * @default 'client_secret_basic' ('client_secret_post' with `profile: 'ciam'`; 'private_key_jwt' when only `privateKey` is given)
    */
   clientAuth?: ClientAuthMethod;
-  /**
-   * private_key_jwt only: the client's private key (PEM, private JWK, KeyObject or CryptoKey).
-   * The IdP registers its public half. Never logged; load it from a secret store.
-   * @default none
-   */
-  privateKey?: ClientPrivateKey;
-  /**
-   * private_key_jwt only: `kid` header of the assertions, naming the key in the client's registered JWKS.
-   * @default the JWK's own `kid`, else none
-   */
-  kid?: string;
-  /**
-   * private_key_jwt only: signing algorithm of the assertions.
-   * @default from the key: RS256 (RSA), PS256 (RSA-PSS), ES256/384/512 (EC), EdDSA (Ed25519)
-   */
-  alg?: ClientAssertionAlgorithm;
-  /**
-   * private_key_jwt only: the assertion's `aud`, the issuer identifier or the token endpoint URL.
-   * @default 'issuer' when `issuer` is set, else 'token_endpoint'
-   */
-  assertionAudience?: AssertionAudience;
   /**
    * Where grant parameters go: form body (RFC 6749) or query string (Tencent EIAM).
    * @default 'body' ('query' with `profile: 'eiam'`)
@@ -89,6 +114,8 @@ export interface IdpClientOptions {
    * {@link IdpTimeoutError} (504).
    * @default 10000
    */
+  timeoutMs?: number;
+  /** @deprecated Use timeoutMs (same unit, milliseconds). */
   timeout?: number;
   /**
    * Largest IdP answer accepted, in bytes; a longer one fails with {@link IdpBadResponseError}.
@@ -121,17 +148,23 @@ export interface IdpClientOptions {
 // not here would be refused as unknown by every factory.
 const IDP_KEYS = {
   issuer: true, tokenEndpoint: true, revocationEndpoint: true, mfaChallengeEndpoint: true, profile: true, clientId: true,
-  clientSecret: true, clientAuth: true, paramsIn: true, timeout: true, maxResponseBytes: true, allowInsecureHttp: true,
+  clientSecret: true, clientAuth: true, paramsIn: true, timeoutMs: true, timeout: true, maxResponseBytes: true, allowInsecureHttp: true,
   fetch: true, privateKey: true, kid: true, alg: true, assertionAudience: true,
-} as const satisfies Record<keyof IdpClientOptions, true>;
+} as const satisfies Record<keyof IdpConnectionOptions | keyof ClientSecretCredentials | keyof PrivateKeyCredentials, true>;
 
 /** The option names of {@link IdpClientOptions}, for the factories' unknown-key checks. */
 export const IDP_OPTION_KEYS = Object.keys(IDP_KEYS) as readonly (keyof IdpClientOptions)[];
 
+/**
+ * Renamed IdP options (CHANGELOG.md, "Option names"): every factory applies these with `renamed()`
+ * before its unknown-key check, so the old names keep working for one minor version.
+ */
+export const IDP_OPTION_RENAMES: Readonly<Record<string, string>> = { timeout: 'timeoutMs' };
+
 /** Names other libraries and the IdPs' own docs use for the same options. */
 export const IDP_OPTION_ALIASES: Readonly<Record<string, string>> = {
   token_endpoint: 'tokenEndpoint', tokenUrl: 'tokenEndpoint', client_id: 'clientId', client_secret: 'clientSecret',
-  issuerBaseURL: 'issuer',
+  issuerBaseURL: 'issuer', timeoutSeconds: 'timeoutMs (milliseconds)',
 };
 
 /**
@@ -211,7 +244,7 @@ export class IdpClient {
     this.paramsIn = paramsIn;
     this.#profile = profile;
     this.#explicit = explicit;
-    this.timeout = check.number(options.timeout, 'timeout', 10_000, { positive: true, max: MAX_TIMER_MS });
+    this.timeout = check.number(options.timeoutMs, 'timeoutMs', 10_000, { positive: true, max: MAX_TIMER_MS });
     this.#maxResponseBytes = check.number(options.maxResponseBytes, 'maxResponseBytes', 256 * 1024, { positive: true });
     this.#fetch = checkFetchOption(options.fetch, check.factory);
   }

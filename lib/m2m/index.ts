@@ -1,9 +1,10 @@
-export { createM2MClient } from './m2m-client.js';
-export { MemoryTokenStore, isStoredToken, type TokenStore, type StoredToken, type MemoryTokenStoreOptions, type MaybePromise } from './store.js';
-export type { M2MDpopOptions, M2MDpopAlgorithm } from './dpop-key.js';
+export { createM2MClient } from './client/m2m-client.js';
+export { MemoryTokenStore, isStoredToken, type TokenStore, type StoredToken, type MemoryTokenStoreOptions, type MaybePromise } from './store/store.js';
+export type { M2MDpopOptions, M2MDpopAlgorithm } from './dpop/key.js';
 export type {
   M2MClient,
   M2MClientOptions,
+  M2MClientBaseOptions,
   M2MToken,
   GetTokenOptions,
   TokenRequestOptions,
@@ -19,6 +20,6 @@ export type {
   M2MGetToken,
   M2MRequestApi,
   M2MMiddlewareOptions,
-} from './types.js';
-export { ACCESS_TOKEN_TYPE } from './exchange-types.js';
-export type { TokenExchangeTarget, TokenExchangeOptions, ExchangedToken, M2MExchange, OnBehalfOfOptions, OnBehalfOfApi } from './exchange-types.js';
+} from './client/types.js';
+export { ACCESS_TOKEN_TYPE } from './exchange/exchange-types.js';
+export type { TokenExchangeTarget, TokenExchangeOptions, ExchangedToken, M2MExchange, OnBehalfOfOptions, OnBehalfOfApi } from './exchange/exchange-types.js';

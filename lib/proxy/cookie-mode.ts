@@ -31,6 +31,8 @@ export interface RefreshCookieOptions {
    * Lifetime in seconds, 1 to 34560000 (400 days, the longest browsers keep a cookie).
    * @default the IdP's `refresh_expires_in` / `refresh_token_expires_in` (a number or a string of digits) clamped to that range, else a session cookie (gone when the browser closes)
    */
+  maxAgeSeconds?: number;
+  /** @deprecated Use maxAgeSeconds (same unit, seconds). */
   maxAge?: number;
   /**
    * Header a request relying on the cookie must carry (any non-empty value): a cross-site form or
@@ -53,13 +55,16 @@ export const MAX_COOKIE_AGE = 400 * 24 * 3600;
 
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-const COOKIE_KEYS = { allowedOrigins: true, path: true, name: true, maxAge: true, csrfHeader: true } as const satisfies Record<keyof RefreshCookieOptions, true>;
+const COOKIE_KEYS = { allowedOrigins: true, path: true, name: true, maxAgeSeconds: true, csrfHeader: true, maxAge: true } as const satisfies Record<keyof RefreshCookieOptions, true>;
+
+/** Old names inside `cookie` (CHANGELOG.md, "Option names"), moved by the factories before any check. */
+export const COOKIE_RENAMES: Readonly<Record<string, string>> = { maxAge: 'maxAgeSeconds' };
 
 export function resolveCookieOptions(options: RefreshCookieOptions, factory: string): CookieConfig {
   const check: OptionChecker = new OptionChecker(`${factory}()`, 'token-proxy.md#refresh-token-cookie-mode');
   const bad = (msg: string): never => check.fail('config_cookie', `cookie.${msg}`);
   if (!options || typeof options !== 'object' || Array.isArray(options)) bad("is an object such as { allowedOrigins: ['https://app.example.com'] }");
-  // A misspelt maxAge or csrfHeader would otherwise silently fall back to its default.
+  // A misspelt maxAgeSeconds or csrfHeader would otherwise silently fall back to its default.
   check.knownKeys(options, Object.keys(COOKIE_KEYS), {}, 'cookie.');
   const origins = options.allowedOrigins;
   if (!Array.isArray(origins) || origins.length === 0) {
@@ -85,15 +90,13 @@ export function resolveCookieOptions(options: RefreshCookieOptions, factory: str
   if (name.startsWith('__Host-') && path !== '/') {
     bad(`name "${name}" uses the __Host- prefix, which browsers accept only with path "/"; use path "/" or a __Secure- name`);
   }
-  if (
-    options.maxAge !== undefined &&
-    (typeof options.maxAge !== 'number' || !Number.isInteger(options.maxAge) || options.maxAge <= 0 || options.maxAge > MAX_COOKIE_AGE)
-  ) {
-    bad(`maxAge must be a whole number of seconds from 1 to ${MAX_COOKIE_AGE} (400 days) (got ${String(options.maxAge)})`);
+  const maxAge = options.maxAgeSeconds;
+  if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge <= 0 || maxAge > MAX_COOKIE_AGE)) {
+    bad(`maxAgeSeconds must be a whole number of seconds from 1 to ${MAX_COOKIE_AGE} (400 days) (got ${String(maxAge)})`);
   }
   const csrfHeader = options.csrfHeader ?? 'x-csrf-token';
   if (typeof csrfHeader !== 'string' || !TOKEN_CHARS.test(csrfHeader)) bad(`csrfHeader "${String(csrfHeader)}" is not a valid header name`);
-  return { name, path, maxAge: options.maxAge, csrfHeader: csrfHeader.toLowerCase(), allowedOrigins: new Set(origins) };
+  return { name, path, maxAge, csrfHeader: csrfHeader.toLowerCase(), allowedOrigins: new Set(origins) };
 }
 
 /**

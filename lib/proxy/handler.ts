@@ -32,7 +32,7 @@ export function proxyHandler(
   const grants = proxyMetrics().grants;
   return (req, res) => {
     const started = performance.now();
-    // No abort when the caller disconnects: the IdP call is bounded by `timeout` anyway, and for a
+    // No abort when the caller disconnects: the IdP call is bounded by `timeoutMs` anyway, and for a
     // rotating refresh token an aborted call loses the new token exactly as an unread answer does.
     const ctx: ProxyContext = { req, res, audit: {} };
 

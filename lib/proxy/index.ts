@@ -3,9 +3,12 @@ export { mfaChallengeProxy } from './mfa-challenge-proxy.js';
 export { revocationProxy } from './revocation-proxy.js';
 export type {
   ProxyOptions,
+  ProxyBaseOptions,
   TokenProxyOptions,
+  TokenProxyBaseOptions,
   MfaChallengeProxyOptions,
   RevocationProxyOptions,
+  RevocationProxyBaseOptions,
   ProxyResultEvent,
   ProxyLogger,
   ExtraParams,

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { MFA_CHALLENGE_SPEC } from './grants.js';
 import { proxyHandler } from './handler.js';
-import { assertEndpoint, resolveProxyOptions, type MfaChallengeProxyOptions } from './options.js';
+import { renamedProxyOptions, assertEndpoint, resolveProxyOptions, type MfaChallengeProxyOptions } from './options.js';
 import { copyAllowed, readParams } from './read-params.js';
 import { callIdp } from './respond.js';
 
@@ -11,7 +11,8 @@ import { callIdp } from './respond.js';
  * `oob_code` it later sends as `code` in the `mfa_oob` grant. Same client-credential injection
  * and rules as `tokenProxy`.
  */
-export function mfaChallengeProxy(options: MfaChallengeProxyOptions): RequestHandler {
+export function mfaChallengeProxy(given: MfaChallengeProxyOptions): RequestHandler {
+  const options = renamedProxyOptions(given, 'mfaChallengeProxy');
   const config = resolveProxyOptions(options, 'mfaChallengeProxy');
   assertEndpoint(options, 'mfaChallengeProxy', 'mfaChallengeEndpoint');
   return proxyHandler(config, 'mfa_challenge', async (ctx) => {

@@ -1,14 +1,16 @@
 import { MisconfigurationError } from '../errors/oauth-error.js';
-import { IDP_OPTION_ALIASES, IDP_OPTION_KEYS, IdpClient, type IdpClientOptions } from '../idp/idp-client.js';
+import { IDP_OPTION_ALIASES, IDP_OPTION_KEYS, IDP_OPTION_RENAMES, IdpClient, type IdpConnectionOptions, type IdpCredentials } from '../idp/idp-client.js';
+import { renamed } from '../options/deprecated.js';
 import { OptionChecker } from '../options/validate.js';
 import { DEFAULT_GRANTS, PROXY_GRANTS, RESERVED_PARAMS, type ProxyGrantType } from './grants.js';
-import { resolveCookieOptions, type CookieConfig, type RefreshCookieOptions } from './cookie-mode.js';
+import { COOKIE_RENAMES, resolveCookieOptions, type CookieConfig, type RefreshCookieOptions } from './cookie-mode.js';
 import { forLog, operatorLog, type LogLine, type OperatorLogger } from '../log/operator-log.js';
 
 /**
  * Where the proxies' operator lines go: the package's {@link OperatorLogger} (`console`, pino and
  * winston fit). `warn`: an IdP outage or a failing `onResult`; `error`: the IdP rejected this
  * server's client credentials, or the configuration cannot reach it.
+ * @deprecated Use {@link OperatorLogger}: one logger interface for the guard, the proxies and the M2M client.
  */
 export type ProxyLogger = OperatorLogger;
 
@@ -34,8 +36,14 @@ export interface ProxyResultEvent {
   ip?: string;
 }
 
-/** Options every proxy accepts: the IdP connection plus how requests are read and reported. */
-export interface ProxyOptions extends IdpClientOptions {
+/**
+ * Options every proxy accepts: the IdP connection and credentials (`clientSecret` or
+ * `privateKey`, not both) plus how requests are read and reported.
+ */
+export type ProxyOptions = ProxyBaseOptions & IdpCredentials;
+
+/** {@link ProxyOptions} without the credentials (which are a union: secret or private key). */
+export interface ProxyBaseOptions extends IdpConnectionOptions {
   /**
    * Also read parameters from the request's query string. Off by default because passwords and
    * tokens in URLs end up in access logs, proxies and browser history. With it off, a query
@@ -58,7 +66,7 @@ export interface ProxyOptions extends IdpClientOptions {
    * Operator messages (IdP rejected our client credentials, IdP failures); `false` silences them.
    * @default console
    */
-  logger?: ProxyLogger | false;
+  logger?: OperatorLogger | false;
 }
 
 /**
@@ -70,7 +78,10 @@ export interface ProxyOptions extends IdpClientOptions {
 export type ExtraParams = Record<string, string> | ((grantType: ProxyGrantType) => Record<string, string> | undefined);
 
 /** Options of {@link tokenProxy}: the IdP connection plus which grants a front end may use. */
-export interface TokenProxyOptions extends ProxyOptions {
+export type TokenProxyOptions = TokenProxyBaseOptions & IdpCredentials;
+
+/** {@link TokenProxyOptions} without the credentials (which are a union: secret or private key). */
+export interface TokenProxyBaseOptions extends ProxyBaseOptions {
   /**
    * Grants the front end may use (an allow-list); others answer 400 `unsupported_grant_type`.
    * `client_credentials` is refused at start-up: a front end must never act as this server.
@@ -107,7 +118,10 @@ export type MfaChallengeProxyOptions = ProxyOptions;
  * Options of {@link revocationProxy}: the common proxy options, plus the cookie settings when
  * `tokenProxy` runs in cookie mode. It needs `revocationEndpoint` or `issuer`.
  */
-export interface RevocationProxyOptions extends ProxyOptions {
+export type RevocationProxyOptions = RevocationProxyBaseOptions & IdpCredentials;
+
+/** {@link RevocationProxyOptions} without the credentials (which are a union: secret or private key). */
+export interface RevocationProxyBaseOptions extends ProxyBaseOptions {
   /**
    * Same cookie options as `tokenProxy`: a request without `token` revokes the cookie's refresh
    * token and clears it.
@@ -120,7 +134,7 @@ export interface RevocationProxyOptions extends ProxyOptions {
 // Record makes the compiler list every option of the three interfaces.
 const PROXY_KEYS = {
   allowQueryParams: true, bodyLimit: true, onResult: true, logger: true, grants: true, allowParams: true, extraParams: true, cookie: true,
-} as const satisfies Record<Exclude<keyof (TokenProxyOptions & RevocationProxyOptions), keyof IdpClientOptions>, true>;
+} as const satisfies Record<Exclude<keyof (TokenProxyBaseOptions & RevocationProxyBaseOptions), keyof IdpConnectionOptions>, true>;
 const KNOWN_KEYS: readonly string[] = [...IDP_OPTION_KEYS, ...Object.keys(PROXY_KEYS)];
 
 /** The checker of each proxy factory: its name in messages, the proxy options table in err.docs. */
@@ -135,7 +149,7 @@ export interface ProxyConfig {
   allowQuery: boolean;
   bodyLimit: number;
   onResult: ((event: ProxyResultEvent) => void) | undefined;
-  logger: ProxyLogger | undefined;
+  logger: OperatorLogger | undefined;
   /** Writes to `logger` through operatorLog(): each distinct line at most once a minute, never throws. */
   log: LogLine;
 }
@@ -169,12 +183,25 @@ function stringRecord(check: OptionChecker, value: unknown, option: string): Rec
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
+/**
+ * The options with old names moved to the new ones (one DeprecationWarning per old name and
+ * process; both names at once is a ConfigError). Each factory calls this first, before any check.
+ */
+export function renamedProxyOptions<T extends ProxyOptions>(options: T, factory: string): T {
+  const check: OptionChecker = proxyChecker(factory);
+  const o = renamed(check, check.object(options, 'with clientId, clientSecret and issuer or tokenEndpoint'), IDP_OPTION_RENAMES);
+  const cookie = (o as { cookie?: unknown }).cookie;
+  if (cookie === null || typeof cookie !== 'object') return o;
+  const c = renamed(check, cookie, COOKIE_RENAMES, 'cookie.');
+  return c === cookie ? o : { ...o, cookie: c };
+}
+
 export function resolveProxyOptions(options: ProxyOptions, factory: string): ProxyConfig {
   const check: OptionChecker = proxyChecker(factory);
   check.knownKeys(check.object(options, 'with clientId, clientSecret and issuer or tokenEndpoint'), KNOWN_KEYS, IDP_OPTION_ALIASES);
   // IdpClient refuses the client secret in a URL (outside EIAM) for every factory.
   const client = new IdpClient(options, check);
-  const logger = check.logger<ProxyLogger>(options.logger, console);
+  const logger = check.logger<OperatorLogger>(options.logger, console);
   return {
     factory,
     client,

@@ -3,7 +3,7 @@ import { InvalidRequestError } from '../errors/oauth-error.js';
 import { assertSameOriginRequest, clearRefreshCookie, readRefreshCookie, resolveCookieOptions } from './cookie-mode.js';
 import { REVOCATION_SPEC } from './grants.js';
 import { proxyHandler } from './handler.js';
-import { assertEndpoint, resolveProxyOptions, type RevocationProxyOptions } from './options.js';
+import { renamedProxyOptions, assertEndpoint, resolveProxyOptions, type RevocationProxyOptions } from './options.js';
 import { copyAllowed, readParams, single } from './read-params.js';
 import { callIdp } from './respond.js';
 
@@ -12,7 +12,8 @@ import { callIdp } from './respond.js';
  * In cookie mode a request without `token` revokes the refresh token held in the cookie and
  * clears the cookie: that is "log out".
  */
-export function revocationProxy(options: RevocationProxyOptions): RequestHandler {
+export function revocationProxy(given: RevocationProxyOptions): RequestHandler {
+  const options = renamedProxyOptions(given, 'revocationProxy');
   const config = resolveProxyOptions(options, 'revocationProxy');
   assertEndpoint(options, 'revocationProxy', 'revocationEndpoint');
   const cookie = options.cookie === undefined ? undefined : resolveCookieOptions(options.cookie, 'revocationProxy');

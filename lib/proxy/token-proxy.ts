@@ -3,7 +3,7 @@ import { InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError
 import { assertSameOriginRequest, clearRefreshCookie, moveRefreshTokenToCookie, readRefreshCookie, stripRefreshTokens } from './cookie-mode.js';
 import { CONFIDENTIAL_ONLY_GRANTS, GRANT_SPECS, type ProxyGrantType } from './grants.js';
 import { proxyHandler } from './handler.js';
-import { resolveTokenProxyOptions, type TokenProxyOptions } from './options.js';
+import { renamedProxyOptions, resolveTokenProxyOptions, type TokenProxyOptions } from './options.js';
 import { readParams, single } from './read-params.js';
 import { callIdp } from './respond.js';
 
@@ -35,7 +35,8 @@ const PKCE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
  * app.use(oauthErrorHandler());
  * ```
  */
-export function tokenProxy(options: TokenProxyOptions): RequestHandler {
+export function tokenProxy(given: TokenProxyOptions): RequestHandler {
+  const options = renamedProxyOptions(given, 'tokenProxy');
   const config = resolveTokenProxyOptions(options, 'tokenProxy');
   const cookie = config.cookie;
 

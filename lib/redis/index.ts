@@ -12,7 +12,7 @@ export {
   type RedisClient,
 } from './token-store.js';
 // The store contract it implements, so this entry point's types stand on their own.
-export type { TokenStore, StoredToken, MaybePromise } from '../m2m/store.js';
+export type { TokenStore, StoredToken, MaybePromise } from '../m2m/store/store.js';
 // The base class RedisUnavailableError extends, so this entry point's types stand on their own;
 // catch it with `instanceof` from the main entry point.
 export type { OAuthKitError, OAuthKitErrorOptions } from '../errors/base.js';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { TokenStore } from '../m2m/store.js';
+import type { TokenStore } from '../m2m/store/store.js';
 import { OptionChecker } from '../options/validate.js';
+import { renamed } from '../options/deprecated.js';
 import { keySlot } from './key-slot.js';
 import { RedisUnavailableError } from '../errors/store-errors.js';
 
@@ -31,6 +32,8 @@ export interface RedisTokenStoreOptions {
    * Redis, calls fail at once instead, so nothing queues up behind a dead server. 0 never waits.
    * @default 500
    */
+  connectWaitMs?: number;
+  /** @deprecated Use connectWaitMs (same unit, milliseconds). */
   connectWait?: number;
   /**
    * Milliseconds any one call may take once sent (a stalled or frozen server, a Cluster slot being
@@ -39,12 +42,14 @@ export interface RedisTokenStoreOptions {
    * call timed out is released as soon as its answer arrives. 0 leaves it to the client.
    * @default 1000
    */
+  callTimeoutMs?: number;
+  /** @deprecated Use callTimeoutMs (same unit, milliseconds). */
   callTimeout?: number;
   /**
    * Replicas that must have a DPoP proof id before {@link RedisTokenStore.claim} reports it new.
    * Redis replication is asynchronous: a claim acknowledged by a master that dies before passing
    * it on is lost at the failover, and the same proof is accepted again. With `1`, claim() sends
-   * `WAIT 1 <replayWaitTimeout>` after its `SET NX`, on the same connection (WAIT counts that
+   * `WAIT 1 <replayWaitTimeoutMs>` after its `SET NX`, on the same connection (WAIT counts that
    * connection's writes; on a Cluster, the key's master), and a claim fewer replicas confirmed in
    * time fails with {@link RedisUnavailableError}: the guard refuses the request (503) instead of
    * risking a replay. While a master has fewer live replicas than this, its claims all fail. Only
@@ -54,10 +59,12 @@ export interface RedisTokenStoreOptions {
   replayWaitReplicas?: number;
   /**
    * Milliseconds the replicas get to confirm a claim (the WAIT timeout) with `replayWaitReplicas`.
-   * Keep it below the client's `commandTimeout` and the store's `callTimeout`, which bound the
+   * Keep it below the client's `commandTimeout` and the store's `callTimeoutMs`, which bound the
    * whole claim.
    * @default 250
    */
+  replayWaitTimeoutMs?: number;
+  /** @deprecated Use replayWaitTimeoutMs (same unit, milliseconds). */
   replayWaitTimeout?: number;
 }
 
@@ -72,6 +79,9 @@ function unavailable(status: string, detail = '', sent = false): RedisUnavailabl
 // Compare-and-delete: release a lock only while it is still ours (its lease may have passed and
 // another instance may hold it now).
 const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/** Old option names of redisTokenStore() (CHANGELOG.md, "Option names"); each keeps its unit (ms). */
+const RENAMES = { connectWait: 'connectWaitMs', callTimeout: 'callTimeoutMs', replayWaitTimeout: 'replayWaitTimeoutMs' } as const;
 
 const STARTING = new Set(['wait', 'connecting', 'connect']);
 
@@ -101,10 +111,11 @@ export class RedisTokenStore implements TokenStore {
 
   constructor(options: RedisTokenStoreOptions) {
     const check: OptionChecker = new OptionChecker('redisTokenStore()', 'fleet.md#redistokenstore-options');
+    options = renamed(check, check.object(options, '{ client, prefix?, connectWaitMs?, callTimeoutMs?, replayWaitReplicas?, replayWaitTimeoutMs? }'), RENAMES);
     check.knownKeys(
-      check.object(options, '{ client, prefix?, connectWait?, callTimeout?, replayWaitReplicas?, replayWaitTimeout? }'),
-      ['client', 'prefix', 'connectWait', 'callTimeout', 'replayWaitReplicas', 'replayWaitTimeout'],
-      { redis: 'client', keyPrefix: 'prefix', commandTimeout: 'callTimeout', timeout: 'callTimeout', waitReplicas: 'replayWaitReplicas', replicas: 'replayWaitReplicas' },
+      options,
+      ['client', 'prefix', 'connectWaitMs', 'callTimeoutMs', 'replayWaitReplicas', 'replayWaitTimeoutMs'],
+      { redis: 'client', keyPrefix: 'prefix', commandTimeout: 'callTimeoutMs', timeout: 'callTimeoutMs', timeoutMs: 'callTimeoutMs', waitReplicas: 'replayWaitReplicas', replicas: 'replayWaitReplicas' },
     );
     const { client, prefix = 'oauthkit:m2m:' } = options;
     const c = client as unknown as Record<string, unknown> | null | undefined;
@@ -112,16 +123,16 @@ export class RedisTokenStore implements TokenStore {
       check.fail('config_store', 'client must be an ioredis client (new Redis(url, options) or new Redis.Cluster(...)); this package does not create one');
     }
     if (typeof prefix !== 'string') check.fail('config_store', 'prefix must be a string');
-    const connectWait = check.number(options.connectWait, 'connectWait (ms)', 500);
+    const connectWait = check.number(options.connectWaitMs, 'connectWaitMs', 500);
     this.#client = client;
     this.prefix = prefix;
     this.#connectWait = connectWait;
-    this.#callTimeout = check.number(options.callTimeout, 'callTimeout (ms)', 1000);
+    this.#callTimeout = check.number(options.callTimeoutMs, 'callTimeoutMs', 1000);
     this.#waitReplicas = check.number(options.replayWaitReplicas, 'replayWaitReplicas', 0, { integer: true, max: 100 });
     // Whole ms, never 0: WAIT 0 would block until the replicas answer, however long that takes.
-    this.#waitTimeout = check.number(options.replayWaitTimeout, 'replayWaitTimeout (ms)', 250, { integer: true, positive: true });
+    this.#waitTimeout = check.number(options.replayWaitTimeoutMs, 'replayWaitTimeoutMs', 250, { integer: true, positive: true });
     if (this.#callTimeout !== 0 && this.#waitTimeout >= this.#callTimeout) {
-      check.fail('config_number', `replayWaitTimeout (${this.#waitTimeout} ms) must be shorter than callTimeout (${this.#callTimeout} ms), which bounds the whole claim`);
+      check.fail('config_number', `replayWaitTimeoutMs (${this.#waitTimeout} ms) must be shorter than callTimeoutMs (${this.#callTimeout} ms), which bounds the whole claim`);
     }
   }
 
@@ -206,7 +217,7 @@ export class RedisTokenStore implements TokenStore {
     if (!acked || acked[0]) throw acked?.[0] ?? unavailable(this.#client.status, ' (WAIT got no answer)', true);
     // Not on enough replicas yet: a failover now could forget it, so it cannot be vouched for as new.
     if (typeof acked[1] !== 'number' || acked[1] < n) {
-      throw unavailable(this.#client.status, ` and ${String(acked[1])} of ${n} replicas confirmed the claim within replayWaitTimeout (${this.#waitTimeout} ms)`, true);
+      throw unavailable(this.#client.status, ` and ${String(acked[1])} of ${n} replicas confirmed the claim within replayWaitTimeoutMs (${this.#waitTimeout} ms)`, true);
     }
     return true;
   }
@@ -220,13 +231,13 @@ export class RedisTokenStore implements TokenStore {
     await this.#bounded(this.#client.eval(UNLOCK, 1, k, value));
   }
 
-  /** `sent`, or RedisUnavailableError after callTimeout (then `onLate` deals with a late answer). */
+  /** `sent`, or RedisUnavailableError after callTimeoutMs (then `onLate` deals with a late answer). */
   #bounded<T>(sent: Promise<T>, onLate?: () => void): Promise<T> {
     if (this.#callTimeout === 0) return sent;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         onLate?.();
-        reject(unavailable(this.#client.status, ` and no answer came within callTimeout (${this.#callTimeout} ms)`, true));
+        reject(unavailable(this.#client.status, ` and no answer came within callTimeoutMs (${this.#callTimeout} ms)`, true));
       }, this.#callTimeout);
       timer.unref();
       sent.then(

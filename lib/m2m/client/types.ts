@@ -1,11 +1,12 @@
 import type { RequestHandler } from 'express';
-import type { M2MExchange, OnBehalfOfApi, OnBehalfOfOptions } from './exchange-types.js';
-import type { IdpClientOptions } from '../idp/idp-client.js';
-import type { M2MDpopOptions } from './dpop-key.js';
-import type { TokenStore } from './store.js';
-import type { M2MFetchInit, M2MToken } from './token-types.js';
+import type { M2MExchange, OnBehalfOfApi, OnBehalfOfOptions } from '../exchange/exchange-types.js';
+import type { IdpConnectionOptions, IdpCredentials } from '../../idp/idp-client.js';
+import type { OperatorLogger } from '../../log/operator-log.js';
+import type { M2MDpopOptions } from '../dpop/key.js';
+import type { TokenStore } from '../store/store.js';
+import type { M2MFetchInit, M2MToken } from '../request/token-types.js';
 
-export type { M2MFetchInit, M2MToken } from './token-types.js';
+export type { M2MFetchInit, M2MToken } from '../request/token-types.js';
 
 /** Which token: each distinct (scope, audience, resource) is its own cache entry and IdP request. */
 export interface TokenRequestOptions {
@@ -49,12 +50,16 @@ export interface M2MRetryOptions {
    * First backoff ceiling in ms; doubles per retry ("full jitter": a random wait up to it).
    * @default 200
    */
-  baseDelay?: number;
+  baseDelayMs?: number;
   /**
    * Largest wait between tries in ms. A `Retry-After` asking for longer than this ends the
    * retries at once (the error says how long the IdP asked for) rather than blocking callers.
    * @default 5000
    */
+  maxDelayMs?: number;
+  /** @deprecated Use baseDelayMs (same unit, milliseconds). */
+  baseDelay?: number;
+  /** @deprecated Use maxDelayMs (same unit, milliseconds). */
   maxDelay?: number;
 }
 
@@ -144,10 +149,14 @@ export interface M2MHooks {
 }
 
 /**
- * Options of {@link createM2MClient}: the IdP connection ({@link IdpClientOptions}), the default
- * token request (`scope`, `audience`, `resource`), caching, retries and hooks.
+ * Options of {@link createM2MClient}: the IdP connection and credentials ({@link IdpClientOptions}:
+ * `clientSecret` or `privateKey`, not both), the default token request (`scope`, `audience`,
+ * `resource`), caching, retries, hooks and the logger.
  */
-export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions, M2MHooks {
+export type M2MClientOptions = M2MClientBaseOptions & IdpCredentials;
+
+/** {@link M2MClientOptions} without the credentials (which are a union: secret or private key). */
+export interface M2MClientBaseOptions extends IdpConnectionOptions, TokenRequestOptions, M2MHooks {
   /**
    * Extra token-request parameters sent on every request (not `grant_type`, credentials, scope,
    * audience, resource: those are refused at start-up).
@@ -158,6 +167,8 @@ export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions,
    * Seconds a token is treated as expired before the IdP's expiry; capped at half its lifetime.
    * @default 60
    */
+  expirySkewSeconds?: number;
+  /** @deprecated Use expirySkewSeconds (same unit, seconds). */
   expirySkew?: number;
   /**
    * Start one background refresh when this fraction of the token's usable lifetime is left
@@ -169,21 +180,25 @@ export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions,
    * Lifetime in seconds assumed when the IdP sends no `expires_in` and the token is not a JWT with `exp`.
    * @default 300
    */
+  defaultExpiresInSeconds?: number;
+  /** @deprecated Use defaultExpiresInSeconds (same unit, seconds). */
   defaultExpiresIn?: number;
   /**
    * Retries of token requests on 5xx, 429 and network errors. `false` = one try only.
-   * @default { attempts: 3, baseDelay: 200, maxDelay: 5000 }
+   * @default { attempts: 3, baseDelayMs: 200, maxDelayMs: 5000 }
    */
   retry?: M2MRetryOptions | false;
   /**
    * In-process lru-cache of tokens (always in front of `store`).
-   * @default { max: 500 }
+   * @default { maxEntries: 500 }
    */
   cache?: {
     /**
      * Most token entries (distinct scope / audience / resource combinations) kept.
      * @default 500
      */
+    maxEntries?: number;
+    /** @deprecated Use maxEntries. */
     max?: number;
   };
   /**
@@ -196,17 +211,23 @@ export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions,
    * Milliseconds one store call may take before it is abandoned (reported as a 'store' error).
    * @default 1000
    */
+  storeTimeoutMs?: number;
+  /** @deprecated Use storeTimeoutMs (same unit, milliseconds). */
   storeTimeout?: number;
   /**
    * Milliseconds the store is left alone after a failure (one outage, one report, not one per miss).
    * @default 5000
    */
+  storeBackoffMs?: number;
+  /** @deprecated Use storeBackoffMs (same unit, milliseconds). */
   storeBackoff?: number;
   /**
    * Milliseconds to wait for another instance that holds the store lock to publish its token,
    * before fetching one ourselves. Also the lock's lease.
-   * @default the IdP `timeout` (10000 unless set)
+   * @default the IdP `timeoutMs` (10000 unless set)
    */
+  storeLockWaitMs?: number;
+  /** @deprecated Use storeLockWaitMs (same unit, milliseconds). */
   storeLockWait?: number;
   /**
    * In `fetch()`: on a downstream 401, drop the token and retry once with a fresh one. Default true.
@@ -218,6 +239,8 @@ export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions,
    * token get that same error at once, without another IdP request; a `Retry-After` from the IdP
    * lengthens it, up to 60 s. `forceRefresh` ignores it. Default 2000; 0 turns it off.
    */
+  idpBackoffMs?: number;
+  /** @deprecated Use idpBackoffMs (same unit, milliseconds). */
   idpBackoff?: number;
   /**
    * DPoP (RFC 9449): tokens bound to a key of this client, sent as `Authorization: DPoP` with a
@@ -226,6 +249,14 @@ export interface M2MClientOptions extends IdpClientOptions, TokenRequestOptions,
    * @default false: Bearer tokens
    */
   dpop?: boolean | M2MDpopOptions;
+  /**
+   * Operator lines (`warn`) when the shared store fails or a caller gets no token, written only
+   * when no `onError` hook is given (a hook means you report errors yourself; the client does not
+   * report them twice). Each distinct line at most once a minute; IdP text sanitized, the secret
+   * and tokens never included. `false` silences it.
+   * @default console
+   */
+  logger?: OperatorLogger | false;
 }
 
 /**

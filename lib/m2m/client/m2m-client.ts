@@ -1,14 +1,14 @@
 import { LRUCache } from 'lru-cache';
-import { DpopSigner } from './dpop.js';
-import { checkTarget, createExchange, mountChecker } from './exchange.js';
-import type { OnBehalfOfOptions } from './exchange-types.js';
-import { onBehalfOfMiddleware } from './exchange-middleware.js';
+import { DpopSigner } from '../dpop/proof.js';
+import { checkTarget, createExchange, mountChecker } from '../exchange/exchange.js';
+import type { OnBehalfOfOptions } from '../exchange/exchange-types.js';
+import { onBehalfOfMiddleware } from '../exchange/exchange-middleware.js';
 import { m2mMiddleware } from './middleware.js';
 import { resolveOptions } from './options.js';
-import { buildSpec, rawOptionsKey, specFor, type TokenSpec } from './spec.js';
-import { TokenCache } from './token-cache.js';
-import { outboundFetch } from './outbound.js';
-import { tokenRequester } from './token-request.js';
+import { buildSpec, rawOptionsKey, specFor, type TokenSpec } from '../request/spec.js';
+import { TokenCache } from '../cache/token-cache.js';
+import { outboundFetch } from '../outbound/outbound.js';
+import { tokenRequester } from '../request/token-request.js';
 import type {
   GetTokenOptions,
   M2MClient,
@@ -71,13 +71,13 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
     {
       expirySkewMs: o.expirySkewMs,
       refreshAhead: o.refreshAhead,
-      cacheMax: o.cacheMax,
+      maxEntries: o.maxEntries,
       store: o.store,
       sealKeys: o.sealKeys,
-      storeTimeout: o.storeTimeout,
-      storeBackoff: o.storeBackoff,
-      storeLockWait: o.storeLockWait,
-      maxPauseMs: retry.maxDelay,
+      storeTimeoutMs: o.storeTimeoutMs,
+      storeBackoffMs: o.storeBackoffMs,
+      storeLockWaitMs: o.storeLockWaitMs,
+      maxPauseMs: retry.maxDelayMs,
       idpBackoffMs: o.idpBackoffMs,
       hooks: o.hooks,
     },

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import * as clock from '../../clock.js';
 
 /**
  * What a sealed store entry contains for one cache key: the token and its expiry, nothing else (no
@@ -40,7 +41,7 @@ export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
  *   must not collide with token keys (e.g. add a suffix). The client never holds two locks on one
  *   key at once, so an adapter may keep the lock owner's random value per key in memory.
  * - Any method may throw or reject: the client reports it through `onError` and carries on with
- *   its in-process cache and the IdP. Calls are also bounded by `storeTimeout`.
+ *   its in-process cache and the IdP. Calls are also bounded by `storeTimeoutMs`.
  */
 export interface TokenStore {
   /** The sealed entry stored under `key`, or undefined / null when there is none or its TTL has passed. */
@@ -117,7 +118,8 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   lock(key: string, ttlMs: number): boolean {
-    const now = Date.now();
+    // A lease compared against the one clock, so tests can let it run out without waiting.
+    const now = clock.now();
     const until = this.#locks.get(key);
     if (until !== undefined && until > now) return false;
     this.#locks.set(key, now + ttlMs);

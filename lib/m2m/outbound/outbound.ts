@@ -1,9 +1,9 @@
-import type { DpopSigner } from './dpop.js';
+import type { DpopSigner } from '../dpop/proof.js';
 import { dpopFetch } from './dpop-fetch.js';
 import { isReplayable, newTokenMayHelp, withBearer, type FetchInput } from './fetch.js';
-import type { TokenSpec } from './spec.js';
-import type { TokenCache } from './token-cache.js';
-import type { M2MFetch, M2MFetchInit, M2MToken, TokenRequestOptions } from './types.js';
+import type { TokenSpec } from '../request/spec.js';
+import type { TokenCache } from '../cache/token-cache.js';
+import type { M2MFetch, M2MFetchInit, M2MToken, TokenRequestOptions } from '../client/types.js';
 
 /** Where {@link fetchWithOneRenewal} gets tokens, and how it tells the source one was refused. */
 export interface RenewableToken<T extends M2MToken> {

@@ -1,10 +1,10 @@
 import type { RequestHandler } from 'express';
-import { ServerError } from '../errors/oauth-error.js';
+import { ServerError } from '../../errors/oauth-error.js';
 import type { ExchangedToken, OnBehalfOfApi } from './exchange-types.js';
 import type { ExchangeTarget, Exchanger } from './exchange.js';
-import { withBearer } from './fetch.js';
-import { fetchWithOneRenewal, type RenewableToken } from './outbound.js';
-import type { M2MRequestApi } from './types.js';
+import { withBearer } from '../outbound/fetch.js';
+import { fetchWithOneRenewal, type RenewableToken } from '../outbound/outbound.js';
+import type { M2MRequestApi } from '../client/types.js';
 
 /**
  * `onBehalfOf()`: for routes behind `requireAuth()`, adds `req.m2m.fetchAsUser` and

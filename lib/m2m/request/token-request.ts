@@ -1,12 +1,14 @@
-import * as clock from '../clock.js';
-import { describeUrl } from '../idp/http.js';
-import type { DpopSigner } from './dpop.js';
-import { postWithDpop } from './dpop.js';
-import { emit } from './hooks.js';
-import type { ResolvedOptions, RetryPolicy } from './options.js';
-import { getRetryAfter, isRetryable, retryDelay, sleep } from './retry.js';
+import * as clock from '../../clock.js';
+import { describeUrl } from '../../idp/http.js';
+import type { DpopSigner } from '../dpop/proof.js';
+import { postWithDpop } from '../dpop/proof.js';
+import { emit } from '../hooks/emit.js';
+import type { IdpClient } from '../../idp/idp-client.js';
+import type { M2MHooks } from '../client/types.js';
+import { getRetryAfter, isRetryable, retryDelay, type RetryPolicy } from './retry.js';
+import { sleep } from '../sleep.js';
 import type { TokenSpec } from './spec.js';
-import type { StoredToken } from './store.js';
+import type { StoredToken } from '../store/store.js';
 import { interpretTokenResponse, withContext } from './token-response.js';
 
 /** How one token request is retried, and what its errors are labelled with. */
@@ -22,7 +24,7 @@ export interface RetryRun {
 /**
  * The one retry loop of every IdP token request (client_credentials and token exchange):
  * retryable failures (5xx, 429, network) are tried again after a back-off with jitter, honouring
- * Retry-After up to retry.maxDelay; the last failure is thrown with its context.
+ * Retry-After up to retry.maxDelayMs; the last failure is thrown with its context.
  */
 export async function withRetry<T>(run: RetryRun, attemptOnce: () => Promise<T>): Promise<{ value: T; attempts: number }> {
   const { retry } = run;
@@ -35,8 +37,8 @@ export async function withRetry<T>(run: RetryRun, attemptOnce: () => Promise<T>)
       const delay = attempt < retry.attempts && isRetryable(e) ? retryDelay(retry, attempt, retryAfter) : undefined;
       if (delay === undefined) {
         const note =
-          retryAfter !== undefined && retryAfter > retry.maxDelay && attempt < retry.attempts && isRetryable(e)
-            ? `the IdP asked to retry after ${Math.ceil(retryAfter / 1000)} s, more than retry.maxDelay`
+          retryAfter !== undefined && retryAfter > retry.maxDelayMs && attempt < retry.attempts && isRetryable(e)
+            ? `the IdP asked to retry after ${Math.ceil(retryAfter / 1000)} s, more than retry.maxDelayMs`
             : undefined;
         // The context keeps the IdP's Retry-After on the error (it lengthens idpBackoff).
         throw withContext(e, run.label, attempt, note);
@@ -47,11 +49,19 @@ export async function withRetry<T>(run: RetryRun, attemptOnce: () => Promise<T>)
   }
 }
 
+/** What a client_credentials request needs from the client's resolved options. */
+export interface TokenRequestContext {
+  idp: IdpClient;
+  retry: RetryPolicy;
+  defaultExpiresInMs: number;
+  hooks: Pick<M2MHooks, 'onRetry'>;
+}
+
 /**
  * One client_credentials token from the IdP for `spec`, through {@link withRetry}. The token
  * cache calls this; nothing else does.
  */
-export function tokenRequester(o: ResolvedOptions, signer: DpopSigner | undefined) {
+export function tokenRequester(o: TokenRequestContext, signer: DpopSigner | undefined) {
   const { idp, retry } = o;
   return async function fetchToken(spec: TokenSpec, background: boolean): Promise<{ token: StoredToken; attempts: number }> {
     const onRetry = o.hooks.onRetry;

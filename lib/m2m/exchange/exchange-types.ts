@@ -1,4 +1,4 @@
-import type { M2MFetchInit, M2MToken } from './token-types.js';
+import type { M2MFetchInit, M2MToken } from '../request/token-types.js';
 
 /** RFC 8693 §3 token type of an OAuth access token: the default subject and requested type. */
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';

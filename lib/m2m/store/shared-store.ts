@@ -1,8 +1,8 @@
 import type { SealKeys } from './seal.js';
 import type { StoredToken, TokenStore } from './store.js';
-import { sleep } from './retry.js';
-import * as clock from '../clock.js';
-import { TokenStoreError } from '../errors/store-errors.js';
+import { sleep } from '../sleep.js';
+import * as clock from '../../clock.js';
+import { TokenStoreError } from '../../errors/store-errors.js';
 
 /** The message every store failure shares: what failed, and that token requests carry on without the store. */
 const storeError = (operation: string, detail: string, cause?: unknown): TokenStoreError =>
@@ -127,6 +127,7 @@ export class SharedStore {
     keepAlive: boolean,
   ): Promise<{ token: StoredToken } | { locked: true } | undefined> {
     // A wait, not an expiry check: real time, whatever clock the tests set.
+    // Real time, not lib/clock.ts: this bounds a real wait made of timers, which a test clock does not advance.
     const deadline = Date.now() + waitMs;
     let interval = 20;
     while (Date.now() < deadline) {

@@ -6,10 +6,11 @@ import {
   IdpUnavailableError,
   OAuthError,
   ServerError,
-} from '../errors/oauth-error.js';
-import type { IdpResponse } from '../idp/http.js';
+} from '../../errors/oauth-error.js';
+import type { IdpResponse } from '../../idp/http.js';
 import { parseRetryAfter } from './retry.js';
-import { B64TOKEN, type StoredToken } from './store.js';
+import { B64TOKEN, type StoredToken } from '../store/store.js';
+import * as clock from '../../clock.js';
 
 /** No token lives a year; a larger lifetime is a broken IdP (or a unit mix-up), not something to cache. */
 export const MAX_EXPIRES_IN_S = 365 * 24 * 3600;
@@ -26,7 +27,7 @@ const HINTS: Record<string, string> = {
 function jwtExpiry(token: string): number | undefined {
   try {
     const exp = decodeJwt(token).exp;
-    return typeof exp === 'number' && Number.isFinite(exp) && exp * 1000 <= Date.now() + MAX_EXPIRES_IN_S * 1000 ? exp * 1000 : undefined;
+    return typeof exp === 'number' && Number.isFinite(exp) && exp * 1000 <= clock.now() + MAX_EXPIRES_IN_S * 1000 ? exp * 1000 : undefined;
   } catch {
     return undefined;
   }

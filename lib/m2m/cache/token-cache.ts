@@ -1,13 +1,14 @@
 import { LRUCache } from 'lru-cache';
-import { emit } from './hooks.js';
-import { getRetryAfter } from './retry.js';
-import type { SealKeys } from './seal.js';
-import { SharedStore } from './shared-store.js';
-import type { TokenStoreError } from '../errors/store-errors.js';
-import type { StoredToken } from './store.js';
-import type { TokenSpec } from './spec.js';
-import type { M2MCacheHitEvent, M2MHooks, M2MToken } from './types.js';
-import * as clock from '../clock.js';
+import { emit } from '../hooks/emit.js';
+import { getRetryAfter } from '../request/retry.js';
+import type { SealKeys } from '../store/seal.js';
+import { SharedStore } from '../store/shared-store.js';
+import type { TokenStoreError } from '../../errors/store-errors.js';
+import type { StoredToken } from '../store/store.js';
+import type { TokenSpec } from '../request/spec.js';
+import type { M2MCacheHitEvent, M2MHooks, M2MToken } from '../client/types.js';
+import * as clock from '../../clock.js';
+import { timing } from './timing.js';
 
 interface Entry {
   readonly token: M2MToken;
@@ -35,12 +36,12 @@ export type Fetcher = (spec: TokenSpec, background: boolean) => Promise<{ token:
 export interface TokenCacheOptions {
   expirySkewMs: number;
   refreshAhead: number;
-  cacheMax: number;
+  maxEntries: number;
   store: SharedStore['store'] | undefined;
   sealKeys: Promise<SealKeys> | undefined;
-  storeTimeout: number;
-  storeBackoff: number;
-  storeLockWait: number;
+  storeTimeoutMs: number;
+  storeBackoffMs: number;
+  storeLockWaitMs: number;
   maxPauseMs: number;
   /** How long a failed fetch is answered from memory (0: never). */
   idpBackoffMs: number;
@@ -49,17 +50,6 @@ export interface TokenCacheOptions {
 
 /** An IdP's Retry-After may lengthen `idpBackoff`, but never beyond this. */
 export const MAX_IDP_BACKOFF_MS = 60_000;
-
-/**
- * When a token stops being served and when its refresh starts. The skew is capped at half the
- * lifetime so that a short-lived token (10 s) is still cached instead of being born expired.
- */
-export function timing(t: StoredToken, skewMs: number, refreshAhead: number): { staleAt: number; refreshAt: number } {
-  const lifetime = Math.max(0, t.expiresAt - t.issuedAt);
-  const staleAt = t.expiresAt - Math.min(skewMs, lifetime / 2);
-  const refreshAt = refreshAhead > 0 ? staleAt - refreshAhead * Math.max(0, staleAt - t.issuedAt) : Infinity;
-  return { staleAt, refreshAt };
-}
 
 /**
  * The in-process token cache: lru-cache entries, one in-flight request per key (single flight),
@@ -81,12 +71,12 @@ export class TokenCache {
   constructor(o: TokenCacheOptions, fetcher: Fetcher) {
     this.#o = o;
     this.#fetch = fetcher;
-    this.#lru = new LRUCache<string, Entry>({ max: o.cacheMax });
-    this.#failures = new LRUCache({ max: o.cacheMax });
+    this.#lru = new LRUCache<string, Entry>({ max: o.maxEntries });
+    this.#failures = new LRUCache({ max: o.maxEntries });
     this.#onCacheHit = o.hooks.onCacheHit;
     this.#shared =
       o.store && o.sealKeys
-        ? new SharedStore(o.store, o.sealKeys, o.storeTimeout, o.storeBackoff, (err: TokenStoreError, key: string) => this.#report(err, key, 'store'))
+        ? new SharedStore(o.store, o.sealKeys, o.storeTimeoutMs, o.storeBackoffMs, (err: TokenStoreError, key: string) => this.#report(err, key, 'store'))
         : undefined;
   }
 
@@ -196,9 +186,9 @@ export class TokenCache {
       const found = await shared.get(spec.key);
       if (found && usable(found)) return this.#adopt(spec, found, flight, started);
       if (shared.hasLock) {
-        const l = await shared.lock(spec.key, this.#o.storeLockWait);
+        const l = await shared.lock(spec.key, this.#o.storeLockWaitMs);
         if (l === false) {
-          const r = await shared.waitForToken(spec.key, this.#o.storeLockWait, usable, !flight.background);
+          const r = await shared.waitForToken(spec.key, this.#o.storeLockWaitMs, usable, !flight.background);
           if (r && 'token' in r) return this.#adopt(spec, r.token, flight, started);
           locked = r !== undefined;
         } else locked = l === true;

@@ -1,6 +1,6 @@
-import { wantsNonce, type DpopSigner } from './dpop.js';
+import { wantsNonce, type DpopSigner } from '../dpop/proof.js';
 import { isReplayable, target, withBearer, type FetchInput } from './fetch.js';
-import type { M2MFetchInit } from './types.js';
+import type { M2MFetchInit } from '../request/token-types.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Fetch's own limit (WHATWG Fetch, HTTP-redirect fetch: a 21st redirect is a network error). */

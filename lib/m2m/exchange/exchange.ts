@@ -1,20 +1,20 @@
-import * as clock from '../clock.js';
+import * as clock from '../../clock.js';
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { ConfigErrorCode, DocsTopic } from '../errors/config-error.js';
-import { OptionChecker } from '../options/validate.js';
-import { IdpBadResponseError, InvalidRequestError, InvalidTokenError } from '../errors/oauth-error.js';
-import { secretPattern } from '../idp/client-auth.js';
-import { describeUrl } from '../idp/http.js';
-import type { IdpClient } from '../idp/idp-client.js';
+import type { ConfigErrorCode, DocsTopic } from '../../errors/config-error.js';
+import { OptionChecker } from '../../options/validate.js';
+import { IdpBadResponseError, InvalidRequestError, InvalidTokenError } from '../../errors/oauth-error.js';
+import { secretPattern } from '../../idp/client-auth.js';
+import { describeUrl } from '../../idp/http.js';
+import type { IdpClient } from '../../idp/idp-client.js';
 import { ACCESS_TOKEN_TYPE, type ExchangedToken, type M2MExchange, type TokenExchangeOptions, type TokenExchangeTarget } from './exchange-types.js';
-import type { RetryPolicy } from './options.js';
-import { normalizeList, normalizeScope } from './spec.js';
-import { B64TOKEN } from './store.js';
-import { timing } from './token-cache.js';
-import { withRetry } from './token-request.js';
-import { interpretTokenResponse } from './token-response.js';
+import type { RetryPolicy } from '../request/retry.js';
+import { normalizeList, normalizeScope } from '../request/spec.js';
+import { B64TOKEN } from '../store/store.js';
+import { timing } from '../cache/timing.js';
+import { withRetry } from '../request/token-request.js';
+import { interpretTokenResponse } from '../request/token-response.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 

@@ -1,5 +1,12 @@
-import { IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError } from '../errors/oauth-error.js';
-import type { RetryPolicy } from './options.js';
+import { IdpBadResponseError, IdpError, IdpTimeoutError, IdpUnavailableError } from '../../errors/oauth-error.js';
+import * as clock from '../../clock.js';
+
+/** How often and how patiently one token request is retried (the resolved `retry` option). */
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
 
 /**
  * Answers that mean "this request will never work as sent": retrying them only adds load and
@@ -17,7 +24,7 @@ export function getRetryAfter(err: unknown): number | undefined {
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. Garbage is ignored rather than trusted. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+export function parseRetryAfter(value: string | null, now = clock.now()): number | undefined {
   if (value === null) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
@@ -43,21 +50,13 @@ export function isRetryable(err: unknown): boolean {
 /**
  * Wait before try `attempt + 1`: capped exponential backoff with full jitter (a uniform random
  * wait up to the ceiling), so a fleet that failed together does not retry together. A Retry-After
- * is a floor. Returns undefined when the IdP asks for more than `maxDelay`: callers should get the
+ * is a floor. Returns undefined when the IdP asks for more than `maxDelayMs`: callers should get the
  * error now instead of hanging.
  */
 export function retryDelay(policy: RetryPolicy, attempt: number, retryAfterMs: number | undefined, random = Math.random): number | undefined {
-  const ceiling = Math.min(policy.maxDelay, policy.baseDelay * 2 ** (attempt - 1));
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   const jittered = Math.floor(random() * ceiling);
   if (retryAfterMs === undefined) return jittered;
-  if (retryAfterMs > policy.maxDelay) return undefined;
+  if (retryAfterMs > policy.maxDelayMs) return undefined;
   return Math.max(retryAfterMs, jittered);
-}
-
-/** A background wait must not keep the process alive; a caller's wait must. */
-export function sleep(ms: number, keepAlive: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    if (!keepAlive) t.unref();
-  });
 }

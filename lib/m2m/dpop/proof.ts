@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
-import type { IdpResponse } from '../idp/http.js';
-import type { IdpClient } from '../idp/idp-client.js';
-import type { DpopKey } from './dpop-key.js';
+import type { IdpResponse } from '../../idp/http.js';
+import type { IdpClient } from '../../idp/idp-client.js';
+import type { DpopKey } from './key.js';
 
 /** RFC 9449 §8: a nonce is opaque but printable (NQCHAR); anything else from a server is ignored. */
 const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]{1,512}$/;

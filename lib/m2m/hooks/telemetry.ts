@@ -1,5 +1,5 @@
-import { errorCode, m2mMetrics } from '../telemetry/otel.js';
-import type { M2MHooks } from './types.js';
+import { errorCode, m2mMetrics } from '../../telemetry/otel.js';
+import type { M2MHooks } from '../client/types.js';
 
 /**
  * The M2M client's OpenTelemetry metrics, fed by the same events as its hooks: the user's hooks

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
-import { OptionChecker } from '../options/validate.js';
+import { OptionChecker } from '../../options/validate.js';
 
 /** Proof algorithms the M2M client can sign with (RFC 9449 §4.2: asymmetric only). */
 export type M2MDpopAlgorithm = 'ES256' | 'EdDSA' | 'PS256' | 'RS256';

@@ -1,5 +1,5 @@
-import { OptionChecker } from '../options/validate.js';
-import type { M2MTokenKeyInfo, TokenRequestOptions } from './types.js';
+import { OptionChecker } from '../../options/validate.js';
+import type { M2MTokenKeyInfo, TokenRequestOptions } from '../client/types.js';
 
 /** One distinct token: its cache key, the parameters that ask the IdP for it, and its hook identity. */
 export interface TokenSpec {

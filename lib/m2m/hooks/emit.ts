@@ -1,4 +1,4 @@
-import { observeRejection } from '../hook-result.js';
+import { observeRejection } from '../../hook-result.js';
 
 const ignore = (): void => {};
 

@@ -1,4 +1,4 @@
-import type { M2MFetchInit } from './types.js';
+import type { M2MFetchInit } from '../request/token-types.js';
 
 export type FetchInput = string | URL | Request;
 
