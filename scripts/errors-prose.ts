@@ -96,6 +96,6 @@ export const HTTP_ERROR_PROSE: Record<OAuthErrorCode, HttpErrorProse> = {
 /** The errors never sent to a client, by code; `config_*` codes share one row. */
 export const OTHER_ERROR_PROSE: Record<'config' | StoreErrorCode, string> = {
   config: 'thrown by a factory given bad options, at start-up, never per request ([ConfigError](#configerror))',
-  token_store_error: "an M2M `store` call failed or did not answer within `storeTimeout`; reported through `onError` (phase `'store'`), never thrown: the client carries on with its in-process cache and the IdP",
+  token_store_error: "an M2M `store` call failed or did not answer within `storeTimeoutMs`; reported through `onError` (phase `'store'`), never thrown: the client carries on with its in-process cache and the IdP",
   redis_unavailable: "`redisTokenStore()`: Redis is not connected, so the call was not sent; reported like `token_store_error` ([Redis store failures](fleet.md#failure-behaviour))",
 };
