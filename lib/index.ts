@@ -57,7 +57,6 @@ export type {
   StoreErrorCode,
   TokenStoreErrorOptions,
   RedisUnavailableErrorOptions,
-  DocsTopic,
   OAuthErrorHandlerOptions,
 } from './errors/index.js';
 

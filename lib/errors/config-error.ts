@@ -35,7 +35,7 @@ export interface ConfigErrorOptions extends OAuthKitErrorOptions {
   /** Which kind of option is wrong. @defaultValue `'config_options'` */
   code?: ConfigErrorCode;
   /** The docs section that explains the option; without one, the code's section in docs/errors.md. */
-  topic?: DocsTopic;
+  topic?: `${string}.md#${string}`;
 }
 
 /**

@@ -30,7 +30,7 @@ export {
   type IdpBadResponseErrorOptions,
   type IdpErrorOptions,
 } from './oauth-error.js';
-export { ConfigError, type ConfigErrorOptions, type DocsTopic } from './config-error.js';
+export { ConfigError, type ConfigErrorOptions } from './config-error.js';
 export { TokenStoreError, RedisUnavailableError, type TokenStoreErrorOptions, type RedisUnavailableErrorOptions } from './store-errors.js';
 export { type AnyOAuthError, type AnyOAuthKitError, isOAuthError, isOAuthKitError } from './any-error.js';
 export { oauthErrorHandler, type OAuthErrorHandlerOptions } from './error-handler.js';

@@ -1,5 +1,5 @@
 export { createM2MClient } from './client/m2m-client.js';
-export { MemoryTokenStore, isStoredToken, type TokenStore, type StoredToken, type MemoryTokenStoreOptions, type MaybePromise } from './store/store.js';
+export { MemoryTokenStore, type TokenStore, type StoredToken, type MemoryTokenStoreOptions } from './store/store.js';
 export type { M2MDpopOptions, M2MDpopAlgorithm } from './dpop/key.js';
 export type {
   M2MClient,

@@ -5,14 +5,15 @@
  */
 export {
   redisTokenStore,
-  RedisTokenStore,
+  // The type of what redisTokenStore() returns; the class itself is not for constructing.
+  type RedisTokenStore,
   // Also exported by the main entry point (it is one class): importable from either.
   RedisUnavailableError,
   type RedisTokenStoreOptions,
   type RedisClient,
 } from './token-store.js';
 // The store contract it implements, so this entry point's types stand on their own.
-export type { TokenStore, StoredToken, MaybePromise } from '../m2m/store/store.js';
+export type { TokenStore, StoredToken } from '../m2m/store/store.js';
 // The base class RedisUnavailableError extends, so this entry point's types stand on their own;
 // catch it with `instanceof` from the main entry point.
 export type { OAuthKitError, OAuthKitErrorOptions } from '../errors/base.js';

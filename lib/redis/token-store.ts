@@ -137,12 +137,12 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /** The Redis key a token is stored under. */
-  tokenKey(key: string): string {
+  #tokenKey(key: string): string {
     return this.prefix + key;
   }
 
   /** The Redis key of a token key's lock. */
-  lockKey(key: string): string {
+  #lockKey(key: string): string {
     return `${this.prefix}lock:${key}`;
   }
 
@@ -151,7 +151,7 @@ export class RedisTokenStore implements TokenStore {
    * and treats anything it cannot open as a miss, which the next fetch overwrites.
    */
   async get(key: string): Promise<string | undefined> {
-    const k = this.tokenKey(key);
+    const k = this.#tokenKey(key);
     await this.#ready(k);
     try {
       return (await this.#bounded(this.#client.get(k))) ?? undefined;
@@ -163,7 +163,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    const k = this.tokenKey(key);
+    const k = this.#tokenKey(key);
     await this.#ready(k);
     if (!(ttlMs >= 1)) {
       await this.#bounded(this.#client.del(k));
@@ -173,13 +173,13 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async delete(key: string): Promise<void> {
-    const k = this.tokenKey(key);
+    const k = this.#tokenKey(key);
     await this.#ready(k);
     await this.#bounded(this.#client.del(k));
   }
 
   async lock(key: string, ttlMs: number): Promise<boolean> {
-    const k = this.lockKey(key);
+    const k = this.#lockKey(key);
     await this.#ready(k);
     const value = randomBytes(16).toString('hex');
     const sent = this.#client.set(k, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
@@ -226,7 +226,7 @@ export class RedisTokenStore implements TokenStore {
     const value = this.#locks.get(key);
     if (value === undefined) return;
     this.#locks.delete(key);
-    const k = this.lockKey(key);
+    const k = this.#lockKey(key);
     await this.#ready(k);
     await this.#bounded(this.#client.eval(UNLOCK, 1, k, value));
   }

@@ -19,8 +19,7 @@ export interface StoredToken {
   scope?: string;
 }
 
-/** A value, or a promise of it: a store may answer synchronously (memory) or not (Redis). */
-export type MaybePromise<T> = T | Promise<T>;
+// Each method may answer synchronously (memory) or with a promise (Redis): `T | Promise<T>`.
 
 /** RFC 6750 §2.1 b64token: anything else could not be sent in an Authorization header as is. */
 export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -45,25 +44,25 @@ export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
  */
 export interface TokenStore {
   /** The sealed entry stored under `key`, or undefined / null when there is none or its TTL has passed. */
-  get(key: string): MaybePromise<string | undefined | null>;
+  get(key: string): string | undefined | null | Promise<string | undefined | null>;
   /**
    * Stores the sealed entry `value` under `key` for `ttlMs` milliseconds (the token's usable
    * lifetime), replacing any previous value.
    */
-  set(key: string, value: string, ttlMs: number): MaybePromise<void>;
+  set(key: string, value: string, ttlMs: number): void | Promise<void>;
   /** Removes a token the downstream rejected, so other instances stop using it. */
-  delete?(key: string): MaybePromise<void>;
+  delete?(key: string): void | Promise<void>;
   /**
    * Takes the fetch lease for `key` for `ttlMs` milliseconds: true for exactly one caller, false
    * while another holds it. Optional, but must come with `unlock`; without them each instance
    * fetches its own token on a miss.
    */
-  lock?(key: string, ttlMs: number): MaybePromise<boolean>;
+  lock?(key: string, ttlMs: number): boolean | Promise<boolean>;
   /**
    * Releases the lease taken with `lock`. A shared adapter should compare-and-delete, so a lease
    * that expired and was taken by another instance is not released.
    */
-  unlock?(key: string): MaybePromise<void>;
+  unlock?(key: string): void | Promise<void>;
 }
 
 /** Structural check for tokens read back from a shared store (another version may have written them). */
