@@ -5,60 +5,21 @@
 
 // Errors: one base class (OAuthKitError) for everything the package throws, one class per case,
 // each with a stable `code` (the OAuthKitErrorCode union).
-export {
-  OAuthKitError,
-  OAuthError,
-  MissingTokenError,
-  InvalidRequestError,
-  RequestTooLargeError,
-  MethodNotAllowedError,
-  UnsupportedMediaTypeError,
-  InvalidTokenError,
-  InvalidDpopProofError,
-  UseDpopNonceError,
-  InsufficientScopeError,
-  InvalidClientError,
-  InvalidGrantError,
-  UnauthorizedClientError,
-  UnsupportedGrantTypeError,
-  InvalidScopeError,
-  AccessDeniedError,
-  JwksUnavailableError,
-  MisconfigurationError,
-  TemporarilyUnavailableError,
-  IdpTimeoutError,
-  IdpUnavailableError,
-  IdpBadResponseError,
-  IdpError,
-  ServerError,
-  isOAuthError,
-  isOAuthKitError,
-  ConfigError,
-  TokenStoreError,
-  RedisUnavailableError,
-  oauthErrorHandler,
-} from './errors/index.js';
-export type {
-  OAuthKitErrorCode,
-  OAuthKitErrorOptions,
-  OAuthErrorCode,
-  OAuthErrorOptions,
-  OAuthErrorInit,
-  IdpErrorOptions,
-  InsufficientScopeErrorOptions,
-  OAuthErrorStatusOptions,
-  RetryAfterOptions,
-  IdpBadResponseErrorOptions,
-  OAuthErrorJSON,
-  AnyOAuthError,
-  AnyOAuthKitError,
-  ConfigErrorCode,
-  ConfigErrorOptions,
-  StoreErrorCode,
-  TokenStoreErrorOptions,
-  RedisUnavailableErrorOptions,
-  OAuthErrorHandlerOptions,
-} from './errors/index.js';
+export { OAuthKitError } from './errors/base.js';
+export { OAuthError, MissingTokenError, InvalidRequestError, InvalidTokenError, InsufficientScopeError, InvalidClientError, InvalidGrantError, UnauthorizedClientError, UnsupportedGrantTypeError, InvalidScopeError, AccessDeniedError, JwksUnavailableError, MisconfigurationError, TemporarilyUnavailableError, IdpTimeoutError, IdpUnavailableError, IdpBadResponseError, IdpError, ServerError } from './errors/oauth-error.js';
+export { RequestTooLargeError, MethodNotAllowedError, UnsupportedMediaTypeError } from './errors/request-errors.js';
+export { InvalidDpopProofError, UseDpopNonceError } from './errors/dpop-errors.js';
+export { isOAuthError, isOAuthKitError } from './errors/any-error.js';
+export { ConfigError } from './errors/config-error.js';
+export { TokenStoreError, RedisUnavailableError } from './errors/store-errors.js';
+export { oauthErrorHandler } from './errors/error-handler.js';
+export type { OAuthKitErrorCode, OAuthErrorCode, ConfigErrorCode, StoreErrorCode } from './errors/codes.js';
+export type { OAuthKitErrorOptions } from './errors/base.js';
+export type { OAuthErrorOptions, OAuthErrorInit, IdpErrorOptions, InsufficientScopeErrorOptions, OAuthErrorStatusOptions, RetryAfterOptions, IdpBadResponseErrorOptions, OAuthErrorJSON } from './errors/oauth-error.js';
+export type { AnyOAuthError, AnyOAuthKitError } from './errors/any-error.js';
+export type { ConfigErrorOptions } from './errors/config-error.js';
+export type { TokenStoreErrorOptions, RedisUnavailableErrorOptions } from './errors/store-errors.js';
+export type { OAuthErrorHandlerOptions } from './errors/error-handler.js';
 
 // Operator log lines (guard and proxies write to a logger of this shape).
 export type { OperatorLogger } from './log/operator-log.js';
@@ -66,70 +27,62 @@ export type { OperatorLogger } from './log/operator-log.js';
 // Job 1: protect routes. The guard's core knows no framework (createGuard); adapters put it in
 // front of Express (requireAuth and the helpers after it), node:http (nodeAuth) and web-standard
 // Request/Response handlers (webAuth).
-export { createGuard, scopesOf } from './guard/index.js';
-export type {
-  Guard,
-  GuardOutcome,
-  GuardCacheStats,
-  GuardRequest,
-  GuardOptions,
-  GuardCommonOptions,
-  SingleIssuerOptions,
-  MultiIssuerOptions,
-  GuardIssuerResolver,
-  IssuerOptions,
-  IssuerSettings,
-  IssuerKeySource,
-  GuardLogger,
-  AsymmetricAlgorithm,
-  SymmetricAlgorithm,
-  AuthResult,
-  VerifiedToken,
-  DpopOptions,
-  ReplayStore,
-} from './guard/index.js';
-export {
-  requireAuth,
-  requireScopes,
-  requireAnyScope,
-  requireIssuer,
-  claimEquals,
-  claimIncludes,
-  claimCheck,
-} from './adapters/express/index.js';
-export type {
-  RequireAuthHandler,
-  RequireAuthOptions,
-  IssuerResolver,
-  ClaimCheckOptions,
-  ClaimCheckResult,
-  JsonPrimitive,
-} from './adapters/express/index.js';
-export { nodeAuth, type NodeAuthHandler, type NodeAuthOptions } from './adapters/node/index.js';
-export { webAuth, type WebAuthHandler } from './adapters/web/index.js';
+export { createGuard } from './guard/guard.js';
+export { scopesOf } from './guard/scopes.js';
+export type { Guard, GuardOutcome, GuardCacheStats } from './guard/guard.js';
+export type { GuardRequest } from './bearer/guard-request.js';
+export type { GuardOptions, GuardCommonOptions, SingleIssuerOptions, MultiIssuerOptions, GuardIssuerResolver, IssuerOptions, IssuerSettings, IssuerKeySource, GuardLogger, AsymmetricAlgorithm, SymmetricAlgorithm } from './guard/options.js';
+export type { AuthResult } from './guard/types.js';
+export type { VerifiedToken } from './guard/verifier.js';
+export type { DpopOptions, ReplayStore } from './guard/dpop/options.js';
+export { requireAuth } from './adapters/express/require-auth.js';
+export { requireScopes, requireAnyScope, requireIssuer, claimEquals, claimIncludes, claimCheck } from './adapters/express/claims.js';
+export type { RequireAuthHandler, RequireAuthOptions, IssuerResolver } from './adapters/express/require-auth.js';
+export type { ClaimCheckOptions, ClaimCheckResult, JsonPrimitive } from './adapters/express/claims.js';
+export { nodeAuth, type NodeAuthHandler, type NodeAuthOptions } from './adapters/node/node-auth.js';
+export { webAuth, type WebAuthHandler } from './adapters/web/web-auth.js';
 
 // Job 2: token grants on behalf of front ends.
-export { tokenProxy, mfaChallengeProxy, revocationProxy, proxyRequestParser, proxyGuess } from './proxy/index.js';
-export type {
-  ProxyOptions,
-  ProxyBaseOptions,
-  TokenProxyOptions,
-  TokenProxyBaseOptions,
-  MfaChallengeProxyOptions,
-  RevocationProxyOptions,
-  RevocationProxyBaseOptions,
-  ProxyResultEvent,
-  ProxyLogger,
-  ExtraParams,
-  RefreshCookieOptions,
-  ProxyGrantType,
-  ProxyRequestParserOptions,
-  ProxyGuess,
-} from './proxy/index.js';
+export { tokenProxy } from './proxy/token-proxy.js';
+export { mfaChallengeProxy } from './proxy/mfa-challenge-proxy.js';
+export { revocationProxy } from './proxy/revocation-proxy.js';
+export { proxyRequestParser, proxyGuess } from './proxy/request-parser.js';
+export type { ProxyOptions, ProxyBaseOptions, TokenProxyOptions, TokenProxyBaseOptions, MfaChallengeProxyOptions, RevocationProxyOptions, RevocationProxyBaseOptions, ProxyResultEvent, ProxyLogger, ExtraParams } from './proxy/options.js';
+export type { RefreshCookieOptions } from './proxy/cookie-mode.js';
+export type { ProxyGrantType } from './proxy/grants.js';
+export type { ProxyRequestParserOptions, ProxyGuess } from './proxy/request-parser.js';
 
 // Job 3: call other services as this service.
-export * from './m2m/index.js';
+export { createM2MClient } from './m2m/client/m2m-client.js';
+export { MemoryTokenStore, type TokenStore, type StoredToken, type MemoryTokenStoreOptions } from './m2m/store/store.js';
+export type { M2MDpopOptions, M2MDpopAlgorithm } from './m2m/dpop/key.js';
+export type {
+  M2MClient,
+  M2MClientOptions,
+  M2MClientBaseOptions,
+  M2MToken,
+  GetTokenOptions,
+  TokenRequestOptions,
+  M2MRetryOptions,
+  M2MHooks,
+  M2MTokenKeyInfo,
+  M2MTokenFetchedEvent,
+  M2MCacheHitEvent,
+  M2MErrorEvent,
+  M2MRetryEvent,
+  M2MFetch,
+  M2MFetchInit,
+  M2MGetToken,
+  M2MRequestApi,
+  M2MMiddlewareOptions,
+} from './m2m/client/types.js';
+export { ACCESS_TOKEN_TYPE } from './m2m/exchange/exchange-types.js';
+export type { TokenExchangeTarget, TokenExchangeOptions, ExchangedToken, M2MExchange, OnBehalfOfOptions, OnBehalfOfApi } from './m2m/exchange/exchange-types.js';
 import './m2m/client/middleware.js'; // brings its Express.Request augmentation (req.m2m) into dist/index.d.ts
 
 // Option types shared by the IdP-facing factories.
-export type { IdpClientOptions, IdpConnectionOptions, IdpCredentials, ClientSecretCredentials, PrivateKeyCredentials, ClientAuthMethod, IdpProfile, ParamsIn, IdpFetch, ClientPrivateKey, ClientAssertionAlgorithm, AssertionAudience } from './idp/index.js';
+export type { IdpClientOptions, IdpConnectionOptions, IdpCredentials, ClientSecretCredentials, PrivateKeyCredentials } from './idp/idp-client.js';
+export type { ClientAuthMethod } from './idp/client-auth.js';
+export type { IdpProfile, ParamsIn } from './idp/profiles.js';
+export type { IdpFetch } from './idp/http.js';
+export type { ClientPrivateKey, ClientAssertionAlgorithm, AssertionAudience } from './idp/client-assertion.js';

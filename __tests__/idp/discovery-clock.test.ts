@@ -1,6 +1,6 @@
 /** discover(): the back-off after a failed discovery runs on lib/clock.ts, so a test moves past it without sleeping. */
 import { createServer } from 'node:http';
-import { clearDiscoveryCache, discover } from '../../lib/idp/index.js';
+import { clearDiscoveryCache, discover } from '../../lib/idp/discovery.js';
 import { listen, type Listening } from '../../fixtures/listen.js';
 import { useTestClock } from '../support/clock.js';
 

@@ -1,1 +1,0 @@
-export { nodeAuth, type NodeAuthHandler, type NodeAuthOptions } from './node-auth.js';

@@ -1,1 +1,0 @@
-export { webAuth, type WebAuthHandler } from './web-auth.js';
