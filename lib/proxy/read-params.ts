@@ -164,11 +164,6 @@ export function single(params: Params, name: string): string | undefined {
   return values[0] === '' ? undefined : values[0];
 }
 
-export function requireParam(params: Params, name: string, hint = ''): string {
-  const v = single(params, name);
-  if (v === undefined) throw new InvalidRequestError(`Missing required parameter: ${name}${hint}`);
-  return v;
-}
 
 /** Builds a fresh parameter set from an allow-list; everything else the caller sent is dropped. */
 export function copyAllowed(params: Params, spec: GrantSpec): URLSearchParams {
