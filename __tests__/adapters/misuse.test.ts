@@ -38,5 +38,5 @@ test('a misspelt nodeAuth option is refused with the right name', () => {
 test('a guard is accepted by both', () => {
   const guard = createGuard(options);
   expect(typeof nodeAuth(guard, { trustProxy: true })).toBe('function');
-  expect(typeof webAuth(guard as never)).toBe('function');
+  expect(typeof webAuth(guard)).toBe('function');
 });
