@@ -77,7 +77,7 @@ export const HTTP_ERROR_PROSE: Record<OAuthErrorCode, HttpErrorProse> = {
     when: "available for applications; the proxy passes the IdP's own answers through unchanged",
   },
   idp_timeout: {
-    when: 'the IdP did not answer within `timeout`',
+    when: 'the IdP did not answer within `timeoutMs`',
   },
   idp_unavailable: {
     when: 'connection refused or reset',

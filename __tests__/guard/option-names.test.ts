@@ -65,7 +65,7 @@ describe('old names still work, with one DeprecationWarning each', () => {
       requireAuth({ ...base(), ...extra });
       requireAuth({ ...base(), ...extra });
     });
-    expect(warnings).toEqual([`requireAuth(): option "${oldName}" is renamed "${newName}"; the old name will stop working in the next minor version (see CHANGELOG.md)`]);
+    expect(warnings).toEqual([`requireAuth(): option "${oldName}" is renamed "${newName}"; the old name will stop working in the next minor version (see node_modules/express-oauth-kit/CHANGELOG.md, "Option names")`]);
   });
 
   test('the old name carries its value to the new one (the new name\'s bounds apply)', () => {

@@ -66,7 +66,7 @@ test.each(cases)('%s: old name %s still works, with one DeprecationWarning namin
   // Once per process and old name, however many objects are built with it.
   expect(warn).toHaveBeenCalledTimes(1);
   const [message, opts] = warn.mock.calls[0]! as [string, { type: string; code: string }];
-  expect(message).toBe(`${factory}(): option "${oldName}" is renamed "${newName}"; the old name will stop working in the next minor version (see CHANGELOG.md)`);
+  expect(message).toBe(`${factory}(): option "${oldName}" is renamed "${newName}"; the old name will stop working in the next minor version (see node_modules/express-oauth-kit/CHANGELOG.md, "Option names")`);
   expect(opts).toEqual({ type: 'DeprecationWarning', code: 'EXPRESS_OAUTH_KIT_RENAMED_OPTION' });
 });
 

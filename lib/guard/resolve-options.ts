@@ -119,7 +119,7 @@ function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['is
       if (found === undefined) return undefined;
       try {
         const settings = renamed(check, check.object(found, 'from the issuers resolver'), ISSUER_RENAMES, 'the issuers resolver: ');
-        check.knownKeys(settings, ISSUER_KEYS, ALIASES);
+        check.knownKeys(settings, ISSUER_KEYS, ALIASES, '', ISSUER_RENAMES);
         const resolved = resolveIssuer(settings, tuning, 'the issuers resolver: ');
         // Both values are the client's `iss` or derived from it: cut and cleaned like any caller value.
         if (resolved.issuer !== iss) fail('config_issuer', `the issuers resolver was asked for "${forLog(iss)}" and answered settings for "${forLog(resolved.issuer)}"`);
@@ -134,7 +134,7 @@ function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['is
   const seen = new Set<string>();
   return o.issuers.map((entry, i) => {
     const settings = renamed(check, check.object(entry, `issuers[${i}]`), ISSUER_RENAMES, `issuers[${i}].`);
-    check.knownKeys(settings, ISSUER_KEYS, ALIASES);
+    check.knownKeys(settings, ISSUER_KEYS, ALIASES, '', ISSUER_RENAMES);
     const resolved = resolveIssuer(settings, tuning, `issuers[${i}].`);
     if (seen.has(resolved.issuer)) fail('config_issuer', `issuers[${i}]: "${resolved.issuer}" is listed twice`);
     seen.add(resolved.issuer);
@@ -144,7 +144,7 @@ function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['is
 
 export function resolveOptions(options: GuardOptions<never>): GuardConfig {
   const o = renamed(check, check.object(options, 'with at least issuer and audience, or issuers'), { ...ISSUER_RENAMES, ...SHARED_RENAMES });
-  check.knownKeys(o, [...ISSUER_KEYS, ...SHARED_KEYS], ALIASES);
+  check.knownKeys(o, [...ISSUER_KEYS, ...SHARED_KEYS], ALIASES, '', { ...ISSUER_RENAMES, ...SHARED_RENAMES });
   const tuning: Tuning = {
     // jose wants whole milliseconds for its timeout.
     jwksTimeout: check.number(o.jwksTimeoutMs, 'jwksTimeoutMs', 5_000, { positive: true, integer: true }),
@@ -168,6 +168,8 @@ export function resolveOptions(options: GuardOptions<never>): GuardConfig {
   if (o.cache === false) cache = false;
   else if (o.cache !== undefined) {
     if (typeof o.cache !== 'object' || o.cache === null) fail('config_options', 'cache must be false or { maxEntries, maxBytes }');
+    // A misspelt size (lru-cache's `max`, say) would otherwise leave the default in force unnoticed.
+    check.knownKeys(o.cache, ['maxEntries', 'maxBytes'], { max: 'maxEntries' }, 'cache.');
     cache = {
       maxEntries: check.number(o.cache.maxEntries, 'cache.maxEntries', cache.maxEntries, { positive: true, integer: true }),
       maxBytes: check.number(o.cache.maxBytes, 'cache.maxBytes', cache.maxBytes, { positive: true }),

@@ -36,7 +36,7 @@ function warnOnce(factory: string, oldName: string, newName: string): void {
   const key = `${factory} ${oldName}`;
   if (warned.has(key)) return;
   warned.add(key);
-  process.emitWarning(`${factory}: option "${oldName}" is renamed "${newName}"; the old name will stop working in the next minor version (see CHANGELOG.md)`, {
+  process.emitWarning(`${factory}: option "${oldName}" is renamed "${newName}"; the old name will stop working in the next minor version (see node_modules/express-oauth-kit/CHANGELOG.md, "Option names")`, {
     type: 'DeprecationWarning',
     code: 'EXPRESS_OAUTH_KIT_RENAMED_OPTION',
   });

@@ -1,4 +1,5 @@
 import { ConfigError, type ConfigErrorCode, type DocsTopic } from '../errors/config-error.js';
+import { forLog } from '../log/operator-log.js';
 import { checkIdpUrl } from './url-policy.js';
 
 /**
@@ -40,12 +41,21 @@ export class OptionChecker {
 
   /**
    * Refuses keys the factory does not know. A misspelt option must not silently fall back to a
-   * default (a misspelt `jwksUri` would otherwise mean "discover the keys").
+   * default (a misspelt `jwksUri` would otherwise mean "discover the keys"). `renames` (old name →
+   * new) turns a guess that is a deprecated name into its new name: a typo of `timeout` is told
+   * `timeoutMs`, not pointed at a name that would only earn a DeprecationWarning.
    */
-  knownKeys(options: object, known: readonly string[], aliases: Readonly<Record<string, string>> = {}, prefix = ''): void {
+  knownKeys(
+    options: object,
+    known: readonly string[],
+    aliases: Readonly<Record<string, string>> = {},
+    prefix = '',
+    renames: Readonly<Record<string, string>> = {},
+  ): void {
     for (const key of Object.keys(options)) {
       if (known.includes(key)) continue;
-      const guess = aliases[key] ?? closest(key, known);
+      const near = aliases[key] ?? closest(key, [...known, ...Object.keys(renames)]);
+      const guess = near !== undefined && Object.prototype.hasOwnProperty.call(renames, near) ? renames[near] : near;
       this.fail('config_options', `unknown option "${prefix}${key}"${guess ? `; did you mean ${prefix}${guess}?` : ''}`);
     }
   }
@@ -64,7 +74,7 @@ export class OptionChecker {
       (integer && !Number.isInteger(value))
     ) {
       const kind = `${positive ? 'positive' : 'non-negative'} ${integer ? 'integer' : 'number'}`;
-      this.fail('config_number', `${name} must be a ${kind}${max < Number.MAX_SAFE_INTEGER ? ` of at most ${max}` : ''} (got ${String(value)})`);
+      this.fail('config_number', `${name} must be a ${kind}${max < Number.MAX_SAFE_INTEGER ? ` of at most ${max}` : ''} (got ${gotValue(value)})`);
     }
     return value;
   }
@@ -101,6 +111,14 @@ export class OptionChecker {
     }
     return value as L;
   }
+}
+
+/**
+ * What a number option was given, for its message. A string is quoted and named as one: "(got
+ * 2000)" for the string '2000' (an environment variable passed as is) would hide the mistake.
+ */
+function gotValue(value: unknown): string {
+  return typeof value === 'string' ? `the string ${JSON.stringify(forLog(value, 40))}` : forLog(value);
 }
 
 /** The known key a typo most likely meant: case-insensitive match, else edit distance ≤ 2. */

@@ -65,7 +65,7 @@ export function resolveCookieOptions(options: RefreshCookieOptions, factory: str
   const bad = (msg: string): never => check.fail('config_cookie', `cookie.${msg}`);
   if (!options || typeof options !== 'object' || Array.isArray(options)) bad("is an object such as { allowedOrigins: ['https://app.example.com'] }");
   // A misspelt maxAgeSeconds or csrfHeader would otherwise silently fall back to its default.
-  check.knownKeys(options, Object.keys(COOKIE_KEYS), {}, 'cookie.');
+  check.knownKeys(options, Object.keys(COOKIE_KEYS), {}, 'cookie.', COOKIE_RENAMES);
   const origins = options.allowedOrigins;
   if (!Array.isArray(origins) || origins.length === 0) {
     bad("allowedOrigins is required: list the front end's origins, e.g. ['https://app.example.com']");

@@ -198,7 +198,7 @@ export function renamedProxyOptions<T extends ProxyOptions>(options: T, factory:
 
 export function resolveProxyOptions(options: ProxyOptions, factory: string): ProxyConfig {
   const check: OptionChecker = proxyChecker(factory);
-  check.knownKeys(check.object(options, 'with clientId, clientSecret and issuer or tokenEndpoint'), KNOWN_KEYS, IDP_OPTION_ALIASES);
+  check.knownKeys(check.object(options, 'with clientId, clientSecret and issuer or tokenEndpoint'), KNOWN_KEYS, IDP_OPTION_ALIASES, '', IDP_OPTION_RENAMES);
   // IdpClient refuses the client secret in a URL (outside EIAM) for every factory.
   const client = new IdpClient(options, check);
   const logger = check.logger<OperatorLogger>(options.logger, console);

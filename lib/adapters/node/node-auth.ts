@@ -4,6 +4,7 @@ import type { GuardRequest } from '../../bearer/guard-request.js';
 import type { Guard, GuardOutcome } from '../../guard/guard.js';
 import type { AuthResult } from '../../guard/types.js';
 import { errorAnswer } from '../answer.js';
+import { adapterChecker } from '../guard-argument.js';
 
 /** Options of {@link nodeAuth}. */
 export interface NodeAuthOptions {
@@ -38,14 +39,18 @@ export type NodeAuthHandler = (req: IncomingMessage, res: ServerResponse) => Pro
  * const auth = nodeAuth(createGuard({ issuer: 'https://idp.example.com', audience: 'https://api.example.com' }));
  * createServer(async (req, res) => {
  *   const user = await auth(req, res);
- *   if (!user) return; // answered 401/400/503 already
+ *   if (user === undefined) return; // answered 401/400/503 already
+ *   if (user === null) return void res.writeHead(401).end(); // no token, authRequired: false
  *   res.setHeader('Content-Type', 'application/json');
  *   res.end(JSON.stringify({ sub: user.payload.sub }));
  * }).listen(3000);
  * ```
  */
 export function nodeAuth(guard: Guard<IncomingMessage>, options: NodeAuthOptions = {}): NodeAuthHandler {
-  const trustProxy = options.trustProxy === true;
+  const check = adapterChecker('nodeAuth', guard, 'adapters.md#nodehttp');
+  // A misspelt trustProxy would otherwise leave DPoP's htu on the socket's scheme unnoticed.
+  check.knownKeys(check.object(options, '{ trustProxy? }'), ['trustProxy']);
+  const trustProxy = check.boolean(options.trustProxy, 'trustProxy', false);
   return async function nodeAuthHandler(req, res) {
     let outcome: GuardOutcome;
     try {

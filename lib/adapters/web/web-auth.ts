@@ -2,6 +2,7 @@ import type { GuardRequest } from '../../bearer/guard-request.js';
 import type { Guard, GuardOutcome } from '../../guard/guard.js';
 import type { AuthResult } from '../../guard/types.js';
 import { errorAnswer } from '../answer.js';
+import { adapterChecker } from '../guard-argument.js';
 
 /**
  * A web-standard guard (see {@link webAuth}): resolves to the verified token, to the `Response`
@@ -15,7 +16,7 @@ const MAX_FORM_BYTES = 65_536;
 
 /**
  * The guard for web-standard handlers (`Request` in, `Response` out): Next.js route handlers,
- * Hono, Fastify (with a `Request` built from its own), Deno and Bun servers. Scheme and host for
+ * Hono, Deno and Bun servers (Fastify: call `guard.check()`, see docs/adapters.md). Scheme and host for
  * DPoP come from `request.url`, as the platform built it. A refused request gets a `Response`
  * with the same status, headers and JSON body as in Express with `oauthErrorHandler()`.
  *
@@ -32,6 +33,7 @@ const MAX_FORM_BYTES = 65_536;
  * ```
  */
 export function webAuth(guard: Guard<Request>): WebAuthHandler {
+  adapterChecker('webAuth', guard, 'adapters.md#web-standard-request--response');
   return async function webAuthHandler(request) {
     let outcome: GuardOutcome;
     try {

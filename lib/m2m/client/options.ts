@@ -98,7 +98,7 @@ function resolveExtraParams(value: unknown): readonly (readonly [string, string]
 
 export function resolveOptions(given: M2MClientOptions): ResolvedOptions {
   const options = renamed(check, check.object(given, 'with clientId, clientSecret and issuer or tokenEndpoint'), RENAMES);
-  check.knownKeys(options, KNOWN, ALIASES);
+  check.knownKeys(options, KNOWN, ALIASES, '', RENAMES);
   const idp = new IdpClient(options, check);
 
   const refreshAhead = options.refreshAhead === false ? 0 : check.number(options.refreshAhead, 'refreshAhead', 0.2);
@@ -110,7 +110,7 @@ export function resolveOptions(given: M2MClientOptions): ResolvedOptions {
   else if (options.retry !== undefined) {
     if (!options.retry || typeof options.retry !== 'object') check.fail('config_options', 'retry must be { attempts, baseDelayMs, maxDelayMs } or false');
     const r = renamed(check, options.retry, RETRY_RENAMES, 'retry.');
-    check.knownKeys(r, ['attempts', 'baseDelayMs', 'maxDelayMs'], {}, 'retry.');
+    check.knownKeys(r, ['attempts', 'baseDelayMs', 'maxDelayMs'], {}, 'retry.', RETRY_RENAMES);
     retry = {
       attempts: check.number(r.attempts, 'retry.attempts', 3, { positive: true, integer: true }),
       baseDelayMs: check.number(r.baseDelayMs, 'retry.baseDelayMs', 200, { max: MAX_TIMER_MS }),
@@ -121,7 +121,7 @@ export function resolveOptions(given: M2MClientOptions): ResolvedOptions {
   if (options.cache !== undefined) {
     if (!options.cache || typeof options.cache !== 'object') check.fail('config_options', 'cache must be an object such as { maxEntries: 500 }');
     const c = renamed(check, options.cache, CACHE_RENAMES, 'cache.');
-    check.knownKeys(c, ['maxEntries'], {}, 'cache.');
+    check.knownKeys(c, ['maxEntries'], {}, 'cache.', CACHE_RENAMES);
     maxEntries = c.maxEntries;
   }
   for (const h of ['onTokenFetched', 'onCacheHit', 'onError', 'onRetry'] as const) check.func(options[h], h);
