@@ -1,0 +1,185 @@
+/**
+ * The adapters (nodeAuth, webAuth, requireAuth) against a hostile client and a careless operator:
+ * forwarded headers that are not what they claim, request bodies that break off, options built on
+ * a shared prototype. Real servers on 127.0.0.1; raw sockets where a client library would tidy
+ * the request up.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import { jest } from '@jest/globals';
+import express from 'express';
+import { SignJWT } from 'jose';
+import { createGuard, nodeAuth, oauthErrorHandler, requireAuth, webAuth, type GuardOptions } from '../../lib/index.js';
+import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
+import { listen, type Listening } from '../../fixtures/listen.js';
+import { dpopHolder, type DpopHolder } from '../support/dpop-holder.js';
+
+let idp: JwksServer;
+let holder: DpopHolder;
+const servers: Listening[] = [];
+beforeAll(async () => {
+  idp = await startJwksServer({ algs: ['ES256'] });
+  holder = await dpopHolder();
+});
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  await idp.close();
+});
+
+const base = (): GuardOptions => ({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false });
+
+function proof(token: string, htu: string): Promise<string> {
+  return new SignJWT({ jti: randomUUID(), htm: 'GET', htu, ath: createHash('sha256').update(token).digest('base64url') })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holder.jwk })
+    .setIssuedAt()
+    .sign(holder.privateKey);
+}
+
+/** Sends exactly these bytes and resolves to the status and body of the answer. */
+function raw(port: number, text: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
+    let data = '';
+    socket.on('data', (d) => (data += d.toString('utf8')));
+    socket.on('end', () => {
+      const head = data.slice(0, data.indexOf('\r\n\r\n'));
+      let body = data.slice(head.length + 4);
+      if (/\r\ntransfer-encoding: chunked/i.test(head)) body = dechunk(body);
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]), body });
+    });
+    socket.on('error', reject);
+  });
+}
+
+function dechunk(text: string): string {
+  let out = '';
+  for (let at = 0; ; ) {
+    const eol = text.indexOf('\r\n', at);
+    const size = parseInt(text.slice(at, eol), 16);
+    if (!(size > 0)) return out;
+    out += text.slice(eol + 2, eol + 2 + size);
+    at = eol + 2 + size + 2;
+  }
+}
+
+async function serveNode(options: GuardOptions, trustProxy: boolean): Promise<Listening> {
+  const auth = nodeAuth(createGuard<IncomingMessage>(options), { trustProxy });
+  const s = await listen(async (req, res) => {
+    const result = await auth(req, res);
+    if (result === undefined) return;
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ sub: result?.payload.sub ?? null }));
+  });
+  servers.push(s);
+  return s;
+}
+
+describe('DPoP htu and a forwarded scheme that is not a scheme', () => {
+  // Behind a proxy that appends to X-Forwarded-Proto (or passes the client's through), its first
+  // value is the client's. Spliced into "<proto>://<host><path>", a value such as
+  // "https://other.example/me?" named another origin: a proof captured for that origin (a
+  // phishing endpoint the client was lured to) passed here.
+  const forged = 'https://other.example/me?';
+
+  test('nodeAuth trustProxy: X-Forwarded-Proto carrying a URL does not make a proof for another origin pass', async () => {
+    const api = await serveNode(base(), true);
+    const token = await idp.sign({ sub: 'bound', cnf: { jkt: holder.jkt } });
+    const stolen = await proof(token, 'https://other.example/me');
+    const res = await raw(api.port, `GET /me HTTP/1.1\r\nHost: api.example.test\r\nX-Forwarded-Proto: ${forged}\r\nAuthorization: DPoP ${token}\r\nDPoP: ${stolen}\r\nConnection: close\r\n\r\n`);
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'invalid_dpop_proof' });
+    // Control: the forwarded scheme proper still counts.
+    const good = await proof(token, 'https://api.example.test/me');
+    const ok = await raw(api.port, `GET /me HTTP/1.1\r\nHost: api.example.test\r\nX-Forwarded-Proto: https\r\nAuthorization: DPoP ${token}\r\nDPoP: ${good}\r\nConnection: close\r\n\r\n`);
+    expect(ok.status).toBe(200);
+  });
+
+  test('requireAuth behind trust proxy: X-Forwarded-Proto carrying a URL does not make a proof for another origin pass', async () => {
+    const app = express();
+    app.set('trust proxy', true);
+    app.get('/me', requireAuth(base()), (_req, res) => res.json({ ok: true }));
+    app.use(oauthErrorHandler());
+    const api = await listen(app);
+    servers.push(api);
+    const token = await idp.sign({ sub: 'bound', cnf: { jkt: holder.jkt } });
+    const stolen = await proof(token, 'https://other.example/me');
+    const res = await raw(api.port, `GET /me HTTP/1.1\r\nHost: api.example.test\r\nX-Forwarded-Proto: ${forged}\r\nAuthorization: DPoP ${token}\r\nDPoP: ${stolen}\r\nConnection: close\r\n\r\n`);
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'invalid_dpop_proof' });
+  });
+});
+
+describe('webAuth and a request body', () => {
+  /**
+   * A Node host of web handlers: the body is the request's stream, as the usual bridges pass it.
+   * Each answer of webAuth is kept for the test, since a client that broke off hears none.
+   */
+  async function serveWeb(options: GuardOptions, outcomes: unknown[], consumeFirst = false): Promise<Listening> {
+    const auth = webAuth(createGuard<Request>(options));
+    const s = await listen(async (req: IncomingMessage, res: ServerResponse) => {
+      const headers = new Headers();
+      for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+      const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+      const request = new Request(`http://${req.headers.host}${req.url}`, {
+        method: req.method,
+        headers,
+        body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+        duplex: 'half',
+      } as RequestInit);
+      if (consumeFirst) await request.text().catch(() => undefined);
+      let result: unknown;
+      try {
+        result = await auth(request);
+      } catch (err) {
+        result = err;
+      }
+      outcomes.push(result instanceof Response ? { status: result.status, body: await result.json() } : result);
+      if (res.writableEnded || res.destroyed) return;
+      res.writeHead(result instanceof Response ? result.status : 200).end();
+    });
+    servers.push(s);
+    return s;
+  }
+
+  /** Resolves once `outcomes` holds an answer (the server writes it whether or not the client hears it). */
+  async function next(outcomes: unknown[]): Promise<unknown> {
+    while (outcomes.length === 0) await new Promise((r) => setTimeout(r, 20));
+    return outcomes.shift();
+  }
+
+  test('a form body the client breaks off is not a 500 (nor a console.error line per request): the request has no body token', async () => {
+    const outcomes: unknown[] = [];
+    const api = await serveWeb({ ...base(), tokenLocations: ['body'] }, outcomes);
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const socket = net.connect(api.port, '127.0.0.1', () =>
+        socket.write('POST /me HTTP/1.1\r\nHost: api.example.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\naccess_token=abc'),
+      );
+      socket.on('error', () => {});
+      // The body never comes: the client goes away.
+      setTimeout(() => socket.destroy(), 100);
+      const outcome = await next(outcomes);
+      expect(outcome).toMatchObject({ status: 401 });
+      expect(errors).not.toHaveBeenCalled();
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  test('a body the application read before the guard is its bug: a 500 that says so to the operator, not a silent 401', async () => {
+    const outcomes: unknown[] = [];
+    const api = await serveWeb({ ...base(), tokenLocations: ['body'] }, outcomes, true);
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const token = await idp.sign({ sub: 'alice' });
+      const body = `access_token=${token}`;
+      const res = await raw(api.port, `POST /me HTTP/1.1\r\nHost: api.example.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      expect(res.status).toBe(500);
+      expect(await next(outcomes)).toMatchObject({ status: 500, body: { error: 'server_error' } });
+      expect(errors).toHaveBeenCalledTimes(1);
+    } finally {
+      errors.mockRestore();
+    }
+  });
+});
