@@ -183,3 +183,30 @@ describe('webAuth and a request body', () => {
     }
   });
 });
+
+describe('option renames and options built on a shared prototype', () => {
+  // A careless but ordinary pattern: per-route options on a prototype of shared settings. An old
+  // option name made renamed() copy the own keys only, and every inherited setting vanished.
+  test('an old option name does not drop the inherited settings (dpop.mode required stays required)', async () => {
+    const shared = { dpop: { mode: 'required' } };
+    const options = Object.assign(Object.create(shared) as GuardOptions, { ...base(), clockTolerance: 5 });
+    const api = await serveNode(options, false);
+    const res = await raw(api.port, `GET /me HTTP/1.1\r\nHost: api.example.test\r\nAuthorization: Bearer ${await idp.sign({ sub: 'alice' })}\r\nConnection: close\r\n\r\n`);
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'invalid_token' });
+  });
+
+  test('an old option name on the prototype is read like a new one there (maxTokenAge still limits token age)', async () => {
+    const shared = { maxTokenAge: 60 };
+    const options = Object.assign(Object.create(shared) as GuardOptions, base());
+    const api = await serveNode(options, false);
+    const old = await idp.sign({ sub: 'alice', iat: Math.floor(Date.now() / 1000) - 3600 });
+    const res = await raw(api.port, `GET /me HTTP/1.1\r\nHost: api.example.test\r\nAuthorization: Bearer ${old}\r\nConnection: close\r\n\r\n`);
+    expect(res.status).toBe(401);
+  });
+
+  test('old and new name, one own and one inherited, is the same ConfigError as both own', () => {
+    expect(() => createGuard(Object.assign(Object.create({ maxTokenAgeSeconds: 60 }) as GuardOptions, { ...base(), maxTokenAge: 600 }))).toThrow(/both "maxTokenAge" and "maxTokenAgeSeconds"/);
+    expect(() => createGuard(Object.assign(Object.create({ maxTokenAge: 600 }) as GuardOptions, { ...base(), maxTokenAgeSeconds: 60 }))).toThrow(/both "maxTokenAge" and "maxTokenAgeSeconds"/);
+  });
+});
