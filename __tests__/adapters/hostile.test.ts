@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { jest } from '@jest/globals';
 import express from 'express';
 import { SignJWT } from 'jose';
-import { createGuard, nodeAuth, oauthErrorHandler, requireAuth, webAuth, type GuardOptions } from '../../lib/index.js';
+import { createGuard, createM2MClient, nodeAuth, oauthErrorHandler, requireAuth, webAuth, type GuardOptions } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { listen, type Listening } from '../../fixtures/listen.js';
 import { dpopHolder, type DpopHolder } from '../support/dpop-holder.js';
@@ -208,5 +208,17 @@ describe('option renames and options built on a shared prototype', () => {
   test('old and new name, one own and one inherited, is the same ConfigError as both own', () => {
     expect(() => createGuard(Object.assign(Object.create({ maxTokenAgeSeconds: 60 }) as GuardOptions, { ...base(), maxTokenAge: 600 }))).toThrow(/both "maxTokenAge" and "maxTokenAgeSeconds"/);
     expect(() => createGuard(Object.assign(Object.create({ maxTokenAge: 600 }) as GuardOptions, { ...base(), maxTokenAgeSeconds: 60 }))).toThrow(/both "maxTokenAge" and "maxTokenAgeSeconds"/);
+  });
+});
+
+describe('a careless operator and timers', () => {
+  // setTimeout and AbortSignal.timeout fire after 1 ms (or throw) beyond 2^31-1 ms: "wait a very
+  // long time" would mean "fail every call at once". Refused at start-up, as other timer options are.
+  test('jwksTimeoutMs and storeLockWaitMs beyond a timer\'s range are ConfigErrors', () => {
+    expect(() => createGuard({ ...base(), jwksTimeoutMs: 3_000_000_000 })).toThrow(/jwksTimeoutMs must be a positive integer of at most 2147483647/);
+    expect(() => createGuard({ ...base(), jwksTimeoutMs: 2_147_483_647 })).not.toThrow();
+    const m2m = { tokenEndpoint: 'https://idp.example/token', clientId: 'c', clientSecret: 's' };
+    expect(() => createM2MClient({ ...m2m, storeLockWaitMs: 3_000_000_000 })).toThrow(/storeLockWaitMs must be a positive number of at most 2147483647/);
+    expect(() => createM2MClient({ ...m2m, storeLockWaitMs: 2_147_483_647 })).not.toThrow();
   });
 });

@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError } from '../errors/oauth-error.js';
 import { checkFetchOption } from '../idp/http.js';
-import { OptionChecker } from '../options/validate.js';
+import { MAX_TIMER_MS, OptionChecker } from '../options/validate.js';
 import { renamed } from '../options/deprecated.js';
 import { forLog, type OperatorLogger } from '../log/operator-log.js';
 import { resolveDpop } from './dpop/options.js';
@@ -147,7 +147,7 @@ export function resolveOptions(options: GuardOptions<never>): GuardConfig {
   check.knownKeys(o, [...ISSUER_KEYS, ...SHARED_KEYS], ALIASES);
   const tuning: Tuning = {
     // jose wants whole milliseconds for its timeout.
-    jwksTimeout: check.number(o.jwksTimeoutMs, 'jwksTimeoutMs', 5_000, { positive: true, integer: true }),
+    jwksTimeout: check.number(o.jwksTimeoutMs, 'jwksTimeoutMs', 5_000, { positive: true, integer: true, max: MAX_TIMER_MS }),
     jwksCooldown: check.number(o.jwksCooldownMs, 'jwksCooldownMs', 30_000),
     jwksCacheMaxAge: check.number(o.jwksCacheMaxAgeMs, 'jwksCacheMaxAgeMs', 600_000, { positive: true }),
     jwksStaleIfError: check.number(o.jwksStaleIfErrorMs, 'jwksStaleIfErrorMs', 0),
