@@ -222,3 +222,68 @@ describe('a careless operator and timers', () => {
     expect(() => createM2MClient({ ...m2m, storeLockWaitMs: 2_147_483_647 })).not.toThrow();
   });
 });
+
+describe('held: nodeAuth against odd requests (raw bytes, as a hostile client sends them)', () => {
+  let api: Listening;
+  beforeAll(async () => (api = await serveNode({ ...base(), tokenLocations: ['query'] }, false)));
+  const send = (lines: string[]) => raw(api.port, `${lines.join('\r\n')}\r\nConnection: close\r\n\r\n`);
+
+  test('"authorization" and "Authorization" are two headers: 400 invalid_request', async () => {
+    const t = await idp.sign();
+    const res = await send(['GET /me HTTP/1.1', 'Host: a', `authorization: Bearer ${t}`, `Authorization: Bearer ${t}`]);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/more than one Authorization header/) });
+  });
+
+  test('a token in the query and the header, or access_token twice: 400 invalid_request', async () => {
+    const t = await idp.sign();
+    expect((await send([`GET /me?access_token=${t} HTTP/1.1`, 'Host: a', `Authorization: Bearer ${t}`])).status).toBe(400);
+    expect((await send([`GET /me?access_token=${t}&access_token=${t} HTTP/1.1`, 'Host: a'])).status).toBe(400);
+  });
+
+  test('an absolute-form target naming another host matches no DPoP proof, whatever the proof names', async () => {
+    const token = await idp.sign({ sub: 'bound', cnf: { jkt: holder.jkt } });
+    for (const htu of ['http://evil.example/me', 'http://a/me']) {
+      const res = await send(['GET http://evil.example/me HTTP/1.1', 'Host: a', `Authorization: DPoP ${token}`, `DPoP: ${await proof(token, htu)}`]);
+      expect(res.status).toBe(401);
+      expect(JSON.parse(res.body)).toMatchObject({ error: 'invalid_dpop_proof' });
+    }
+  });
+
+  test('without trustProxy, X-Forwarded-Proto is not believed', async () => {
+    const token = await idp.sign({ sub: 'bound', cnf: { jkt: holder.jkt } });
+    const res = await send(['GET /me HTTP/1.1', 'Host: a', 'X-Forwarded-Proto: https', `Authorization: DPoP ${token}`, `DPoP: ${await proof(token, 'https://a/me')}`]);
+    expect(res.status).toBe(401);
+  });
+
+  test('NUL in the header value and a 20 kB header never reach the guard (Node answers 400 / 431)', async () => {
+    expect((await send(['GET /me HTTP/1.1', 'Host: a', 'Authorization: Bearer a\u0000b'])).status).toBe(400);
+    expect((await send(['GET /me HTTP/1.1', 'Host: a', `Authorization: Bearer ${'a'.repeat(20_000)}`])).status).toBe(431);
+  });
+});
+
+describe('held: webAuth and repeated headers joined by Headers', () => {
+  let api: Listening;
+  beforeAll(async () => {
+    const auth = webAuth(createGuard<Request>({ ...base(), tokenLocations: ['query'] }));
+    api = await listen(async (req: IncomingMessage, res: ServerResponse) => {
+      const headers = new Headers();
+      for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+      const result = await auth(new Request(`http://${req.headers.host}${req.url}`, { method: req.method, headers }));
+      res.writeHead(result instanceof Response ? result.status : 200).end(result instanceof Response ? await result.text() : '{}');
+    });
+    servers.push(api);
+  });
+  const send = (lines: string[]) => raw(api.port, `${lines.join('\r\n')}\r\nConnection: close\r\n\r\n`);
+
+  test('Bearer twice, an empty one first, Basic then Bearer, a bare token second: each is two headers (400)', async () => {
+    const t = await idp.sign();
+    for (const pair of [[`Bearer ${t}`, `Bearer ${t}`], ['Basic eDp5', `Bearer ${t}`], [`Bearer ${t}`, t], [`DPoP ${t}`, `bearer ${t}`]]) {
+      const res = await send(['GET /me HTTP/1.1', 'Host: a', `Authorization: ${pair[0]}`, `authorization: ${pair[1]}`]);
+      expect([pair, res.status]).toEqual([pair, 400]);
+    }
+    // An empty first header joins as ", Bearer …": never a token.
+    const res = await send(['GET /me HTTP/1.1', 'Host: a', 'Authorization:', `Authorization: Bearer ${t}`]);
+    expect(res.status).not.toBe(200);
+  });
+});
