@@ -287,3 +287,25 @@ describe('held: webAuth and repeated headers joined by Headers', () => {
     expect(res.status).not.toBe(200);
   });
 });
+
+describe('held: a logger that throws', () => {
+  test('a logger whose methods turn into throwing getters after start-up never changes an answer (503 stays 503)', async () => {
+    const down = await startJwksServer({ algs: ['ES256'] });
+    down.mode = 'down';
+    let armed = false;
+    const boom = () => {
+      if (armed) throw new Error('logger getter exploded');
+      return () => {};
+    };
+    const logger = Object.defineProperties({}, { warn: { get: boom }, error: { get: boom }, debug: { get: boom } }) as never;
+    try {
+      const api = await serveNode({ issuer: down.issuer, audience: down.audience, jwksUri: down.jwksUri, logger }, false);
+      armed = true;
+      const res = await raw(api.port, `GET /me HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${await down.sign()}\r\nConnection: close\r\n\r\n`);
+      expect(res.status).toBe(503);
+      expect(JSON.parse(res.body)).toMatchObject({ error: 'temporarily_unavailable' });
+    } finally {
+      await down.close();
+    }
+  });
+});
