@@ -309,3 +309,31 @@ describe('held: a logger that throws', () => {
     }
   });
 });
+
+describe('an issuers resolver that hangs (a tenant database that accepts the connection and never answers)', () => {
+  test('the wait is bounded by jwksTimeoutMs (503), and the guard recovers once the resolver answers again', async () => {
+    let hang = true;
+    let asked = 0;
+    const api = await serveNode(
+      {
+        issuers: (iss: string) => {
+          asked += 1;
+          if (hang) return new Promise<never>(() => {});
+          return Promise.resolve(iss === idp.issuer ? { issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri } : undefined);
+        },
+        jwksTimeoutMs: 2_000,
+        logger: false,
+      },
+      false,
+    );
+    const get = async () => raw(api.port, `GET /me HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${await idp.sign({ sub: 'alice' })}\r\nConnection: close\r\n\r\n`);
+    const stuck = await get();
+    expect(stuck.status).toBe(503);
+    expect(JSON.parse(stuck.body)).toMatchObject({ error: 'temporarily_unavailable' });
+    // The hung call is not shared with later requests for ever: once the database answers, so does the guard.
+    hang = false;
+    const ok = await get();
+    expect(ok.status).toBe(200);
+    expect(asked).toBe(2);
+  }, 20_000);
+});
