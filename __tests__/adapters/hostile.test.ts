@@ -337,3 +337,25 @@ describe('an issuers resolver that hangs (a tenant database that accepts the con
     expect(asked).toBe(2);
   }, 20_000);
 });
+
+describe('the default line for an unexpected error', () => {
+  test('oauthErrorHandler: an error whose message carries request data (a decoded %0a) cannot forge log lines', async () => {
+    const app = express();
+    app.get('/orders/:id', (req) => {
+      throw new Error(`no order ${req.params.id}`);
+    });
+    app.use(oauthErrorHandler());
+    const api = await listen(app);
+    servers.push(api);
+    const lines: string[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(' ')));
+    try {
+      const res = await raw(api.port, 'GET /orders/1%0a%5bexpress-oauth-kit%5d%20forged HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+      expect(res.status).toBe(500);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^\[express-oauth-kit\] unexpected error: Error: no order 1 \[express-oauth-kit\] forged$/);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
