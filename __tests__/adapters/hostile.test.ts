@@ -14,6 +14,8 @@ import { SignJWT } from 'jose';
 import { createGuard, createM2MClient, nodeAuth, oauthErrorHandler, requireAuth, webAuth, type GuardOptions } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { listen, type Listening } from '../../fixtures/listen.js';
+import { setClock } from '../../lib/clock.js';
+import { MemoryReplayStore, ReplayStoreFullError } from '../../lib/guard/dpop/replay.js';
 import { dpopHolder, type DpopHolder } from '../support/dpop-holder.js';
 
 let idp: JwksServer;
@@ -356,6 +358,52 @@ describe('the default line for an unexpected error', () => {
       expect(lines[0]).toMatch(/^\[express-oauth-kit\] unexpected error: Error: no order 1 \[express-oauth-kit\] forged$/);
     } finally {
       spy.mockRestore();
+    }
+  });
+});
+
+describe('held: the in-memory DPoP replay store under a flood of distinct jtis', () => {
+  test('full of live ids, each new claim is refused without a scan: at most one sweep per expiry second', () => {
+    let t = 1_700_000_000_000;
+    setClock(() => t);
+    // The sweep walks the whole map; counting map walks counts sweeps.
+    const walk = Map.prototype[Symbol.iterator];
+    let scans = 0;
+    Map.prototype[Symbol.iterator] = function counted(this: Map<unknown, unknown>) {
+      scans += 1;
+      return walk.call(this);
+    } as typeof walk;
+    const store = new MemoryReplayStore(1_000);
+    try {
+      for (let i = 0; i < 1_000; i++) store.claim(`fill-${i}`, 10_000 + (i % 5) * 1_000);
+      // Full, nothing expired: 20,000 distinct jtis are each refused at once.
+      let refused = 0;
+      for (let i = 0; i < 20_000; i++) {
+        try {
+          store.claim(`flood-${i}`, 10_000);
+        } catch (err) {
+          if (err instanceof ReplayStoreFullError) refused += 1;
+        }
+      }
+      expect(refused).toBe(20_000);
+      expect(scans).toBe(0);
+      // Time passes: the first second's ids expire; the flood goes on through that second.
+      t += 11_000;
+      let admitted = 0;
+      for (let i = 0; i < 20_000; i++) {
+        try {
+          if (store.claim(`later-${i}`, 10_000)) admitted += 1;
+        } catch {
+          // refused once full again
+        }
+      }
+      expect(admitted).toBe(400); // the places left by the ids of the first two seconds (expiry <= now)
+      expect(scans).toBe(1);
+      // A live id still replays as a replay.
+      expect(store.claim('fill-4', 10_000)).toBe(false);
+    } finally {
+      Map.prototype[Symbol.iterator] = walk;
+      setClock();
     }
   });
 });
