@@ -11,7 +11,8 @@ import { Readable } from 'node:stream';
 import { jest } from '@jest/globals';
 import express from 'express';
 import { SignJWT } from 'jose';
-import { createGuard, createM2MClient, nodeAuth, oauthErrorHandler, requireAuth, webAuth, type GuardOptions } from '../../lib/index.js';
+import { createGuard, createM2MClient, nodeAuth, oauthErrorHandler, requireAuth, tokenProxy, webAuth, type GuardOptions, type TokenProxyOptions } from '../../lib/index.js';
+import { startMockIdp } from '../../fixtures/mock-idp/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { listen, type Listening } from '../../fixtures/listen.js';
 import { setClock } from '../../lib/clock.js';
@@ -404,6 +405,36 @@ describe('held: the in-memory DPoP replay store under a flood of distinct jtis',
     } finally {
       Map.prototype[Symbol.iterator] = walk;
       setClock();
+    }
+  });
+});
+
+describe('option renames in a nested object, on options built on a shared prototype', () => {
+  test('tokenProxy: an old cookie option name does not drop the inherited grants (password stays refused)', async () => {
+    const mock = await startMockIdp();
+    try {
+      const shared = { grants: ['refresh_token'] };
+      const options = Object.assign(Object.create(shared) as TokenProxyOptions, {
+        profile: 'ciam' as const,
+        tokenEndpoint: mock.ciamTokenEndpoint,
+        clientId: 'web-app',
+        clientSecret: 'web-secret',
+        logger: false as const,
+        cookie: { allowedOrigins: ['https://app.example.test'], maxAge: 3600 },
+      });
+      const app = express();
+      app.post('/auth/token', tokenProxy(options));
+      const api = await listen(app);
+      servers.push(api);
+      const body = 'grant_type=password&username=alice&password=pw';
+      const res = await raw(
+        api.port,
+        `POST /auth/token HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.test\r\nX-CSRF-Token: 1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      expect(JSON.parse(res.body)).toMatchObject({ error: 'unsupported_grant_type' });
+      expect(res.status).toBe(400);
+    } finally {
+      await mock.close();
     }
   });
 });
