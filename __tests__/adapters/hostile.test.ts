@@ -170,6 +170,23 @@ describe('webAuth and a request body', () => {
     }
   });
 
+  test('held: a body token counts only in a small form body; JSON, a big body or one without Content-Length is not searched; body and query together are two methods', async () => {
+    const outcomes: unknown[] = [];
+    const api = await serveWeb({ ...base(), tokenLocations: ['body', 'query'] }, outcomes);
+    const token = await idp.sign({ sub: 'alice' });
+    const post = (type: string, body: string, extra = '', target = '/me') =>
+      raw(api.port, `POST ${target} HTTP/1.1\r\nHost: a\r\nContent-Type: ${type}\r\n${extra}Connection: close\r\n\r\n${body}`);
+    const form = `access_token=${token}`;
+    expect((await post('application/x-www-form-urlencoded', form, `Content-Length: ${form.length}\r\n`)).status).toBe(200);
+    const json = JSON.stringify({ access_token: token });
+    expect((await post('application/json', json, `Content-Length: ${json.length}\r\n`)).status).toBe(401);
+    const big = `${form}&pad=${'x'.repeat(70_000)}`;
+    expect((await post('application/x-www-form-urlencoded', big, `Content-Length: ${big.length}\r\n`)).status).toBe(401);
+    const chunked = `${form.length.toString(16)}\r\n${form}\r\n0\r\n\r\n`;
+    expect((await post('application/x-www-form-urlencoded', chunked, 'Transfer-Encoding: chunked\r\n')).status).toBe(401);
+    expect((await post('application/x-www-form-urlencoded', form, `Content-Length: ${form.length}\r\n`, `/me?access_token=${token}`)).status).toBe(400);
+  });
+
   test('a body the application read before the guard is its bug: a 500 that says so to the operator, not a silent 401', async () => {
     const outcomes: unknown[] = [];
     const api = await serveWeb({ ...base(), tokenLocations: ['body'] }, outcomes, true);

@@ -194,7 +194,7 @@ export function renamedProxyOptions<T extends ProxyOptions>(options: T, factory:
   if (cookie === null || typeof cookie !== 'object') return o;
   const c = renamed(check, cookie, COOKIE_RENAMES, 'cookie.');
   // Keeps o's prototype, as renamed() does: options inherited from shared settings stay.
-  return c === cookie ? o : (Object.assign(Object.create(Object.getPrototypeOf(o) as object | null) as T, o, { cookie: c }));
+  return c === cookie ? o : Object.assign(Object.create(Object.getPrototypeOf(o) as object | null) as T, o, { cookie: c });
 }
 
 export function resolveProxyOptions(options: ProxyOptions, factory: string): ProxyConfig {
