@@ -225,6 +225,18 @@ describe('option renames and options built on a shared prototype', () => {
     expect(res.status).toBe(401);
   });
 
+  test('a "__proto__" key from JSON stays an unknown option, old name or not (never becomes the prototype)', () => {
+    const json = (extra: string) => JSON.parse(`{"issuer":"${idp.issuer}","audience":"${idp.audience}","jwksUri":"${idp.jwksUri}","__proto__":{"authRequired":false}${extra}}`) as GuardOptions;
+    expect(() => createGuard(json(''))).toThrow(/unknown option "__proto__"/);
+    expect(() => createGuard(json(',"clockTolerance":5'))).toThrow(/unknown option "__proto__"/);
+    const cookie = JSON.parse('{"allowedOrigins":["https://app.example.test"],"maxAge":60,"__proto__":{"csrfHeader":"x"}}') as object;
+    expect(() => tokenProxy({ tokenEndpoint: 'https://idp.example/token', clientId: 'c', clientSecret: 's', cookie } as TokenProxyOptions)).toThrow(/unknown option "cookie.__proto__"|__proto__/);
+  });
+
+  test('a frozen options object with an old name works as before', () => {
+    expect(() => createGuard(Object.freeze({ ...base(), clockTolerance: 5 }) as GuardOptions)).not.toThrow();
+  });
+
   test('old and new name, one own and one inherited, is the same ConfigError as both own', () => {
     expect(() => createGuard(Object.assign(Object.create({ maxTokenAgeSeconds: 60 }) as GuardOptions, { ...base(), maxTokenAge: 600 }))).toThrow(/both "maxTokenAge" and "maxTokenAgeSeconds"/);
     expect(() => createGuard(Object.assign(Object.create({ maxTokenAge: 600 }) as GuardOptions, { ...base(), maxTokenAgeSeconds: 60 }))).toThrow(/both "maxTokenAge" and "maxTokenAgeSeconds"/);
