@@ -467,3 +467,25 @@ describe('option renames in a nested object, on options built on a shared protot
     }
   });
 });
+
+describe('operator lines a client can choose', () => {
+  test('a resolver outage: tokens with made-up issuers do not write a line each (a client cannot flood the log)', async () => {
+    const warn: string[] = [];
+    const error: string[] = [];
+    const api = await serveNode(
+      {
+        issuers: () => Promise.reject(new Error('tenant db down')),
+        logger: { warn: (m: string) => void warn.push(m), error: (m: string) => void error.push(m) },
+      },
+      false,
+    );
+    for (let i = 0; i < 30; i++) {
+      const token = await idp.sign({ iss: `https://t${i}.attacker.example` });
+      const res = await raw(api.port, `GET /me HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+      expect(res.status).toBe(503);
+    }
+    expect(error).toEqual([]);
+    expect(warn.length).toBeGreaterThanOrEqual(1);
+    expect(warn.length).toBeLessThanOrEqual(10);
+  });
+});
