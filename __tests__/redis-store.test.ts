@@ -38,7 +38,7 @@ test('options are checked at once', () => {
   expect(() => redisTokenStore({ client: { get() {}, set() {}, isOpen: true } as never })).toThrow(/ioredis/);
   const fake = { get() {}, set() {}, eval() {}, status: 'ready' } as never;
   expect(() => redisTokenStore({ client: fake, prefix: 3 as never })).toThrow(/prefix must be a string/);
-  expect(() => redisTokenStore({ client: fake, connectWaitMs: -1 })).toThrow(/connectWaitMs must be a non-negative number \(got -1\)/);
+  expect(() => redisTokenStore({ client: fake, connectWaitMs: -1 })).toThrow(/connectWaitMs must be a non-negative number of at most 2147483647 \(got -1\)/);
   // Unknown options are refused with a suggestion, as by every other factory, under the store's own page.
   let err: unknown;
   try {
@@ -51,13 +51,20 @@ test('options are checked at once', () => {
   expect((err as Error).message).toMatch(/^redisTokenStore\(\): unknown option "prefx"; did you mean prefix\?/);
   expect(() => redisTokenStore({ client: fake, keyPrefix: 'a:' } as never)).toThrow(/did you mean prefix\?/);
   expect(redisTokenStore({ client: fake }).prefix).toBe('oauthkit:m2m:');
-  expect(() => redisTokenStore({ client: fake, callTimeoutMs: -5 })).toThrow(/callTimeoutMs must be a non-negative number \(got -5\)/);
+  expect(() => redisTokenStore({ client: fake, callTimeoutMs: -5 })).toThrow(/callTimeoutMs must be a non-negative number of at most 2147483647 \(got -5\)/);
   expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1.5 })).toThrow(/replayWaitReplicas must be a non-negative integer/);
   // WAIT 0 means "wait for ever": never sent.
   expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeoutMs: 0 })).toThrow(/replayWaitTimeoutMs must be a positive integer/);
   expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeoutMs: 1000 })).toThrow(/replayWaitTimeoutMs \(1000 ms\) must be shorter than callTimeoutMs \(1000 ms\)/);
   expect(() => redisTokenStore({ client: fake, replayWaitReplicas: 1, replayWaitTimeoutMs: 1000, callTimeoutMs: 0 })).not.toThrow();
   expect(() => redisTokenStore({ client: fake, waitReplicas: 1 } as never)).toThrow(/did you mean replayWaitReplicas\?/);
+});
+
+test('a wait longer than a timer can hold is refused: it would fire after 1 ms and fail every call', () => {
+  const fake = { get() {}, set() {}, eval() {}, status: 'ready' } as never;
+  expect(() => redisTokenStore({ client: fake, callTimeoutMs: 3_000_000_000 })).toThrow(/callTimeoutMs must be a non-negative number of at most 2147483647/);
+  expect(() => redisTokenStore({ client: fake, connectWaitMs: 2 ** 31 })).toThrow(/connectWaitMs must be a non-negative number of at most 2147483647/);
+  expect(() => redisTokenStore({ client: fake, callTimeoutMs: 2_147_483_647, connectWaitMs: 2_147_483_647 })).not.toThrow();
 });
 
 test('docs/fleet.md lists every redisTokenStore() option, and only those', () => {

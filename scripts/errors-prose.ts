@@ -52,7 +52,7 @@ export const HTTP_ERROR_PROSE: Record<OAuthErrorCode, HttpErrorProse> = {
     when: 'JWKS or discovery unreachable, timed out, garbled or oversized, or discovery without `jwks_uri` — the token may be fine, so never 401. Public description: "The keys needed to check the token are unavailable right now; try again shortly"',
   },
   temporarily_unavailable: {
-    when: 'an application callback the answer depends on failed: the `issuers` resolver or an async `claimCheck` threw or rejected, or the `claimCheck` did not settle within its `timeoutMs`; the DPoP replay store failed or did not answer within `dpop.replayStoreTimeoutMs`, or the in-memory one is full of unexpired proof ids (`Retry-After` then says when one expires, [DPoP](dpop.md#replay-store-and-nonces)). Its error is in `cause`, never in the body',
+    when: 'an application callback the answer depends on failed: the `issuers` resolver or an async `claimCheck` threw or rejected, or the `claimCheck` did not settle within its `timeoutMs` (the resolver within `jwksTimeoutMs`); the DPoP replay store failed or did not answer within `dpop.replayStoreTimeoutMs`, or the in-memory one is full of unexpired proof ids (`Retry-After` then says when one expires, [DPoP](dpop.md#replay-store-and-nonces)). Its error is in `cause`, never in the body',
   },
   misconfigured: {
     status: ', no `Retry-After`',

@@ -80,4 +80,33 @@ describe('a DPoP call redirected to another origin', () => {
     expect((await proofOf(final.headers)).htu).toBe(`${A.url}/final`);
     expect(decodeJwt(final.headers.dpop as string).jti).not.toBe(decodeJwt(seenA.at(-2)!.headers.dpop as string).jti);
   });
+
+  test('the other origin sees none of the caller\'s Cookie, Proxy-Authorization or Host either, as fetch itself drops them', async () => {
+    idp.answers = [{ body: () => ({ access_token: `bound-${++seq}`, token_type: 'DPoP', expires_in: 300 }) }];
+    const seenB: IncomingHttpHeaders[] = [];
+    const b = express();
+    b.all('/{*any}', (req, res) => {
+      seenB.push(req.headers);
+      res.json({ at: 'b' });
+    });
+    const B = await serve(b);
+    const seenA: IncomingHttpHeaders[] = [];
+    const a = express();
+    a.all('/{*any}', (req, res) => {
+      seenA.push(req.headers);
+      res.redirect(302, `${B.url}/landing`);
+    });
+    const A = await serve(a);
+    const m2m = client({ dpop: { privateKey: key.privateKey } });
+    const headers = { cookie: 'session=caller-secret', 'proxy-authorization': 'Basic cHJveHk6c2VjcmV0', 'x-trace': 't1' };
+    const res = await m2m.fetch(`${A.url}/away`, { headers });
+    expect(await res.json()).toEqual({ at: 'b' });
+    // The first origin was the caller's choice and gets them all.
+    expect(seenA[0]!.cookie).toBe('session=caller-secret');
+    expect(seenB).toHaveLength(1);
+    expect(seenB[0]!.cookie).toBeUndefined();
+    expect(seenB[0]!['proxy-authorization']).toBeUndefined();
+    expect(seenB[0]!.host).toBe(new URL(B.url).host);
+    expect(seenB[0]!['x-trace']).toBe('t1');
+  });
 });

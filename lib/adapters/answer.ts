@@ -1,4 +1,5 @@
 import { OAuthError } from '../errors/oauth-error.js';
+import { forLog } from '../log/operator-log.js';
 
 /** An error answer as status, headers and body: what oauthErrorHandler() sends in Express. */
 export interface ErrorAnswer {
@@ -23,7 +24,7 @@ export function errorAnswer(err: unknown): ErrorAnswer {
     };
   }
   const e = err as { name?: unknown; message?: unknown } | undefined;
-  console.error(`[express-oauth-kit] unexpected error: ${String(e?.name ?? 'Error')}: ${String(e?.message ?? err)}`);
+  console.error(`[express-oauth-kit] unexpected error: ${forLog(e?.name ?? 'Error')}: ${forLog(e?.message ?? String(err), 600)}`);
   return {
     status: 500,
     headers: { 'Cache-Control': 'no-store', 'Content-Type': JSON_TYPE },

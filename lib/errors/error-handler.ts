@@ -1,5 +1,9 @@
 import type { ErrorRequestHandler } from 'express';
+import { forLog } from '../log/operator-log.js';
 import { OAuthError } from './oauth-error.js';
+
+/** Longest error message in the default line. */
+const UNEXPECTED_MAX = 600;
 
 /** Options of {@link oauthErrorHandler}. */
 export interface OAuthErrorHandlerOptions {
@@ -7,7 +11,7 @@ export interface OAuthErrorHandlerOptions {
    * Called with errors that are not `OAuthError`s (bugs, other middleware) before the generic
    * 500 answer is sent. Use it to log the bug with your own logger.
    *
-   * @default `console.error` of the error's name and message only (no stack, no properties)
+   * @default `console.error` of the error's name and message only (no stack, no properties), controls replaced and cut as by `forLog()`
    */
   onUnexpectedError?: (err: unknown) => void;
   /**
@@ -37,8 +41,9 @@ export function oauthErrorHandler(options: OAuthErrorHandlerOptions = {}): Error
   const onUnexpected =
     options.onUnexpectedError ??
     ((err: unknown) => {
-      const e = err as { name?: string; message?: string };
-      console.error(`[express-oauth-kit] unexpected error: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`);
+      const e = err as { name?: unknown; message?: unknown } | null | undefined;
+      // A message may quote the request (a decoded route parameter): cleaned like any caller value.
+      console.error(`[express-oauth-kit] unexpected error: ${forLog(e?.name ?? 'Error')}: ${forLog(e?.message ?? String(err), UNEXPECTED_MAX)}`);
     });
 
   return (err, _req, res, next) => {

@@ -8,7 +8,8 @@ export interface GuardLog {
    * A failure to obtain keys, or settings the IdP or the resolver contradict: `error` for a
    * misconfiguration of this server or its IdP, `warn` otherwise. Never a token. `clientChosen`:
    * the failure followed from a value the client picked (the `iss` handed to the resolver), so
-   * however wrong the settings, a client must not be able to write an `error` line: `warn`.
+   * however wrong the settings, a client must not be able to write an `error` line: `warn`; and
+   * since each made-up value makes a new line, such lines are also limited per minute.
    */
   report: (err: OAuthError, clientChosen?: boolean) => void;
   /**
@@ -22,6 +23,8 @@ export interface GuardLog {
 const PREFIX = '[express-oauth-kit] requireAuth():';
 /** Refusal lines per minute at debug (the logger opted into detail); distinct lines only. */
 const DEBUG_REFUSALS_PER_WINDOW = 10;
+/** Lines per minute caused by values a client chose (each made-up `iss` makes a distinct line). */
+const CLIENT_CHOSEN_PER_WINDOW = 10;
 /** Longest `err.message` in a line: messages may quote an IdP URL or a resolver's error. */
 const MESSAGE_MAX = 600;
 
@@ -32,8 +35,19 @@ export function guardLog(logger: OperatorLogger | undefined): GuardLog {
   // different made-up `iss` each time makes a different line each time.
   let windowStart = -Infinity;
   let inWindow = 0;
+  let chosenStart = -Infinity;
+  let chosenInWindow = 0;
   return {
     report: (err, clientChosen = false) => {
+      if (clientChosen) {
+        const now = clock.now();
+        if (now - chosenStart >= LOG_REPEAT_MS) {
+          chosenStart = now;
+          chosenInWindow = 0;
+        }
+        if (chosenInWindow >= CLIENT_CHOSEN_PER_WINDOW) return;
+        chosenInWindow += 1;
+      }
       const misconfigured = err.code === 'misconfigured';
       log(misconfigured && !clientChosen ? 'error' : 'warn', `${PREFIX} ${forLog(err.message, MESSAGE_MAX)}${misconfigured ? ' (fix the configuration; retrying will not help)' : ''}`);
     },

@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors/config-error.js';
-import { MisconfigurationError } from '../errors/oauth-error.js';
+import { MisconfigurationError, TemporarilyUnavailableError } from '../errors/oauth-error.js';
 import { checkFetchOption } from '../idp/http.js';
-import { OptionChecker } from '../options/validate.js';
+import { MAX_TIMER_MS, OptionChecker } from '../options/validate.js';
 import { renamed } from '../options/deprecated.js';
 import { forLog, type OperatorLogger } from '../log/operator-log.js';
 import { resolveDpop } from './dpop/options.js';
@@ -108,6 +108,21 @@ function resolveAlgorithms(value: unknown, symmetric: boolean, where: string): s
   return algorithms as string[];
 }
 
+/**
+ * The resolver's answer, or a 503 after `ms`: it stands between a token and its keys like
+ * discovery does, so jwksTimeoutMs bounds it too. Without a bound, one call that never settles
+ * (a tenant database that accepts the connection and stays silent) would hold every request for
+ * that issuer for ever, since they all share the one call.
+ */
+function within<T>(answer: T | Promise<T>, ms: number, iss: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new TemporarilyUnavailableError(`The issuers resolver did not answer within ${ms} ms (jwksTimeoutMs) for "${forLog(iss)}"`)), ms);
+    timer.unref();
+  });
+  return Promise.race([Promise.resolve(answer), late]).finally(() => clearTimeout(timer));
+}
+
 function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['issuers'] {
   const topLevel = ISSUER_KEYS.filter((k) => (o as unknown as Record<string, unknown>)[k] !== undefined);
   if (o.issuers === undefined) return [resolveIssuer(o as IssuerOptions, tuning)];
@@ -115,7 +130,7 @@ function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['is
   if (typeof o.issuers === 'function') {
     const resolver = o.issuers;
     return async (iss: string, req: unknown) => {
-      const found = await resolver(iss, req as never);
+      const found = await within(resolver(iss, req as never), tuning.jwksTimeout, iss);
       if (found === undefined) return undefined;
       try {
         const settings = renamed(check, check.object(found, 'from the issuers resolver'), ISSUER_RENAMES, 'the issuers resolver: ');
@@ -147,7 +162,7 @@ export function resolveOptions(options: GuardOptions<never>): GuardConfig {
   check.knownKeys(o, [...ISSUER_KEYS, ...SHARED_KEYS], ALIASES, '', { ...ISSUER_RENAMES, ...SHARED_RENAMES });
   const tuning: Tuning = {
     // jose wants whole milliseconds for its timeout.
-    jwksTimeout: check.number(o.jwksTimeoutMs, 'jwksTimeoutMs', 5_000, { positive: true, integer: true }),
+    jwksTimeout: check.number(o.jwksTimeoutMs, 'jwksTimeoutMs', 5_000, { positive: true, integer: true, max: MAX_TIMER_MS }),
     jwksCooldown: check.number(o.jwksCooldownMs, 'jwksCooldownMs', 30_000),
     jwksCacheMaxAge: check.number(o.jwksCacheMaxAgeMs, 'jwksCacheMaxAgeMs', 600_000, { positive: true }),
     jwksStaleIfError: check.number(o.jwksStaleIfErrorMs, 'jwksStaleIfErrorMs', 0),

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { MisconfigurationError, OAuthError, TemporarilyUnavailableError, type InvalidTokenError } from '../errors/oauth-error.js';
+import { OAuthError, TemporarilyUnavailableError, type InvalidTokenError } from '../errors/oauth-error.js';
 import { forLog } from '../log/operator-log.js';
 import * as clock from '../clock.js';
 import type { GuardLog } from './guard-log.js';
@@ -97,9 +97,10 @@ export class Tenants {
     } catch (err) {
       // The resolver is the application's code (a tenant database, say): its failure is an outage.
       const error = err instanceof OAuthError ? err : new TemporarilyUnavailableError(`The issuers resolver failed for "${forLog(iss)}"`, { cause: err });
-      // Settings the resolver answered for an `iss` the client chose: however wrong, a client must
-      // not be able to write an error-level "fix the configuration" line (it pages someone).
-      this.log.report(error, error instanceof MisconfigurationError);
+      // The resolver was asked about an `iss` the client chose: however wrong its settings, a client
+      // must not be able to write an error-level "fix the configuration" line (it pages someone),
+      // nor a line per made-up issuer while the resolver is down.
+      this.log.report(error, true);
       throw error;
     }
     if (verifier === undefined) throw this.#unlisted(iss, 'refused by the issuers resolver');

@@ -19,14 +19,18 @@ const warned = new Set<string>();
  */
 export function renamed<T extends object>(check: OptionChecker, options: T, renames: Renames, prefix = ''): T {
   let out: Record<string, unknown> | undefined;
+  // Options are read wherever they live, own or inherited (per-route options on a prototype of
+  // shared settings): an old name is found, and the copy keeps the prototype, the same way.
   for (const [oldName, newName] of Object.entries(renames)) {
-    if (!Object.prototype.hasOwnProperty.call(options, oldName)) continue;
-    if (Object.prototype.hasOwnProperty.call(options, newName)) {
+    if (!(oldName in options)) continue;
+    if (newName in options) {
       check.fail('config_options', `both "${prefix}${oldName}" and "${prefix}${newName}" are set; "${prefix}${oldName}" is the old name of "${prefix}${newName}": keep only "${prefix}${newName}"`);
     }
-    out ??= { ...(options as Record<string, unknown>) };
-    out[newName] = out[oldName];
+    out ??= optionsCopy(options);
+    out[newName] = (options as Record<string, unknown>)[oldName];
     delete out[oldName];
+    // An inherited old name is hidden, not left for a later reader; non-enumerable, so no unknown-key check sees it.
+    if (oldName in out) Object.defineProperty(out, oldName, { value: undefined, enumerable: false });
     warnOnce(check.factory, `${prefix}${oldName}`, `${prefix}${newName}`);
   }
   return (out ?? options) as T;
@@ -40,4 +44,17 @@ function warnOnce(factory: string, oldName: string, newName: string): void {
     type: 'DeprecationWarning',
     code: 'EXPRESS_OAUTH_KIT_RENAMED_OPTION',
   });
+}
+
+/**
+ * A copy of an options object to change: its own enumerable keys, as data properties (as a spread
+ * copies them: a `"__proto__"` key from JSON stays a key, never the prototype, and is refused as
+ * unknown), on the same prototype (options inherited from shared settings stay).
+ */
+export function optionsCopy<T extends object>(options: T): T & Record<string, unknown> {
+  const out = Object.create(Object.getPrototypeOf(options) as object | null) as T & Record<string, unknown>;
+  for (const key of Object.keys(options)) {
+    Object.defineProperty(out, key, { value: (options as Record<string, unknown>)[key], enumerable: true, writable: true, configurable: true });
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import { MisconfigurationError } from '../errors/oauth-error.js';
 import { IDP_OPTION_ALIASES, IDP_OPTION_KEYS, IDP_OPTION_RENAMES, IdpClient, type IdpConnectionOptions, type IdpCredentials } from '../idp/idp-client.js';
-import { renamed } from '../options/deprecated.js';
+import { optionsCopy, renamed } from '../options/deprecated.js';
 import { OptionChecker } from '../options/validate.js';
 import { DEFAULT_GRANTS, PROXY_GRANTS, RESERVED_PARAMS, type ProxyGrantType } from './grants.js';
 import { COOKIE_RENAMES, resolveCookieOptions, type CookieConfig, type RefreshCookieOptions } from './cookie-mode.js';
@@ -193,7 +193,11 @@ export function renamedProxyOptions<T extends ProxyOptions>(options: T, factory:
   const cookie = (o as { cookie?: unknown }).cookie;
   if (cookie === null || typeof cookie !== 'object') return o;
   const c = renamed(check, cookie, COOKIE_RENAMES, 'cookie.');
-  return c === cookie ? o : { ...o, cookie: c };
+  if (c === cookie) return o;
+  // A copy that keeps o's prototype, as renamed() makes: options inherited from shared settings stay.
+  const out = optionsCopy(o);
+  out.cookie = c;
+  return out;
 }
 
 export function resolveProxyOptions(options: ProxyOptions, factory: string): ProxyConfig {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { TokenStore } from '../m2m/store/store.js';
-import { OptionChecker } from '../options/validate.js';
+import { MAX_TIMER_MS, OptionChecker } from '../options/validate.js';
 import { renamed } from '../options/deprecated.js';
 import { keySlot } from './key-slot.js';
 import { RedisUnavailableError } from '../errors/store-errors.js';
@@ -123,11 +123,12 @@ export class RedisTokenStore implements TokenStore {
       check.fail('config_store', 'client must be an ioredis client (new Redis(url, options) or new Redis.Cluster(...)); this package does not create one');
     }
     if (typeof prefix !== 'string') check.fail('config_store', 'prefix must be a string');
-    const connectWait = check.number(options.connectWaitMs, 'connectWaitMs', 500);
+    // Both are timers: a longer one would fire after 1 ms and fail every call.
+    const connectWait = check.number(options.connectWaitMs, 'connectWaitMs', 500, { max: MAX_TIMER_MS });
     this.#client = client;
     this.prefix = prefix;
     this.#connectWait = connectWait;
-    this.#callTimeout = check.number(options.callTimeoutMs, 'callTimeoutMs', 1000);
+    this.#callTimeout = check.number(options.callTimeoutMs, 'callTimeoutMs', 1000, { max: MAX_TIMER_MS });
     this.#waitReplicas = check.number(options.replayWaitReplicas, 'replayWaitReplicas', 0, { integer: true, max: 100 });
     // Whole ms, never 0: WAIT 0 would block until the replicas answer, however long that takes.
     this.#waitTimeout = check.number(options.replayWaitTimeoutMs, 'replayWaitTimeoutMs', 250, { integer: true, positive: true });

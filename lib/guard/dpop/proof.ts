@@ -32,11 +32,13 @@ export function requestHtu(req: Pick<GuardRequest, 'url' | 'protocol' | 'host'>)
   // The URL parser would resolve what the router does not: dot segments and backslashes (a proof
   // for /orders passing on /x/../orders, routed to /x/:a/orders), a Host header carrying "/", "?"
   // or "#" ("api.example/orders#" would move the real path into the fragment), or no Host at all
-  // (HTTP/1.0: the path read as the host). Such requests match no proof.
-  if (host === undefined || !HOST.test(host) || !path.startsWith('/') || path.includes('\\') || DOT_SEGMENT.test(path)) return undefined;
+  // (HTTP/1.0: the path read as the host). Such requests match no proof. The scheme likewise: a
+  // forwarded one is a header ("https://other.example/x?" would name another origin outright).
+  if (!SCHEME.test(req.protocol) || host === undefined || !HOST.test(host) || !path.startsWith('/') || path.includes('\\') || DOT_SEGMENT.test(path)) return undefined;
   return normalizeHtu(`${req.protocol}://${host}${path}`);
 }
 
+const SCHEME = /^https?$/i;
 const HOST = /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
 

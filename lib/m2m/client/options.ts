@@ -146,7 +146,7 @@ export function resolveOptions(given: M2MClientOptions): ResolvedOptions {
     sealKeys: undefined,
     storeTimeoutMs: check.number(options.storeTimeoutMs, 'storeTimeoutMs', 1000, { positive: true, max: MAX_TIMER_MS }),
     storeBackoffMs: check.number(options.storeBackoffMs, 'storeBackoffMs', 5000),
-    storeLockWaitMs: check.number(options.storeLockWaitMs, 'storeLockWaitMs', idp.timeout, { positive: true }),
+    storeLockWaitMs: check.number(options.storeLockWaitMs, 'storeLockWaitMs', idp.timeout, { positive: true, max: MAX_TIMER_MS }),
     retryOn401: check.boolean(options.retryOn401, 'retryOn401', true),
     idpBackoffMs: check.number(options.idpBackoffMs, 'idpBackoffMs', 2000),
     hooks: withTelemetry({

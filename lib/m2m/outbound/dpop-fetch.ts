@@ -7,6 +7,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 20;
 /** Headers that describe a body: dropped with the body when a redirect turns the request into a GET. */
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
+/** Headers fetch removes when a redirect leaves the origin (WHATWG Fetch, HTTP-redirect fetch, and undici). */
+const CROSS_ORIGIN_DROPPED = ['cookie', 'proxy-authorization', 'host'];
 
 interface Hop {
   readonly input: FetchInput;
@@ -39,6 +41,9 @@ function nextHop(hop: Hop, res: Response, location: URL): Hop | undefined {
   // Ours are added again per hop, and only while the request stays on its first origin.
   headers.delete('authorization');
   headers.delete('dpop');
+  // What fetch itself drops on a cross-origin hop (undici, after CVE-2023-45143 and CVE-2024-24758):
+  // the caller's cookie and proxy credentials were meant for the origin it called.
+  if (location.origin !== new URL(hop.url).origin) for (const h of CROSS_ORIGIN_DROPPED) headers.delete(h);
   let method = hop.method;
   let body = init?.body;
   if ((res.status === 303 && method !== 'GET' && method !== 'HEAD') || ((res.status === 301 || res.status === 302) && method === 'POST')) {
