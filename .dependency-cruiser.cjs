@@ -24,9 +24,9 @@ module.exports = {
     {
       name: 'errors-stand-alone',
       severity: 'error',
-      comment: 'Every layer throws; the error classes depend on nothing else in lib/.',
+      comment: 'Every layer throws; the error classes depend on nothing else in lib/ but the log-line sanitizer (oauthErrorHandler writes a line).',
       from: { path: '^lib/errors/' },
-      to: { path: '^lib/', pathNot: '^lib/errors/' },
+      to: { path: '^lib/', pathNot: '^lib/(errors/|log/|clock\\.ts$)' },
     },
     {
       name: 'shared-pieces-know-no-job',
