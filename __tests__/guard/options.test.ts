@@ -40,7 +40,7 @@ describe('options are checked like the other factories', () => {
   test('a number given as a string is named as a string in the message', () => {
     // "(got 2000)" for '2000' (an environment variable passed on as is) would hide the mistake.
     expect(() => requireAuth({ issuer: idp.issuer, audience: 'a', jwksUri: idp.jwksUri, jwksTimeoutMs: '2000' as never })).toThrow(
-      'requireAuth(): jwksTimeoutMs must be a positive integer (got the string "2000")',
+      'requireAuth(): jwksTimeoutMs must be a positive integer of at most 2147483647 (got the string "2000")',
     );
   });
 
