@@ -11,6 +11,7 @@
 import { createPublicKey, verify, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import { createRemoteJWKSet, jwtVerify, type JWK } from 'jose';
 import { auth } from 'express-oauth2-jwt-bearer';
@@ -68,7 +69,9 @@ async function guard(): Promise<RequestHandler | undefined> {
     case 'bare':
       return undefined;
     case 'kit': {
-      const kit = (await import(new URL('../dist/index.js', import.meta.url).href)) as typeof import('../lib/index.js');
+      // KIT_DIST: another build of the package (a before/after comparison, see BENCH_BASELINE_DIST).
+      const dist = process.env.KIT_DIST ? pathToFileURL(`${process.env.KIT_DIST}/index.js`) : new URL('../dist/index.js', import.meta.url);
+      const kit = (await import(dist.href)) as typeof import('../lib/index.js');
       return kit.requireAuth({ issuer, audience, jwksUri });
     }
     case 'jose':

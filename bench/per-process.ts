@@ -9,7 +9,9 @@
  *
  * BENCH_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=.tmp/prof` or `--trace-gc`) are passed to the API
  * processes; with --trace-gc the young and full collections per 1,000 requests are shown too.
- * BENCH_CASES=bare,kitSame runs only those cases (their processes only).
+ * BENCH_CASES=bare,kitSame runs only those cases (their processes only). BENCH_BASELINE_DIST=<dir>
+ * (another build's dist/, an absolute path inside the repository, e.g. .tmp/dist-before, so packages resolve) adds a "baseline" requireAuth process to every group, for
+ * before/after figures of a change measured in the same interleaved rounds.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -116,6 +118,8 @@ export async function benchPerProcess(): Promise<Row[]> {
     'auth0 ES256': { GUARD: 'auth0', ALG: 'ES256' },
     floor: { GUARD: 'floor' },
   };
+  const baseline = process.env.BENCH_BASELINE_DIST;
+  if (baseline) processes.kitBaseline = { GUARD: 'kit', KIT_DIST: baseline };
   // Cases: [process, Authorization per request]. Groups are measured one after the other; ratios only within a group.
   type Case = [string, () => string];
   const groups: Array<Record<string, Case>> = [
@@ -129,6 +133,10 @@ export async function benchPerProcess(): Promise<Row[]> {
       [`auth0 ${alg}`]: [`auth0 ${alg}`, cursor(alg)],
       [`floor ${alg}`]: ['floor', cursor(alg)],
     });
+  }
+  if (baseline) {
+    groups[0]!.kitBaselineSame = ['kitBaseline', () => one];
+    for (const [k, alg] of ALGS.entries()) groups[k + 1]![`kitBaseline ${alg}`] = ['kitBaseline', cursor(alg)];
   }
   const only = process.env.BENCH_CASES?.split(',');
   if (only) for (const g of groups) for (const name of Object.keys(g)) if (!only.includes(name)) delete g[name];
@@ -184,6 +192,7 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean): Row[] {
   const conditions = `${ROUNDS} rounds × ${WINDOW} s per case, ${CONNECTIONS} connections, ${pinned ? 'each API process on core 0, autocannon on core 1' : 'unpinned'}; median (lowest–highest round)`;
   if (has('bare')) out.push(cell('bare', 'bare route', conditions));
   if (has('kitSame', 'bare')) out.push(cell('kitSame', 'requireAuth, one repeated token', `**${ratio('kitSame', 'bare')} bare** (target ≥ 0.95×)`));
+  if (has('kitBaselineSame', 'bare', 'kitSame')) out.push(cell('kitBaselineSame', 'baseline build (BENCH_BASELINE_DIST), one repeated token', `${ratio('kitBaselineSame', 'bare')} bare; this build ${ratio('kitSame', 'kitBaselineSame')} the baseline`));
   if (has('kitOtelSame', 'bare')) out.push(cell('kitOtelSame', 'requireAuth with an OpenTelemetry meter provider, one repeated token', `${ratio('kitOtelSame', 'bare')} bare`));
   if (has('auth0Same', 'bare')) out.push(cell('auth0Same', 'express-oauth2-jwt-bearer, one repeated token', `${ratio('auth0Same', 'bare')} bare`));
   for (const alg of ALGS) {
@@ -191,6 +200,8 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean): Row[] {
     if (has(bare)) out.push(cell(bare, `${alg} group: bare route`));
     if (has(kit, auth0)) out.push(cell(kit, `**${alg}** requireAuth, new token each request`, `**${ratio(kit, auth0)} express-oauth2-jwt-bearer** (target ≥ 1.3×)${has(floor) ? `, **${ratio(kit, floor)} floor** (target ≥ 0.95×)` : ''}${has(jose) ? `, ${ratio(kit, jose)} hand-written jose` : ''}`));
     else if (has(kit)) out.push(cell(kit, `**${alg}** requireAuth, new token each request`));
+    const base = `kitBaseline ${alg}`;
+    if (has(base, kit)) out.push(cell(base, `${alg} baseline build (BENCH_BASELINE_DIST), new token each request`, `this build ${ratio(kit, base)} the baseline`));
     if (has(jose)) out.push(cell(jose, `${alg} hand-written jose.jwtVerify guard, new token`));
     if (has(auth0)) out.push(cell(auth0, `${alg} express-oauth2-jwt-bearer, new token`));
     if (has(floor)) out.push(cell(floor, `${alg} floor (crypto.verify + JSON.parse + iss/aud/exp), new token`));
