@@ -1,6 +1,6 @@
 /**
  * One API as a user deploys it: an Express 5 app with one route, `GET /orders`, guarded by ONE
- * guard chosen by `GUARD` (bare | kit | jose | auth0 | floor; `ALG` picks express-oauth2-jwt-bearer's
+ * guard chosen by `GUARD` (bare | kit | jose | auth0 | floor | assign; `ALG` picks express-oauth2-jwt-bearer's
  * tokenSigningAlg; `OTEL=provider` registers an OpenTelemetry meter provider first).
  *
  * Run by bench/per-process.ts as plain JavaScript under plain `node` (it transpiles this file to
@@ -73,6 +73,15 @@ async function guard(): Promise<RequestHandler | undefined> {
       const dist = process.env.KIT_DIST ? pathToFileURL(`${process.env.KIT_DIST}/index.js`) : new URL('../dist/index.js', import.meta.url);
       const kit = (await import(dist.href)) as typeof import('../lib/index.js');
       return kit.requireAuth({ issuer, audience, jwksUri });
+    }
+    case 'assign': {
+      // Not a guard: only what any guard that sets req.auth pays on an Express 5 request (a
+      // property added to an object whose hidden class is unique to that request, see bench/README.md).
+      const auth = Object.freeze({ token: 'x', payload: {}, scopes: [] });
+      return (req, _res, next) => {
+        (req as { auth?: unknown }).auth = auth;
+        next();
+      };
     }
     case 'jose':
       return handWritten();

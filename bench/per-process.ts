@@ -117,13 +117,14 @@ export async function benchPerProcess(): Promise<Row[]> {
     'auth0 RS256': { GUARD: 'auth0', ALG: 'RS256' },
     'auth0 ES256': { GUARD: 'auth0', ALG: 'ES256' },
     floor: { GUARD: 'floor' },
+    assign: { GUARD: 'assign' },
   };
   const baseline = process.env.BENCH_BASELINE_DIST;
   if (baseline) processes.kitBaseline = { GUARD: 'kit', KIT_DIST: baseline };
   // Cases: [process, Authorization per request]. Groups are measured one after the other; ratios only within a group.
   type Case = [string, () => string];
   const groups: Array<Record<string, Case>> = [
-    { bare: ['bare', () => one], kitSame: ['kit', () => one], kitOtelSame: ['kitOtel', () => one], auth0Same: ['auth0 RS256', () => one] },
+    { bare: ['bare', () => one], kitSame: ['kit', () => one], kitOtelSame: ['kitOtel', () => one], auth0Same: ['auth0 RS256', () => one], assign: ['assign', () => one] },
   ];
   for (const alg of ALGS) {
     groups.push({
@@ -193,6 +194,7 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean): Row[] {
   if (has('bare')) out.push(cell('bare', 'bare route', conditions));
   if (has('kitSame', 'bare')) out.push(cell('kitSame', 'requireAuth, one repeated token', `**${ratio('kitSame', 'bare')} bare** (target ≥ 0.95×)`));
   if (has('kitBaselineSame', 'bare', 'kitSame')) out.push(cell('kitBaselineSame', 'baseline build (BENCH_BASELINE_DIST), one repeated token', `${ratio('kitBaselineSame', 'bare')} bare; this build ${ratio('kitSame', 'kitBaselineSame')} the baseline`));
+  if (has('assign', 'bare')) out.push(cell('assign', 'bare route + a middleware that only sets req.auth', `${ratio('assign', 'bare')} bare (what setting req.auth costs any guard)`));
   if (has('kitOtelSame', 'bare')) out.push(cell('kitOtelSame', 'requireAuth with an OpenTelemetry meter provider, one repeated token', `${ratio('kitOtelSame', 'bare')} bare`));
   if (has('auth0Same', 'bare')) out.push(cell('auth0Same', 'express-oauth2-jwt-bearer, one repeated token', `${ratio('auth0Same', 'bare')} bare`));
   for (const alg of ALGS) {
