@@ -26,6 +26,8 @@ import { benchTokens, type BenchAlg } from './tokens.js';
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DISTINCT = 120_000;
+// Each process sees each token at most once: a case sends at most ROUNDS × WINDOW × ~5k requests.
+if (ROUNDS * WINDOW * 5_000 > DISTINCT - 10_000) throw new Error('bench: more rounds × window than distinct tokens; lower BENCH_ROUNDS or BENCH_WINDOW');
 const ALGS: BenchAlg[] = ['RS256', 'ES256'];
 
 interface Api {
