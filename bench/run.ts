@@ -7,11 +7,14 @@ import { printTable, type Row } from './common.js';
 import { benchDpop } from './dpop.js';
 import { benchGuard } from './guard.js';
 import { benchM2M } from './m2m.js';
+import { benchPerProcess } from './per-process.js';
 import { benchProxy } from './proxy.js';
 import { benchRedis } from './redis.js';
 
 const parts: Array<[string, () => Promise<Row[]>]> = [
-  ['requireAuth()', benchGuard],
+  // As users deploy it (each guard alone in its own API process) first; the shared-process comparison second.
+  ['requireAuth(), one guard per API process (API CPU µs per request)', benchPerProcess],
+  ['requireAuth(), all guards in one shared process', benchGuard],
   ['requireAuth() DPoP vs express-oauth2-jwt-bearer', benchDpop],
   ['tokenProxy()', benchProxy],
   ['createM2MClient()', benchM2M],

@@ -39,31 +39,36 @@ function challenge(scheme: string, { realm, error, errorDescription, scope, algs
   return attrs.length ? `${scheme} ${attrs.join(', ')}` : scheme;
 }
 
-/** How requireAuth() challenges a request it admitted: its realm, and the scheme the client used. */
+/** How the requireAuth() that verified a token challenges: its realm, and the DPoP proof algorithms it accepts. */
 export interface ChallengeContext {
   realm: string;
-  /** `dpop` for `Authorization: DPoP`: answers about that token use the DPoP scheme (RFC 9449 §7.1). */
-  scheme: 'bearer' | 'dpop';
   /** The proof algorithms the guard accepts, the DPoP challenge's `algs`. */
   algs: string;
 }
 
-// Keyed by the request object, so nothing shows on req (no enumerable property, no hidden-class
-// change) and the entry goes with the request.
+// Keyed by the payload object of a verification: the guard makes one per verification, every
+// request answered from the cache for that token shares it, and req.auth.payload is it. So the
+// entry is written once per verification, not per request (a WeakMap entry keyed by each new
+// request object cost CPU on every cached request of a loaded server: bench/README.md), and
+// nothing shows on req or req.auth.
 const contexts = new WeakMap<object, ChallengeContext>();
 
-/** Called by requireAuth() when it admits a request, so the helpers after it challenge alike. */
-export function rememberChallenge(req: object, context: ChallengeContext): void {
-  contexts.set(req, context);
+/** Called by requireAuth() for each token it verifies, so the helpers after it challenge alike. */
+export function rememberChallenge(payload: object, context: ChallengeContext): void {
+  contexts.set(payload, context);
 }
 
 /**
- * The challenge for a refusal after requireAuth() admitted `req`: the guard's realm and scheme.
- * Without a guard's context (req.auth set by other code) a plain Bearer challenge.
+ * The challenge for a refusal after requireAuth() admitted `req`: the realm of the guard whose
+ * verification `req.auth` holds, in the scheme the token came with (`req.auth.dpop` is set only
+ * for `Authorization: DPoP`, RFC 9449 §7.1). Without a guard's context (req.auth set by other
+ * code) a plain Bearer challenge.
  */
 export function challengeFor(req: object, params: Omit<ChallengeParams, 'realm'>): string {
-  const context = contexts.get(req);
+  const auth = (req as { auth?: { payload?: unknown; dpop?: unknown } }).auth;
+  const payload = auth?.payload;
+  const context = typeof payload === 'object' && payload !== null ? contexts.get(payload) : undefined;
   if (context === undefined) return bearerChallenge(params);
-  if (context.scheme === 'dpop') return dpopChallenge({ ...params, realm: context.realm, algs: context.algs });
+  if (auth!.dpop !== undefined) return dpopChallenge({ ...params, realm: context.realm, algs: context.algs });
   return bearerChallenge({ ...params, realm: context.realm });
 }

@@ -117,8 +117,7 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   const constraint = new SenderConstraint(config.dpop, realm, log.report);
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
   // What requireScopes(), claimCheck() and requireIssuer() after this guard answer with.
-  const bearerContext: ChallengeContext = { realm, scheme: 'bearer', algs: constraint.proofs.algs };
-  const dpopContext: ChallengeContext = { realm, scheme: 'dpop', algs: constraint.proofs.algs };
+  const challengeContext: ChallengeContext = { realm, algs: constraint.proofs.algs };
   const cache = config.cache ? new VerifiedCache(config.cache.maxEntries, config.cache.maxBytes) : undefined;
   // Shared: an outcome is read, never changed.
   const noToken: GuardOutcome = { auth: undefined };
@@ -152,6 +151,8 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
 
   function accepted(verifier: Verifier, token: string, { verified, generation }: Verification): VerifiedToken {
     telemetry.verifications?.add(1, { result: 'valid' });
+    // Once per verification: requests answered from the cache carry this payload in req.auth.
+    rememberChallenge(verified.payload, challengeContext);
     // Stamped with the key set the key came from; if the set has been reloaded since, the
     // entry is dead on arrival, which is the point.
     cache?.set(token, verified, verifier, generation);
@@ -243,22 +244,21 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     if (scheme === 'dpop') return presentedWithProof(req, token);
     // The hot path: a token seen before answers synchronously, without a promise.
     const hit = cached(token);
-    if (hit !== undefined) return admit(req, token, hit);
+    if (hit !== undefined) return admit(token, hit);
     let outcome: VerifiedToken | Promise<VerifiedToken>;
     try {
       outcome = verifyAndRemember(token, req.native);
     } catch (err) {
       return refuse(err);
     }
-    if (outcome instanceof Promise) return outcome.then((v) => admit(req, token, v), refuse);
-    return admit(req, token, outcome);
+    if (outcome instanceof Promise) return outcome.then((v) => admit(token, v), refuse);
+    return admit(token, outcome);
   }
 
   /** A verified Bearer token: unless it is DPoP-bound, the request goes on. */
-  function admit(req: GuardRequest<Req>, token: string, v: VerifiedToken): GuardOutcome {
+  function admit(token: string, v: VerifiedToken): GuardOutcome {
     const refused = constraint.bearer(v);
     if (refused !== undefined) return refuse(refused);
-    remember(req.native, bearerContext);
     return { auth: authResult(token, v, undefined) };
   }
 
@@ -274,7 +274,6 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
         }
       }
       const jkt = await constraint.dpop(req, token, v);
-      remember(req.native, dpopContext);
       return { auth: authResult(token, v, { jkt }) };
     } catch (err) {
       return refuse(err);
@@ -287,11 +286,6 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     get: (): GuardCacheStats => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0, hits, verifications }),
   });
   return guard;
-}
-
-/** The helpers after the guard (requireScopes, claimCheck) challenge with its realm and scheme. */
-function remember(native: unknown, context: ChallengeContext): void {
-  if (typeof native === 'object' && native !== null) rememberChallenge(native, context);
 }
 
 /** A verification that finished synchronously, kept for the rest of the event-loop turn. */

@@ -1,0 +1,111 @@
+/**
+ * One API as a user deploys it: an Express 5 app with one route, `GET /orders`, guarded by ONE
+ * guard chosen by `GUARD` (bare | kit | jose | auth0 | floor | assign; `ALG` picks express-oauth2-jwt-bearer's
+ * tokenSigningAlg; `OTEL=provider` registers an OpenTelemetry meter provider first).
+ *
+ * Run by bench/per-process.ts as plain JavaScript under plain `node` (it transpiles this file to
+ * .tmp/ first), not through tsx: tsx turns on source maps and wraps per-request closures, which a
+ * deployed API does not pay. So this file imports only packages and the compiled `dist/` (by a URL
+ * that resolves the same from bench/ and .tmp/), nothing else from bench/ or fixtures/.
+ */
+import { createPublicKey, verify, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import express, { type RequestHandler } from 'express';
+import { createRemoteJWKSet, jwtVerify, type JWK } from 'jose';
+import { auth } from 'express-oauth2-jwt-bearer';
+
+const { GUARD = 'bare', ALG = 'RS256', OTEL, ISSUER: issuer = '', AUDIENCE: audience = '', JWKS_URI: jwksUri = '' } = process.env;
+
+if (OTEL === 'provider') {
+  const { metrics } = await import('@opentelemetry/api');
+  const { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 10_000 })] }));
+}
+
+const deny = (res: express.Response) => void res.status(401).end();
+
+async function handWritten(): Promise<RequestHandler> {
+  const jwks = createRemoteJWKSet(new URL(jwksUri));
+  return (req, res, next) => {
+    const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
+    if (!m) return deny(res);
+    jwtVerify(m[1]!, jwks, { issuer, audience, algorithms: ['RS256', 'ES256'] }).then(
+      () => next(),
+      () => deny(res),
+    );
+  };
+}
+
+// The floor: crypto.verify on a KeyObject made once, JSON.parse, iss/aud/exp. No alg policy, no
+// typ/nbf/iat, no key rotation: what a verifier costs when it does nothing else, for comparison only.
+async function floor(): Promise<RequestHandler> {
+  const keys = new Map<string, KeyObject | VerifyKeyObjectInput>();
+  for (const jwk of ((await (await fetch(jwksUri)).json()) as { keys: JWK[] }).keys) {
+    const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    keys.set(jwk.kid!, jwk.kty === 'EC' ? { key, dsaEncoding: 'ieee-p1363' } : key);
+  }
+  return (req, res, next) => {
+    const value = req.headers.authorization;
+    if (!value?.startsWith('Bearer ')) return deny(res);
+    const [h, p, s] = value.slice(7).split('.');
+    try {
+      const header = JSON.parse(Buffer.from(h!, 'base64url').toString()) as { kid: string };
+      const key = keys.get(header.kid);
+      if (!key || !verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s!, 'base64url'))) return deny(res);
+      const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as { iss?: string; aud?: string; exp?: number };
+      if (claims.iss !== issuer || claims.aud !== audience || !(typeof claims.exp === 'number' && claims.exp > Date.now() / 1000)) return deny(res);
+    } catch {
+      return deny(res);
+    }
+    next();
+  };
+}
+
+async function guard(): Promise<RequestHandler | undefined> {
+  switch (GUARD) {
+    case 'bare':
+      return undefined;
+    case 'kit': {
+      // KIT_DIST: another build of the package (a before/after comparison, see BENCH_BASELINE_DIST).
+      const dist = process.env.KIT_DIST ? pathToFileURL(`${process.env.KIT_DIST}/index.js`) : new URL('../dist/index.js', import.meta.url);
+      const kit = (await import(dist.href)) as typeof import('../lib/index.js');
+      return kit.requireAuth({ issuer, audience, jwksUri });
+    }
+    case 'assign': {
+      // Not a guard: only what any guard that sets req.auth pays on an Express 5 request (a
+      // property added to an object whose hidden class is unique to that request, see bench/README.md).
+      const auth = Object.freeze({ token: 'x', payload: {}, scopes: [] });
+      return (req, _res, next) => {
+        (req as { auth?: unknown }).auth = auth;
+        next();
+      };
+    }
+    case 'jose':
+      return handWritten();
+    case 'auth0':
+      return auth({ issuer, audience, jwksUri, tokenSigningAlg: ALG });
+    case 'floor':
+      return floor();
+    default:
+      throw new Error(`api-server: unknown GUARD ${GUARD}`);
+  }
+}
+
+const app = express();
+const ok: RequestHandler = (_req, res) => {
+  res.json({ ok: true });
+};
+const guarded = await guard();
+if (guarded) app.get('/orders', guarded, ok);
+else app.get('/orders', ok);
+
+const server = createServer(app);
+server.listen(0, '127.0.0.1', () => console.log(`PORT=${(server.address() as AddressInfo).port}`));
+// A normal exit, so --cpu-prof writes its profile.
+process.once('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+});
