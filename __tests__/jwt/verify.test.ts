@@ -2,6 +2,7 @@
 import { constants, createHmac, createSecretKey, generateKeyPairSync, sign as cryptoSign, webcrypto, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, errors, exportJWK, jwtVerify as joseVerify } from 'jose';
 import { ALGORITHMS, jwtVerify } from '../../lib/jwt/index.js';
+import { unverifiedClaims } from '../../lib/jwt/verify.js';
 
 const b64 = (v: string | Uint8Array) => Buffer.from(v).toString('base64url');
 const now = Math.floor(Date.now() / 1000);
@@ -195,4 +196,28 @@ test('requireAuth runs on this engine: a re-spelled signature (spare bits set) i
   const res = await request(app).get('/me').set('Authorization', `Bearer ${respelled}`);
   expect(res.status).toBe(401);
   expect(res.headers['www-authenticate']).toContain('error="invalid_token", error_description="The token is not a well-formed JWS"');
+});
+
+describe('unverifiedClaims(): the payload is parsed once per new token, and handed over once', () => {
+  it('the verification that follows returns the parse that chose the keys', async () => {
+    const token = jwt('RS256', rsa.privateKey);
+    const peek = unverifiedClaims(token);
+    expect(peek).toMatchObject({ iss: 'https://idp.test' });
+    const first = await jwtVerify(token, rsa.publicKey, opts);
+    expect(first.payload).toBe(peek);
+    // Taken: a second verification of the same token (another guard, say) gets its own object,
+    // so one guard's state keyed on its payload object never answers for another guard.
+    const second = await jwtVerify(token, rsa.publicKey, opts);
+    expect(second.payload).not.toBe(first.payload);
+    expect(second.payload).toEqual(first.payload);
+  });
+
+  it('a parse is never handed to a token with another payload, and a bad payload is not a claims set', async () => {
+    const token = jwt('RS256', rsa.privateKey);
+    unverifiedClaims(jwt('RS256', rsa.privateKey, 'sha256', {}, { ...body, sub: 'mallory' }));
+    expect((await jwtVerify(token, rsa.publicKey, opts)).payload.sub).toBeUndefined();
+    expect(unverifiedClaims(`${b64('{"alg":"RS256"}')}.${b64('[1]')}.c2ln`)).toBeUndefined();
+    expect(unverifiedClaims(`${b64('{"alg":"RS256"}')}.${b64('{"iss":')}.c2ln`)).toBeUndefined();
+    expect(unverifiedClaims('no-dots')).toBeUndefined();
+  });
 });

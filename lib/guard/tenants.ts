@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { OAuthError, TemporarilyUnavailableError, type InvalidTokenError } from '../errors/oauth-error.js';
 import { forLog } from '../log/operator-log.js';
+import { unverifiedClaims } from '../jwt/verify.js';
 import * as clock from '../clock.js';
 import type { GuardLog } from './guard-log.js';
 import { KidRefetches } from './kid-refetches.js';
@@ -57,9 +58,11 @@ export class Tenants {
   select(token: string, req: unknown): Verifier | Promise<Verifier> {
     const problem = formatProblem(token);
     if (problem !== undefined) throw this.invalidToken(problem);
-    const iss = unverifiedIssuer(token);
-    if (iss === null) throw this.invalidToken('The token payload is not a valid JWT claims set');
-    if (iss === undefined) throw this.invalidToken('The token has no "iss" claim, which this API requires');
+    // Unverified, only to choose the keys; the verification that follows reuses this parse.
+    const claims = unverifiedClaims(token);
+    if (claims === undefined) throw this.invalidToken('The token payload is not a valid JWT claims set');
+    const iss = claims.iss;
+    if (typeof iss !== 'string') throw this.invalidToken('The token has no "iss" claim, which this API requires');
     const listed = this.#byIssuer.get(iss) ?? this.#cached(iss);
     if (listed !== undefined) return listed;
     if (this.#resolve === undefined) throw this.#unlisted(iss, `is not ${this.#configured}`);
@@ -119,22 +122,4 @@ function describeIssuers(issuers: string[]): string {
   if (issuers.length === 1) return `the configured issuer "${forLog(issuers[0])}"`;
   const shown = issuers.slice(0, ISSUERS_SHOWN).map((i) => `"${forLog(i)}"`).join(', ');
   return `one of the ${issuers.length} configured issuers (${shown}${issuers.length > ISSUERS_SHOWN ? ', …' : ''})`;
-}
-
-/**
- * The `iss` of a compact JWS, unverified: only to choose which keys verify it. null when the
- * payload is not a JSON object, undefined when it has no string `iss`.
- */
-function unverifiedIssuer(token: string): string | null | undefined {
-  const start = token.indexOf('.') + 1;
-  const end = token.indexOf('.', start);
-  let payload: unknown;
-  try {
-    payload = JSON.parse(Buffer.from(token.slice(start, end), 'base64url').toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return null;
-  const iss = (payload as { iss?: unknown }).iss;
-  return typeof iss === 'string' ? iss : undefined;
 }

@@ -105,6 +105,48 @@ export function deepFreeze<T extends object>(value: T): T {
   return value;
 }
 
+const FAILED_DECODE = Symbol('not base64url');
+
+// The last payload segment read before verification. A guard reads a new token's unverified `iss`
+// to choose its keys, then verifies it: the verification takes that parse instead of decoding the
+// segment and running JSON.parse again. Keyed by the whole segment (equal segments parse to equal
+// claims); one slot, handed over once: the object a verification returns is never handed to
+// anyone else (two guards verifying one token each get their own payload object, which they
+// freeze and key their own state on).
+let pendingSegment: string | undefined;
+let pendingClaims: unknown;
+
+type Decoder = (part: string) => Buffer | undefined;
+
+function parseClaims(segment: string, decodePart: Decoder): unknown {
+  const bytes = decodePart(segment);
+  return bytes === undefined ? FAILED_DECODE : parseJson(bytes);
+}
+
+/** The payload segment parsed: the pending parse if it is of this segment (taken), else a new one. */
+function takeClaims(segment: string, decodePart: Decoder): unknown {
+  if (segment !== pendingSegment) return parseClaims(segment, decodePart);
+  const claims = pendingClaims;
+  pendingSegment = pendingClaims = undefined;
+  return claims;
+}
+
+/**
+ * The unverified claims of a compact JWS (undefined when its payload is not a JSON object): only to
+ * choose which issuer's keys verify it. Verifying the same token next reuses this parse. The object
+ * is the one the verification will return, so it must not be changed.
+ */
+export function unverifiedClaims(jwt: string): Readonly<Record<string, unknown>> | undefined {
+  const start = jwt.indexOf('.') + 1;
+  const end = jwt.indexOf('.', start);
+  if (start === 0 || end < 0) return undefined;
+  const segment = jwt.slice(start, end);
+  const claims = segment === pendingSegment ? pendingClaims : parseClaims(segment, isCompactJws(jwt) ? decodeChecked : decode);
+  pendingSegment = segment;
+  pendingClaims = claims;
+  return isPlainObject(claims) ? claims : undefined;
+}
+
 /** A token split and its header checked: everything that comes before key selection. */
 interface Parsed {
   jwt: string;
@@ -180,9 +222,8 @@ function finish<P>(parsed: Parsed, key: unknown, options: JWTVerifyOptions): Jwt
 
   // RFC 7797 unencoded payloads are not JWTs (RFC 7519 §7.2 step 6 needs a base64url payload).
   if (!b64) throw new errors.JWTInvalid('JWTs MUST NOT use unencoded payload');
-  const payloadBytes = decodePart(encodedPayload);
-  if (payloadBytes === undefined) throw new errors.JWSInvalid('Failed to base64url decode the payload');
-  const payload = parseJson(payloadBytes);
+  const payload = takeClaims(encodedPayload, decodePart);
+  if (payload === FAILED_DECODE) throw new errors.JWSInvalid('Failed to base64url decode the payload');
   if (!isPlainObject(payload)) throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
   checkClaims(header as ProtectedHeaderParameters, payload as JWTPayload, compileClaims(options));
   return { payload: payload as P, protectedHeader: header as JWTHeaderParameters };
