@@ -95,7 +95,7 @@ function refusal(auth: Pick<AuthResult, 'payload' | 'dpop'>, accepted: readonly 
  * export async function POST(request: Request): Promise<Response> {
  *   const result = await auth(request);
  *   if (result instanceof Response) return result;
- *   const refused = mfa(result);
+ *   const refused = result === null ? undefined : mfa(result);
  *   if (refused) return Response.json(refused.toJSON(), { status: refused.status, headers: refused.headers });
  *   return Response.json({ paid: true });
  * }
