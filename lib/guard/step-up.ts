@@ -52,14 +52,16 @@ export function compileAcrCheck(factory: string, acrValues: unknown, options: un
  * Why the token falls short, or undefined when it does not. Never echoes a claim's value (it is
  * the client's own data, and may be huge), and no quotes: RFC 6750 §3 keeps them out of descriptions.
  */
-function shortfall(payload: Readonly<Record<string, unknown>>, accepted: readonly string[], maxAge: number | undefined, tolerance: number): string | undefined {
+function shortfall(holder: { auth: Pick<AuthResult, 'payload'> }, accepted: readonly string[], maxAge: number | undefined): string | undefined {
+  const payload = holder.auth.payload as Readonly<Record<string, unknown>>;
   const acr = payload.acr;
-  if (typeof acr !== 'string' || !accepted.includes(acr)) {
-    return typeof acr === 'string' ? "A stronger authentication is required: the token's acr claim is not one this route accepts" : 'A stronger authentication is required: the token has no acr claim';
-  }
+  if (typeof acr !== 'string') return 'A stronger authentication is required: the token has no acr claim, or not a string';
+  if (!accepted.includes(acr)) return "A stronger authentication is required: the token's acr claim is not one this route accepts";
   if (maxAge === undefined) return undefined;
   const authTime = payload.auth_time;
   if (typeof authTime !== 'number' || !Number.isFinite(authTime)) return 'A recent authentication is required: the token has no numeric auth_time claim';
+  // The skew the guard allowed for exp and iat of this token's issuer; none for an AuthResult no guard made.
+  const tolerance = guardContext(holder)?.clockTolerance ?? 0;
   const now = clock.now() / 1000;
   if (authTime > now + tolerance) return "A recent authentication is required: the token's auth_time claim is in the future";
   if (now - authTime - tolerance > maxAge) return 'A more recent authentication is required';
@@ -67,9 +69,9 @@ function shortfall(payload: Readonly<Record<string, unknown>>, accepted: readonl
 }
 
 function refusal(auth: Pick<AuthResult, 'payload' | 'dpop'>, accepted: readonly string[], maxAge: number | undefined): InsufficientUserAuthenticationError | undefined {
+  // challengeFor() and guardContext() read a request's `auth`: any object with one will do.
   const holder = { auth };
-  const payload = auth.payload as Readonly<Record<string, unknown>>;
-  const description = shortfall(payload, accepted, maxAge, guardContext(holder)?.clockTolerance ?? 0);
+  const description = shortfall(holder, accepted, maxAge);
   if (description === undefined) return undefined;
   // Every requirement of the route, not only the one that failed: a client re-authenticating for
   // max_age alone could come back with a weaker acr and be refused again.
