@@ -4,6 +4,7 @@ import {
   createM2MClient,
   OAuthError,
   oauthErrorHandler,
+  requireAcr,
   requireAuth,
   requireIssuer,
   requireScopes,
@@ -11,6 +12,7 @@ import {
   type IssuerOptions,
   type M2MClient,
 } from '../lib/index.js';
+import { ACR } from '../fixtures/mock-idp/types.js';
 import { authRoutes } from './auth-routes.js';
 import { requestLog } from './request-log.js';
 import { idpClientOptions, type ApiSettings } from './settings.js';
@@ -25,6 +27,20 @@ const ORDERS: Record<string, { id: string; item: string; qty: number }[]> = {
     { id: 'B-2002', item: 'widget', qty: 10 },
   ],
 };
+/** Made-up saved cards: sensitive enough that /api/payment-methods asks for a recent sign-in with the SMS step. */
+const PAYMENT_METHODS: Record<string, { brand: string; last4: string }[]> = {
+  alice: [{ brand: 'visa', last4: '4242' }],
+  bob: [{ brand: 'mastercard', last4: '5454' }],
+};
+
+/**
+ * Step-up (RFC 9470): the mock IdP's MFA level, and how recent that sign-in must be. A token from the
+ * password alone, or from an MFA sign-in older than this, is answered 401
+ * insufficient_user_authentication; the page then walks the user through the SMS step.
+ */
+export const PAYMENT_METHODS_ACR = [ACR.mfa];
+export const PAYMENT_METHODS_MAX_AGE_SECONDS = 600;
+
 /** Customers' orders, kept apart: a `sub` is unique only within its tenant. */
 const CUSTOMER_ORDERS: Record<string, { id: string; item: string; qty: number }[]> = {
   dave: [{ id: 'D-3001', item: 'gizmo', qty: 2 }],
@@ -153,8 +169,8 @@ export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(sett
 
   app.get('/api/me', auth, (req, res) => {
     const { payload, scopes } = req.auth!;
-    const { sub, client_id, iss, aud, exp, iat, auth_time, amr } = payload as Record<string, unknown>;
-    res.json({ sub, scopes, client_id, iss, aud, iat, exp, auth_time, amr });
+    const { sub, client_id, iss, aud, exp, iat, auth_time, amr, acr } = payload as Record<string, unknown>;
+    res.json({ sub, scopes, client_id, iss, aud, iat, exp, auth_time, amr, acr });
   });
   app.get('/api/orders', auth, requireScopes('orders:read'), (req, res) => {
     res.json({ user: req.auth!.payload.sub, orders: ordersOf(settings, req.auth!) });
@@ -162,6 +178,11 @@ export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(sett
   // Every order of every customer: staff only. A customer token is valid, yet gets 401 here.
   app.get('/api/staff/orders', auth, staffOnly, requireScopes('orders:read'), (req, res) => {
     res.json({ staff: req.auth!.payload.sub, customers: CUSTOMER_ORDERS });
+  });
+  // Step-up: a valid token is not enough here; its sign-in must have had the SMS step, in the last 10 minutes.
+  app.get('/api/payment-methods', auth, requireAcr(PAYMENT_METHODS_ACR, { maxAgeSeconds: PAYMENT_METHODS_MAX_AGE_SECONDS }), (req, res) => {
+    const { sub, acr, auth_time } = req.auth!.payload;
+    res.json({ user: sub, acr, auth_time, paymentMethods: req.auth!.issuer === settings.idp.issuer ? (PAYMENT_METHODS[sub ?? ''] ?? []) : [] });
   });
   // With the mock IdP, the report also calls inventory as the user (token exchange).
   const asUserMount = settings.customers ? [m2m.onBehalfOf({ scope: settings.m2m.scope, ...(settings.m2m.audience ? { audience: settings.m2m.audience } : {}) })] : [];

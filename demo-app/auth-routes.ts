@@ -37,6 +37,8 @@ export function authRoutes(settings: ApiSettings): Router {
     tokenProxy({
       ...common,
       grants: ['password', 'mfa_oob', 'refresh_token'],
+      // Step-up (RFC 9470 §4): the page asks for the MFA level the API's challenge named.
+      allowParams: { password: ['acr_values'] },
       cookie,
       extraParams: (grant) => (grant === 'password' ? audience : undefined),
     }),

@@ -9,6 +9,7 @@ export { OAuthKitError } from './errors/base.js';
 export { OAuthError, MissingTokenError, InvalidRequestError, InvalidTokenError, InsufficientScopeError, InvalidClientError, InvalidGrantError, UnauthorizedClientError, UnsupportedGrantTypeError, InvalidScopeError, AccessDeniedError, JwksUnavailableError, MisconfigurationError, TemporarilyUnavailableError, IdpTimeoutError, IdpUnavailableError, IdpBadResponseError, IdpError, ServerError } from './errors/oauth-error.js';
 export { RequestTooLargeError, MethodNotAllowedError, UnsupportedMediaTypeError } from './errors/request-errors.js';
 export { InvalidDpopProofError, UseDpopNonceError } from './errors/dpop-errors.js';
+export { InsufficientUserAuthenticationError } from './errors/step-up-errors.js';
 export { isOAuthError, isOAuthKitError } from './errors/any-error.js';
 export { ConfigError } from './errors/config-error.js';
 export { TokenStoreError, RedisUnavailableError } from './errors/store-errors.js';
@@ -20,6 +21,7 @@ export type { AnyOAuthError, AnyOAuthKitError } from './errors/any-error.js';
 export type { ConfigErrorOptions } from './errors/config-error.js';
 export type { TokenStoreErrorOptions, RedisUnavailableErrorOptions } from './errors/store-errors.js';
 export type { OAuthErrorHandlerOptions } from './errors/error-handler.js';
+export type { InsufficientUserAuthenticationErrorOptions } from './errors/step-up-errors.js';
 
 // Operator log lines (guard and proxies write to a logger of this shape).
 export type { OperatorLogger } from './log/operator-log.js';
@@ -39,6 +41,9 @@ export { requireAuth } from './adapters/express/require-auth.js';
 export { requireScopes, requireAnyScope, requireIssuer, claimEquals, claimIncludes, claimCheck } from './adapters/express/claims.js';
 export type { RequireAuthHandler, RequireAuthOptions, IssuerResolver } from './adapters/express/require-auth.js';
 export type { ClaimCheckOptions, ClaimCheckResult, JsonPrimitive } from './adapters/express/claims.js';
+// Step-up (RFC 9470): requireAcr() for Express, acrCheck() for createGuard() and the other adapters.
+export { requireAcr } from './adapters/express/step-up.js';
+export { acrCheck, type AcrCheck, type AcrOptions } from './guard/step-up.js';
 export { nodeAuth, type NodeAuthHandler, type NodeAuthOptions } from './adapters/node/node-auth.js';
 export { webAuth, type WebAuthHandler } from './adapters/web/web-auth.js';
 

@@ -99,6 +99,41 @@ describeWithChromium('demo login page in Chromium', () => {
     await waitForText(page, '#status', 'Signed out');
   }, 120_000);
 
+  test('alice: /api/payment-methods answers the step-up challenge; password again + SMS code → the page retries → 200', async () => {
+    await signIn('alice');
+    await waitForText(page, '#who', 'alice');
+    expect(await page.locator('#claims').textContent()).toContain('urn:demo:acr:pwd');
+    const refused = await call('#btn-payments', 'GET /api/payment-methods → 401');
+    expect(refused).toMatch(/^WWW-Authenticate: Bearer realm="[^"]+", error="insufficient_user_authentication", error_description="[^"]+", acr_values="urn:demo:acr:mfa", max_age="600"\n/);
+    expect(await page.isVisible('#stepup')).toBe(true);
+    expect(await page.textContent('#stepup-why')).toContain('the level urn:demo:acr:mfa and a sign-in at most 600 s old');
+    await page.screenshot({ path: ARTIFACTS + 'demo-step-up.png', fullPage: true });
+
+    await page.fill('#stepup-password', 'alice-password');
+    await page.click('#btn-stepup');
+    await waitForText(page, '#status', 'SMS code sent.');
+    await page.fill('#sms-code', demo.idp!.lastSmsCode('alice')!);
+    await page.click('#btn-verify');
+    await waitForText(page, '#result-title', 'GET /api/payment-methods → 200');
+    expect(await page.textContent('#output')).toContain('"last4": "4242"');
+    expect(await page.locator('#claims').textContent()).toContain('urn:demo:acr:mfa');
+    expect(await page.isVisible('#session')).toBe(true);
+    await page.click('#btn-logout');
+    await waitForText(page, '#status', 'Signed out');
+  }, 120_000);
+
+  test('carol: no second factor enrolled, so signing in again cannot reach the level; the page says so', async () => {
+    await signIn('carol');
+    await waitForText(page, '#who', 'carol');
+    await call('#btn-payments', 'GET /api/payment-methods → 401');
+    await page.fill('#stepup-password', 'carol-password');
+    await page.click('#btn-stepup');
+    await waitForText(page, '#status', 'this user has no second factor');
+    expect(await page.isVisible('#session')).toBe(true);
+    await page.click('#btn-logout');
+    await waitForText(page, '#status', 'Signed out');
+  }, 120_000);
+
   test('bob: SMS MFA, refresh rotates the HttpOnly cookie, log out clears it', async () => {
     await signIn('bob');
     await waitForText(page, '#status', 'SMS code sent.');

@@ -6,7 +6,8 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const state = { accessToken: null, mfaToken: null, oobCode: null, tenant: 'staff' };
+  // stepUp: the API route that answered insufficient_user_authentication, and what its challenge asked for.
+  const state = { accessToken: null, mfaToken: null, oobCode: null, tenant: 'staff', stepUp: null };
   const DEMO_PASSWORDS = { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password', dave: 'dave-password' };
   // Each tenant has its own proxy routes (own client at its IdP tenant, own refresh cookie).
   const ROUTES = {
@@ -47,10 +48,11 @@
     return out;
   }
 
-  function show(title, status, body) {
+  function show(title, status, body, challenge) {
     $('result').hidden = false;
     $('result-title').textContent = `${title} → ${status}`;
-    $('output').textContent = JSON.stringify(redact(body), null, 2);
+    const json = JSON.stringify(redact(body), null, 2);
+    $('output').textContent = challenge ? `WWW-Authenticate: ${challenge}\n\n${json}` : json;
   }
 
   /** Display only: the signature is checked by the API (requireAuth), never by the browser. */
@@ -76,7 +78,7 @@
   }
 
   function showPanel(name) {
-    for (const id of ['login', 'mfa', 'session']) $(id).hidden = id !== name;
+    for (const id of ['login', 'mfa', 'session', 'stepup']) $(id).hidden = id !== name;
   }
 
   function signedIn(body, how) {
@@ -92,7 +94,8 @@
   }
 
   function signedOut(message, kind) {
-    state.accessToken = state.mfaToken = state.oobCode = null;
+    state.accessToken = state.mfaToken = state.oobCode = state.stepUp = null;
+    $('stepup-password').value = '';
     $('password').value = '';
     $('sms-code').value = '';
     showPanel('login');
@@ -127,7 +130,10 @@
     const r = await post('/auth/token', {
       grant_type: 'mfa_oob', mfa_token: state.mfaToken, code: state.oobCode || '', binding_code: $('sms-code').value.trim(),
     });
-    if (r.status === 200) return signedIn(r.body, 'mfa_oob');
+    if (r.status === 200) {
+      signedIn(r.body, 'mfa_oob');
+      return retryStepUp();
+    }
     show('POST /auth/token (mfa_oob)', r.status, r.body);
     setStatus(`Verification failed: ${errorText(r)}`, 'error');
   }
@@ -135,8 +141,59 @@
   async function callApi(path) {
     const res = await fetch(path, { headers: { Authorization: `Bearer ${state.accessToken}` } });
     const body = await res.json().catch(() => ({}));
-    show(`GET ${path}`, res.status, body);
+    const challenge = res.headers.get('WWW-Authenticate');
+    show(`GET ${path}`, res.status, body, res.ok ? null : challenge);
     setStatus(res.ok ? `${path}: ${res.status} OK` : `${path}: ${errorText({ status: res.status, body })}`, res.ok ? 'ok' : 'error');
+    if (res.status === 401 && body.error === 'insufficient_user_authentication') askStepUp(path, body);
+  }
+
+  /**
+   * RFC 9470 step-up: the token is valid but its sign-in is too weak or too old for this route. The
+   * challenge (also in the body) says what would do: acr_values, max_age. The page signs the user
+   * in again asking the IdP for that level; with the mock IdP that adds the SMS step.
+   */
+  function askStepUp(path, body) {
+    if (state.stepUp && state.stepUp.path === path && state.stepUp.tried) {
+      // Signed in again and still refused: the IdP could not reach the level (no second factor enrolled).
+      state.stepUp = null;
+      return setStatus(`${path}: still ${body.error} after signing in again; this user has no second factor the IdP could use.`, 'error');
+    }
+    state.stepUp = { path, acrValues: body.acr_values || '', maxAge: body.max_age, tried: false };
+    const wants = [body.acr_values ? `the level ${body.acr_values}` : '', body.max_age !== undefined ? `a sign-in at most ${body.max_age} s old` : ''];
+    $('stepup-why').textContent = `${path} needs ${wants.filter(Boolean).join(' and ')}. Enter your password to sign in again; the IdP then asks for the SMS code.`;
+    $('stepup-user').textContent = $('who').textContent;
+    showPanel('stepup');
+    $('stepup-password').focus();
+  }
+
+  async function stepUp(event) {
+    event.preventDefault();
+    const pending = state.stepUp;
+    pending.tried = true;
+    const params = { grant_type: 'password', username: $('who').textContent, password: $('stepup-password').value };
+    if (pending.acrValues) params.acr_values = pending.acrValues;
+    const r = await post(routes().token, params);
+    $('stepup-password').value = '';
+    if (r.status === 200) {
+      signedIn(r.body, 'password, step-up');
+      return retryStepUp();
+    }
+    show(`POST ${routes().token} (password, acr_values=${pending.acrValues})`, r.status, r.body);
+    if (r.body.error === 'mfa_required' && r.body.mfa_token) {
+      state.mfaToken = r.body.mfa_token;
+      showPanel('mfa');
+      return sendChallenge();
+    }
+    setStatus(`Step-up failed: ${errorText(r)}`, 'error');
+  }
+
+  /** After signing in again for a step-up, the refused call once more, with the new token. */
+  async function retryStepUp() {
+    const pending = state.stepUp;
+    if (!pending) return;
+    await callApi(pending.path);
+    // Passed, or failed otherwise: done. (Refused again, askStepUp has already said why and cleared it.)
+    if (state.stepUp === pending) state.stepUp = null;
   }
 
   async function refresh() {
@@ -182,6 +239,13 @@
   $('btn-orders').addEventListener('click', busy(() => callApi('/api/orders')));
   $('btn-report').addEventListener('click', busy(() => callApi('/api/report')));
   $('btn-staff').addEventListener('click', busy(() => callApi('/api/staff/orders')));
+  $('btn-payments').addEventListener('click', busy(() => callApi('/api/payment-methods')));
+  $('stepup-form').addEventListener('submit', busy(stepUp));
+  $('btn-stepup-cancel').addEventListener('click', () => {
+    state.stepUp = null;
+    showPanel('session');
+    setStatus('Step-up cancelled.');
+  });
   $('btn-refresh').addEventListener('click', busy(refresh));
   $('btn-logout').addEventListener('click', busy(logout));
   for (const b of document.querySelectorAll('[data-user]')) {

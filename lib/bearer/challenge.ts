@@ -14,6 +14,10 @@ export interface ChallengeParams {
   error?: string;
   errorDescription?: string;
   scope?: readonly string[];
+  /** RFC 9470 §3: the `acr` values that would do, most preferred first (step-up). */
+  acrValues?: readonly string[];
+  /** RFC 9470 §3: the most seconds since the user's last active authentication that would do. */
+  maxAge?: number;
 }
 
 function quoted(value: string): string {
@@ -29,12 +33,15 @@ export function dpopChallenge(params: ChallengeParams & { algs: string }): strin
   return challenge('DPoP', params);
 }
 
-function challenge(scheme: string, { realm, error, errorDescription, scope, algs }: ChallengeParams & { algs?: string }): string {
+function challenge(scheme: string, { realm, error, errorDescription, scope, acrValues, maxAge, algs }: ChallengeParams & { algs?: string }): string {
   const attrs: string[] = [];
   if (realm !== undefined) attrs.push(`realm=${quoted(realm)}`);
   if (error !== undefined) attrs.push(`error=${quoted(error)}`);
   if (errorDescription !== undefined) attrs.push(`error_description=${quoted(errorDescription)}`);
   if (scope !== undefined && scope.length > 0) attrs.push(`scope=${quoted(scope.join(' '))}`);
+  // Quoted like RFC 9470's own example (max_age="5"): auth-param values may be token or quoted-string.
+  if (acrValues !== undefined && acrValues.length > 0) attrs.push(`acr_values=${quoted(acrValues.join(' '))}`);
+  if (maxAge !== undefined) attrs.push(`max_age=${quoted(String(maxAge))}`);
   if (algs !== undefined) attrs.push(`algs=${quoted(algs)}`);
   return attrs.length ? `${scheme} ${attrs.join(', ')}` : scheme;
 }
@@ -44,6 +51,11 @@ export interface ChallengeContext {
   realm: string;
   /** The proof algorithms the guard accepts, the DPoP challenge's `algs`. */
   algs: string;
+  /**
+   * Seconds of the issuer's `clockToleranceSeconds`, so a time check after the guard (requireAcr's
+   * `maxAgeSeconds` against `auth_time`) allows the same skew as the guard's own `exp`/`iat` checks.
+   */
+  clockTolerance?: number;
 }
 
 // Keyed by the payload object of a verification: the guard makes one per verification, every
@@ -56,6 +68,12 @@ const contexts = new WeakMap<object, ChallengeContext>();
 /** Called by requireAuth() for each token it verifies, so the helpers after it challenge alike. */
 export function rememberChallenge(payload: object, context: ChallengeContext): void {
   contexts.set(payload, context);
+}
+
+/** The context of the guard whose verification `req.auth` holds; undefined when req.auth was set by other code. */
+export function guardContext(req: object): ChallengeContext | undefined {
+  const payload = (req as { auth?: { payload?: unknown } }).auth?.payload;
+  return typeof payload === 'object' && payload !== null ? contexts.get(payload) : undefined;
 }
 
 /**

@@ -26,6 +26,7 @@ import {
 } from './oauth-error.js';
 import type { MethodNotAllowedError, RequestTooLargeError, UnsupportedMediaTypeError } from './request-errors.js';
 import type { InvalidDpopProofError, UseDpopNonceError } from './dpop-errors.js';
+import type { InsufficientUserAuthenticationError } from './step-up-errors.js';
 import type { ConfigError } from './config-error.js';
 import type { RedisUnavailableError, TokenStoreError } from './store-errors.js';
 
@@ -43,6 +44,7 @@ export type AnyOAuthError =
   | InvalidDpopProofError
   | UseDpopNonceError
   | InsufficientScopeError
+  | InsufficientUserAuthenticationError
   | InvalidClientError
   | InvalidGrantError
   | UnauthorizedClientError

@@ -20,6 +20,7 @@ export type OAuthErrorCode =
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'
   | 'insufficient_scope'
+  | 'insufficient_user_authentication'
   | 'invalid_client'
   | 'invalid_grant'
   | 'unauthorized_client'

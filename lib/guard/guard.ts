@@ -118,6 +118,14 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
   // What requireScopes(), claimCheck() and requireIssuer() after this guard answer with.
   const challengeContext: ChallengeContext = { realm, algs: constraint.proofs.algs };
+  // Per issuer, the same plus its clock tolerance (requireAcr's maxAgeSeconds allows the same skew):
+  // one object per verifier, made once, so remembering a verification allocates nothing.
+  const issuerContexts = new WeakMap<Verifier, ChallengeContext>();
+  const contextFor = (verifier: Verifier): ChallengeContext => {
+    let context = issuerContexts.get(verifier);
+    if (context === undefined) issuerContexts.set(verifier, (context = { ...challengeContext, clockTolerance: verifier.clockTolerance }));
+    return context;
+  };
   const cache = config.cache ? new VerifiedCache(config.cache.maxEntries, config.cache.maxBytes) : undefined;
   // Shared: an outcome is read, never changed.
   const noToken: GuardOutcome = { auth: undefined };
@@ -152,7 +160,7 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   function accepted(verifier: Verifier, token: string, { verified, generation }: Verification): VerifiedToken {
     telemetry.verifications?.add(1, { result: 'valid' });
     // Once per verification: requests answered from the cache carry this payload in req.auth.
-    rememberChallenge(verified.payload, challengeContext);
+    rememberChallenge(verified.payload, contextFor(verifier));
     // Stamped with the key set the key came from; if the set has been reloaded since, the
     // entry is dead on arrival, which is the point.
     cache?.set(token, verified, verifier, generation);
