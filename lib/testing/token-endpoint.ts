@@ -5,7 +5,9 @@ import { readBody, sendJson } from './http.js';
 
 /** A confidential client registered with the test issuer's token endpoint. */
 export interface TestClient {
+  /** The `client_id` it authenticates with. */
   clientId: string;
+  /** Its secret; compared as given (Basic credentials are form-urlencoded by the client, RFC 6749 §2.3.1). */
   clientSecret: string;
   /** How the client must authenticate; default: either `client_secret_basic` or `client_secret_post`. */
   authMethod?: 'client_secret_basic' | 'client_secret_post';
@@ -17,7 +19,9 @@ export interface TestClient {
 
 /** A resource owner for the `password` grant. */
 export interface TestUser {
+  /** The `username` of the password grant. */
   username: string;
+  /** The `password` of the password grant. */
   password: string;
   /** `sub` of the user's tokens; default: the username. */
   sub?: string;
@@ -29,6 +33,7 @@ export interface TestUser {
 export interface TokenEndpointFailure {
   /** The OAuth error code (`invalid_grant`, `invalid_client`, `temporarily_unavailable` …). */
   error: string;
+  /** Sent as `error_description`; default: says the failure was injected. */
   errorDescription?: string;
   /** Default: 401 for `invalid_client`, 503 for `temporarily_unavailable`, 500 for `server_error`, else 400. */
   status?: number;
@@ -40,15 +45,20 @@ export interface TokenEndpointFailure {
 
 /** One request the token endpoint received, for assertions (no secret or password in it). */
 export interface TestTokenRequest {
-  grantType: string | undefined;
+  /** The `grant_type` parameter. */
+  readonly grantType: string | undefined;
   /** The client that authenticated, or the `client_id` it claimed. */
-  clientId: string | undefined;
-  clientAuth: 'client_secret_basic' | 'client_secret_post' | 'none';
+  readonly clientId: string | undefined;
+  /** How the client authenticated (`'none'`: it did not, or the request failed before). */
+  readonly clientAuth: 'client_secret_basic' | 'client_secret_post' | 'none';
   /** The form parameters, credentials (`client_secret`, `password`) removed. */
-  params: Readonly<Record<string, string>>;
+  readonly params: Readonly<Record<string, string>>;
   /** Whether a DPoP proof came with it. */
-  dpop: boolean;
+  readonly dpop: boolean;
 }
+
+/** The record while the request is handled: filled in as client authentication proceeds. */
+type RequestRecord = { -readonly [K in keyof TestTokenRequest]: TestTokenRequest[K] };
 
 /** What the endpoint needs from the issuer it belongs to. */
 export interface TokenIssuing {
@@ -100,7 +110,7 @@ export class TokenEndpoint {
   async token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const params = await this.#form(req, res);
     if (!params) return;
-    const record: TestTokenRequest = { grantType: params.get('grant_type') ?? undefined, clientId: undefined, clientAuth: 'none', params: publicParams(params), dpop: req.headers.dpop !== undefined };
+    const record: RequestRecord = { grantType: params.get('grant_type') ?? undefined, clientId: undefined, clientAuth: 'none', params: publicParams(params), dpop: req.headers.dpop !== undefined };
     this.requests.push(record);
     try {
       this.#injectedFailure();
@@ -159,7 +169,7 @@ export class TokenEndpoint {
   }
 
   /** RFC 6749 §2.3.1: HTTP Basic (form-urlencoded id and secret) or both in the body, never both ways. */
-  #authenticate(req: IncomingMessage, params: URLSearchParams, record: Pick<TestTokenRequest, 'clientId' | 'clientAuth'>): TestClient {
+  #authenticate(req: IncomingMessage, params: URLSearchParams, record: Pick<RequestRecord, 'clientId' | 'clientAuth'>): TestClient {
     const unauthorized = (description: string) => new OAuthFailure(401, 'invalid_client', description, { 'www-authenticate': 'Basic realm="test-issuer"' });
     const basic = /^Basic\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     let id: string | undefined;
