@@ -100,6 +100,21 @@ describe('invalid tokens, each refused for its own reason', () => {
     expect(decodeProtectedHeader(token).kid).toBe(idp.kid);
   });
 
+  test('a faked Date.now (fake timers) moves neither the default issuer clock nor the guard\'s: a token still passes', async () => {
+    const realNow = Date.now;
+    Date.now = () => 0;
+    let own: TestIssuer | undefined;
+    try {
+      own = await createTestIssuer();
+      const token = await own.sign();
+      expect(decodeJwt(token).iat).toBeGreaterThan(1_700_000_000);
+      expect((await request(appFor(own)).get('/me').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    } finally {
+      Date.now = realNow;
+      await own?.close();
+    }
+  });
+
   test('the issuer clock (now) moves iat/exp with a test-controlled clock', async () => {
     const shifted = await createTestIssuer({ now: () => Date.now() - 2 * 3600_000 });
     try {
@@ -170,6 +185,35 @@ describe('rotate()', () => {
       await own.close();
     }
   });
+});
+
+describe('rotate() twice against one guard', () => {
+  test('the second new kid is refused within jwksCooldownMs (30 s by default), found at once with jwksCooldownMs: 0', async () => {
+    const own = await createTestIssuer();
+    try {
+      for (const [cooldown, second] of [[undefined, 401], [0, 200]] as const) {
+        const app = appFor(own, cooldown === undefined ? {} : { jwksCooldownMs: cooldown });
+        expect((await request(app).get('/me').set('Authorization', `Bearer ${await own.sign()}`)).status).toBe(200);
+        await own.rotate();
+        expect((await request(app).get('/me').set('Authorization', `Bearer ${await own.sign()}`)).status).toBe(200);
+        await own.rotate();
+        expect((await request(app).get('/me').set('Authorization', `Bearer ${await own.sign()}`)).status).toBe(second);
+      }
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+test('DPoP through supertest: a fixed Host header makes htu known before the request', async () => {
+  const token = await idp.sign({ sub: 'erin' }, { dpop: true });
+  const res = await request(appFor(idp))
+    .get('/me')
+    .set('Host', 'api.test')
+    .set('Authorization', `DPoP ${token}`)
+    .set('DPoP', await idp.dpopProof({ htm: 'GET', htu: 'http://api.test/me', accessToken: token }));
+  expect(res.status).toBe(200);
+  expect(res.body.jkt).toBe(idp.dpopJkt);
 });
 
 describe('token endpoint: createM2MClient()', () => {

@@ -20,8 +20,8 @@ export interface TestIssuerOptions {
   /** Users the `password` grant knows. */
   users?: TestUser[];
   /**
-   * The issuer's clock in milliseconds (`iat`, `exp`, DPoP `iat`). Default `Date.now`. Give the
-   * clock your test advances when the code under test reads a controllable clock too.
+   * The issuer's clock in milliseconds (`iat`, `exp`, DPoP `iat`). Default: the system clock, as
+   * the guard reads it (fake timers do not move it).
    */
   now?: () => number;
 }
@@ -80,6 +80,9 @@ export interface TestIssuer {
 }
 
 const WRONG_AUDIENCE = 'https://wrong-audience.example.invalid';
+// Read once, as the guard's clock does (lib/clock.ts): fake timers installed later move neither,
+// so the tokens and the guard that checks them agree on the time.
+const systemNow = Date.now;
 
 /**
  * Starts a real issuer on 127.0.0.1: OpenID and RFC 8414 discovery, a JWKS, a token endpoint and a
@@ -100,7 +103,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
   const audience = options.audience ?? 'https://api.example.test';
   const lifetime = options.expiresInSeconds ?? 3600;
   const typ = options.typ ?? 'at+jwt';
-  const clock = options.now ?? Date.now;
+  const clock = options.now ?? systemNow;
   const nowSeconds = () => Math.floor(clock() / 1000);
   const clients = [...(options.clients ?? [])];
   const users = [...(options.users ?? [])];
