@@ -5,9 +5,9 @@
  * a server left open by the kit would hang it until the timeout here.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { installConsumer, packPackage, pinned, root } from '../support/pack.js';
 
 const runners = join(root, '__tests__', 'testing', 'runners');
@@ -57,4 +57,27 @@ console.log(res.status, (await res.json()).keys.length);`;
   const { ok, out } = runIn(['--input-type=module', '-e', script]);
   expect(out.trim()).toBe('200 1');
   expect(ok).toBe(true);
+});
+
+/** Every file of the package that `entry` loads, following its relative imports. */
+function importGraph(entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(/(?:^|[\s;])(?:import|export)\b[^'"]*?from\s*'(\.{1,2}\/[^']+)'|import\s*'(\.{1,2}\/[^']+)'/g)) {
+      visit(resolve(dirname(file), (m[1] ?? m[2])!));
+    }
+  };
+  visit(entry);
+  return [...seen];
+}
+
+test('the main entry point loads nothing of the kit (no key generation or test server in production)', () => {
+  const dist = join(dir, 'node_modules', 'express-oauth-kit', 'dist');
+  const main = importGraph(join(dist, 'index.js')).map((f) => relative(dist, f));
+  expect(main.length).toBeGreaterThan(20);
+  expect(main.filter((f) => f.startsWith('testing'))).toEqual([]);
+  // Control: the walk does follow imports, the kit's own entry reaches its modules.
+  expect(importGraph(join(dist, 'testing', 'index.js')).map((f) => relative(dist, f))).toEqual(expect.arrayContaining(['testing/test-issuer.js', 'testing/token-endpoint.js']));
 });
