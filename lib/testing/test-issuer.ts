@@ -54,7 +54,7 @@ export interface TestIssuer {
   readonly kid: string;
   /** The RFC 7638 thumbprint of the issuer's DPoP key: `cnf.jkt` of `sign(claims, { dpop: true })` tokens. */
   readonly dpopJkt: string;
-  /** Every request the token endpoint received, oldest first. */
+  /** The requests the token endpoint received (the last 10,000), oldest first. */
   readonly tokenRequests: readonly TestTokenRequest[];
   /**
    * A valid access token: `iss`, `aud`, `iat`, `exp` (1 h) and `jti` are filled in unless the claims

@@ -73,6 +73,8 @@ export interface TokenIssuing {
 
 const SECRET_PARAMS = new Set(['client_secret', 'password', 'client_assertion']);
 const MAX_REFRESH_TOKENS = 10_000;
+/** Token requests remembered for assertions: the newest, so a long suite's issuer does not grow without end. */
+const MAX_RECORDS = 10_000;
 
 interface Grant {
   clientId: string;
@@ -111,7 +113,7 @@ export class TokenEndpoint {
     const params = await this.#form(req, res);
     if (!params) return;
     const record: RequestRecord = { grantType: params.get('grant_type') ?? undefined, clientId: undefined, clientAuth: 'none', params: publicParams(params), dpop: req.headers.dpop !== undefined };
-    this.requests.push(record);
+    if (this.requests.push(record) > MAX_RECORDS) this.requests.shift();
     try {
       this.#injectedFailure();
       const client = this.#authenticate(req, params, record);
