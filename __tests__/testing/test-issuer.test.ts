@@ -9,7 +9,7 @@ import request from 'supertest';
 import { Agent, request as httpRequest } from 'node:http';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createTestIssuer, type TestIssuer } from 'express-oauth-kit/testing';
-import { createM2MClient, oauthErrorHandler, requireAuth, revocationProxy, tokenProxy, type RequireAuthOptions } from 'express-oauth-kit';
+import { ConfigError, createM2MClient, oauthErrorHandler, requireAuth, revocationProxy, tokenProxy, type RequireAuthOptions } from 'express-oauth-kit';
 import { listen, type Listening } from '../../fixtures/listen.js';
 
 let idp: TestIssuer;
@@ -24,11 +24,11 @@ beforeAll(async () => {
 });
 afterAll(() => idp.close());
 
-/** An app whose guard is configured exactly as in production: issuer and audience, keys discovered. */
+/** An app whose guard is configured as in production: issuer and audience, keys discovered (its refusal log lines silenced). */
 function appFor(issuer: TestIssuer, extra: Partial<RequireAuthOptions> = {}) {
   const app = express();
   app.set('trust proxy', false);
-  app.get('/me', requireAuth({ issuer: issuer.issuer, audience: issuer.audience, ...extra } as RequireAuthOptions), (req, res) => {
+  app.get('/me', requireAuth({ issuer: issuer.issuer, audience: issuer.audience, logger: false, ...extra } as RequireAuthOptions), (req, res) => {
     res.json({ payload: req.auth!.payload, jkt: req.auth!.dpop?.jkt ?? null });
   });
   app.use(oauthErrorHandler());
@@ -345,4 +345,17 @@ test('close() ends keep-alive connections, so the runner exits; calling it twice
   await own.close();
   await expect(fetch(own.jwksUri)).rejects.toThrow();
   agent.destroy();
+});
+
+test.each([
+  [{ client: [] }, 'config_options', 'createTestIssuer(): unknown option "client"; did you mean clients?'],
+  [{ alg: 'HS256' }, 'config_algorithms', 'createTestIssuer(): alg must be one of RS256, PS256, ES256, ES384, EdDSA'],
+  [{ clients: [{ clientId: 'svc' }] }, 'config_options', 'createTestIssuer(): each of clients needs clientId and clientSecret as strings'],
+  [{ expiresInSeconds: '3600' }, 'config_number', 'createTestIssuer(): expiresInSeconds must be a positive number (got the string "3600")'],
+  [{ audience: [] }, 'config_options', 'createTestIssuer(): audience must be a string or a non-empty array of strings'],
+])('a mistaken option %j is a ConfigError (%s) pointing at docs/testing.md, before any server starts', async (options, code, message) => {
+  const err = await createTestIssuer(options as never).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ConfigError);
+  expect(err).toMatchObject({ code, docs: 'express-oauth-kit/docs/testing.md#reference' });
+  expect((err as Error).message).toContain(message);
 });

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { JSONWebKeySet, JWTHeaderParameters, JWTPayload } from 'jose';
+import { OptionChecker } from '../options/validate.js';
 import { listenLocal, sendJson } from './http.js';
 import { newDpopKey, newSigningKey, signDpopProof, signJwt, type DpopProofOptions, type SigningKey, type TestIssuerAlgorithm } from './keys.js';
 import { TokenEndpoint, type TestClient, type TestTokenRequest, type TestUser, type TokenEndpointFailure } from './token-endpoint.js';
@@ -80,6 +81,8 @@ export interface TestIssuer {
 }
 
 const WRONG_AUDIENCE = 'https://wrong-audience.example.invalid';
+const ALGORITHMS: readonly TestIssuerAlgorithm[] = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'];
+const OPTIONS = ['alg', 'audience', 'expiresInSeconds', 'typ', 'clients', 'users', 'now'];
 // Read once, as the guard's clock does (lib/clock.ts): fake timers installed later move neither,
 // so the tokens and the guard that checks them agree on the time.
 const systemNow = Date.now;
@@ -99,6 +102,7 @@ const systemNow = Date.now;
  * ```
  */
 export async function createTestIssuer(options: TestIssuerOptions = {}): Promise<TestIssuer> {
+  checkOptions(options);
   const alg = options.alg ?? 'ES256';
   const audience = options.audience ?? 'https://api.example.test';
   const lifetime = options.expiresInSeconds ?? 3600;
@@ -198,4 +202,28 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     failNextTokenRequest: (failure) => tokens.failNext(failure),
     close: () => server.close(),
   };
+}
+
+/**
+ * A misspelt option would fall back to a default and fail later, far from the typo (`client:` for
+ * `clients:` shows up as invalid_client), so options are checked as the package's factories check theirs.
+ */
+function checkOptions(options: TestIssuerOptions): void {
+  const check = new OptionChecker('createTestIssuer()', 'testing.md#reference');
+  check.object(options, 'or nothing');
+  check.knownKeys(options, OPTIONS);
+  if (options.alg !== undefined && !ALGORITHMS.includes(options.alg)) check.fail('config_algorithms', `alg must be one of ${ALGORITHMS.join(', ')}`);
+  check.number(options.expiresInSeconds, 'expiresInSeconds', 3600, { positive: true });
+  check.func(options.now, 'now', 'a function returning epoch milliseconds');
+  const strings = (v: unknown) => typeof v === 'string' || (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string'));
+  if (options.audience !== undefined && !strings(options.audience)) check.fail('config_options', 'audience must be a string or a non-empty array of strings');
+  if (options.typ !== undefined && options.typ !== false && typeof options.typ !== 'string') check.fail('config_options', 'typ must be a string or false');
+  for (const [name, list, fields] of [['clients', options.clients, ['clientId', 'clientSecret']], ['users', options.users, ['username', 'password']]] as const) {
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) check.fail('config_options', `${name} must be an array`);
+    for (const entry of list as unknown[]) {
+      const e = entry as Record<string, unknown> | null;
+      if (!fields.every((f) => typeof e?.[f] === 'string')) check.fail('config_options', `each of ${name} needs ${fields.join(' and ')} as strings`);
+    }
+  }
 }
