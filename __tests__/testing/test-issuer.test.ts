@@ -319,6 +319,17 @@ describe('the mock endpoints are bounded and speak RFC 6749 errors', () => {
     expect([grant.status, (await grant.json()).error]).toEqual([400, 'unsupported_grant_type']);
   });
 
+  test('a DPoP proof that does not verify, or names another URL, → 400 invalid_dpop_proof, no token', async () => {
+    const wrongUrl = await idp.dpopProof({ htm: 'POST', htu: `${idp.issuer}/elsewhere` });
+    for (const proof of ['not-a-jwt', wrongUrl]) {
+      const res = await post('grant_type=client_credentials', { dpop: proof });
+      expect([res.status, (await res.json()).error]).toEqual([400, 'invalid_dpop_proof']);
+    }
+    const good = await post('grant_type=client_credentials', { dpop: await idp.dpopProof({ htm: 'POST', htu: idp.tokenEndpoint }) });
+    const body = await good.json();
+    expect([good.status, body.token_type, decodeJwt(body.access_token).cnf]).toEqual([200, 'DPoP', { jkt: idp.dpopJkt }]);
+  });
+
   test('no client authentication → 401 invalid_client with a Basic challenge; two methods at once → 400', async () => {
     const none = await fetch(idp.tokenEndpoint, { method: 'POST', body: 'grant_type=client_credentials', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect([none.status, none.headers.get('www-authenticate'), (await none.json()).error]).toEqual([401, 'Basic realm="test-issuer"', 'invalid_client']);
