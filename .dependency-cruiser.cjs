@@ -1,7 +1,7 @@
 /**
  * The architecture of lib/, checked by `npm run lint`: layers only point down, and no cycles.
  *
- *   index.ts, redis/            entry points (nothing inside lib imports them)
+ *   index.ts, redis/, testing/  entry points (nothing inside lib imports them)
  *   adapters/                   the guard in front of a framework (express/, node/, web/)
  *   guard/  proxy/  m2m/        the three jobs: each may use the layers below, never each other
  *                               (guard/ knows no framework: no express import, no adapters/)
@@ -132,6 +132,13 @@ module.exports = {
       comment: 'index.ts and redis/ are what users import; lib/ itself never goes through them.',
       from: { path: '^lib/', pathNot: '^lib/(index\\.ts$|redis/)' },
       to: { path: '^lib/index\\.ts$|^lib/redis/' },
+    },
+    {
+      name: 'testing-kit-apart',
+      severity: 'error',
+      comment: 'express-oauth-kit/testing (key generation, a local server) is for tests only: nothing else in lib/ imports it, so it never reaches the main bundle (entry-points-on-top keeps it off the entry points too).',
+      from: { path: '^lib/', pathNot: '^lib/testing/' },
+      to: { path: '^lib/testing/' },
     },
   ],
   options: {

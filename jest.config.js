@@ -19,6 +19,7 @@ const base = {
     // The recipes in docs/ import the package by name, as a user's copy does.
     '^express-oauth-kit$': '<rootDir>/lib/index.ts',
     '^express-oauth-kit/redis$': '<rootDir>/lib/redis/index.ts',
+    '^express-oauth-kit/testing$': '<rootDir>/lib/testing/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -4,14 +4,12 @@
  * that bridges to a web-standard Request/Response. Every case goes over real HTTP on 127.0.0.1,
  * and every adapter must give the same status, WWW-Authenticate, Retry-After and JSON body.
  */
-import { createHash, randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import express from 'express';
-import { SignJWT } from 'jose';
 import { createGuard, nodeAuth, oauthErrorHandler, requireAuth, webAuth, type AuthResult, type GuardOptions } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { listen, type Listening } from '../../fixtures/listen.js';
-import { dpopHolder, type DpopHolder } from '../support/dpop-holder.js';
+import { createTestIssuer, type TestIssuer } from 'express-oauth-kit/testing';
 
 type Adapter = 'express' | 'node' | 'web';
 const ADAPTERS: Adapter[] = ['express', 'node', 'web'];
@@ -23,9 +21,9 @@ interface Answer {
   body: unknown;
 }
 
-let idp: JwksServer;
+let idp: TestIssuer;
+// The kit's issuer is always up: the outage case keeps the fixture with a switch.
 let downIdp: JwksServer;
-let holder: DpopHolder;
 const servers: Listening[] = [];
 /** Base URL per adapter, for the normal guard and for one whose JWKS is down. */
 const up = {} as Record<Adapter, string>;
@@ -65,10 +63,9 @@ function serve(adapter: Adapter, options: GuardOptions): Promise<Listening> {
 }
 
 beforeAll(async () => {
-  idp = await startJwksServer({ algs: ['ES256'] });
+  idp = await createTestIssuer();
   downIdp = await startJwksServer({ algs: ['ES256'] });
   downIdp.mode = 'down';
-  holder = await dpopHolder();
   for (const adapter of ADAPTERS) {
     const normal = await serve(adapter, { issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, tokenCookie: 'at', logger: false });
     const broken = await serve(adapter, { issuer: downIdp.issuer, audience: downIdp.audience, jwksUri: downIdp.jwksUri, logger: false });
@@ -105,12 +102,7 @@ function get(url: string, headers: Record<string, string | string[]>): Promise<A
   });
 }
 
-async function proof(url: string, token: string): Promise<string> {
-  return new SignJWT({ jti: randomUUID(), htm: 'GET', htu: url, ath: createHash('sha256').update(token).digest('base64url') })
-    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holder.jwk })
-    .setIssuedAt()
-    .sign(holder.privateKey);
-}
+const proof = (url: string, token: string): Promise<string> => idp.dpopProof({ htm: 'GET', htu: url, accessToken: token });
 
 interface Case {
   name: string;
@@ -165,7 +157,7 @@ const CASES: Case[] = [
   },
   {
     name: 'expired token → 401 invalid_token',
-    headers: async () => bearer(await idp.sign({}, { expiresIn: -120 })),
+    headers: async () => bearer(await idp.expired()),
     expect: (a) => {
       expect(a.status).toBe(401);
       expect(a.body).toMatchObject({ error: 'invalid_token' });
@@ -189,7 +181,7 @@ const CASES: Case[] = [
   },
   {
     name: 'DPoP-bound token sent as Bearer → 401 invalid_token',
-    headers: async () => bearer(await idp.sign({ sub: 'bound', cnf: { jkt: holder.jkt } })),
+    headers: async () => bearer(await idp.sign({ sub: 'bound' }, { dpop: true })),
     expect: (a) => {
       expect(a.status).toBe(401);
       expect(a.body).toMatchObject({ error: 'invalid_token' });
@@ -199,18 +191,18 @@ const CASES: Case[] = [
   {
     name: 'DPoP with a valid proof for the adapter\'s own URL → 200 with the key thumbprint',
     headers: async (url) => {
-      const token = await idp.sign({ sub: 'bound', cnf: { jkt: holder.jkt } });
+      const token = await idp.sign({ sub: 'bound' }, { dpop: true });
       return { authorization: `DPoP ${token}`, dpop: await proof(`${url}/me`, token) };
     },
     expect: (a) => {
       expect(a.status).toBe(200);
-      expect(a.body).toEqual({ sub: 'bound', dpop: { jkt: holder.jkt } });
+      expect(a.body).toEqual({ sub: 'bound', dpop: { jkt: idp.dpopJkt } });
     },
   },
   {
     name: 'DPoP proof for another URL → 401 invalid_dpop_proof',
     headers: async () => {
-      const token = await idp.sign({ sub: 'bound', cnf: { jkt: holder.jkt } });
+      const token = await idp.sign({ sub: 'bound' }, { dpop: true });
       return { authorization: `DPoP ${token}`, dpop: await proof('http://elsewhere.example/me', token) };
     },
     expect: (a) => {
@@ -316,7 +308,7 @@ describe('what the adapters hand the core', () => {
     const [trusting, plain] = await Promise.all([serveWith(true), serveWith(false)]);
     try {
       const send = async (url: string) => {
-        const token = await idp.sign({ sub: 'fwd', cnf: { jkt: holder.jkt } });
+        const token = await idp.sign({ sub: 'fwd' }, { dpop: true });
         return get(`${url}/me`, {
           authorization: `DPoP ${token}`,
           dpop: await proof('https://api.example.test/me', token),
@@ -324,7 +316,7 @@ describe('what the adapters hand the core', () => {
           host: 'api.example.test',
         });
       };
-      expect((await send(trusting.url)).body).toEqual({ sub: 'fwd', dpop: { jkt: holder.jkt } });
+      expect((await send(trusting.url)).body).toEqual({ sub: 'fwd', dpop: { jkt: idp.dpopJkt } });
       const refused = await send(plain.url);
       expect(refused.status).toBe(401);
       expect(refused.body).toMatchObject({ error: 'invalid_dpop_proof' });

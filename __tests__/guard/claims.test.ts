@@ -1,19 +1,16 @@
-import { createHash, randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import request from 'supertest';
-import { SignJWT } from 'jose';
 import { claimCheck, claimEquals, claimIncludes, oauthErrorHandler, requireAnyScope, requireAuth, requireIssuer, requireScopes } from '../../lib/index.js';
-import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
+import { createTestIssuer, type TestIssuer } from 'express-oauth-kit/testing';
 import { listen, type Listening } from '../../fixtures/listen.js';
 import { useTestClock } from '../support/clock.js';
-import { dpopHolder, type DpopHolder } from '../support/dpop-holder.js';
 
-let idp: JwksServer;
+let idp: TestIssuer;
 let app: express.Express;
 
 beforeAll(async () => {
-  idp = await startJwksServer();
-  const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri });
+  idp = await createTestIssuer();
+  const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience });
   app = express();
   const ok: RequestHandler = (_req, res) => {
     res.json({ ok: true });
@@ -122,7 +119,7 @@ describe('claimCheck({ cacheFor }): an answer is reused for the same token and r
   // One listening server: the default key includes the Host, which a per-request server would change.
   let cached: Listening;
   beforeAll(async () => {
-    const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false });
+    const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience, logger: false });
     const ok: RequestHandler = (req, res) => {
       res.json({ org: req.params.org });
     };
@@ -199,11 +196,9 @@ describe('claimCheck({ cacheFor }): an answer is reused for the same token and r
 });
 
 describe("the helpers' challenges: the guard's realm and scheme", () => {
-  let holder: DpopHolder;
   let api: express.Express;
   beforeAll(async () => {
-    holder = await dpopHolder();
-    const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false, realm: 'billing' });
+    const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience, logger: false, realm: 'billing' });
     const ok: RequestHandler = (_req, res) => {
       res.json({ ok: true });
     };
@@ -214,13 +209,9 @@ describe("the helpers' challenges: the guard's realm and scheme", () => {
     api.use(oauthErrorHandler());
   });
 
-  const b64sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
   const withProof = async (path: string) => {
-    const token = await idp.sign({ scope: 'invoices:read', cnf: { jkt: holder.jkt } });
-    const proof = await new SignJWT({ htm: 'GET', htu: `http://api.example.test${path}`, ath: b64sha256(token), jti: randomUUID() })
-      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holder.jwk })
-      .setIssuedAt()
-      .sign(holder.privateKey);
+    const token = await idp.sign({ scope: 'invoices:read' }, { dpop: true });
+    const proof = await idp.dpopProof({ htm: 'GET', htu: `http://api.example.test${path}`, accessToken: token });
     return request(api).get(path).set('Host', 'api.example.test').set('Authorization', `DPoP ${token}`).set('DPoP', proof);
   };
 
@@ -264,7 +255,7 @@ describe("the helpers' challenges: the guard's realm and scheme", () => {
 describe('challenge attribute values are RFC 9110 quoted-strings', () => {
   test('a description with quotes, from the guard and from a claim helper, parses back to itself; so does a realm with a backslash', async () => {
     const a = express();
-    a.get('/tenant', requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false, realm: 'acme "EU" \\ api' }), claimEquals('tenant', 'acme'), (_req, res) => {
+    a.get('/tenant', requireAuth({ issuer: idp.issuer, audience: idp.audience, logger: false, realm: 'acme "EU" \\ api' }), claimEquals('tenant', 'acme'), (_req, res) => {
       res.json({ ok: true });
     });
     a.use(oauthErrorHandler());
@@ -293,7 +284,7 @@ describe('claimCheck({ timeoutMs }): a check that does not settle is answered 50
   };
   const guarded = (check: Parameters<typeof claimCheck>[0], options: Parameters<typeof claimCheck>[1]) => {
     const a = express();
-    a.get('/x', requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false }), claimCheck(check, options), ok);
+    a.get('/x', requireAuth({ issuer: idp.issuer, audience: idp.audience, logger: false }), claimCheck(check, options), ok);
     a.use(oauthErrorHandler());
     return a;
   };

@@ -6,7 +6,7 @@
  * One tsc run checks them all against the shipped .d.ts files.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { installConsumer, packPackage, pinned, root } from '../support/pack.js';
@@ -66,6 +66,12 @@ beforeAll(() => {
     ['express', '@types/express', '@types/node', 'ioredis', 'express-rate-limit', 'rate-limit-redis', '@opentelemetry/api', '@opentelemetry/sdk-metrics'].map(pinned),
     { type: 'module' },
   );
+  // docs/testing.md's examples import the test runners and supertest: linked from this repository
+  // rather than installed again (vitest alone is a large install).
+  for (const name of ['vitest', '@jest/globals', 'supertest', '@types/supertest']) {
+    mkdirSync(join(dir, 'node_modules', name, '..'), { recursive: true });
+    symlinkSync(join(root, 'node_modules', name), join(dir, 'node_modules', name), 'dir');
+  }
   const src = join(dir, 'src');
   mkdirSync(src);
   found = PAGES.flatMap(blocks);
@@ -106,7 +112,7 @@ function located(error: string): string {
 
 test('the docs have complete examples for every job', () => {
   const pages = new Set(found.map((b) => b.page));
-  for (const p of ['README.md', 'docs/require-auth.md', 'docs/token-proxy.md', 'docs/m2m.md', 'docs/errors.md', 'docs/fleet.md']) expect(pages).toContain(p);
+  for (const p of ['README.md', 'docs/require-auth.md', 'docs/token-proxy.md', 'docs/m2m.md', 'docs/errors.md', 'docs/fleet.md', 'docs/testing.md']) expect(pages).toContain(p);
   expect(found.length).toBeGreaterThanOrEqual(10);
 });
 
