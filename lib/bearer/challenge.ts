@@ -14,6 +14,8 @@ export interface ChallengeParams {
   error?: string;
   errorDescription?: string;
   scope?: readonly string[];
+  /** RFC 9728 §5.1: the URL of the resource's protected-resource metadata document. */
+  resourceMetadata?: string;
 }
 
 function quoted(value: string): string {
@@ -29,21 +31,27 @@ export function dpopChallenge(params: ChallengeParams & { algs: string }): strin
   return challenge('DPoP', params);
 }
 
-function challenge(scheme: string, { realm, error, errorDescription, scope, algs }: ChallengeParams & { algs?: string }): string {
+function challenge(scheme: string, { realm, error, errorDescription, scope, algs, resourceMetadata }: ChallengeParams & { algs?: string }): string {
   const attrs: string[] = [];
   if (realm !== undefined) attrs.push(`realm=${quoted(realm)}`);
   if (error !== undefined) attrs.push(`error=${quoted(error)}`);
   if (errorDescription !== undefined) attrs.push(`error_description=${quoted(errorDescription)}`);
   if (scope !== undefined && scope.length > 0) attrs.push(`scope=${quoted(scope.join(' '))}`);
   if (algs !== undefined) attrs.push(`algs=${quoted(algs)}`);
+  if (resourceMetadata !== undefined) attrs.push(`resource_metadata=${quoted(resourceMetadata)}`);
   return attrs.length ? `${scheme} ${attrs.join(', ')}` : scheme;
 }
 
-/** How the requireAuth() that verified a token challenges: its realm, and the DPoP proof algorithms it accepts. */
+/**
+ * How the requireAuth() that verified a token challenges: its realm, the DPoP proof algorithms it
+ * accepts, and the URL of its protected-resource metadata when it has one.
+ */
 export interface ChallengeContext {
   realm: string;
   /** The proof algorithms the guard accepts, the DPoP challenge's `algs`. */
   algs: string;
+  /** RFC 9728 §5.1 `resource_metadata`, so a 403 insufficient_scope tells the client where to look too. */
+  resourceMetadata?: string;
 }
 
 // Keyed by the payload object of a verification: the guard makes one per verification, every
@@ -64,11 +72,12 @@ export function rememberChallenge(payload: object, context: ChallengeContext): v
  * for `Authorization: DPoP`, RFC 9449 §7.1). Without a guard's context (req.auth set by other
  * code) a plain Bearer challenge.
  */
-export function challengeFor(req: object, params: Omit<ChallengeParams, 'realm'>): string {
+export function challengeFor(req: object, params: Omit<ChallengeParams, 'realm' | 'resourceMetadata'>): string {
   const auth = (req as { auth?: { payload?: unknown; dpop?: unknown } }).auth;
   const payload = auth?.payload;
   const context = typeof payload === 'object' && payload !== null ? contexts.get(payload) : undefined;
   if (context === undefined) return bearerChallenge(params);
-  if (auth!.dpop !== undefined) return dpopChallenge({ ...params, realm: context.realm, algs: context.algs });
-  return bearerChallenge({ ...params, realm: context.realm });
+  const { realm, resourceMetadata } = context;
+  if (auth!.dpop !== undefined) return dpopChallenge({ ...params, realm, algs: context.algs, resourceMetadata });
+  return bearerChallenge({ ...params, realm, resourceMetadata });
 }

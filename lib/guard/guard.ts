@@ -12,6 +12,7 @@ import { stillValid, VerifiedCache } from './verified-cache.js';
 import * as clock from '../clock.js';
 import type { Verification, Verifier, VerifiedToken } from './verifier.js';
 import type { AuthResult } from './types.js';
+import { registerMetadata } from './resource-metadata.js';
 
 /**
  * What {@link Guard.check} answers: the verified token (`auth` undefined only when
@@ -91,14 +92,17 @@ export interface Guard<Req = unknown> {
 export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Req> {
   const config = resolveOptions(options as GuardOptions<never>);
   const { realm, authRequired } = config;
+  // Every challenge of this guard names its RFC 9728 document (§5.1), when it has one.
+  const resourceMetadata = config.resourceMetadata?.url;
+  const base = resourceMetadata === undefined ? { realm } : { realm, resourceMetadata };
 
   const invalidRequest = (description: string) =>
     new InvalidRequestError(description, {
-      headers: { 'WWW-Authenticate': bearerChallenge({ realm, error: 'invalid_request', errorDescription: description }) },
+      headers: { 'WWW-Authenticate': bearerChallenge({ ...base, error: 'invalid_request', errorDescription: description }) },
     });
   const invalidToken = (description: string, cause?: unknown) =>
     new InvalidTokenError(description, {
-      headers: { 'WWW-Authenticate': bearerChallenge({ realm, error: 'invalid_token', errorDescription: description }) },
+      headers: { 'WWW-Authenticate': bearerChallenge({ ...base, error: 'invalid_token', errorDescription: description }) },
       cause,
     });
 
@@ -114,10 +118,10 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   // distinct line at most once a minute, and a logger that throws never changes an answer.
   const log = guardLog(config.logger);
   const tenants = new Tenants(config, invalidToken, log);
-  const constraint = new SenderConstraint(config.dpop, realm, log.report);
+  const constraint = new SenderConstraint(config.dpop, base, log.report);
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
   // What requireScopes(), claimCheck() and requireIssuer() after this guard answer with.
-  const challengeContext: ChallengeContext = { realm, algs: constraint.proofs.algs };
+  const challengeContext: ChallengeContext = { realm, algs: constraint.proofs.algs, resourceMetadata };
   const cache = config.cache ? new VerifiedCache(config.cache.maxEntries, config.cache.maxBytes) : undefined;
   // Shared: an outcome is read, never changed.
   const noToken: GuardOutcome = { auth: undefined };
@@ -285,6 +289,7 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     enumerable: true,
     get: (): GuardCacheStats => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0, hits, verifications }),
   });
+  registerMetadata(guard, config.resourceMetadata);
   return guard;
 }
 
@@ -299,5 +304,18 @@ const LINGER_MAX = 256;
 
 /** The verified token (from the cache or a fresh verification) and how it was presented. */
 function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): AuthResult {
-  return { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop };
+  // References only (scopes stay the frozen array the verification made; the cast is the type
+  // MCP's AuthInfo wants, the freeze what keeps one request from changing another's).
+  return {
+    token,
+    issuer: v.issuer,
+    header: v.header,
+    payload: v.payload,
+    scopes: v.scopes as string[],
+    dpop,
+    clientId: v.clientId,
+    expiresAt: v.payload.exp!,
+    resource: v.resource,
+    extra: v.extra,
+  };
 }
