@@ -50,6 +50,7 @@ export interface AuthResult {
 
 /** {@link AuthResult.extra}: what a handler that receives only an MCP `AuthInfo` may still need. Frozen. */
 export interface AuthExtra {
+  /** What MCP's `AuthInfo.extra` allows (`Record<string, unknown>`); the package sets only the members below. */
   [key: string]: unknown;
   /** The configured issuer the token matched. */
   readonly issuer: string;
