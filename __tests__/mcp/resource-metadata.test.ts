@@ -279,7 +279,7 @@ describe('configuration mistakes are ConfigErrors at start-up', () => {
     refused(guard({}, { scopesSupported: 'tools:call' }), /scopesSupported must be an array/);
     refused(guard({}, { resourceName: '' }), /resourceName must be a non-empty string/);
     refused(guard({}, { resourceDocumentation: 'javascript:alert(1)' }), /resourceDocumentation must use https/);
-    refused(guard({}, 'https://api.example.com/mcp'), /resourceMetadata\.must be an object/);
+    refused(guard({}, 'https://api.example.com/mcp'), /resourceMetadata must be an object/);
     refused(guard({}, { scopes: ['a'] }), /unknown option "resourceMetadata\.scopes"; did you mean resourceMetadata\.scopesSupported\?/, 'config_options');
     // http on a loopback host is the package's usual exception (tests, a local MCP server).
     expect(guard({ audience: 'http://localhost:3000/mcp' }, {})).not.toThrow();

@@ -119,7 +119,9 @@ export function wellKnownPath(resource: string | URL): string {
 export function resolveResourceMetadata(value: ResourceMetadataOptions | undefined, ctx: MetadataContext, check: OptionChecker): ProtectedResourceMetadata | undefined {
   if (value === undefined) return undefined;
   const fail = (message: string): never => check.fail('config_resource_metadata', `resourceMetadata.${message}`, TOPIC);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('must be an object such as { resource: "https://api.example.com/mcp" } (or {} for the defaults)');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    check.fail('config_resource_metadata', 'resourceMetadata must be an object such as { resource: "https://api.example.com/mcp" } (or {} for the defaults)', TOPIC);
+  }
   check.knownKeys(value, KEYS, { resourceUri: 'resource', scopes: 'scopesSupported', authorizationServer: 'authorizationServers' }, 'resourceMetadata.');
 
   const url = (v: unknown, name: string, { fragment = false } = {}): URL => {
