@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import express from 'express';
+import express4 from 'express4';
 import request from 'supertest';
 import { SignJWT, type JWTPayload } from 'jose';
 import {
@@ -173,6 +174,16 @@ describe('the document', () => {
   });
 });
 
+test('on Express 4 too', async () => {
+  const a = express4();
+  a.use(protectedResourceMetadata(requireAuth({ issuer, audience: 'https://api.example.com/mcp', secret, resourceMetadata: {} })));
+  const res = await request(a).get('/.well-known/oauth-protected-resource/mcp');
+  expect(res.status).toBe(200);
+  expect(res.body.resource).toBe('https://api.example.com/mcp');
+  expect((await request(a).post('/.well-known/oauth-protected-resource/mcp')).status).toBe(405);
+  expect((await request(a).get('/.well-known/oauth-protected-resource/other')).status).toBe(404);
+});
+
 describe('challenges name the document (RFC 9728 §5.1)', () => {
   test('no token: every scheme the guard accepts, each with resource_metadata', async () => {
     const res = await request(app()).get('/mcp');
@@ -283,6 +294,15 @@ describe('configuration mistakes are ConfigErrors at start-up', () => {
     refused(guard({}, { scopes: ['a'] }), /unknown option "resourceMetadata\.scopes"; did you mean resourceMetadata\.scopesSupported\?/, 'config_options');
     // http on a loopback host is the package's usual exception (tests, a local MCP server).
     expect(guard({ audience: 'http://localhost:3000/mcp' }, {})).not.toThrow();
+  });
+
+  test('a resource that is none of the audiences: allowed (an IdP may map it), warned about once at start-up', () => {
+    const warnings: string[] = [];
+    const logger = { warn: (line: string) => warnings.push(line), error: () => {} };
+    createGuard({ issuer, audience: 'https://api.example.com/mcp', secret, logger, resourceMetadata: { resource: 'https://api.example.com/other' } });
+    expect(warnings).toEqual([expect.stringContaining('resourceMetadata.resource "https://api.example.com/other" is none of the configured audiences')]);
+    createGuard({ issuer, audience: ['https://a.example.com', 'https://api.example.com/mcp'], secret, logger, resourceMetadata: { resource: 'https://api.example.com/mcp' } });
+    expect(warnings).toHaveLength(1);
   });
 
   test('protectedResourceMetadata() given something else, or a guard without the option', () => {

@@ -13,6 +13,8 @@ import * as clock from '../clock.js';
 import type { Verification, Verifier, VerifiedToken } from './verifier.js';
 import type { AuthResult } from './types.js';
 import { registerMetadata } from './resource-metadata.js';
+import type { GuardConfig } from './options.js';
+import { forLog, operatorLog } from '../log/operator-log.js';
 
 /**
  * What {@link Guard.check} answers: the verified token (`auth` undefined only when
@@ -117,6 +119,7 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   // Operator lines go through lib/log/operator-log.ts: caller values cleaned and cut, each
   // distinct line at most once a minute, and a logger that throws never changes an answer.
   const log = guardLog(config.logger);
+  warnUnreachableResource(config);
   const tenants = new Tenants(config, invalidToken, log);
   const constraint = new SenderConstraint(config.dpop, base, log.report);
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
@@ -291,6 +294,20 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   });
   registerMetadata(guard, config.resourceMetadata);
   return guard;
+}
+
+/**
+ * A `resource` that is none of the audiences is legal (an IdP may map a resource indicator to
+ * another `aud`), but usually a mistake that only shows as every client's token being refused:
+ * said once at start-up.
+ */
+function warnUnreachableResource(config: GuardConfig): void {
+  const resource = config.resourceMetadata?.document.resource;
+  if (resource === undefined || typeof config.issuers === 'function' || config.issuers.some((i) => i.audience.includes(resource))) return;
+  operatorLog(config.logger)(
+    'warn',
+    `[express-oauth-kit] requireAuth(): resourceMetadata.resource "${forLog(resource)}" is none of the configured audiences: clients ask for tokens for it, which this guard refuses unless the IdP puts an accepted audience in them`,
+  );
 }
 
 /** A verification that finished synchronously, kept for the rest of the event-loop turn. */
