@@ -249,6 +249,20 @@ describe('challenges name the document (RFC 9728 §5.1)', () => {
       expect(wrong.status).toBe(401);
       expect(wrong.headers['www-authenticate']).toMatch(new RegExp(`^DPoP realm="api", error="invalid_dpop_proof", .*resource_metadata="${METADATA}"$`));
     });
+
+    test('a server nonce demanded (use_dpop_nonce): the challenge names the document too', async () => {
+      const holder = await dpopHolder();
+      const token = await sign({ cnf: { jkt: holder.jkt } });
+      const withNonce = app({ dpop: { mode: 'required', nonce: { secret: 'n'.repeat(32) } } });
+      const proof = await new SignJWT({ htm: 'GET', htu: 'http://api.example.com/mcp', ath: createHash('sha256').update(token).digest('base64url'), jti: randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holder.jwk } as never)
+        .setIssuedAt()
+        .sign(holder.privateKey);
+      const res = await request(withNonce).get('/mcp').set('Host', 'api.example.com').set('Authorization', `DPoP ${token}`).set('DPoP', proof);
+      expect(res.status).toBe(401);
+      expect(res.headers['dpop-nonce']).toBeDefined();
+      expect(res.headers['www-authenticate']).toMatch(new RegExp(`^DPoP realm="api", error="use_dpop_nonce", .*resource_metadata="${METADATA}"$`));
+    });
   });
 });
 
