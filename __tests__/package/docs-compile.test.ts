@@ -63,7 +63,7 @@ beforeAll(() => {
   installConsumer(
     dir,
     tarball,
-    ['express', '@types/express', '@types/node', 'ioredis', 'express-rate-limit', 'rate-limit-redis', '@opentelemetry/api', '@opentelemetry/sdk-metrics'].map(pinned),
+    ['express', '@types/express', '@types/node', 'ioredis', 'express-rate-limit', 'rate-limit-redis', '@opentelemetry/api', '@opentelemetry/sdk-metrics', '@modelcontextprotocol/sdk'].map(pinned),
     { type: 'module' },
   );
   // docs/testing.md's examples import the test runners and supertest: linked from this repository

@@ -18,6 +18,8 @@ export interface ChallengeParams {
   acrValues?: readonly string[];
   /** RFC 9470 §3: the most seconds since the user's last active authentication that would do. */
   maxAge?: number;
+  /** RFC 9728 §5.1: the URL of the resource's protected-resource metadata document. */
+  resourceMetadata?: string;
 }
 
 function quoted(value: string): string {
@@ -33,7 +35,7 @@ export function dpopChallenge(params: ChallengeParams & { algs: string }): strin
   return challenge('DPoP', params);
 }
 
-function challenge(scheme: string, { realm, error, errorDescription, scope, acrValues, maxAge, algs }: ChallengeParams & { algs?: string }): string {
+function challenge(scheme: string, { realm, error, errorDescription, scope, acrValues, maxAge, algs, resourceMetadata }: ChallengeParams & { algs?: string }): string {
   const attrs: string[] = [];
   if (realm !== undefined) attrs.push(`realm=${quoted(realm)}`);
   if (error !== undefined) attrs.push(`error=${quoted(error)}`);
@@ -43,10 +45,14 @@ function challenge(scheme: string, { realm, error, errorDescription, scope, acrV
   if (acrValues !== undefined && acrValues.length > 0) attrs.push(`acr_values=${quoted(acrValues.join(' '))}`);
   if (maxAge !== undefined) attrs.push(`max_age=${quoted(String(maxAge))}`);
   if (algs !== undefined) attrs.push(`algs=${quoted(algs)}`);
+  if (resourceMetadata !== undefined) attrs.push(`resource_metadata=${quoted(resourceMetadata)}`);
   return attrs.length ? `${scheme} ${attrs.join(', ')}` : scheme;
 }
 
-/** How the requireAuth() that verified a token challenges: its realm, and the DPoP proof algorithms it accepts. */
+/**
+ * How the requireAuth() that verified a token challenges: its realm, the DPoP proof algorithms it
+ * accepts, and the URL of its protected-resource metadata when it has one.
+ */
 export interface ChallengeContext {
   realm: string;
   /** The proof algorithms the guard accepts, the DPoP challenge's `algs`. */
@@ -56,6 +62,8 @@ export interface ChallengeContext {
    * `maxAgeSeconds` against `auth_time`) allows the same skew as the guard's own `exp`/`iat` checks.
    */
   clockTolerance?: number;
+  /** RFC 9728 §5.1 `resource_metadata`, so a 403 insufficient_scope tells the client where to look too. */
+  resourceMetadata?: string;
 }
 
 // Keyed by the payload object of a verification: the guard makes one per verification, every
@@ -82,11 +90,12 @@ export function guardContext(req: object): ChallengeContext | undefined {
  * for `Authorization: DPoP`, RFC 9449 §7.1). Without a guard's context (req.auth set by other
  * code) a plain Bearer challenge.
  */
-export function challengeFor(req: object, params: Omit<ChallengeParams, 'realm'>): string {
+export function challengeFor(req: object, params: Omit<ChallengeParams, 'realm' | 'resourceMetadata'>): string {
   const auth = (req as { auth?: { payload?: unknown; dpop?: unknown } }).auth;
   const payload = auth?.payload;
   const context = typeof payload === 'object' && payload !== null ? contexts.get(payload) : undefined;
   if (context === undefined) return bearerChallenge(params);
-  if (auth!.dpop !== undefined) return dpopChallenge({ ...params, realm: context.realm, algs: context.algs });
-  return bearerChallenge({ ...params, realm: context.realm });
+  const { realm, resourceMetadata } = context;
+  if (auth!.dpop !== undefined) return dpopChallenge({ ...params, realm, algs: context.algs, resourceMetadata });
+  return bearerChallenge({ ...params, realm, resourceMetadata });
 }

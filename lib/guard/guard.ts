@@ -12,6 +12,9 @@ import { stillValid, VerifiedCache } from './verified-cache.js';
 import * as clock from '../clock.js';
 import type { Verification, Verifier, VerifiedToken } from './verifier.js';
 import type { AuthResult } from './types.js';
+import { registerMetadata } from './resource-metadata.js';
+import type { GuardConfig } from './options.js';
+import { forLog, operatorLog } from '../log/operator-log.js';
 
 /**
  * What {@link Guard.check} answers: the verified token (`auth` undefined only when
@@ -91,14 +94,17 @@ export interface Guard<Req = unknown> {
 export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Req> {
   const config = resolveOptions(options as GuardOptions<never>);
   const { realm, authRequired } = config;
+  // Every challenge of this guard names its RFC 9728 document (§5.1), when it has one.
+  const resourceMetadata = config.resourceMetadata?.url;
+  const base = resourceMetadata === undefined ? { realm } : { realm, resourceMetadata };
 
   const invalidRequest = (description: string) =>
     new InvalidRequestError(description, {
-      headers: { 'WWW-Authenticate': bearerChallenge({ realm, error: 'invalid_request', errorDescription: description }) },
+      headers: { 'WWW-Authenticate': bearerChallenge({ ...base, error: 'invalid_request', errorDescription: description }) },
     });
   const invalidToken = (description: string, cause?: unknown) =>
     new InvalidTokenError(description, {
-      headers: { 'WWW-Authenticate': bearerChallenge({ realm, error: 'invalid_token', errorDescription: description }) },
+      headers: { 'WWW-Authenticate': bearerChallenge({ ...base, error: 'invalid_token', errorDescription: description }) },
       cause,
     });
 
@@ -113,11 +119,12 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   // Operator lines go through lib/log/operator-log.ts: caller values cleaned and cut, each
   // distinct line at most once a minute, and a logger that throws never changes an answer.
   const log = guardLog(config.logger);
+  warnUnreachableResource(config);
   const tenants = new Tenants(config, invalidToken, log);
-  const constraint = new SenderConstraint(config.dpop, realm, log.report);
+  const constraint = new SenderConstraint(config.dpop, base, log.report);
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
   // What requireScopes(), claimCheck() and requireIssuer() after this guard answer with.
-  const challengeContext: ChallengeContext = { realm, algs: constraint.proofs.algs };
+  const challengeContext: ChallengeContext = { realm, algs: constraint.proofs.algs, resourceMetadata };
   // Per issuer, the same plus its clock tolerance (requireAcr's maxAgeSeconds allows the same skew):
   // one object per verifier, made once, so remembering a verification allocates nothing.
   const issuerContexts = new WeakMap<Verifier, ChallengeContext>();
@@ -293,7 +300,22 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     enumerable: true,
     get: (): GuardCacheStats => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0, hits, verifications }),
   });
+  registerMetadata(guard, config.resourceMetadata);
   return guard;
+}
+
+/**
+ * A `resource` that is none of the audiences is legal (an IdP may map a resource indicator to
+ * another `aud`), but usually a mistake that only shows as every client's token being refused:
+ * said once at start-up.
+ */
+function warnUnreachableResource(config: GuardConfig): void {
+  const resource = config.resourceMetadata?.document.resource;
+  if (resource === undefined || typeof config.issuers === 'function' || config.issuers.some((i) => i.audience.includes(resource))) return;
+  operatorLog(config.logger)(
+    'warn',
+    `[express-oauth-kit] requireAuth(): resourceMetadata.resource "${forLog(resource)}" is none of the configured audiences: clients ask for tokens for it, which this guard refuses unless the IdP puts an accepted audience in them`,
+  );
 }
 
 /** A verification that finished synchronously, kept for the rest of the event-loop turn. */
@@ -307,5 +329,18 @@ const LINGER_MAX = 256;
 
 /** The verified token (from the cache or a fresh verification) and how it was presented. */
 function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): AuthResult {
-  return { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop };
+  // References only (scopes stay the frozen array the verification made; the cast is the type
+  // MCP's AuthInfo wants, the freeze what keeps one request from changing another's).
+  return {
+    token,
+    issuer: v.issuer,
+    header: v.header,
+    payload: v.payload,
+    scopes: v.scopes as string[],
+    dpop,
+    clientId: v.clientId,
+    expiresAt: v.payload.exp!,
+    resource: v.resource,
+    extra: v.extra,
+  };
 }

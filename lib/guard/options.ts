@@ -2,6 +2,7 @@ import type { JSONWebKeySet } from 'jose';
 import type { DpopOptions, ResolvedDpop } from './dpop/options.js';
 import type { IdpFetch } from '../idp/http.js';
 import type { OperatorLogger } from '../log/operator-log.js';
+import type { ProtectedResourceMetadata, ResourceMetadataOptions } from './resource-metadata.js';
 
 import type { AsymmetricAlgorithm, SymmetricAlgorithm } from '../jwt/algorithms.js';
 
@@ -249,6 +250,14 @@ export interface GuardCommonOptions<Req = unknown> {
    * @default Node's global fetch
    */
   fetch?: IdpFetch;
+  /**
+   * Publish RFC 9728 protected-resource metadata for this guard: every 401 challenge (and the 403
+   * of `requireScopes()` after it) then names the document in `resource_metadata`, and
+   * `protectedResourceMetadata()` (Express) or {@link protectedResourceMetadataDocument} serves it.
+   * What MCP clients need to find the authorization server (docs/mcp.md).
+   * @default none: no metadata, challenges without `resource_metadata`
+   */
+  resourceMetadata?: ResourceMetadataOptions;
 }
 
 /** One issuer, fully resolved, with the shared key-set tuning it needs. */
@@ -289,4 +298,6 @@ export interface GuardConfig {
   cache: false | { maxEntries: number; maxBytes: number };
   logger: OperatorLogger | undefined;
   dpop: ResolvedDpop;
+  /** The RFC 9728 document, built once; undefined without the option. */
+  resourceMetadata: ProtectedResourceMetadata | undefined;
 }

@@ -5,6 +5,7 @@ import { MAX_TIMER_MS, OptionChecker } from '../options/validate.js';
 import { renamed } from '../options/deprecated.js';
 import { forLog, type OperatorLogger } from '../log/operator-log.js';
 import { resolveDpop } from './dpop/options.js';
+import { resolveResourceMetadata } from './resource-metadata.js';
 import {
   ASYMMETRIC_ALGS,
   SYMMETRIC_ALGS,
@@ -23,7 +24,7 @@ const ISSUER_RENAMES = { clockTolerance: 'clockToleranceSeconds', maxTokenAge: '
 const SHARED_RENAMES = { jwksTimeout: 'jwksTimeoutMs', jwksCooldown: 'jwksCooldownMs', jwksCacheMaxAge: 'jwksCacheMaxAgeMs', jwksStaleIfError: 'jwksStaleIfErrorMs' } as const;
 const SHARED_KEYS = [
   'issuers', 'issuerCacheTtlMs', 'authRequired', 'realm', 'tokenLocations', 'tokenCookie', 'getToken', 'maxTokenLength', 'cache', 'jwksTimeoutMs',
-  'jwksCooldownMs', 'jwksCacheMaxAgeMs', 'jwksStaleIfErrorMs', 'allowInsecureHttp', 'logger', 'dpop', 'fetch',
+  'jwksCooldownMs', 'jwksCacheMaxAgeMs', 'jwksStaleIfErrorMs', 'allowInsecureHttp', 'logger', 'dpop', 'fetch', 'resourceMetadata',
 ] as const;
 
 // Names other libraries use for the same thing (express-oauth2-jwt-bearer, express-jwt, jwks-rsa).
@@ -190,8 +191,16 @@ export function resolveOptions(options: GuardOptions<never>): GuardConfig {
       maxBytes: check.number(o.cache.maxBytes, 'cache.maxBytes', cache.maxBytes, { positive: true }),
     };
   }
+  const issuers = resolveIssuers(o, tuning);
+  const dpop = resolveDpop(o.dpop, check);
+  const listed = typeof issuers === 'function' ? undefined : issuers;
+  const resourceMetadata = resolveResourceMetadata(
+    o.resourceMetadata,
+    { audiences: listed?.flatMap((i) => i.audience), issuers: listed?.map((i) => i.issuer), locations, dpop, allowInsecureHttp: tuning.allowInsecureHttp },
+    check,
+  );
   return {
-    issuers: resolveIssuers(o, tuning),
+    issuers,
     issuersListed: o.issuers !== undefined,
     issuerCacheTtlMs: check.number(o.issuerCacheTtlMs, 'issuerCacheTtlMs', 600_000, { positive: true }),
     authRequired: check.boolean(o.authRequired, 'authRequired', true),
@@ -202,6 +211,7 @@ export function resolveOptions(options: GuardOptions<never>): GuardConfig {
     maxTokenLength: check.number(o.maxTokenLength, 'maxTokenLength', 16_384, { positive: true, integer: true }),
     cache,
     logger: check.logger<OperatorLogger>(o.logger, console),
-    dpop: resolveDpop(o.dpop, check),
+    dpop,
+    resourceMetadata,
   };
 }

@@ -54,8 +54,9 @@ export class VerifiedCache {
       max: maxEntries,
       maxSize: maxBytes,
       // The key string, the decoded header/payload objects (about the size of the token again)
-      // and the entry's own overhead.
-      sizeCalculation: (_entry, token) => token.length * 3 + 256,
+      // and the entry's own overhead, plus the MCP members: `extra` (~60 bytes) and, when the
+      // audience is a URL, `resource` (a URL object, ~270 bytes measured on Node 20).
+      sizeCalculation: (entry, token) => token.length * 3 + 320 + (entry.resource === undefined ? 0 : 288),
     });
     this.#max = maxEntries;
     this.#seen = new Sightings(maxEntries * 2);

@@ -8,6 +8,7 @@ import { scopesOf } from './scopes.js';
 import { audForLog, type GuardLog } from './guard-log.js';
 import type { KidRefetches } from './kid-refetches.js';
 import { forLog } from '../log/operator-log.js';
+import type { AuthExtra } from './types.js';
 
 /**
  * What {@link Guard.verify} resolves with: the token's verified parts, as also put on
@@ -20,8 +21,14 @@ export interface VerifiedToken {
   readonly header: Readonly<JWTHeaderParameters>;
   /** Verified claims, deeply frozen: the same object may be shared by later requests through the cache. */
   readonly payload: Readonly<JWTPayload>;
-  /** Granted scopes, from `scope` (string or array) and `scp`. */
+  /** Granted scopes, from `scope` (string or array) and `scp`. Frozen. */
   readonly scopes: readonly string[];
+  /** `client_id`, else `azp`, else `''` (see {@link AuthResult.clientId}). */
+  readonly clientId: string;
+  /** The configured http(s) audience the token's `aud` matched, as a URL (see {@link AuthResult.resource}). */
+  readonly resource: URL | undefined;
+  /** `{ issuer, sub, payload }`, frozen (see {@link AuthResult.extra}). */
+  readonly extra: AuthExtra;
 }
 
 export type TokenErrorFactory = (description: string, cause?: unknown) => InvalidTokenError;
@@ -89,6 +96,8 @@ export class Verifier {
   readonly clockTolerance: number;
   readonly maxTokenAge: number | undefined;
   readonly #options: JWTVerifyOptions;
+  /** Configured audiences that are http(s) URLs: a token matching one gets `resource`. */
+  readonly #urlAudiences: ReadonlySet<string>;
   readonly #report: GuardLog['report'];
   readonly #refusal: GuardLog['refusal'];
 
@@ -104,6 +113,7 @@ export class Verifier {
     this.issuer = resolved.issuer;
     this.clockTolerance = resolved.clockTolerance;
     this.maxTokenAge = resolved.maxTokenAge;
+    this.#urlAudiences = new Set(resolved.audience.filter(isHttpUrl));
     this.#options = {
       issuer: resolved.issuer,
       audience: resolved.audience,
@@ -179,6 +189,25 @@ export class Verifier {
     // Frozen on every path, first request or cache hit alike: the result is shared with the cache.
     deepFreeze(payload);
     deepFreeze(protectedHeader);
-    return { verified: { issuer: this.issuer, header: protectedHeader, payload, scopes: scopesOf(payload) }, generation };
+    // Once per verification, so requests answered from the cache only copy references (the MCP
+    // AuthInfo members of req.auth).
+    const issuer = this.issuer;
+    const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : '';
+    const extra: AuthExtra = Object.freeze({ issuer, sub: payload.sub, payload });
+    const verified: VerifiedToken = { issuer, header: protectedHeader, payload, scopes: scopesOf(payload), clientId, resource: this.#resource(payload.aud), extra };
+    return { verified, generation };
   }
+
+  /** The first configured URL audience the token names (jose has checked that it names one). */
+  #resource(aud: JWTPayload['aud']): URL | undefined {
+    if (this.#urlAudiences.size === 0) return undefined;
+    for (const a of typeof aud === 'string' ? [aud] : (aud ?? [])) if (this.#urlAudiences.has(a)) return new URL(a);
+    return undefined;
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const { protocol } = new URL(value);
+  return protocol === 'https:' || protocol === 'http:';
 }

@@ -3,6 +3,7 @@ import type { GuardRequest } from '../../bearer/guard-request.js';
 import { createGuard, type GuardCacheStats, type GuardOutcome } from '../../guard/guard.js';
 import type { GuardIssuerResolver, GuardOptions } from '../../guard/options.js';
 import type { VerifiedToken } from '../../guard/verifier.js';
+import { metadataOf, registerMetadata } from '../../guard/resource-metadata.js';
 import './types.js';
 
 /**
@@ -103,6 +104,8 @@ export function requireAuth<Req extends Request = Request>(options: RequireAuthO
 
   Object.defineProperty(handler, 'verify', { value: guard.verify });
   Object.defineProperty(handler, 'cacheStats', { get: () => guard.cacheStats });
+  // So protectedResourceMetadata(handler) finds the document of the guard inside.
+  registerMetadata(handler, metadataOf(guard));
   return handler;
 }
 

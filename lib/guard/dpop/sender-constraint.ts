@@ -1,4 +1,4 @@
-import { bearerChallenge, dpopChallenge } from '../../bearer/challenge.js';
+import { bearerChallenge, dpopChallenge, type ChallengeParams } from '../../bearer/challenge.js';
 import { InvalidDpopProofError } from '../../errors/dpop-errors.js';
 import { InvalidTokenError, type OAuthError } from '../../errors/oauth-error.js';
 import type { GuardRequest } from '../../bearer/guard-request.js';
@@ -12,6 +12,9 @@ export function boundKey(payload: VerifiedToken['payload']): string | undefined 
   return cnf !== undefined && typeof cnf.jkt === 'string' ? cnf.jkt : undefined;
 }
 
+/** What every challenge of one guard carries: its realm and, with resourceMetadata, the RFC 9728 §5.1 document URL. */
+export type ChallengeBase = Pick<ChallengeParams, 'realm' | 'resourceMetadata'>;
+
 /**
  * What the guard does about sender-constrained tokens: the challenges it sends, the rule that a
  * DPoP-bound token is never accepted as a plain Bearer token, and the per-request proof check.
@@ -24,21 +27,21 @@ export class SenderConstraint {
 
   constructor(
     cfg: ResolvedDpop,
-    private readonly realm: string,
+    private readonly base: ChallengeBase,
     report: (err: OAuthError) => void,
   ) {
     this.mode = cfg.mode;
     this.proofs = new DpopProofVerifier(cfg, (error, errorDescription) => ({ 'WWW-Authenticate': this.#dpop(error, errorDescription) }), report);
-    const dpop = dpopChallenge({ realm, algs: this.proofs.algs });
-    this.missing = cfg.mode === 'disabled' ? bearerChallenge({ realm }) : cfg.mode === 'required' ? dpop : `${bearerChallenge({ realm })}, ${dpop}`;
+    const dpop = dpopChallenge({ ...base, algs: this.proofs.algs });
+    this.missing = cfg.mode === 'disabled' ? bearerChallenge(base) : cfg.mode === 'required' ? dpop : `${bearerChallenge(base)}, ${dpop}`;
   }
 
   #dpop(error: string, errorDescription: string): string {
-    return dpopChallenge({ realm: this.realm, error, errorDescription, algs: this.proofs.algs });
+    return dpopChallenge({ ...this.base, error, errorDescription, algs: this.proofs.algs });
   }
 
   #invalidToken(description: string, scheme: 'bearer' | 'dpop'): InvalidTokenError {
-    const challenge = scheme === 'dpop' ? this.#dpop('invalid_token', description) : bearerChallenge({ realm: this.realm, error: 'invalid_token', errorDescription: description });
+    const challenge = scheme === 'dpop' ? this.#dpop('invalid_token', description) : bearerChallenge({ ...this.base, error: 'invalid_token', errorDescription: description });
     return new InvalidTokenError(description, { headers: { 'WWW-Authenticate': challenge } });
   }
 
