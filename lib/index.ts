@@ -35,6 +35,7 @@ export type { GuardOptions, GuardCommonOptions, SingleIssuerOptions, MultiIssuer
 export type { AuthResult } from './guard/types.js';
 export type { VerifiedToken } from './guard/verifier.js';
 export type { DpopOptions, ReplayStore } from './guard/dpop/options.js';
+export type { CertificateHeaderOptions, MtlsOptions } from './guard/mtls/options.js';
 export { requireAuth } from './adapters/express/require-auth.js';
 export { requireScopes, requireAnyScope, requireIssuer, claimEquals, claimIncludes, claimCheck } from './adapters/express/claims.js';
 export type { RequireAuthHandler, RequireAuthOptions, IssuerResolver } from './adapters/express/require-auth.js';

@@ -28,6 +28,7 @@ export const CONFIG_ERROR_DOCS: Readonly<Record<ConfigErrorCode, DocsTopic>> = {
   config_token_location: 'errors.md#config_token_location',
   config_cookie: 'errors.md#config_cookie',
   config_store: 'errors.md#config_store',
+  config_mtls: 'errors.md#config_mtls',
 };
 
 /** Options of {@link ConfigError}. */

@@ -8,6 +8,7 @@ import { resolveOptions } from './resolve-options.js';
 import { Tenants } from './tenants.js';
 import { errorCode, guardMetrics } from '../telemetry/otel.js';
 import { SenderConstraint } from './dpop/sender-constraint.js';
+import { boundCertificate, CertificateBinding } from './mtls/binding.js';
 import { stillValid, VerifiedCache } from './verified-cache.js';
 import * as clock from '../clock.js';
 import type { Verification, Verifier, VerifiedToken } from './verifier.js';
@@ -115,6 +116,7 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   const log = guardLog(config.logger);
   const tenants = new Tenants(config, invalidToken, log);
   const constraint = new SenderConstraint(config.dpop, realm, log.report);
+  const binding = new CertificateBinding(config.mtls, realm, log.refusal);
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
   // What requireScopes(), claimCheck() and requireIssuer() after this guard answer with.
   const challengeContext: ChallengeContext = { realm, algs: constraint.proofs.algs };
@@ -227,6 +229,9 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     // No request, so no proof: a DPoP-bound token here would be a stolen token's way around the binding.
     const refused = constraint.bearer(v);
     if (refused !== undefined) throw refused;
+    // Nor a client certificate: the same holds for a certificate-bound one (RFC 8705), and under
+    // mtls mode 'required' for every token.
+    if (config.mtls.mode === 'required' || boundCertificate(v.payload) !== undefined) throw invalidToken('The token is bound to a client certificate (RFC 8705); it can only be checked on the request that presents it');
     return v;
   }
 
@@ -244,25 +249,37 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     if (scheme === 'dpop') return presentedWithProof(req, token);
     // The hot path: a token seen before answers synchronously, without a promise.
     const hit = cached(token);
-    if (hit !== undefined) return admit(token, hit);
+    if (hit !== undefined) return admit(req, token, hit);
     let outcome: VerifiedToken | Promise<VerifiedToken>;
     try {
       outcome = verifyAndRemember(token, req.native);
     } catch (err) {
       return refuse(err);
     }
-    if (outcome instanceof Promise) return outcome.then((v) => admit(token, v), refuse);
-    return admit(token, outcome);
+    if (outcome instanceof Promise) return outcome.then((v) => admit(req, token, v), refuse);
+    return admit(req, token, outcome);
   }
 
-  /** A verified Bearer token: unless it is DPoP-bound, the request goes on. */
-  function admit(token: string, v: VerifiedToken): GuardOutcome {
+  /**
+   * A verified Bearer token: unless it is DPoP-bound, and if it is certificate-bound, with its
+   * certificate. Also the cache-hit path: the certificate is checked on every request.
+   */
+  function admit(req: GuardRequest<Req>, token: string, v: VerifiedToken): GuardOutcome {
     const refused = constraint.bearer(v);
     if (refused !== undefined) return refuse(refused);
-    return { auth: authResult(token, v, undefined) };
+    let mtls: AuthResult['mtls'];
+    try {
+      mtls = binding.check(req, v);
+    } catch (err) {
+      return refuse(err);
+    }
+    return { auth: authResult(token, v, undefined, mtls) };
   }
 
-  /** `Authorization: DPoP`: the token (cache as usual), then this request's proof, which is never cached. */
+  /**
+   * `Authorization: DPoP`: the token (cache as usual), then this request's proof, which is never
+   * cached. A token bound both to a key and to a certificate needs both: the proof and the certificate.
+   */
   async function presentedWithProof(req: GuardRequest<Req>, token: string): Promise<GuardOutcome> {
     try {
       let v = cached(token);
@@ -274,7 +291,13 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
         }
       }
       const jkt = await constraint.dpop(req, token, v);
-      return { auth: authResult(token, v, { jkt }) };
+      let mtls: AuthResult['mtls'];
+      try {
+        mtls = binding.check(req, v);
+      } catch (err) {
+        throw constraint.rechallenge(err);
+      }
+      return { auth: authResult(token, v, { jkt }, mtls) };
     } catch (err) {
       return refuse(err);
     }
@@ -298,6 +321,6 @@ const clockSecond = (): number => Math.floor(clock.now() / 1000);
 const LINGER_MAX = 256;
 
 /** The verified token (from the cache or a fresh verification) and how it was presented. */
-function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): AuthResult {
-  return { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop };
+function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop'], mtls: AuthResult['mtls']): AuthResult {
+  return { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop, mtls };
 }

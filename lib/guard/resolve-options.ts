@@ -5,6 +5,7 @@ import { MAX_TIMER_MS, OptionChecker } from '../options/validate.js';
 import { renamed } from '../options/deprecated.js';
 import { forLog, type OperatorLogger } from '../log/operator-log.js';
 import { resolveDpop } from './dpop/options.js';
+import { resolveMtls } from './mtls/options.js';
 import {
   ASYMMETRIC_ALGS,
   SYMMETRIC_ALGS,
@@ -23,7 +24,7 @@ const ISSUER_RENAMES = { clockTolerance: 'clockToleranceSeconds', maxTokenAge: '
 const SHARED_RENAMES = { jwksTimeout: 'jwksTimeoutMs', jwksCooldown: 'jwksCooldownMs', jwksCacheMaxAge: 'jwksCacheMaxAgeMs', jwksStaleIfError: 'jwksStaleIfErrorMs' } as const;
 const SHARED_KEYS = [
   'issuers', 'issuerCacheTtlMs', 'authRequired', 'realm', 'tokenLocations', 'tokenCookie', 'getToken', 'maxTokenLength', 'cache', 'jwksTimeoutMs',
-  'jwksCooldownMs', 'jwksCacheMaxAgeMs', 'jwksStaleIfErrorMs', 'allowInsecureHttp', 'logger', 'dpop', 'fetch',
+  'jwksCooldownMs', 'jwksCacheMaxAgeMs', 'jwksStaleIfErrorMs', 'allowInsecureHttp', 'logger', 'dpop', 'mtls', 'fetch',
 ] as const;
 
 // Names other libraries use for the same thing (express-oauth2-jwt-bearer, express-jwt, jwks-rsa).
@@ -203,5 +204,6 @@ export function resolveOptions(options: GuardOptions<never>): GuardConfig {
     cache,
     logger: check.logger<OperatorLogger>(o.logger, console),
     dpop: resolveDpop(o.dpop, check),
+    mtls: resolveMtls(o.mtls, check),
   };
 }

@@ -20,6 +20,14 @@ export interface AuthResult {
         jkt: string;
       }
     | undefined;
+  /**
+   * Set when the token is bound to a client certificate (RFC 8705 `cnf["x5t#S256"]`) and the
+   * request presented that certificate; undefined for a token without that binding.
+   */
+  mtls?: {
+    /** RFC 8705 §3.1 SHA-256 thumbprint of the client certificate (the token's `cnf["x5t#S256"]`). */
+    x5tS256: string;
+  };
   /** Granted scopes from `scope` (string or array) and `scp`. */
   scopes: readonly string[];
 }

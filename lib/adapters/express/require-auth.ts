@@ -3,6 +3,7 @@ import type { GuardRequest } from '../../bearer/guard-request.js';
 import { createGuard, type GuardCacheStats, type GuardOutcome } from '../../guard/guard.js';
 import type { GuardIssuerResolver, GuardOptions } from '../../guard/options.js';
 import type { VerifiedToken } from '../../guard/verifier.js';
+import { peerCertificateReader } from '../tls/peer-certificate.js';
 import './types.js';
 
 /**
@@ -59,6 +60,10 @@ class ExpressGuardRequest implements GuardRequest<Request> {
   }
   get host(): string | undefined {
     return this.native.get('host');
+  }
+  // Read only for a certificate-bound token (RFC 8705).
+  get clientCertificate(): (() => Uint8Array | undefined) | undefined {
+    return peerCertificateReader(this.native.socket);
   }
 }
 
