@@ -201,8 +201,8 @@ export class IdpClient {
   readonly #fetch: IdpFetch | undefined;
   /** The certificate's dispatcher and thumbprint, with `tls`. */
   readonly tls: ResolvedClientTls | undefined;
-  /** Requests to the IdP's endpoints: `fetch` with the certificate's dispatcher when there is one. */
-  readonly #postFetch: IdpFetch | undefined;
+  /** Every request to the IdP: `fetch`, with the certificate's dispatcher when there is one. */
+  readonly #idpFetch: IdpFetch | undefined;
 
   /** `check` is the calling factory's: errors name it and point at its options table. */
   constructor(options: IdpClientOptions, check: OptionChecker) {
@@ -221,7 +221,8 @@ export class IdpClient {
     const byCertificate = options.tls !== undefined && options.privateKey === undefined && options.clientAuth === undefined && clientSecret === undefined;
     const clientAuth = options.clientAuth ?? (byKey ? 'private_key_jwt' : byCertificate ? 'tls_client_auth' : defaults.clientAuth);
     if (!CLIENT_AUTH_METHODS.includes(clientAuth)) {
-      check.fail('config_client', `clientAuth must be one of ${CLIENT_AUTH_METHODS.map((m) => `'${m}'`).join(', ')} (got "${String(clientAuth)}")`);
+      const names = CLIENT_AUTH_METHODS.map((m) => `'${m}'`);
+      check.fail('config_client', `clientAuth must be ${names.slice(0, -1).join(', ')} or ${names.at(-1)!} (got "${String(clientAuth)}")`);
     }
     const paramsIn = options.paramsIn ?? defaults.paramsIn;
     if (paramsIn !== 'body' && paramsIn !== 'query') {
@@ -272,7 +273,9 @@ export class IdpClient {
     const send = this.#fetch;
     // The same one IdP client (timeouts, size cap, no redirects): only the connection differs. A
     // custom fetch gets the dispatcher in init, as it gets the signal; it must pass init on.
-    this.#postFetch = dispatcher === undefined ? send : (url, init) => (send ?? fetch)(url, { ...init, dispatcher } as RequestInit);
+    // Discovery too: tls.ca may be what makes the IdP's server certificate trusted. (Discovery is
+    // then shared per client rather than per process: one more request per client at start.)
+    this.#idpFetch = dispatcher === undefined ? send : (url, init) => (send ?? fetch)(url, { ...init, dispatcher } as RequestInit);
   }
 
   /** Identifies the token endpoint without a network call (cache keys). */
@@ -321,8 +324,7 @@ export class IdpClient {
     if (!this.issuer) {
       throw new ServerError(`No ${kind.replace('_', ' ')} endpoint is configured; set ${optionName(kind)} or issuer`);
     }
-    // Discovery itself needs no certificate: Node's (or the application's) fetch, shared as usual.
-    const meta: IdpMetadata = await discover(this.issuer, { timeout: this.timeout, fetch: this.#fetch });
+    const meta: IdpMetadata = await discover(this.issuer, { timeout: this.timeout, fetch: this.#idpFetch });
     const name = `${kind}_endpoint`;
     // RFC 8705 §5: a client presenting a certificate uses the IdP's mTLS aliases where it has them.
     const aliases = this.tls === undefined ? undefined : meta.mtls_endpoint_aliases;
@@ -374,7 +376,7 @@ export class IdpClient {
       maxResponseBytes: this.#maxResponseBytes,
       signal: options.signal,
       allowEmptyBody: kind === 'revocation',
-      fetch: this.#postFetch,
+      fetch: this.#idpFetch,
     });
   }
 }
