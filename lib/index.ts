@@ -84,6 +84,7 @@ import './m2m/client/middleware.js'; // brings its Express.Request augmentation 
 // Option types shared by the IdP-facing factories.
 export type { IdpClientOptions, IdpConnectionOptions, IdpCredentials, ClientSecretCredentials, PrivateKeyCredentials } from './idp/idp-client.js';
 export type { ClientAuthMethod } from './idp/client-auth.js';
+export type { ClientTlsOptions, PemInput } from './idp/tls.js';
 export type { IdpProfile, ParamsIn } from './idp/profiles.js';
 export type { IdpFetch } from './idp/http.js';
 export type { ClientPrivateKey, ClientAssertionAlgorithm, AssertionAudience } from './idp/client-assertion.js';
