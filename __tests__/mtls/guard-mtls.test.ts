@@ -184,6 +184,17 @@ describe('modes', () => {
     const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false });
     await expect(auth.verify(await boundTo(pki.clientA))).rejects.toMatchObject({ code: 'invalid_token', status: 401 });
     await expect(auth.verify(await idp.sign())).resolves.toMatchObject({ issuer: idp.issuer });
+    // Under 'required' every token needs a certificate, so verify() has nothing it may accept.
+    const strict = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false, mtls: { mode: 'required' } });
+    await expect(strict.verify(await idp.sign())).rejects.toMatchObject({ code: 'invalid_token' });
+  });
+
+  test('a bound token on a connection without TLS and no certificateHeader: refused, and one line tells the operator why', async () => {
+    const lines: string[] = [];
+    const logger = { warn: (l: string) => lines.push(l), error: (l: string) => lines.push(l) };
+    const { url } = await api({ logger }, false);
+    expect((await get(`${url}/orders`, await boundTo(pki.clientA))).status).toBe(401);
+    expect(lines).toEqual([expect.stringMatching(/certificate-bound token \(RFC 8705\) arrived on a connection without TLS; .*set mtls.certificateHeader/)]);
   });
 });
 
