@@ -314,7 +314,7 @@ describe('certificateFromHeader (the parser alone)', () => {
     expect(certificateFromHeader(rfc9440(pki.clientA), 'rfc9440')).toEqual(pki.clientA.der);
     expect(certificateFromHeader(` ${rfc9440(pki.clientA)} `, 'rfc9440')).toEqual(pki.clientA.der);
     expect(certificateFromHeader(escapedPem(pki.clientA), 'pem-urlencoded')).toEqual(pki.clientA.der);
-    // Go's url.QueryEscape (Traefik) writes the markers' spaces as '+'.
+    // Form encoders (Go's url.QueryEscape) write the markers' spaces as '+'.
     const plusSpaces = escapedPem(pki.clientA).replace(/%20/g, '+');
     expect(certificateFromHeader(plusSpaces, 'pem-urlencoded')).toEqual(pki.clientA.der);
   });

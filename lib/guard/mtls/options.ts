@@ -10,9 +10,9 @@ export interface CertificateHeaderOptions {
   name: string;
   /**
    * - `'rfc9440'`: the `Client-Cert` form of RFC 9440 §2.2, the DER certificate as a structured-field
-   *   byte sequence `:<base64>:` (Envoy, HAProxy and Cloudflare can send it).
-   * - `'pem-urlencoded'`: the PEM certificate, URL-encoded, as nginx's `$ssl_client_escaped_cert` and
-   *   Traefik forward it.
+   *   byte sequence `:<base64>:` (HAProxy: `:%[ssl_c_der,base64]:`).
+   * - `'pem-urlencoded'`: the PEM certificate, URL-encoded, as nginx's `$ssl_client_escaped_cert`
+   *   forwards it.
    */
   format: 'rfc9440' | 'pem-urlencoded';
 }
