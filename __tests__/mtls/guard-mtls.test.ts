@@ -8,6 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import { Agent, request as undiciRequest } from 'undici';
 import { SignJWT } from 'jose';
@@ -63,7 +64,9 @@ type Extra = Partial<GuardCommonOptions>;
 async function api(extra: Extra = {}, tls = true): Promise<{ url: string; auth: RequireAuthHandler }> {
   const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false, ...extra });
   const app = express();
-  app.get('/orders', auth, (req, res) => res.json({ mtls: req.auth!.mtls ?? null, dpop: req.auth!.dpop ?? null }));
+  app.get('/orders', auth, (req, res) =>
+    res.json({ mtls: req.auth!.mtls ?? null, dpop: req.auth!.dpop ?? null, resumed: (req.socket as Partial<TLSSocket>).isSessionReused?.() ?? null }),
+  );
   app.use(oauthErrorHandler());
   // rejectUnauthorized: false — the handshake proves possession of the key; whether a CA vouches for
   // the certificate is the IdP's business at issuance (and self-signed certificates are allowed).
@@ -79,9 +82,10 @@ interface Answer {
   challenge: string | undefined;
 }
 
-async function get(url: string, token: string, o: { via?: Agent; headers?: Record<string, string>; scheme?: string } = {}): Promise<Answer> {
+async function get(url: string, token: string, o: { via?: Agent; headers?: Record<string, string>; scheme?: string; reset?: boolean } = {}): Promise<Answer> {
   const res = await undiciRequest(url, {
     dispatcher: o.via ?? agent(),
+    reset: o.reset ?? false,
     headers: { authorization: `${o.scheme ?? 'Bearer'} ${token}`, ...o.headers },
   });
   const text = await res.body.text();
@@ -116,6 +120,15 @@ describe('the certificate of the TLS connection', () => {
     const res = await get(`${url}/orders`, await boundTo(pki.clientA));
     expect(res.status).toBe(401);
     expect(res.body.error_description).toBe('The token is bound to a client certificate and the request presented none');
+  });
+
+  test('a resumed TLS session still carries the certificate (Node keeps it in the session)', async () => {
+    const token = await boundTo(pki.clientA);
+    const resumer = agent(pki.clientA);
+    // reset: a new connection per request, which undici resumes from its TLS session cache.
+    await get(`${url}/orders`, token, { via: resumer, reset: true });
+    const again = await get(`${url}/orders`, token, { via: resumer, reset: true });
+    expect(again).toMatchObject({ status: 200, body: { resumed: true, mtls: { x5tS256: pki.clientA.x5tS256 } } });
   });
 
   test('a self-signed certificate binds as well as a CA-issued one', async () => {

@@ -60,7 +60,10 @@ export interface Guard<Req = unknown> {
    * never throws; only a bug throws (answer it as a 500).
    */
   check(request: GuardRequest<Req>): GuardOutcome | Promise<GuardOutcome>;
-  /** Verify a token outside a request (WebSocket upgrades, queues). Rejects with OAuthErrors only. */
+  /**
+   * Verify a token outside a request (WebSocket upgrades, queues). Rejects with OAuthErrors only,
+   * and refuses DPoP- and certificate-bound tokens: there is no proof or client certificate to check.
+   */
   verify(token: string): Promise<VerifiedToken>;
   /**
    * Entries and estimated bytes in the verified-token cache, and counters since start: requests
