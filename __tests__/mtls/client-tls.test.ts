@@ -120,6 +120,24 @@ test('discovery: with tls the mtls_endpoint_aliases token endpoint is used; with
   expect(seen.map((s) => s.path)).toEqual(['/.well-known/openid-configuration', '/plain-token']);
 });
 
+test('a custom fetch receives the certificate\'s dispatcher in init, with the signal, and the policies still apply', async () => {
+  const seenInit: Array<RequestInit & { dispatcher?: unknown }> = [];
+  const m2m = createM2MClient({
+    ...base(),
+    tls: tls(pki.clientA),
+    fetch: (u, init) => {
+      seenInit.push(init);
+      return fetch(u, init);
+    },
+  });
+  await m2m.getToken();
+  expect(seenInit).toHaveLength(1);
+  expect(seenInit[0]!.dispatcher).toBeDefined();
+  expect(seenInit[0]!.signal).toBeInstanceOf(AbortSignal);
+  expect(seenInit[0]!.redirect).toBe('manual');
+  expect(seen[0]!.x5tS256).toBe(pki.clientA.x5tS256);
+});
+
 describe('start-up checks', () => {
   const fails = (options: object, code: string, message: RegExp) => {
     let thrown: unknown;

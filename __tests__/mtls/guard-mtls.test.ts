@@ -207,7 +207,7 @@ describe('modes', () => {
     const logger = { warn: (l: string) => lines.push(l), error: (l: string) => lines.push(l) };
     const { url } = await api({ logger }, false);
     expect((await get(`${url}/orders`, await boundTo(pki.clientA))).status).toBe(401);
-    expect(lines).toEqual([expect.stringMatching(/certificate-bound token \(RFC 8705\) arrived on a connection without TLS; .*set mtls.certificateHeader/)]);
+    expect(lines).toEqual([expect.stringMatching(/certificate-bound token \(RFC 8705\) arrived where no TLS client certificate can be read .*set mtls.certificateHeader/)]);
   });
 });
 

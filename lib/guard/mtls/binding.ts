@@ -59,7 +59,7 @@ export class CertificateBinding {
         });
       }
     } else if (req.clientCertificate === undefined) {
-      this.hint('a certificate-bound token (RFC 8705) arrived on a connection without TLS; behind a TLS-terminating proxy, set mtls.certificateHeader');
+      this.hint('a certificate-bound token (RFC 8705) arrived where no TLS client certificate can be read (plain http, or webAuth()); behind a TLS-terminating proxy, set mtls.certificateHeader');
     } else {
       der = req.clientCertificate();
     }
