@@ -29,7 +29,7 @@ export type { OperatorLogger } from './log/operator-log.js';
 // Request/Response handlers (webAuth).
 export { createGuard } from './guard/guard.js';
 export { scopesOf } from './guard/scopes.js';
-export type { Guard, GuardOutcome, GuardCacheStats } from './guard/guard.js';
+export type { Guard, GuardOutcome, GuardCacheStats, GuardVerifyOptions } from './guard/guard.js';
 export type { GuardRequest } from './bearer/guard-request.js';
 export type { GuardOptions, GuardCommonOptions, SingleIssuerOptions, MultiIssuerOptions, GuardIssuerResolver, IssuerOptions, IssuerSettings, IssuerKeySource, GuardLogger, AsymmetricAlgorithm, SymmetricAlgorithm } from './guard/options.js';
 export type { AuthResult } from './guard/types.js';

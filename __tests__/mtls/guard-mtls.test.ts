@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import express from 'express';
-import { Agent, request as undiciRequest } from 'undici';
+import { Agent, request as undiciRequest, upgrade as undiciUpgrade } from 'undici';
 import { SignJWT } from 'jose';
 import {
   ConfigError,
@@ -193,13 +193,20 @@ describe('modes', () => {
     expect((await get(`${url}/orders`, await idp.sign(), { via: a })).status).toBe(200);
   });
 
-  test('verify() outside a request refuses a certificate-bound token (there is no certificate to check)', async () => {
+  test('verify() outside a request: a certificate-bound token needs { clientCertificate }, the connection\'s DER certificate', async () => {
     const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false });
-    await expect(auth.verify(await boundTo(pki.clientA))).rejects.toMatchObject({ code: 'invalid_token', status: 401 });
+    const token = await boundTo(pki.clientA);
+    await expect(auth.verify(token)).rejects.toMatchObject({ code: 'invalid_token', status: 401 });
+    await expect(auth.verify(token, { clientCertificate: pki.clientB.der })).rejects.toMatchObject({ code: 'invalid_token', message: 'The token is bound to another client certificate' });
+    await expect(auth.verify(token, { clientCertificate: 'not bytes' as never })).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(auth.verify(token, { clientCertificate: pki.clientA.der })).resolves.toMatchObject({ issuer: idp.issuer });
     await expect(auth.verify(await idp.sign())).resolves.toMatchObject({ issuer: idp.issuer });
-    // Under 'required' every token needs a certificate, so verify() has nothing it may accept.
+    // Under 'required' an unbound token is refused here too; 'disabled' refuses the bound one even with its certificate.
     const strict = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false, mtls: { mode: 'required' } });
-    await expect(strict.verify(await idp.sign())).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(strict.verify(await idp.sign(), { clientCertificate: pki.clientA.der })).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(strict.verify(token, { clientCertificate: pki.clientA.der })).resolves.toMatchObject({ issuer: idp.issuer });
+    const off = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false, mtls: { mode: 'disabled' } });
+    await expect(off.verify(token, { clientCertificate: pki.clientA.der })).rejects.toMatchObject({ code: 'invalid_token' });
   });
 
   test('a bound token on a connection without TLS and no certificateHeader: refused, and one line tells the operator why', async () => {
@@ -209,6 +216,31 @@ describe('modes', () => {
     expect((await get(`${url}/orders`, await boundTo(pki.clientA))).status).toBe(401);
     expect(lines).toEqual([expect.stringMatching(/certificate-bound token \(RFC 8705\) arrived where no TLS client certificate can be read .*set mtls.certificateHeader/)]);
   });
+});
+
+test('a WebSocket-style upgrade: verify() with the certificate of the upgrading connection', async () => {
+  const auth = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, logger: false });
+  const server = https.createServer({ key: pki.server.key, cert: pki.server.cert, requestCert: true, rejectUnauthorized: false });
+  server.on('upgrade', (req: http.IncomingMessage, socket: TLSSocket) => {
+    const token = String(req.headers['sec-websocket-protocol'] ?? '');
+    auth.verify(token, { clientCertificate: socket.getPeerCertificate().raw }).then(
+      () => socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'),
+      () => socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+    );
+  });
+  const url = await start(server);
+  const token = await boundTo(pki.clientA);
+  // undici's upgrade() resolves on 101 and rejects on anything else.
+  const upgraded = (cert: TestCertificate) =>
+    undiciUpgrade(url, { dispatcher: agent(cert), protocol: 'websocket', headers: { 'sec-websocket-protocol': token } }).then(
+      ({ socket }) => {
+        socket.destroy();
+        return true;
+      },
+      () => false,
+    );
+  expect(await upgraded(pki.clientA)).toBe(true);
+  expect(await upgraded(pki.clientB)).toBe(false);
 });
 
 describe('behind a TLS-terminating proxy: the trusted header', () => {

@@ -8,7 +8,7 @@ import { resolveOptions } from './resolve-options.js';
 import { Tenants } from './tenants.js';
 import { errorCode, guardMetrics } from '../telemetry/otel.js';
 import { SenderConstraint } from './dpop/sender-constraint.js';
-import { boundCertificate, CertificateBinding } from './mtls/binding.js';
+import { CertificateBinding } from './mtls/binding.js';
 import { stillValid, VerifiedCache } from './verified-cache.js';
 import * as clock from '../clock.js';
 import type { Verification, Verifier, VerifiedToken } from './verifier.js';
@@ -33,6 +33,16 @@ export type GuardOutcome =
       /** Never set on a refusal. */
       auth?: undefined;
     };
+
+/** Options of {@link Guard.verify} (and of `requireAuth().verify`). */
+export interface GuardVerifyOptions {
+  /**
+   * The DER bytes of the client certificate of the connection the token came on, e.g.
+   * `req.socket.getPeerCertificate().raw` in a WebSocket `upgrade` handler: what a
+   * certificate-bound token (RFC 8705) is checked against. Without it such a token is refused.
+   */
+  clientCertificate?: Uint8Array;
+}
 
 /** Counters of a guard's verified-token cache (see {@link Guard.cacheStats}). */
 export interface GuardCacheStats {
@@ -61,10 +71,11 @@ export interface Guard<Req = unknown> {
    */
   check(request: GuardRequest<Req>): GuardOutcome | Promise<GuardOutcome>;
   /**
-   * Verify a token outside a request (WebSocket upgrades, queues). Rejects with OAuthErrors only,
-   * and refuses DPoP- and certificate-bound tokens: there is no proof or client certificate to check.
+   * Verify a token outside a request (WebSocket upgrades, queues). Rejects with OAuthErrors only.
+   * DPoP-bound tokens are refused (there is no proof to check); a certificate-bound one (RFC 8705)
+   * only passes with `clientCertificate`, the DER certificate of the connection it came on.
    */
-  verify(token: string): Promise<VerifiedToken>;
+  verify(token: string, options?: GuardVerifyOptions): Promise<VerifiedToken>;
   /**
    * Entries and estimated bytes in the verified-token cache, and counters since start: requests
    * answered from the cache, and signature verifications run (hits / (hits + verifications) is the
@@ -226,15 +237,14 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     return hit;
   }
 
-  async function verify(token: string): Promise<VerifiedToken> {
+  async function verify(token: string, options?: GuardVerifyOptions): Promise<VerifiedToken> {
     if (typeof token !== 'string' || token === '') throw invalidToken('The token must be a non-empty string');
     const v = cached(token) ?? (await verifyAndRemember(token, undefined));
     // No request, so no proof: a DPoP-bound token here would be a stolen token's way around the binding.
     const refused = constraint.bearer(v);
     if (refused !== undefined) throw refused;
-    // Nor a client certificate: the same holds for a certificate-bound one (RFC 8705), and under
-    // mtls mode 'required' for every token.
-    if (config.mtls.mode === 'required' || boundCertificate(v.payload) !== undefined) throw invalidToken('The token is bound to a client certificate (RFC 8705); it can only be checked on the request that presents it');
+    // A certificate-bound one (RFC 8705) needs the certificate the caller read from its connection.
+    binding.checkCertificate(v, options?.clientCertificate);
     return v;
   }
 

@@ -39,16 +39,44 @@ export class CertificateBinding {
     });
   }
 
-  /** Undefined for an unbound token (allowed), the match for a bound one; throws the refusal otherwise. Synchronous: the cache-hit path. */
-  check(req: GuardRequest, verified: VerifiedToken): MtlsResult | undefined {
+  /**
+   * The binding the mode lets through: undefined for an unbound token that may pass, the
+   * thumbprint a bound one needs; throws the refusal otherwise.
+   */
+  #bound(verified: VerifiedToken): string | undefined {
     const bound = boundCertificate(verified.payload);
-    const { mode, header } = this.cfg;
+    const { mode } = this.cfg;
     if (bound === undefined) {
       if (mode === 'required') throw this.#refuse('This API accepts only certificate-bound tokens (RFC 8705); request one with your client certificate');
       return undefined;
     }
     if (mode === 'disabled') throw this.#refuse('The token is bound to a client certificate (RFC 8705), which this API does not check');
     if (bound === null) throw this.#refuse('The token\'s cnf "x5t#S256" is not a certificate thumbprint');
+    return bound;
+  }
+
+  #match(bound: string, der: Uint8Array | undefined): MtlsResult {
+    if (der === undefined) throw this.#refuse('The token is bound to a client certificate and the request presented none');
+    const x5tS256 = certificateThumbprint(der);
+    if (!sameThumbprint(x5tS256, bound)) throw this.#refuse('The token is bound to another client certificate');
+    return { x5tS256 };
+  }
+
+  /**
+   * Outside a request (`verify(token, { clientCertificate })`): the DER the caller read from the
+   * connection (or from its proxy's header) is the certificate. Anything but bytes counts as none.
+   */
+  checkCertificate(verified: VerifiedToken, der: unknown): MtlsResult | undefined {
+    const bound = this.#bound(verified);
+    if (bound === undefined) return undefined;
+    return this.#match(bound, der instanceof Uint8Array && der.length > 0 ? der : undefined);
+  }
+
+  /** Undefined for an unbound token (allowed), the match for a bound one; throws the refusal otherwise. Synchronous: the cache-hit path. */
+  check(req: GuardRequest, verified: VerifiedToken): MtlsResult | undefined {
+    const bound = this.#bound(verified);
+    if (bound === undefined) return undefined;
+    const { header } = this.cfg;
     let der: Uint8Array | undefined | null = undefined;
     if (header !== undefined) {
       der = certificateFromHeader(req.headers[header.name], header.format);
@@ -63,9 +91,6 @@ export class CertificateBinding {
     } else {
       der = req.clientCertificate();
     }
-    if (der === undefined) throw this.#refuse('The token is bound to a client certificate and the request presented none');
-    const x5tS256 = certificateThumbprint(der);
-    if (!sameThumbprint(x5tS256, bound)) throw this.#refuse('The token is bound to another client certificate');
-    return { x5tS256 };
+    return this.#match(bound, der);
   }
 }
