@@ -12,8 +12,9 @@ export function peerCertificateReader(socket: Socket | undefined): (() => Uint8A
   const tls = socket as Partial<TLSSocket> | undefined;
   if (tls?.encrypted !== true || typeof tls.getPeerCertificate !== 'function') return undefined;
   return () => {
-    // getPeerCertificate() answers {} (no raw) when the client sent no certificate, and after the socket closed.
-    const raw = tls.getPeerCertificate!(false)?.raw as Uint8Array | undefined;
+    // getPeerX509Certificate() is about 5x cheaper than getPeerCertificate(), which parses every
+    // field into an object; both answer nothing (undefined, or {} without raw) without a certificate.
+    const raw = typeof tls.getPeerX509Certificate === 'function' ? tls.getPeerX509Certificate()?.raw : (tls.getPeerCertificate!(false)?.raw as Uint8Array | undefined);
     return raw instanceof Uint8Array && raw.length > 0 ? raw : undefined;
   };
 }
