@@ -31,7 +31,7 @@ export type { OperatorLogger } from './log/operator-log.js';
 // Request/Response handlers (webAuth).
 export { createGuard } from './guard/guard.js';
 export { scopesOf } from './guard/scopes.js';
-export type { Guard, GuardOutcome, GuardCacheStats } from './guard/guard.js';
+export type { Guard, GuardOutcome, GuardCacheStats, GuardVerifyOptions } from './guard/guard.js';
 export type { GuardRequest } from './bearer/guard-request.js';
 export type { GuardOptions, GuardCommonOptions, SingleIssuerOptions, MultiIssuerOptions, GuardIssuerResolver, IssuerOptions, IssuerSettings, IssuerKeySource, GuardLogger, AsymmetricAlgorithm, SymmetricAlgorithm } from './guard/options.js';
 export type { AuthResult, AuthExtra } from './guard/types.js';
@@ -39,6 +39,7 @@ export { protectedResourceMetadataDocument, wellKnownPath } from './guard/resour
 export type { ResourceMetadataOptions, ProtectedResourceMetadata, ProtectedResourceMetadataJson } from './guard/resource-metadata.js';
 export type { VerifiedToken } from './guard/verifier.js';
 export type { DpopOptions, ReplayStore } from './guard/dpop/options.js';
+export type { CertificateHeaderOptions, MtlsOptions } from './guard/mtls/options.js';
 export { requireAuth } from './adapters/express/require-auth.js';
 export { protectedResourceMetadata } from './adapters/express/resource-metadata.js';
 export { requireScopes, requireAnyScope, requireIssuer, claimEquals, claimIncludes, claimCheck } from './adapters/express/claims.js';
@@ -91,6 +92,7 @@ import './m2m/client/middleware.js'; // brings its Express.Request augmentation 
 // Option types shared by the IdP-facing factories.
 export type { IdpClientOptions, IdpConnectionOptions, IdpCredentials, ClientSecretCredentials, PrivateKeyCredentials } from './idp/idp-client.js';
 export type { ClientAuthMethod } from './idp/client-auth.js';
+export type { ClientTlsOptions, PemInput } from './idp/tls.js';
 export type { IdpProfile, ParamsIn } from './idp/profiles.js';
 export type { IdpFetch } from './idp/http.js';
 export type { ClientPrivateKey, ClientAssertionAlgorithm, AssertionAudience } from './idp/client-assertion.js';

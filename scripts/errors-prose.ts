@@ -22,7 +22,7 @@ export const HTTP_ERROR_PROSE: Record<OAuthErrorCode, HttpErrorProse> = {
     when: 'no bearer token on a route that requires one',
   },
   invalid_request: {
-    when: 'malformed `Authorization` header, a token (header, query, body, cookie or `getToken`) that is not a b64token, token sent in more than one place, a token cookie sent twice, token too long; proxy: missing/duplicated parameter, bad body, bad PKCE `code_verifier`',
+    when: 'malformed `Authorization` header, a token (header, query, body, cookie or `getToken`) that is not a b64token, token sent in more than one place, a token cookie sent twice, token too long, a certificate-bound token with a trusted client-certificate header that cannot be read ([mTLS](mtls.md)); proxy: missing/duplicated parameter, bad body, bad PKCE `code_verifier`',
   },
   request_too_large: {
     when: "proxy: a body over `bodyLimit` ([Request bodies](token-proxy.md#request-bodies)). The proxies answer this themselves; the class is exported so hooks and logs can tell it apart",
@@ -34,7 +34,7 @@ export const HTTP_ERROR_PROSE: Record<OAuthErrorCode, HttpErrorProse> = {
     when: 'proxy: a body that is not `application/x-www-form-urlencoded` or UTF-8 `application/json` ([Request bodies](token-proxy.md#request-bodies))',
   },
   invalid_token: {
-    when: 'bad signature, unknown `kid`, disallowed `alg`, expired, not yet valid, wrong `iss`/`aud`/`typ`, an issuer not configured, a non-finite `exp`/`nbf`/`iat`, missing required claim, malformed JWT, JWE; `requireIssuer()` or `claimCheck(…, { status: 401 })` refusing',
+    when: 'bad signature, unknown `kid`, disallowed `alg`, expired, not yet valid, wrong `iss`/`aud`/`typ`, an issuer not configured, a non-finite `exp`/`nbf`/`iat`, missing required claim, malformed JWT, JWE; a certificate-bound token without its client certificate, or an unbound one under `mtls.mode: \'required\'` ([mTLS](mtls.md)); `requireIssuer()` or `claimCheck(…, { status: 401 })` refusing',
   },
   invalid_dpop_proof: {
     status: ' + `WWW-Authenticate: DPoP … algs="…"`',

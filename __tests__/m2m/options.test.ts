@@ -39,7 +39,7 @@ test.each<[string, Partial<M2MClientOptions> & Record<string, unknown>, RegExp]>
   ['store without set', { store: { get: () => undefined } as never }, /store must implement get\(key\) and set/],
   ['lock without unlock', { store: { get: () => undefined, set: () => undefined, lock: () => true } as never }, /lock and store.unlock must be given together/],
   ['hook not a function', { onError: 'log' as never }, /onError must be a function/],
-  ['clientAuth typo', { clientAuth: 'basic' as never }, /clientAuth must be 'client_secret_basic', 'client_secret_post' or 'private_key_jwt'/],
+  ['clientAuth typo', { clientAuth: 'basic' as never }, /clientAuth must be 'client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth' or 'self_signed_tls_client_auth'/],
 ])('%s', (_name, patch, message) => {
   const options = { ...base, ...patch } as M2MClientOptions;
   let err: unknown;

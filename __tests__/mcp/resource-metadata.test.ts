@@ -172,6 +172,16 @@ describe('the document', () => {
     expect(protectedResourceMetadataDocument(guard)).toBe(m);
     expect(m.headers['Content-Length']).toBe(String(Buffer.byteLength(m.body)));
   });
+
+  test('certificate-bound tokens (RFC 8705) are promised only where the guard can always read the certificate', () => {
+    const doc = (mtls?: unknown) =>
+      protectedResourceMetadataDocument(createGuard({ issuer, audience: 'https://api.example.com/mcp', secret, resourceMetadata: {}, ...(mtls ? { mtls } : {}) } as never)).document;
+    // 'allowed' on its own depends on the server asking for certificates, which the guard cannot see.
+    expect(doc()).not.toHaveProperty('tls_client_certificate_bound_access_tokens');
+    expect(doc({ mode: 'disabled' })).not.toHaveProperty('tls_client_certificate_bound_access_tokens');
+    expect(doc({ mode: 'required' }).tls_client_certificate_bound_access_tokens).toBe(true);
+    expect(doc({ certificateHeader: { name: 'client-cert', format: 'rfc9440' } }).tls_client_certificate_bound_access_tokens).toBe(true);
+  });
 });
 
 test('on Express 4 too', async () => {

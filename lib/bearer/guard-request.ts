@@ -1,7 +1,7 @@
 /**
  * The request as the guard sees it, whatever the framework: each adapter (Express, node:http,
  * web-standard `Request`) fills it in from its own request object. Kept to what RFC 6750 token
- * extraction and an RFC 9449 proof check read, so the core needs no framework.
+ * extraction, an RFC 9449 proof check and an RFC 8705 certificate check read, so the core needs no framework.
  *
  * @typeParam Native - the framework's own request type, handed to user callbacks (`getToken`,
  * the `issuers` resolver) as `native`.
@@ -29,6 +29,13 @@ export interface GuardRequest<Native = unknown> {
   readonly protocol: string;
   /** The host (and port) the client addressed, as the adapter trusts it; undefined when none. For DPoP `htu`. */
   readonly host: string | undefined;
+  /**
+   * The DER bytes of the client certificate the TLS connection presented, or undefined when it
+   * presented none. Read only for a certificate-bound token (RFC 8705), so a function: reading the
+   * peer certificate costs something. Absent when the request did not come over TLS (or the
+   * adapter cannot see the connection, as with a web-standard `Request`).
+   */
+  readonly clientCertificate?: () => Uint8Array | undefined;
   /** The framework's request object, passed to the application's callbacks. */
   readonly native: Native;
 }

@@ -54,7 +54,8 @@ export type ConfigErrorCode =
   | 'config_token_location'
   | 'config_cookie'
   | 'config_store'
-  | 'config_resource_metadata';
+  | 'config_resource_metadata'
+  | 'config_mtls';
 
 /** A shared token store failed (`token_store_error`) or Redis was not connected (`redis_unavailable`). */
 export type StoreErrorCode = 'token_store_error' | 'redis_unavailable';

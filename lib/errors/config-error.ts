@@ -29,6 +29,7 @@ export const CONFIG_ERROR_DOCS: Readonly<Record<ConfigErrorCode, DocsTopic>> = {
   config_cookie: 'errors.md#config_cookie',
   config_store: 'errors.md#config_store',
   config_resource_metadata: 'errors.md#config_resource_metadata',
+  config_mtls: 'errors.md#config_mtls',
 };
 
 /** Options of {@link ConfigError}. */

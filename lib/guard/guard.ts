@@ -8,6 +8,7 @@ import { resolveOptions } from './resolve-options.js';
 import { Tenants } from './tenants.js';
 import { errorCode, guardMetrics } from '../telemetry/otel.js';
 import { SenderConstraint } from './dpop/sender-constraint.js';
+import { CertificateBinding } from './mtls/binding.js';
 import { stillValid, VerifiedCache } from './verified-cache.js';
 import * as clock from '../clock.js';
 import type { Verification, Verifier, VerifiedToken } from './verifier.js';
@@ -36,6 +37,16 @@ export type GuardOutcome =
       auth?: undefined;
     };
 
+/** Options of {@link Guard.verify} (and of `requireAuth().verify`). */
+export interface GuardVerifyOptions {
+  /**
+   * The DER bytes of the client certificate of the connection the token came on, e.g.
+   * `req.socket.getPeerCertificate().raw` in a WebSocket `upgrade` handler: what a
+   * certificate-bound token (RFC 8705) is checked against. Without it such a token is refused.
+   */
+  clientCertificate?: Uint8Array;
+}
+
 /** Counters of a guard's verified-token cache (see {@link Guard.cacheStats}). */
 export interface GuardCacheStats {
   /** Tokens in the verified-token cache now. */
@@ -62,8 +73,12 @@ export interface Guard<Req = unknown> {
    * never throws; only a bug throws (answer it as a 500).
    */
   check(request: GuardRequest<Req>): GuardOutcome | Promise<GuardOutcome>;
-  /** Verify a token outside a request (WebSocket upgrades, queues). Rejects with OAuthErrors only. */
-  verify(token: string): Promise<VerifiedToken>;
+  /**
+   * Verify a token outside a request (WebSocket upgrades, queues). Rejects with OAuthErrors only.
+   * DPoP-bound tokens are refused (there is no proof to check); a certificate-bound one (RFC 8705)
+   * only passes with `clientCertificate`, the DER certificate of the connection it came on.
+   */
+  verify(token: string, options?: GuardVerifyOptions): Promise<VerifiedToken>;
   /**
    * Entries and estimated bytes in the verified-token cache, and counters since start: requests
    * answered from the cache, and signature verifications run (hits / (hits + verifications) is the
@@ -122,6 +137,7 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   warnUnreachableResource(config);
   const tenants = new Tenants(config, invalidToken, log);
   const constraint = new SenderConstraint(config.dpop, base, log.report);
+  const binding = new CertificateBinding(config.mtls, base, log.refusal);
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
   // What requireScopes(), claimCheck() and requireIssuer() after this guard answer with.
   const challengeContext: ChallengeContext = { realm, algs: constraint.proofs.algs, resourceMetadata };
@@ -236,12 +252,14 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     return hit;
   }
 
-  async function verify(token: string): Promise<VerifiedToken> {
+  async function verify(token: string, options?: GuardVerifyOptions): Promise<VerifiedToken> {
     if (typeof token !== 'string' || token === '') throw invalidToken('The token must be a non-empty string');
     const v = cached(token) ?? (await verifyAndRemember(token, undefined));
     // No request, so no proof: a DPoP-bound token here would be a stolen token's way around the binding.
     const refused = constraint.bearer(v);
     if (refused !== undefined) throw refused;
+    // A certificate-bound one (RFC 8705) needs the certificate the caller read from its connection.
+    binding.checkCertificate(v, options?.clientCertificate);
     return v;
   }
 
@@ -259,25 +277,37 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     if (scheme === 'dpop') return presentedWithProof(req, token);
     // The hot path: a token seen before answers synchronously, without a promise.
     const hit = cached(token);
-    if (hit !== undefined) return admit(token, hit);
+    if (hit !== undefined) return admit(req, token, hit);
     let outcome: VerifiedToken | Promise<VerifiedToken>;
     try {
       outcome = verifyAndRemember(token, req.native);
     } catch (err) {
       return refuse(err);
     }
-    if (outcome instanceof Promise) return outcome.then((v) => admit(token, v), refuse);
-    return admit(token, outcome);
+    if (outcome instanceof Promise) return outcome.then((v) => admit(req, token, v), refuse);
+    return admit(req, token, outcome);
   }
 
-  /** A verified Bearer token: unless it is DPoP-bound, the request goes on. */
-  function admit(token: string, v: VerifiedToken): GuardOutcome {
+  /**
+   * A verified Bearer token: unless it is DPoP-bound, and if it is certificate-bound, with its
+   * certificate. Also the cache-hit path: the certificate is checked on every request.
+   */
+  function admit(req: GuardRequest<Req>, token: string, v: VerifiedToken): GuardOutcome {
     const refused = constraint.bearer(v);
     if (refused !== undefined) return refuse(refused);
-    return { auth: authResult(token, v, undefined) };
+    let mtls: AuthResult['mtls'];
+    try {
+      mtls = binding.check(req, v);
+    } catch (err) {
+      return refuse(err);
+    }
+    return { auth: authResult(token, v, undefined, mtls) };
   }
 
-  /** `Authorization: DPoP`: the token (cache as usual), then this request's proof, which is never cached. */
+  /**
+   * `Authorization: DPoP`: the token (cache as usual), then this request's proof, which is never
+   * cached. A token bound both to a key and to a certificate needs both: the proof and the certificate.
+   */
   async function presentedWithProof(req: GuardRequest<Req>, token: string): Promise<GuardOutcome> {
     try {
       let v = cached(token);
@@ -289,7 +319,13 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
         }
       }
       const jkt = await constraint.dpop(req, token, v);
-      return { auth: authResult(token, v, { jkt }) };
+      let mtls: AuthResult['mtls'];
+      try {
+        mtls = binding.check(req, v);
+      } catch (err) {
+        throw constraint.rechallenge(err);
+      }
+      return { auth: authResult(token, v, { jkt }, mtls) };
     } catch (err) {
       return refuse(err);
     }
@@ -328,7 +364,7 @@ const clockSecond = (): number => Math.floor(clock.now() / 1000);
 const LINGER_MAX = 256;
 
 /** The verified token (from the cache or a fresh verification) and how it was presented. */
-function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): AuthResult {
+function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop'], mtls: AuthResult['mtls']): AuthResult {
   // References only (scopes stay the frozen array the verification made; the cast is the type
   // MCP's AuthInfo wants, the freeze what keeps one request from changing another's).
   return {
@@ -338,6 +374,7 @@ function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): 
     payload: v.payload,
     scopes: v.scopes as string[],
     dpop,
+    mtls,
     clientId: v.clientId,
     expiresAt: v.payload.exp!,
     resource: v.resource,

@@ -1,5 +1,6 @@
 import type { JSONWebKeySet } from 'jose';
 import type { DpopOptions, ResolvedDpop } from './dpop/options.js';
+import type { MtlsOptions, ResolvedMtls } from './mtls/options.js';
 import type { IdpFetch } from '../idp/http.js';
 import type { OperatorLogger } from '../log/operator-log.js';
 import type { ProtectedResourceMetadata, ResourceMetadataOptions } from './resource-metadata.js';
@@ -244,6 +245,14 @@ export interface GuardCommonOptions<Req = unknown> {
    */
   dpop?: DpopOptions;
   /**
+   * Certificate-bound tokens (RFC 8705): a token with `cnf["x5t#S256"]` is accepted only on a
+   * request whose client certificate has that thumbprint, read from the TLS connection or from
+   * the header a trusted TLS-terminating proxy sets (`certificateHeader`). Checked on every
+   * request, cached token or not.
+   * @default { mode: 'allowed' }: bound tokens need their certificate, unbound ones pass as usual
+   */
+  mtls?: MtlsOptions;
+  /**
    * The `fetch` used for discovery and JWKS requests (every issuer of this guard), e.g. to go
    * through an egress proxy or trust a private CA. The timeout, size cap and no-redirect policy
    * still apply to what it returns.
@@ -300,4 +309,5 @@ export interface GuardConfig {
   dpop: ResolvedDpop;
   /** The RFC 9728 document, built once; undefined without the option. */
   resourceMetadata: ProtectedResourceMetadata | undefined;
+  mtls: ResolvedMtls;
 }

@@ -6,6 +6,8 @@ import { renamed } from '../options/deprecated.js';
 import { forLog, type OperatorLogger } from '../log/operator-log.js';
 import { resolveDpop } from './dpop/options.js';
 import { resolveResourceMetadata } from './resource-metadata.js';
+
+import { resolveMtls } from './mtls/options.js';
 import {
   ASYMMETRIC_ALGS,
   SYMMETRIC_ALGS,
@@ -24,7 +26,7 @@ const ISSUER_RENAMES = { clockTolerance: 'clockToleranceSeconds', maxTokenAge: '
 const SHARED_RENAMES = { jwksTimeout: 'jwksTimeoutMs', jwksCooldown: 'jwksCooldownMs', jwksCacheMaxAge: 'jwksCacheMaxAgeMs', jwksStaleIfError: 'jwksStaleIfErrorMs' } as const;
 const SHARED_KEYS = [
   'issuers', 'issuerCacheTtlMs', 'authRequired', 'realm', 'tokenLocations', 'tokenCookie', 'getToken', 'maxTokenLength', 'cache', 'jwksTimeoutMs',
-  'jwksCooldownMs', 'jwksCacheMaxAgeMs', 'jwksStaleIfErrorMs', 'allowInsecureHttp', 'logger', 'dpop', 'fetch', 'resourceMetadata',
+  'jwksCooldownMs', 'jwksCacheMaxAgeMs', 'jwksStaleIfErrorMs', 'allowInsecureHttp', 'logger', 'dpop', 'mtls', 'fetch', 'resourceMetadata',
 ] as const;
 
 // Names other libraries use for the same thing (express-oauth2-jwt-bearer, express-jwt, jwks-rsa).
@@ -193,10 +195,11 @@ export function resolveOptions(options: GuardOptions<never>): GuardConfig {
   }
   const issuers = resolveIssuers(o, tuning);
   const dpop = resolveDpop(o.dpop, check);
+  const mtls = resolveMtls(o.mtls, check);
   const listed = typeof issuers === 'function' ? undefined : issuers;
   const resourceMetadata = resolveResourceMetadata(
     o.resourceMetadata,
-    { audiences: listed?.flatMap((i) => i.audience), issuers: listed?.map((i) => i.issuer), locations, dpop, allowInsecureHttp: tuning.allowInsecureHttp },
+    { audiences: listed?.flatMap((i) => i.audience), issuers: listed?.map((i) => i.issuer), locations, dpop, certificateBound: mtls.mode === 'required' || (mtls.mode === 'allowed' && mtls.header !== undefined), allowInsecureHttp: tuning.allowInsecureHttp },
     check,
   );
   return {
@@ -212,6 +215,7 @@ export function resolveOptions(options: GuardOptions<never>): GuardConfig {
     cache,
     logger: check.logger<OperatorLogger>(o.logger, console),
     dpop,
+    mtls,
     resourceMetadata,
   };
 }

@@ -62,6 +62,11 @@ export interface ProtectedResourceMetadataJson {
   dpop_signing_alg_values_supported?: string[];
   /** true when only DPoP-bound tokens are accepted (`dpop.mode: 'required'`). */
   dpop_bound_access_tokens_required: boolean;
+  /**
+   * RFC 8705 certificate-bound tokens: true when the guard can always read the client certificate
+   * (`mtls.mode: 'required'`, or a trusted `mtls.certificateHeader`); omitted (false) otherwise.
+   */
+  tls_client_certificate_bound_access_tokens?: boolean;
 }
 
 /**
@@ -105,6 +110,12 @@ export interface MetadataContext {
   issuers: string[] | undefined;
   locations: ReadonlyArray<'header' | 'body' | 'query'>;
   dpop: Pick<ResolvedDpop, 'mode' | 'algorithms'>;
+  /**
+   * Whether the guard can always read a client certificate: `mtls.mode: 'required'` or a trusted
+   * header. In 'allowed' mode without a header it depends on the server (TLS with requestCert), which
+   * the guard cannot see, so the document does not promise it.
+   */
+  certificateBound: boolean;
   allowInsecureHttp: boolean;
 }
 
@@ -180,6 +191,7 @@ export function resolveResourceMetadata(value: ResourceMetadataOptions | undefin
     ...(value.resourceDocumentation !== undefined ? { resource_documentation: value.resourceDocumentation } : {}),
     ...(dpopOn ? { dpop_signing_alg_values_supported: [...ctx.dpop.algorithms] } : {}),
     dpop_bound_access_tokens_required: ctx.dpop.mode === 'required',
+    ...(ctx.certificateBound ? { tls_client_certificate_bound_access_tokens: true } : {}),
   };
   const path = wellKnownPath(resourceUrl);
   const body = JSON.stringify(document);

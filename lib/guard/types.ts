@@ -30,6 +30,14 @@ export interface AuthResult {
       }
     | undefined;
   /**
+   * Set when the token is bound to a client certificate (RFC 8705 `cnf["x5t#S256"]`) and the
+   * request presented that certificate; undefined for a token without that binding.
+   */
+  mtls?: {
+    /** RFC 8705 §3.1 SHA-256 thumbprint of the client certificate (the token's `cnf["x5t#S256"]`). */
+    x5tS256: string;
+  };
+  /**
    * Granted scopes from `scope` (string or array) and `scp`. Typed `string[]` so it is an MCP
    * `AuthInfo`, but frozen (shared with the cache): copy it (`[...scopes]`) to change it.
    */

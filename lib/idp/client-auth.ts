@@ -6,9 +6,15 @@ import { ASSERTION_LIFETIME_S, ASSERTION_TYPE, signClientAssertion, type Asserti
  * `client_secret_basic` sends an `Authorization: Basic` header (id and secret form-urlencoded
  * first, as the RFC requires); `client_secret_post` sends `client_id` and `client_secret` as
  * request parameters; `private_key_jwt` (RFC 7523 §2.2) sends a short JWT signed with the
- * client's private key as `client_assertion`, in the form body.
+ * client's private key as `client_assertion`, in the form body; `tls_client_auth` and
+ * `self_signed_tls_client_auth` (RFC 8705 §2) send only `client_id`: the client certificate
+ * presented in the TLS handshake (the `tls` option) is the credential.
  */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
+
+/** The RFC 8705 §2 methods, where the TLS handshake authenticates the client. */
+export const isTlsClientAuth = (method: ClientAuthMethod): method is 'tls_client_auth' | 'self_signed_tls_client_auth' =>
+  method === 'tls_client_auth' || method === 'self_signed_tls_client_auth';
 
 /** application/x-www-form-urlencoded encoding of one value (WHATWG serializer, RFC 6749 App. B). */
 function formEncode(value: string): string {
@@ -37,6 +43,9 @@ export function applyClientAuth(
 ): void {
   if (method === 'client_secret_basic') {
     headers.authorization = basicAuthorization(clientId, clientSecret);
+  } else if (isTlsClientAuth(method)) {
+    // RFC 8705 §2: client_id in the request, no secret; the certificate authenticates.
+    params.set('client_id', clientId);
   } else {
     params.set('client_id', clientId);
     params.set('client_secret', clientSecret);

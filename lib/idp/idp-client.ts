@@ -2,7 +2,8 @@ import { ConfigError } from '../errors/config-error.js';
 import { MisconfigurationError, ServerError } from '../errors/oauth-error.js';
 import { MAX_TIMER_MS, type OptionChecker } from '../options/validate.js';
 import { keyMaterial, resolveAssertionKey, type AssertionAudience, type ClientAssertionAlgorithm, type ClientPrivateKey } from './client-assertion.js';
-import { applyClientAuth, AssertionSigner, secretPattern, type ClientAuthMethod } from './client-auth.js';
+import { applyClientAuth, AssertionSigner, isTlsClientAuth, secretPattern, type ClientAuthMethod } from './client-auth.js';
+import { resolveClientTls, type ClientTlsOptions, type ResolvedClientTls } from './tls.js';
 import { checkIdpUrl, discover, type IdpMetadata } from './discovery.js';
 import { checkFetchOption, idpRequest, type IdpFetch, type IdpResponse } from './http.js';
 import { PROFILES, type IdpProfile, type ParamsIn } from './profiles.js';
@@ -100,10 +101,21 @@ export interface IdpConnectionOptions {
   /** This confidential client's id at the IdP. Required. */
   clientId: string;
   /**
-   * How the client authenticates to the IdP (RFC 6749 §2.3.1, RFC 7523 §2.2).
-   * @default 'client_secret_basic' ('client_secret_post' with `profile: 'ciam'`; 'private_key_jwt' when only `privateKey` is given)
+   * How the client authenticates to the IdP (RFC 6749 §2.3.1, RFC 7523 §2.2, RFC 8705 §2).
+   * `tls_client_auth` and `self_signed_tls_client_auth` need `tls` and no secret or key.
+   * @default 'client_secret_basic' ('client_secret_post' with `profile: 'ciam'`; 'private_key_jwt' when only `privateKey` is given; 'tls_client_auth' when only `tls` is given)
    */
   clientAuth?: ClientAuthMethod;
+  /**
+   * A client certificate to present in the TLS handshake with the IdP (RFC 8705): the credential
+   * with `clientAuth: 'tls_client_auth'` or `'self_signed_tls_client_auth'`, and what the IdP binds
+   * certificate-bound tokens to (with any `clientAuth`). Requests then go to the IdP's
+   * `mtls_endpoint_aliases` when its discovery document has them. `createM2MClient().fetch()`
+   * presents it to the APIs it calls, so their bound tokens work there. Needs the optional peer
+   * dependency `undici`.
+   * @default none: no client certificate
+   */
+  tls?: ClientTlsOptions;
   /**
    * Where grant parameters go: form body (RFC 6749) or query string (Tencent EIAM).
    * @default 'body' ('query' with `profile: 'eiam'`)
@@ -149,7 +161,7 @@ export interface IdpConnectionOptions {
 const IDP_KEYS = {
   issuer: true, tokenEndpoint: true, revocationEndpoint: true, mfaChallengeEndpoint: true, profile: true, clientId: true,
   clientSecret: true, clientAuth: true, paramsIn: true, timeoutMs: true, timeout: true, maxResponseBytes: true, allowInsecureHttp: true,
-  fetch: true, privateKey: true, kid: true, alg: true, assertionAudience: true,
+  fetch: true, privateKey: true, kid: true, alg: true, assertionAudience: true, tls: true,
 } as const satisfies Record<keyof IdpConnectionOptions | keyof ClientSecretCredentials | keyof PrivateKeyCredentials, true>;
 
 /** The option names of {@link IdpClientOptions}, for the factories' unknown-key checks. */
@@ -187,6 +199,10 @@ export class IdpClient {
   readonly #allowHttp: boolean;
   readonly #secretPattern: RegExp | undefined;
   readonly #fetch: IdpFetch | undefined;
+  /** The certificate's dispatcher and thumbprint, with `tls`. */
+  readonly tls: ResolvedClientTls | undefined;
+  /** Every request to the IdP: `fetch`, with the certificate's dispatcher when there is one. */
+  readonly #idpFetch: IdpFetch | undefined;
 
   /** `check` is the calling factory's: errors name it and point at its options table. */
   constructor(options: IdpClientOptions, check: OptionChecker) {
@@ -202,9 +218,11 @@ export class IdpClient {
     }
     const defaults = PROFILES[profile ?? 'rfc6749'];
     const byKey = options.privateKey !== undefined && options.clientAuth === undefined && clientSecret === undefined;
-    const clientAuth = options.clientAuth ?? (byKey ? 'private_key_jwt' : defaults.clientAuth);
-    if (clientAuth !== 'client_secret_basic' && clientAuth !== 'client_secret_post' && clientAuth !== 'private_key_jwt') {
-      check.fail('config_client', `clientAuth must be 'client_secret_basic', 'client_secret_post' or 'private_key_jwt' (got "${String(clientAuth)}")`);
+    const byCertificate = options.tls !== undefined && options.privateKey === undefined && options.clientAuth === undefined && clientSecret === undefined;
+    const clientAuth = options.clientAuth ?? (byKey ? 'private_key_jwt' : byCertificate ? 'tls_client_auth' : defaults.clientAuth);
+    if (!CLIENT_AUTH_METHODS.includes(clientAuth)) {
+      const names = CLIENT_AUTH_METHODS.map((m) => `'${m}'`);
+      check.fail('config_client', `clientAuth must be ${names.slice(0, -1).join(', ')} or ${names.at(-1)!} (got "${String(clientAuth)}")`);
     }
     const paramsIn = options.paramsIn ?? defaults.paramsIn;
     if (paramsIn !== 'body' && paramsIn !== 'query') {
@@ -247,6 +265,17 @@ export class IdpClient {
     this.timeout = check.number(options.timeoutMs, 'timeoutMs', 10_000, { positive: true, max: MAX_TIMER_MS });
     this.#maxResponseBytes = check.number(options.maxResponseBytes, 'maxResponseBytes', 256 * 1024, { positive: true });
     this.#fetch = checkFetchOption(options.fetch, check.factory);
+    if (isTlsClientAuth(clientAuth) && options.tls === undefined) {
+      check.fail('config_mtls', `clientAuth '${clientAuth}' authenticates with a client certificate: give tls: { cert, key }`, 'mtls.md#client-certificates');
+    }
+    this.tls = resolveClientTls(options.tls, check);
+    const dispatcher = this.tls?.dispatcher;
+    const send = this.#fetch;
+    // The same one IdP client (timeouts, size cap, no redirects): only the connection differs. A
+    // custom fetch gets the dispatcher in init, as it gets the signal; it must pass init on.
+    // Discovery too: tls.ca may be what makes the IdP's server certificate trusted. (Discovery is
+    // then shared per client rather than per process: one more request per client at start.)
+    this.#idpFetch = dispatcher === undefined ? send : (url, init) => (send ?? fetch)(url, { ...init, dispatcher } as RequestInit);
   }
 
   /** Identifies the token endpoint without a network call (cache keys). */
@@ -276,7 +305,8 @@ export class IdpClient {
    * secret, or the private key's canonical bytes with private_key_jwt. Not to be kept or logged.
    */
   storeSecret(): string | Buffer {
-    return this.#signer ? keyMaterial(this.#signer.key) : this.#clientSecret;
+    if (this.#signer) return keyMaterial(this.#signer.key);
+    return isTlsClientAuth(this.clientAuth) ? this.tls!.keyMaterial : this.#clientSecret;
   }
 
   /** True when `text` holds this client's secret in any known form. */
@@ -294,16 +324,21 @@ export class IdpClient {
     if (!this.issuer) {
       throw new ServerError(`No ${kind.replace('_', ' ')} endpoint is configured; set ${optionName(kind)} or issuer`);
     }
-    const meta: IdpMetadata = await discover(this.issuer, { timeout: this.timeout, fetch: this.#fetch });
-    const found = meta[`${kind}_endpoint`];
+    const meta: IdpMetadata = await discover(this.issuer, { timeout: this.timeout, fetch: this.#idpFetch });
+    const name = `${kind}_endpoint`;
+    // RFC 8705 §5: a client presenting a certificate uses the IdP's mTLS aliases where it has them.
+    const aliases = this.tls === undefined ? undefined : meta.mtls_endpoint_aliases;
+    const alias = aliases !== null && typeof aliases === 'object' ? (aliases as Record<string, unknown>)[name] : undefined;
+    const found = alias ?? meta[name];
+    const where = alias === undefined ? name : `mtls_endpoint_aliases.${name}`;
     if (typeof found !== 'string') {
-      throw new ServerError(`The IdP's metadata has no ${kind}_endpoint; set ${optionName(kind)}`);
+      throw new ServerError(`The IdP's metadata has no ${where}; set ${optionName(kind)}`);
     }
     // Found while serving: the IdP's document is wrong for this deployment, so a 500 for the
     // operator (never a ConfigError, which means "fix your options and restart").
     const problem = checkIdpUrl(found, { allowHttp: this.#allowHttp });
     if (problem !== undefined) {
-      throw new MisconfigurationError(`The ${kind}_endpoint from ${this.issuer}'s discovery document ${problem}`);
+      throw new MisconfigurationError(`The ${where} from ${this.issuer}'s discovery document ${problem}`);
     }
     return new URL(found).href;
   }
@@ -341,16 +376,25 @@ export class IdpClient {
       maxResponseBytes: this.#maxResponseBytes,
       signal: options.signal,
       allowEmptyBody: kind === 'revocation',
-      fetch: this.#fetch,
+      fetch: this.#idpFetch,
     });
   }
 }
+
+const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'];
 
 /** Which credential options go with which clientAuth; a stray one is a sign of a mixed-up config. */
 function checkCredentials(options: IdpClientOptions, clientAuth: ClientAuthMethod, paramsIn: ParamsIn, factory: string): void {
   const fail = (message: string): never => {
     throw new ConfigError(`${factory}(): ${message}`, { code: 'config_client' });
   };
+  if (isTlsClientAuth(clientAuth)) {
+    // RFC 8705 §2: the certificate is the credential; a secret or key alongside would never be sent.
+    for (const k of ['clientSecret', 'privateKey', 'kid', 'alg', 'assertionAudience'] as const) {
+      if (options[k] !== undefined) fail(`${k} is not used with clientAuth: '${clientAuth}' (the client certificate in tls authenticates); remove it`);
+    }
+    return;
+  }
   if (clientAuth !== 'private_key_jwt') {
     if (typeof options.clientSecret !== 'string' || options.clientSecret === '') {
       fail('clientSecret is required; load it from the environment, not from code');

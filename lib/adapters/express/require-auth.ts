@@ -1,9 +1,10 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { GuardRequest } from '../../bearer/guard-request.js';
-import { createGuard, type GuardCacheStats, type GuardOutcome } from '../../guard/guard.js';
+import { createGuard, type GuardCacheStats, type GuardOutcome, type GuardVerifyOptions } from '../../guard/guard.js';
 import type { GuardIssuerResolver, GuardOptions } from '../../guard/options.js';
 import type { VerifiedToken } from '../../guard/verifier.js';
 import { metadataOf, registerMetadata } from '../../guard/resource-metadata.js';
+import { peerCertificateReader } from '../tls/peer-certificate.js';
 import './types.js';
 
 /**
@@ -20,8 +21,12 @@ export type IssuerResolver<Req = Request> = GuardIssuerResolver<Req>;
  * come through an Express route and counters for monitoring.
  */
 export interface RequireAuthHandler extends RequestHandler {
-  /** Verify a token outside Express (WebSocket upgrades, queues). Rejects with OAuthErrors only. */
-  verify(token: string): Promise<VerifiedToken>;
+  /**
+   * Verify a token outside Express (WebSocket upgrades, queues). Rejects with OAuthErrors only.
+   * A certificate-bound token (RFC 8705) needs `{ clientCertificate }`: the DER certificate of the
+   * connection it came on.
+   */
+  verify(token: string, options?: GuardVerifyOptions): Promise<VerifiedToken>;
   /**
    * Entries and estimated bytes in the verified-token cache, and counters since start: requests
    * answered from the cache, and signature verifications run (hits / (hits + verifications) is the
@@ -60,6 +65,10 @@ class ExpressGuardRequest implements GuardRequest<Request> {
   }
   get host(): string | undefined {
     return this.native.get('host');
+  }
+  // Read only for a certificate-bound token (RFC 8705).
+  get clientCertificate(): (() => Uint8Array | undefined) | undefined {
+    return peerCertificateReader(this.native.socket);
   }
 }
 

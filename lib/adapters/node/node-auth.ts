@@ -5,6 +5,7 @@ import type { Guard, GuardOutcome } from '../../guard/guard.js';
 import type { AuthResult } from '../../guard/types.js';
 import { errorAnswer } from '../answer.js';
 import { adapterChecker } from '../guard-argument.js';
+import { peerCertificateReader } from '../tls/peer-certificate.js';
 
 /** Options of {@link nodeAuth}. */
 export interface NodeAuthOptions {
@@ -87,6 +88,7 @@ function guardRequest(req: IncomingMessage, trustProxy: boolean): GuardRequest<I
     body: (req as { body?: unknown }).body,
     protocol,
     host: req.headers.host,
+    clientCertificate: peerCertificateReader(req.socket),
     native: req,
   };
 }

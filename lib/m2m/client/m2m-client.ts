@@ -95,7 +95,7 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
     return cache.get(spec, opts.forceRefresh === true);
   };
 
-  const m2mFetch = outboundFetch({ cache, specOf, defaultSpec, signer, retryOn401: o.retryOn401 });
+  const m2mFetch = outboundFetch({ cache, specOf, defaultSpec, signer, retryOn401: o.retryOn401, dispatcher: idp.tls?.dispatcher });
 
   const defaultApi = { fetch: m2mFetch, getToken };
   const exchanger = createExchange({ idp, retry, expirySkewMs: o.expirySkewMs, defaultExpiresInMs: o.defaultExpiresInMs });
@@ -103,7 +103,7 @@ export function createM2MClient(options: M2MClientOptions): M2MClient {
   return Object.freeze({
     clientId: idp.clientId,
     exchange: exchanger.exchange,
-    onBehalfOf: (target: OnBehalfOfOptions) => onBehalfOfMiddleware(exchanger, checkTarget(target, mountChecker), defaultApi),
+    onBehalfOf: (target: OnBehalfOfOptions) => onBehalfOfMiddleware(exchanger, checkTarget(target, mountChecker), defaultApi, idp.tls?.dispatcher),
     getToken,
     fetch: m2mFetch,
     middleware(mw?: M2MMiddlewareOptions) {

@@ -131,7 +131,7 @@ export function resolveOptions(given: M2MClientOptions): ResolvedOptions {
   const dpop = resolveDpopKey(options.dpop);
   const resolved: ResolvedOptions = {
     idp,
-    base: { endpointKey: idp.endpointKey, clientId: idp.clientId, extraParams: resolveExtraParams(options.extraParams), dpopJkt: dpop?.jkt },
+    base: { endpointKey: idp.endpointKey, clientId: idp.clientId, extraParams: resolveExtraParams(options.extraParams), dpopJkt: dpop?.jkt, x5tS256: idp.tls?.x5tS256 },
     defaults: {
       scope: normalizeScope(options.scope, check),
       audience: normalizeList(options.audience, 'audience', check),

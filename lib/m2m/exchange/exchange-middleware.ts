@@ -12,7 +12,7 @@ import type { M2MRequestApi } from '../client/types.js';
  * for the target service. Nothing happens until they are called; the exchange is cached per user
  * token and target. The subject must come from the issuer that `requireAuth` matched.
  */
-export function onBehalfOfMiddleware(exchanger: Exchanger, target: ExchangeTarget, serviceApi: M2MRequestApi): RequestHandler {
+export function onBehalfOfMiddleware(exchanger: Exchanger, target: ExchangeTarget, serviceApi: M2MRequestApi, dispatcher?: object): RequestHandler {
   return function onBehalfOf(req, _res, next) {
     const auth = req.auth;
     if (auth === undefined || typeof auth.token !== 'string') {
@@ -30,7 +30,8 @@ export function onBehalfOfMiddleware(exchanger: Exchanger, target: ExchangeTarge
       reject: (token) => exchanger.forget(subject, target, token.accessToken),
     };
     const fetchAsUser: OnBehalfOfApi['fetchAsUser'] = (input, init) =>
-      fetchWithOneRenewal(source, input, init, (token) => fetch(input, withBearer(input, init, token.accessToken)));
+      // With `tls`, the client certificate too: an exchanged token may be bound to it (RFC 8705 §3).
+      fetchWithOneRenewal(source, input, init, (token) => fetch(input, withBearer(input, dispatcher === undefined ? init : ({ dispatcher, ...init } as RequestInit), token.accessToken)));
     const base = req.m2m ?? serviceApi;
     req.m2m = { fetch: base.fetch, getToken: base.getToken, fetchAsUser, getUserToken };
     next();

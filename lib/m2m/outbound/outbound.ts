@@ -42,14 +42,18 @@ interface Outbound {
   defaultSpec: TokenSpec;
   signer: DpopSigner | undefined;
   retryOn401: boolean;
+  /** The client certificate's dispatcher (`tls`): downstream APIs see the certificate the token is bound to. */
+  dispatcher: object | undefined;
 }
 
 /**
  * `client.fetch`: the downstream call with the cached token (Bearer, or DPoP with a fresh proof),
  * and the one retry a 401 may earn.
  */
-export function outboundFetch({ cache, specOf, defaultSpec, signer, retryOn401 }: Outbound): M2MFetch {
-  return async (input, init?: M2MFetchInit, tokenOptions?: TokenRequestOptions) => {
+export function outboundFetch({ cache, specOf, defaultSpec, signer, retryOn401, dispatcher }: Outbound): M2MFetch {
+  return async (input, given?: M2MFetchInit, tokenOptions?: TokenRequestOptions) => {
+    // A dispatcher the caller passes wins: they chose the connection (and then present the certificate themselves).
+    const init: M2MFetchInit | undefined = dispatcher === undefined ? given : ({ dispatcher, ...given } as M2MFetchInit);
     const spec = tokenOptions === undefined ? defaultSpec : specOf(tokenOptions);
     const send = (token: M2MToken): Promise<Response> =>
       signer === undefined ? fetch(input, withBearer(input, init, token.accessToken)) : dpopFetch(signer, input, init, token.accessToken);

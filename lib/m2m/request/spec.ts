@@ -67,11 +67,14 @@ export interface SpecBase {
   extraParams: readonly (readonly [string, string])[];
   /** Thumbprint of the DPoP key: a bound token is only any use with that key, so it is part of the key. */
   dpopJkt?: string;
+  /** Thumbprint of the client certificate (`tls`): a certificate-bound token is only any use with that certificate. */
+  x5tS256?: string;
 }
 
 export function buildSpec(base: SpecBase, scope: string | undefined, audience: readonly string[], resource: readonly string[]): TokenSpec {
   const parts: unknown[] = [base.endpointKey, base.clientId, scope ?? '', audience, resource, base.extraParams];
   if (base.dpopJkt !== undefined) parts.push(`dpop:${base.dpopJkt}`);
+  if (base.x5tS256 !== undefined) parts.push(`x5t:${base.x5tS256}`);
   const key = 'm2m1:' + JSON.stringify(parts);
   const params: (readonly [string, string])[] = [['grant_type', 'client_credentials']];
   if (scope !== undefined) params.push(['scope', scope]);

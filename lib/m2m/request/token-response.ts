@@ -16,7 +16,7 @@ import * as clock from '../../clock.js';
 export const MAX_EXPIRES_IN_S = 365 * 24 * 3600;
 
 const HINTS: Record<string, string> = {
-  invalid_client: 'check clientId, clientSecret and clientAuth (client_secret_basic or client_secret_post), or privateKey and kid with private_key_jwt',
+  invalid_client: 'check clientId, clientSecret and clientAuth (client_secret_basic or client_secret_post), or privateKey and kid with private_key_jwt, or tls (the client certificate the IdP registered) with tls_client_auth',
   invalid_scope: 'the client may not be granted that scope at the IdP; check the scope option',
   unauthorized_client: 'the IdP does not allow this client the client_credentials grant; enable it for the application',
   invalid_target: 'the IdP does not accept that resource/audience for this client',
