@@ -154,8 +154,9 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     // Once per verification: requests answered from the cache carry this payload in req.auth.
     rememberChallenge(verified.payload, challengeContext);
     // Stamped with the key set the key came from; if the set has been reloaded since, the
-    // entry is dead on arrival, which is the point.
-    cache?.set(token, verified, verifier, generation);
+    // entry is dead on arrival, which is the point. An introspected token is not: its answer
+    // lives by the introspection cache's rules (cacheTtlSeconds), not by exp and a key set.
+    if (verified.introspected !== true) cache?.set(token, verified, verifier, generation);
     return verified;
   }
   const rejected = (err: unknown): never => {
@@ -173,7 +174,7 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
       return rejected(err);
     }
     if (result instanceof Promise) return result.then((r) => accepted(verifier, token, r), rejected);
-    linger(token, { verified: result.verified, verifier, generation: result.generation });
+    if (result.verified.introspected !== true) linger(token, { verified: result.verified, verifier, generation: result.generation });
     return accepted(verifier, token, result);
   }
 
@@ -299,5 +300,14 @@ const LINGER_MAX = 256;
 
 /** The verified token (from the cache or a fresh verification) and how it was presented. */
 function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop']): AuthResult {
-  return { token, issuer: v.issuer, header: v.header, payload: v.payload, scopes: v.scopes, dpop };
+  return {
+    token,
+    issuer: v.issuer,
+    header: v.header,
+    payload: v.payload,
+    scopes: v.scopes,
+    dpop,
+    clientId: v.clientId,
+    verifiedBy: v.introspected === true ? 'introspection' : 'jwt',
+  };
 }

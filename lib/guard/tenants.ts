@@ -32,6 +32,8 @@ export class Tenants {
   readonly #pending = new Map<string, Promise<Verifier | undefined>>();
   readonly #refetches = new KidRefetches();
   readonly #configured: string;
+  /** The one issuer whose introspection takes opaque tokens (which carry no `iss` to choose by). */
+  readonly #opaque: Verifier | undefined;
 
   constructor(
     config: GuardConfig,
@@ -51,12 +53,17 @@ export class Tenants {
     } else {
       for (const issuer of config.issuers) this.#byIssuer.set(issuer.issuer, new Verifier(issuer, invalidToken, log, this.#refetches));
     }
+    // resolve-options.ts allows at most one: sending a token to another IdP's endpoint would hand it over.
+    this.#opaque = [...this.#byIssuer.values()].find((v) => v.introspector !== undefined && v.introspector.tokens !== 'jwt');
   }
 
   /** The verifier for this token's issuer; throws 401 invalid_token for an issuer not accepted. */
   select(token: string, req: unknown): Verifier | Promise<Verifier> {
     const problem = formatProblem(token);
-    if (problem !== undefined) throw this.invalidToken(problem);
+    if (problem !== undefined) {
+      if (this.#opaque !== undefined) return this.#opaque;
+      throw this.invalidToken(problem);
+    }
     const iss = unverifiedIssuer(token);
     if (iss === null) throw this.invalidToken('The token payload is not a valid JWT claims set');
     if (iss === undefined) throw this.invalidToken('The token has no "iss" claim, which this API requires');

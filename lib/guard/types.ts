@@ -22,4 +22,11 @@ export interface AuthResult {
     | undefined;
   /** Granted scopes from `scope` (string or array) and `scp`. */
   scopes: readonly string[];
+  /** The client the token was issued to: `client_id` (RFC 9068 JWTs, RFC 7662 answers), else `azp`. */
+  clientId: string | undefined;
+  /**
+   * How the token was checked: `'jwt'`, its signature with the issuer's keys; `'introspection'`,
+   * by asking the issuer (RFC 7662). `header` is empty for an introspected token.
+   */
+  verifiedBy: 'jwt' | 'introspection';
 }

@@ -8,6 +8,7 @@ import { scopesOf } from './scopes.js';
 import { audForLog, type GuardLog } from './guard-log.js';
 import type { KidRefetches } from './kid-refetches.js';
 import { forLog } from '../log/operator-log.js';
+import { Introspector } from './introspection/introspector.js';
 
 /**
  * What {@link Guard.verify} resolves with: the token's verified parts, as also put on
@@ -22,6 +23,10 @@ export interface VerifiedToken {
   readonly payload: Readonly<JWTPayload>;
   /** Granted scopes, from `scope` (string or array) and `scp`. */
   readonly scopes: readonly string[];
+  /** The client the token was issued to: `client_id` (RFC 9068, RFC 7662), else `azp`. */
+  readonly clientId?: string | undefined;
+  /** true when the token was checked by asking its issuer (RFC 7662 introspection) rather than by its signature. */
+  readonly introspected?: boolean;
 }
 
 export type TokenErrorFactory = (description: string, cause?: unknown) => InvalidTokenError;
@@ -88,6 +93,8 @@ export class Verifier {
   /** Read by the verified-token cache, which re-checks time claims on every hit. */
   readonly clockTolerance: number;
   readonly maxTokenAge: number | undefined;
+  /** RFC 7662 introspection, when this issuer's `introspection` option is set. */
+  readonly introspector: Introspector | undefined;
   readonly #options: JWTVerifyOptions;
   readonly #report: GuardLog['report'];
   readonly #refusal: GuardLog['refusal'];
@@ -104,6 +111,8 @@ export class Verifier {
     this.issuer = resolved.issuer;
     this.clockTolerance = resolved.clockTolerance;
     this.maxTokenAge = resolved.maxTokenAge;
+    const { introspection } = resolved;
+    this.introspector = introspection === undefined ? undefined : new Introspector({ ...resolved, introspection }, this.keys, invalidToken, log);
     this.#options = {
       issuer: resolved.issuer,
       audience: resolved.audience,
@@ -122,6 +131,12 @@ export class Verifier {
    */
   verify(token: unknown): Verification | Promise<Verification> {
     if (typeof token !== 'string' || token === '') throw this.invalidToken('The token must be a non-empty string');
+    const intro = this.introspector;
+    if (intro?.takes(token)) {
+      // Not a signature: the issuer's answer. No key set generation; the introspection cache has its own rules.
+      const answer = intro.introspect(token);
+      return answer instanceof Promise ? answer.then((verified) => ({ verified, generation: undefined })) : { verified: answer, generation: undefined };
+    }
     const problem = formatProblem(token);
     if (problem !== undefined) throw this.invalidToken(problem);
     // The generation is taken when the key is handed out, not when verification ends: a reload
@@ -179,6 +194,7 @@ export class Verifier {
     // Frozen on every path, first request or cache hit alike: the result is shared with the cache.
     deepFreeze(payload);
     deepFreeze(protectedHeader);
-    return { verified: { issuer: this.issuer, header: protectedHeader, payload, scopes: scopesOf(payload) }, generation };
+    const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : undefined;
+    return { verified: { issuer: this.issuer, header: protectedHeader, payload, scopes: scopesOf(payload), clientId }, generation };
   }
 }
