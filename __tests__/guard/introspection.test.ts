@@ -11,7 +11,7 @@ import { MemoryTokenStore, oauthErrorHandler, requireAuth, requireScopes, type A
 import { redisTokenStore } from '../../lib/redis/index.js';
 import { basicAuthorization } from '../../lib/idp/client-auth.js';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
-import { listen, type Listening } from '../../fixtures/listen.js';
+import { listen } from '../../fixtures/listen.js';
 import { startOidcProvider, type RunningOidcProvider } from '../../fixtures/oidc-provider.js';
 import { closeClients, describeWithRedis, redisClient, startRedis, type RedisServer } from '../../fixtures/redis-server.js';
 import { useTestClock } from '../support/clock.js';

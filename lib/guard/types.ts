@@ -1,4 +1,5 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
+import type { InvalidTokenError } from '../errors/oauth-error.js';
 
 /** A verified token and how it was presented: what `requireAuth()` puts on `req.auth`, and what the other adapters return. */
 export interface AuthResult {
@@ -30,3 +31,24 @@ export interface AuthResult {
    */
   verifiedBy: 'jwt' | 'introspection';
 }
+
+/**
+ * What {@link Guard.verify} resolves with: the token's verified parts, as also put on
+ * `req.auth` by the middleware (without the raw token).
+ */
+export interface VerifiedToken {
+  /** The configured issuer the token matched (its `iss`). */
+  readonly issuer: string;
+  /** Verified protected header (`alg`, `kid`, `typ`). */
+  readonly header: Readonly<JWTHeaderParameters>;
+  /** Verified claims, deeply frozen: the same object may be shared by later requests through the cache. */
+  readonly payload: Readonly<JWTPayload>;
+  /** Granted scopes, from `scope` (string or array) and `scp`. */
+  readonly scopes: readonly string[];
+  /** The client the token was issued to: `client_id` (RFC 9068, RFC 7662), else `azp`. */
+  readonly clientId?: string | undefined;
+  /** true when the token was checked by asking its issuer (RFC 7662 introspection) rather than by its signature. */
+  readonly introspected?: boolean;
+}
+
+export type TokenErrorFactory = (description: string, cause?: unknown) => InvalidTokenError;

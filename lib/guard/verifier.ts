@@ -1,7 +1,7 @@
-import { errors, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { errors, type JWTVerifyOptions } from 'jose';
 import { deepFreeze, verifyJwt, type JwtVerifyResult } from '../jwt/index.js';
 import { isCompactJws } from '../jwt/compact.js';
-import type { InvalidTokenError, OAuthError } from '../errors/oauth-error.js';
+import type { OAuthError } from '../errors/oauth-error.js';
 import { asKeysError, KeySource, type GetKey } from './key-source.js';
 import type { ResolvedOptions } from './options.js';
 import { scopesOf } from './scopes.js';
@@ -10,26 +10,9 @@ import type { KidRefetches } from './kid-refetches.js';
 import { forLog } from '../log/operator-log.js';
 import { Introspector } from './introspection/introspector.js';
 
-/**
- * What {@link Guard.verify} resolves with: the token's verified parts, as also put on
- * `req.auth` by the middleware (without the raw token).
- */
-export interface VerifiedToken {
-  /** The configured issuer the token matched (its `iss`). */
-  readonly issuer: string;
-  /** Verified protected header (`alg`, `kid`, `typ`). */
-  readonly header: Readonly<JWTHeaderParameters>;
-  /** Verified claims, deeply frozen: the same object may be shared by later requests through the cache. */
-  readonly payload: Readonly<JWTPayload>;
-  /** Granted scopes, from `scope` (string or array) and `scp`. */
-  readonly scopes: readonly string[];
-  /** The client the token was issued to: `client_id` (RFC 9068, RFC 7662), else `azp`. */
-  readonly clientId?: string | undefined;
-  /** true when the token was checked by asking its issuer (RFC 7662 introspection) rather than by its signature. */
-  readonly introspected?: boolean;
-}
-
-export type TokenErrorFactory = (description: string, cause?: unknown) => InvalidTokenError;
+// Declared in types.ts so that the introspection module can name them without a cycle.
+export type { VerifiedToken, TokenErrorFactory } from './types.js';
+import type { VerifiedToken, TokenErrorFactory } from './types.js';
 
 /** Why a string is not a compact JWS at all, or undefined when it is shaped like one. */
 export function formatProblem(token: string): string | undefined {

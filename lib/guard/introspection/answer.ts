@@ -1,7 +1,7 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import { deepFreeze } from '../../jwt/index.js';
 import { scopesOf } from '../scopes.js';
-import type { VerifiedToken } from '../verifier.js';
+import type { VerifiedToken } from '../types.js';
 
 /** What an answer is checked against: the issuer's settings and the cache periods. */
 export interface AnswerRules {

@@ -8,8 +8,8 @@ import * as clock from '../../clock.js';
 import type { GuardLog } from '../guard-log.js';
 import type { KeySource } from '../key-source.js';
 import type { ResolvedOptions } from '../options.js';
-import type { TokenErrorFactory, VerifiedToken } from '../verifier.js';
-import { formatProblem } from '../verifier.js';
+import type { TokenErrorFactory, VerifiedToken } from '../types.js';
+import { isCompactJws } from '../../jwt/compact.js';
 import { judge, type AnswerRules, type Judgement } from './answer.js';
 import type { IntrospectedTokens, ResolvedIntrospection } from './options.js';
 import { SharedAnswers } from './shared-answers.js';
@@ -86,7 +86,7 @@ export class Introspector {
 
   /** Whether this token is checked by introspection rather than by its signature. */
   takes(token: string): boolean {
-    return this.tokens === 'all' || (this.tokens === 'opaque' && formatProblem(token) !== undefined);
+    return this.tokens === 'all' || (this.tokens === 'opaque' && !isCompactJws(token));
   }
 
   /**
