@@ -222,6 +222,22 @@ test('options are checked at start-up', () => {
   ).not.toThrow();
 });
 
+test("tokens: 'all' introspects JWTs too (revocation of JWTs is seen); tokens: 'jwt' never calls", async () => {
+  const jwt = await new SignJWT({ scope: 'read' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUD).setIssuedAt().setExpirationTime('10m').sign(signingKey);
+  handler = json({ active: false });
+  // The signature is fine, but the issuer says the token is revoked: refused.
+  expect((await call(app({ tokens: 'all' }), jwt)).status).toBe(401);
+  expect(calls).toBe(1);
+  // The default ('opaque'): verified locally, no call.
+  expect((await call(app(), jwt)).status).toBe(200);
+  expect(calls).toBe(1);
+  // 'jwt': an opaque token is refused as without introspection, no call.
+  const res = await call(app({ tokens: 'jwt' }), 'opaque-token');
+  expect(res.status).toBe(401);
+  expect(res.body.error_description).toMatch(/not a signed JWT/);
+  expect(calls).toBe(1);
+});
+
 test('without introspection an opaque token is refused as before, without a call', async () => {
   const a = express();
   a.get('/r', requireAuth({ issuer: ISSUER, audience: AUD, jwks, logger: false }), (_req, res) => res.end());
