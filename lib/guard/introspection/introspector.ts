@@ -156,6 +156,8 @@ export class Introspector {
     }
     // A refusal replaces an earlier active answer: the token was revoked, say.
     this.#active.delete(id);
+    // An audience or issuer mismatch is often this server's settings (a trailing slash): say so, rate-limited.
+    if (!judged.inactive) this.log.refusal(`refused an introspected token: ${judged.refused}`);
     if (judged.until !== undefined) this.#refused.set(id, { description: judged.refused, until: judged.until });
     throw this.invalidToken(judged.refused);
   }
