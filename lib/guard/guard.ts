@@ -211,10 +211,13 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     return pending;
   }
 
+  // Introspected opaque tokens have their own cache (keyed by the token's hash, by the
+  // introspection's rules); asked right after the verified-token cache, before any other work.
+  const introspected = tenants.introspector;
+
   /** The cache-hit path, shared by check() and verify(). */
   function cached(token: string): VerifiedToken | undefined {
-    if (cache === undefined) return undefined;
-    const hit = cache.get(token);
+    const hit = cache?.get(token) ?? introspected?.cached(token);
     if (hit !== undefined) {
       hits += 1;
       telemetry.cacheHits?.add(1);

@@ -6,6 +6,7 @@ import type { GuardLog } from './guard-log.js';
 import { KidRefetches } from './kid-refetches.js';
 import type { GuardConfig, ResolvedOptions } from './options.js';
 import { formatProblem, Verifier, type TokenErrorFactory } from './verifier.js';
+import type { Introspector } from './introspection/introspector.js';
 
 /** Resolved issuers kept for the resolver form; a new one beyond this evicts the least used. */
 const MAX_RESOLVED_ISSUERS = 1_000;
@@ -55,6 +56,11 @@ export class Tenants {
     }
     // resolve-options.ts allows at most one: sending a token to another IdP's endpoint would hand it over.
     this.#opaque = [...this.#byIssuer.values()].find((v) => v.introspector !== undefined && v.introspector.tokens !== 'jwt');
+  }
+
+  /** The introspection of the issuer that takes opaque tokens, if any (the guard's hot path asks its cache first). */
+  get introspector(): Introspector | undefined {
+    return this.#opaque?.introspector;
   }
 
   /** The verifier for this token's issuer; throws 401 invalid_token for an issuer not accepted. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { IntrospectionUnavailableError, MisconfigurationError, OAuthError, ServerError } from '../../errors/oauth-error.js';
@@ -36,7 +36,8 @@ interface Refused {
 }
 
 /** SHA-256 of the token: what the caches are keyed by, so no cache holds a usable token. */
-const tokenId = (token: string): string => createHash('sha256').update(token, 'utf8').digest('base64url');
+// crypto.hash: one call, no Hash object (about a quarter of createHash's cost on the hot path).
+const tokenId = (token: string): string => hash('sha256', token, 'base64url');
 
 /**
  * RFC 7662 token introspection for one issuer, behind two in-process caches (active answers for
@@ -87,6 +88,18 @@ export class Introspector {
   /** Whether this token is checked by introspection rather than by its signature. */
   takes(token: string): boolean {
     return this.tokens === 'all' || (this.tokens === 'opaque' && !isCompactJws(token));
+  }
+
+  /**
+   * A fresh active answer from process memory, or undefined: the guard's hot path, tried before any
+   * other work (token routing, single flight), so a cached opaque token costs a hash and a lookup.
+   */
+  cached(token: string): VerifiedToken | undefined {
+    if (!this.takes(token)) return undefined;
+    const hit = this.#active.get(tokenId(token));
+    if (hit === undefined || clock.now() >= hit.until) return undefined;
+    this.#metrics.cacheHits?.add(1, { tier: 'memory' });
+    return hit.verified;
   }
 
   /**
