@@ -31,11 +31,12 @@ const b64 = (b: Buffer): string => b.toString('base64url');
 /**
  * Starts the derivation at once (in libuv's pool), so it is usually done before the first store
  * call. `purpose` and `context` (endpoint, client id …) salt it: one secret used for two purposes
- * or two IdPs gives unrelated keys. A Buffer secret is wiped once scrypt has read it.
+ * or two IdPs gives unrelated keys; `aadName` names the entries in their AAD (the purpose unless
+ * an existing format says otherwise). A Buffer secret is wiped once scrypt has read it.
  */
-export function deriveSealer(secret: string | Buffer, purpose: string, context: readonly string[]): Promise<Sealer> {
+export function deriveSealer(secret: string | Buffer, purpose: string, context: readonly string[], aadName = purpose): Promise<Sealer> {
   const salt = JSON.stringify([`express-oauth-kit ${purpose}`, VERSION, ...context]);
-  const label = `express-oauth-kit/${purpose}/${VERSION}\0`;
+  const label = `express-oauth-kit/${aadName}/${VERSION}\0`;
   const p = new Promise<Buffer>((resolve, reject) => {
     scrypt(secret, salt, 32, SCRYPT, (err, key) => {
       if (typeof secret !== 'string') secret.fill(0);
