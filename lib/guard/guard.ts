@@ -39,7 +39,7 @@ export interface GuardCacheStats {
   entries: number;
   /** Their estimated size in bytes now. */
   bytes: number;
-  /** Requests answered from the cache since start. */
+  /** Requests answered from the cache since start (for introspected tokens: from the introspection cache). */
   hits: number;
   /** Signature verifications run since start (cache misses, each deduplicated across a burst). */
   verifications: number;

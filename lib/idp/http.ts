@@ -36,7 +36,7 @@ export interface IdpResponse {
 }
 
 export interface IdpRequestOptions {
-  /** What the call is for, in telemetry (`discovery`, `jwks`, `token`, `revocation`, `mfa_challenge`). */
+  /** What the call is for, in telemetry (`discovery`, `jwks`, `token`, `revocation`, `mfa_challenge`, `introspection`). */
   operation?: string;
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
