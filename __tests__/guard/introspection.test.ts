@@ -242,6 +242,34 @@ test('JWTs are still verified locally with tokens: "opaque" (no introspection ca
   }
 });
 
+test('RFC 9701: oidc-provider signs its introspection answers; they are verified with its keys', async () => {
+  const signedOp = await startOidcProvider({ accessTokenFormat: 'opaque', jwtIntrospection: true, clients: [M2M, { ...API, introspection_signed_response_alg: 'RS256' }] });
+  try {
+    let signedAnswers = 0;
+    const counting = async (url: string | URL, init: RequestInit) => {
+      const res = await fetch(url, init);
+      if ((res.headers.get('content-type') ?? '').startsWith('application/token-introspection+jwt')) signedAnswers += 1;
+      return res;
+    };
+    const app = express();
+    app.get('/x', requireAuth({ issuer: signedOp.issuer, audience: signedOp.resource, logger: false, fetch: counting, introspection: { clientId: API.client_id, clientSecret: API.client_secret, signedAnswers: true } }), (req, res) =>
+      res.json({ client: req.auth!.clientId, verifiedBy: req.auth!.verifiedBy }),
+    );
+    app.use(oauthErrorHandler());
+    const t = await fetch(signedOp.tokenEndpoint, {
+      method: 'POST',
+      headers: { authorization: basicAuthorization(M2M.client_id, M2M.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'api:read', resource: signedOp.resource }),
+    });
+    const { access_token } = (await t.json()) as { access_token: string };
+    const res = await request(app).get('/x').set('Authorization', `Bearer ${access_token}`);
+    expect(res.body).toEqual({ client: 'oidc-m2m', verifiedBy: 'introspection' });
+    expect(signedAnswers).toBe(1);
+  } finally {
+    await signedOp.close();
+  }
+});
+
 describe('a shared store', () => {
   test('two guards sharing a MemoryTokenStore make one call; other credentials cannot read the entries; garbage is a miss', async () => {
     const store = new MemoryTokenStore();

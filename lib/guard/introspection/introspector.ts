@@ -227,13 +227,15 @@ export class Introspector {
     return res.body;
   }
 
-  /** RFC 9701: a JWT signed by the issuer, for this client, carrying the answer in `token_introspection`. */
+  /** RFC 9701: a JWT signed by the issuer, for this API, carrying the answer in `token_introspection`. */
   async #signed(jwt: string): Promise<Record<string, unknown>> {
     let inner: unknown;
     try {
       const { payload } = await jwtVerify(jwt.trim(), this.keys.key as Parameters<typeof jwtVerify>[1], {
         issuer: this.#rules.issuer,
-        audience: this.#settings.idp.clientId,
+        // RFC 9701 §5: the audience identifies this resource server: its client id, or (as
+        // oidc-provider writes it) the token's audience, which is this API's.
+        audience: [this.#settings.idp.clientId, ...this.#rules.audience],
         typ: 'token-introspection+jwt',
         algorithms: this.#algorithms,
         clockTolerance: this.#rules.clockTolerance,
