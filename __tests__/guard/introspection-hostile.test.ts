@@ -162,6 +162,19 @@ test('a flood of made-up tokens: one call per token per inactiveCacheTtlSeconds,
   expect(calls).toBe(302);
 });
 
+test('distinct tokens in flight are bounded (by cacheMaxEntries, at most 1024): past it, 503 at once', async () => {
+  handler = () => undefined; // never answers
+  const g = createGuard({ issuer: ISSUER, audience: AUD, jwks, logger: false, introspection: { ...CLIENT, endpoint: `${idp.url}/introspect`, cacheMaxEntries: 5, timeoutMs: 2_000 } });
+  const outcome = (t: string) => g.verify(t).then(() => 'accepted', (e: { code: string; headers: Record<string, string> }) => `${e.code} ${e.headers['Retry-After']}`);
+  const pending = Array.from({ length: 5 }, (_, i) => outcome(`pending-${i}`));
+  // The sixth distinct token is refused without a call, before the five have an answer.
+  expect(await outcome('one-too-many')).toBe('introspection_unavailable 1');
+  // The same token as one in flight joins it rather than counting again.
+  const joined = outcome('pending-0');
+  expect(await Promise.all([...pending, joined])).toEqual(Array(6).fill('introspection_unavailable 5'));
+  expect(calls).toBe(5);
+});
+
 test('the cache key includes the endpoint: two guards with other endpoints sharing a store each ask', async () => {
   const store = new MemoryTokenStore();
   const a = app({ store, endpoint: `${idp.url}/a` });

@@ -17,9 +17,9 @@ import { SharedAnswers } from './shared-answers.js';
 /** RFC 9701 §5: the media type of a signed introspection answer. */
 const SIGNED_ANSWER = 'application/token-introspection+jwt';
 /**
- * Distinct tokens being introspected at once, at most. A flood of made-up tokens costs one call
- * each (then their inactive answer is cached); past this many in flight, new ones are answered 503
- * at once instead of piling up requests and memory.
+ * Distinct tokens being introspected at once, at most (and no more than the cache holds). A flood
+ * of made-up tokens costs one call each (then their inactive answer is cached); past this many in
+ * flight, new ones are answered 503 at once instead of piling up requests and memory.
  */
 const MAX_IN_FLIGHT = 1_024;
 /** Longest Retry-After passed on from the endpoint, in seconds. */
@@ -55,6 +55,7 @@ export class Introspector {
   readonly #inflight = new Map<string, Promise<VerifiedToken>>();
   readonly #shared: SharedAnswers | undefined;
   readonly #metrics = introspectionMetrics();
+  readonly #maxInFlight: number;
 
   constructor(
     resolved: ResolvedOptions & { introspection: ResolvedIntrospection },
@@ -79,6 +80,7 @@ export class Introspector {
     // Keyed by SHA-256 (43 characters): bounded by count, an entry is small whatever the token.
     this.#active = new LRUCache({ max: s.maxEntries });
     this.#refused = new LRUCache({ max: s.maxEntries });
+    this.#maxInFlight = Math.min(MAX_IN_FLIGHT, s.maxEntries);
     if (s.store !== undefined && s.sealer !== undefined) {
       const report = (line: string) => log.report(new IntrospectionUnavailableError(line));
       this.#shared = new SharedAnswers(s.store, s.sealer, s.storeTimeoutMs, report);
@@ -121,8 +123,8 @@ export class Introspector {
     }
     const joined = this.#inflight.get(id);
     if (joined !== undefined) return joined;
-    if (this.#inflight.size >= MAX_IN_FLIGHT) {
-      throw new IntrospectionUnavailableError(`${MAX_IN_FLIGHT} tokens are being introspected already; refusing more until some answers arrive`, { retryAfterSeconds: 1 });
+    if (this.#inflight.size >= this.#maxInFlight) {
+      throw new IntrospectionUnavailableError(`${this.#maxInFlight} tokens are being introspected already; refusing more until some answers arrive`, { retryAfterSeconds: 1 });
     }
     const flight = this.#ask(token, id, hit);
     this.#inflight.set(id, flight);
