@@ -175,6 +175,29 @@ test('distinct tokens in flight are bounded (by cacheMaxEntries, at most 1024): 
   expect(calls).toBe(5);
 });
 
+test('several issuers: an opaque token goes to the one that introspects, a JWT of another is verified locally; a resolver may not introspect', async () => {
+  const b = await generateKeyPair('ES256', { extractable: true });
+  const jwksB = { keys: [{ ...(await exportJWK(b.publicKey)), kid: 'b1', alg: 'ES256' }] };
+  const g = createGuard({
+    logger: false,
+    issuers: [
+      { issuer: ISSUER, audience: AUD, jwks, introspection: { ...CLIENT, endpoint: `${idp.url}/introspect` } },
+      { issuer: 'https://b.example', audience: AUD, jwks: jwksB },
+    ],
+  });
+  expect((await g.verify('opaque-for-a')).issuer).toBe(ISSUER);
+  expect(calls).toBe(1);
+  const jwtB = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'b1' }).setIssuer('https://b.example').setAudience(AUD).setExpirationTime('5m').sign(b.privateKey);
+  const v = await g.verify(jwtB);
+  expect(v).toMatchObject({ issuer: 'https://b.example' });
+  expect(v.introspected).toBeUndefined();
+  expect(calls).toBe(1);
+
+  const resolved = createGuard({ logger: false, issuers: async (iss) => ({ issuer: iss, audience: AUD, jwks, introspection: CLIENT }) });
+  const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUD).setExpirationTime('5m').sign(signingKey);
+  await expect(resolved.verify(jwt)).rejects.toMatchObject({ code: 'misconfigured', message: expect.stringMatching(/introspection is not supported with a resolver/) });
+});
+
 test('the cache key includes the endpoint: two guards with other endpoints sharing a store each ask', async () => {
   const store = new MemoryTokenStore();
   const a = app({ store, endpoint: `${idp.url}/a` });
