@@ -29,7 +29,7 @@ const all = exportedErrorClasses();
 const classes = all;
 
 test('every exported error class extends OAuthKitError, with its export name as a literal name', () => {
-  expect(all.length).toBe(27);
+  expect(all.length).toBe(28);
   for (const [exported, cls] of classes) {
     const err = new cls('detail', { idpStatus: 502, operation: 'get', clientStatus: 'ready' });
     expect(err).toBeInstanceOf(OAuthKitError);

@@ -184,6 +184,20 @@ export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(sett
     const { sub, acr, auth_time } = req.auth!.payload;
     res.json({ user: sub, acr, auth_time, paymentMethods: req.auth!.issuer === settings.idp.issuer ? (PAYMENT_METHODS[sub ?? ''] ?? []) : [] });
   });
+
+  // With the mock IdP, a partner's service (client partner-app) gets opaque access tokens: this
+  // route checks them by RFC 7662 introspection (as this API's own client), cached for 30 s;
+  // JWTs on the same route are still verified locally. So the demo shows both kinds of token.
+  if (settings.customers) {
+    const partnerAuth = requireAuth({
+      ...tenants(settings)[0]!,
+      ...(settings.idp.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+      introspection: { clientId: settings.m2m.clientId, clientSecret: settings.m2m.clientSecret, cacheTtlSeconds: 30 },
+    } as Parameters<typeof requireAuth>[0]);
+    app.get('/api/partner/orders', partnerAuth, requireScopes('orders:read'), (req, res) => {
+      res.json({ client: req.auth!.clientId, verifiedBy: req.auth!.verifiedBy, orderCount: Object.values(ORDERS).flat().length });
+    });
+  }
   // With the mock IdP, the report also calls inventory as the user (token exchange).
   const asUserMount = settings.customers ? [m2m.onBehalfOf({ scope: settings.m2m.scope, ...(settings.m2m.audience ? { audience: settings.m2m.audience } : {}) })] : [];
   app.get('/api/report', auth, m2m.middleware(), ...asUserMount, (req, res) => report(settings, req, res));

@@ -6,7 +6,7 @@
 // Errors: one base class (OAuthKitError) for everything the package throws, one class per case,
 // each with a stable `code` (the OAuthKitErrorCode union).
 export { OAuthKitError } from './errors/base.js';
-export { OAuthError, MissingTokenError, InvalidRequestError, InvalidTokenError, InsufficientScopeError, InvalidClientError, InvalidGrantError, UnauthorizedClientError, UnsupportedGrantTypeError, InvalidScopeError, AccessDeniedError, JwksUnavailableError, MisconfigurationError, TemporarilyUnavailableError, IdpTimeoutError, IdpUnavailableError, IdpBadResponseError, IdpError, ServerError } from './errors/oauth-error.js';
+export { OAuthError, MissingTokenError, InvalidRequestError, InvalidTokenError, InsufficientScopeError, InvalidClientError, InvalidGrantError, UnauthorizedClientError, UnsupportedGrantTypeError, InvalidScopeError, AccessDeniedError, JwksUnavailableError, IntrospectionUnavailableError, MisconfigurationError, TemporarilyUnavailableError, IdpTimeoutError, IdpUnavailableError, IdpBadResponseError, IdpError, ServerError } from './errors/oauth-error.js';
 export { RequestTooLargeError, MethodNotAllowedError, UnsupportedMediaTypeError } from './errors/request-errors.js';
 export { InvalidDpopProofError, UseDpopNonceError } from './errors/dpop-errors.js';
 export { InsufficientUserAuthenticationError } from './errors/step-up-errors.js';
@@ -40,6 +40,8 @@ export type { ResourceMetadataOptions, ProtectedResourceMetadata, ProtectedResou
 export type { VerifiedToken } from './guard/verifier.js';
 export type { DpopOptions, ReplayStore } from './guard/dpop/options.js';
 export type { CertificateHeaderOptions, MtlsOptions } from './guard/mtls/options.js';
+
+export type { IntrospectionOptions, IntrospectionSettings, IntrospectionStore, IntrospectedTokens } from './guard/introspection/options.js';
 export { requireAuth } from './adapters/express/require-auth.js';
 export { protectedResourceMetadata } from './adapters/express/resource-metadata.js';
 export { requireScopes, requireAnyScope, requireIssuer, claimEquals, claimIncludes, claimCheck } from './adapters/express/claims.js';

@@ -55,6 +55,9 @@ export const HTTP_ERROR_PROSE: Record<OAuthErrorCode, HttpErrorProse> = {
   jwks_unavailable: {
     when: 'JWKS or discovery unreachable, timed out, garbled or oversized, or discovery without `jwks_uri` — the token may be fine, so never 401. Public description: "The keys needed to check the token are unavailable right now; try again shortly"',
   },
+  introspection_unavailable: {
+    when: 'the RFC 7662 introspection endpoint was unreachable, timed out, answered 5xx/429, a redirect, an oversized or non-JSON body, or an answer without a boolean `active` (or a signed RFC 9701 answer that did not verify); too many distinct tokens in flight at once — the token may be fine, so never 401 ([Introspection](introspection.md)). Retry-After is the endpoint\'s (1–60 s) or 5. Public description: "The token cannot be checked with its issuer right now; try again shortly"',
+  },
   temporarily_unavailable: {
     when: 'an application callback the answer depends on failed: the `issuers` resolver or an async `claimCheck` threw or rejected, or the `claimCheck` did not settle within its `timeoutMs` (the resolver within `jwksTimeoutMs`); the DPoP replay store failed or did not answer within `dpop.replayStoreTimeoutMs`, or the in-memory one is full of unexpired proof ids (`Retry-After` then says when one expires, [DPoP](dpop.md#replay-store-and-nonces)). Its error is in `cause`, never in the body',
   },

@@ -203,6 +203,31 @@ test('/api/report also calls the inventory on behalf of the user: inventory sees
   expect((await request(demo.apiUrl).get('/api/report')).status).toBe(401);
 });
 
+test('/api/partner/orders: an opaque token (partner-app) is checked by introspection, a JWT on the same route locally', async () => {
+  seenSecrets.add('partner-secret');
+  const grant = await fetch(demo.idp!.ciamTokenEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'partner-app', client_secret: 'partner-secret', scope: 'orders:read' }),
+  });
+  expect(grant.status).toBe(200);
+  const opaque = keep((await grant.json()) as { access_token: string }).access_token;
+  expect(opaque.split('.')).toHaveLength(1);
+  const before = demo.idp!.stats.requestsByPath['/oauth2/introspect'] ?? 0;
+  for (let i = 0; i < 3; i++) {
+    const res = await bearer('/api/partner/orders', opaque);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ client: 'partner-app', verifiedBy: 'introspection' });
+  }
+  // Cached: one introspection call for the three requests.
+  expect((demo.idp!.stats.requestsByPath['/oauth2/introspect'] ?? 0) - before).toBe(1);
+  const jwt = await passwordLogin('alice');
+  const viaJwt = await bearer('/api/partner/orders', jwt);
+  expect(viaJwt.status).toBe(200);
+  expect(viaJwt.body).toMatchObject({ client: 'web-app', verifiedBy: 'jwt' });
+  expect((demo.idp!.stats.requestsByPath['/oauth2/introspect'] ?? 0) - before).toBe(1);
+});
+
 test('carol lacks orders:read: /api/orders answers 403 insufficient_scope', async () => {
   const carol = await passwordLogin('carol');
   const res = await bearer('/api/orders', carol);

@@ -16,6 +16,7 @@ import {
   type InvalidScopeError,
   type AccessDeniedError,
   type JwksUnavailableError,
+  type IntrospectionUnavailableError,
   type MisconfigurationError,
   type TemporarilyUnavailableError,
   type IdpTimeoutError,
@@ -52,6 +53,7 @@ export type AnyOAuthError =
   | InvalidScopeError
   | AccessDeniedError
   | JwksUnavailableError
+  | IntrospectionUnavailableError
   | MisconfigurationError
   | TemporarilyUnavailableError
   | IdpTimeoutError

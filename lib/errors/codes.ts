@@ -28,6 +28,7 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'access_denied'
   | 'jwks_unavailable'
+  | 'introspection_unavailable'
   | 'misconfigured'
   | 'temporarily_unavailable'
   | 'idp_timeout'

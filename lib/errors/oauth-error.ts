@@ -378,6 +378,29 @@ export class JwksUnavailableError extends OAuthError {
 }
 
 /**
+ * Token introspection (RFC 7662) could not give an answer: the endpoint is down, slow, or answered
+ * something that is not an introspection answer. The token may well be valid, so this is 503
+ * with Retry-After, never 401 (and never "allow"). `message` names the endpoint and what failed,
+ * for logs; clients see a generic sentence. Never carries the token.
+ */
+export class IntrospectionUnavailableError extends OAuthError {
+  /** Always `"IntrospectionUnavailableError"`. */
+  declare readonly name: 'IntrospectionUnavailableError';
+  static {
+    setErrorName(this, 'IntrospectionUnavailableError');
+  }
+  /** Always `'introspection_unavailable'`. */
+  readonly code = 'introspection_unavailable' as const;
+  override get publicDescription(): string {
+    return 'The token cannot be checked with its issuer right now; try again shortly';
+  }
+  constructor(description: string, options?: RetryAfterOptions) {
+    const headers = { ...options?.headers, 'Retry-After': String(options?.retryAfterSeconds ?? 5) };
+    super(description, oauthInit(options, 'temporarily_unavailable', 503, headers));
+  }
+}
+
+/**
  * The IdP's own metadata contradicts this server's settings (discovery names another issuer, or a
  * jwks_uri that is missing or fails the URL policy). Not an outage, so no Retry-After: an operator
  * must act. 500, with a generic public description; the detail is in `message` for logs.

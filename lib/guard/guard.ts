@@ -53,7 +53,7 @@ export interface GuardCacheStats {
   entries: number;
   /** Their estimated size in bytes now. */
   bytes: number;
-  /** Requests answered from the cache since start. */
+  /** Requests answered from the cache since start (for introspected tokens: from the introspection cache). */
   hits: number;
   /** Signature verifications run since start (cache misses, each deduplicated across a burst). */
   verifications: number;
@@ -185,8 +185,9 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     // Once per verification: requests answered from the cache carry this payload in req.auth.
     rememberChallenge(verified.payload, contextFor(verifier));
     // Stamped with the key set the key came from; if the set has been reloaded since, the
-    // entry is dead on arrival, which is the point.
-    cache?.set(token, verified, verifier, generation);
+    // entry is dead on arrival, which is the point. An introspected token is not: its answer
+    // lives by the introspection cache's rules (cacheTtlSeconds), not by exp and a key set.
+    if (verified.verifiedBy !== 'introspection') cache?.set(token, verified, verifier, generation);
     return verified;
   }
   const rejected = (err: unknown): never => {
@@ -204,7 +205,7 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
       return rejected(err);
     }
     if (result instanceof Promise) return result.then((r) => accepted(verifier, token, r), rejected);
-    linger(token, { verified: result.verified, verifier, generation: result.generation });
+    if (result.verified.verifiedBy !== 'introspection') linger(token, { verified: result.verified, verifier, generation: result.generation });
     return accepted(verifier, token, result);
   }
 
@@ -241,10 +242,13 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     return pending;
   }
 
+  // Introspected opaque tokens have their own cache (keyed by the token's hash, by the
+  // introspection's rules); asked right after the verified-token cache, before any other work.
+  const introspected = tenants.introspector;
+
   /** The cache-hit path, shared by check() and verify(). */
   function cached(token: string): VerifiedToken | undefined {
-    if (cache === undefined) return undefined;
-    const hit = cache.get(token);
+    const hit = cache?.get(token) ?? introspected?.cached(token);
     if (hit !== undefined) {
       hits += 1;
       telemetry.cacheHits?.add(1);
@@ -376,8 +380,9 @@ function authResult(token: string, v: VerifiedToken, dpop: AuthResult['dpop'], m
     dpop,
     mtls,
     clientId: v.clientId,
-    expiresAt: v.payload.exp!,
+    expiresAt: v.payload.exp,
     resource: v.resource,
     extra: v.extra,
+    verifiedBy: v.verifiedBy,
   };
 }

@@ -5,6 +5,8 @@ import type { IdpFetch } from '../idp/http.js';
 import type { OperatorLogger } from '../log/operator-log.js';
 import type { ProtectedResourceMetadata, ResourceMetadataOptions } from './resource-metadata.js';
 
+import type { IntrospectionOptions, ResolvedIntrospection } from './introspection/options.js';
+
 import type { AsymmetricAlgorithm, SymmetricAlgorithm } from '../jwt/algorithms.js';
 
 // The algorithm names live with the one algorithm table (lib/jwt/algorithms.ts); re-exported for the options' users.
@@ -49,6 +51,15 @@ export interface IssuerSettings {
    * @default none: `typ` is not checked
    */
   typ?: string;
+  /**
+   * RFC 7662 token introspection: opaque access tokens (or every token, `tokens: 'all'`) are
+   * checked by asking this issuer's introspection endpoint, with the answers cached. At most one
+   * issuer of a guard may introspect opaque tokens (an opaque token does not say who issued it,
+   * and sending it to another IdP would hand it over). Not with an `issuers` resolver.
+   * See docs/introspection.md.
+   * @default none: only JWTs are accepted
+   */
+  introspection?: IntrospectionOptions;
 }
 
 /**
@@ -281,6 +292,7 @@ export interface ResolvedOptions {
   maxTokenAge?: number;
   requiredClaims: string[];
   typ?: string;
+  introspection?: ResolvedIntrospection;
   jwksTimeout: number;
   jwksCooldown: number;
   jwksCacheMaxAge: number;

@@ -6,8 +6,9 @@ import { renamed } from '../options/deprecated.js';
 import { forLog, type OperatorLogger } from '../log/operator-log.js';
 import { resolveDpop } from './dpop/options.js';
 import { resolveResourceMetadata } from './resource-metadata.js';
-
 import { resolveMtls } from './mtls/options.js';
+
+import { resolveIntrospection } from './introspection/options.js';
 import {
   ASYMMETRIC_ALGS,
   SYMMETRIC_ALGS,
@@ -20,7 +21,7 @@ import {
 /** Longest clock skew accepted: beyond a few minutes, exp stops meaning what the IdP said. */
 export const MAX_CLOCK_TOLERANCE = 300;
 
-const ISSUER_KEYS = ['issuer', 'audience', 'jwksUri', 'jwks', 'secret', 'algorithms', 'clockToleranceSeconds', 'maxTokenAgeSeconds', 'requiredClaims', 'typ'] as const;
+const ISSUER_KEYS = ['issuer', 'audience', 'jwksUri', 'jwks', 'secret', 'algorithms', 'clockToleranceSeconds', 'maxTokenAgeSeconds', 'requiredClaims', 'typ', 'introspection'] as const;
 // Durations are named with their unit (CHANGELOG.md, "Option names"); the old names work for one minor version.
 const ISSUER_RENAMES = { clockTolerance: 'clockToleranceSeconds', maxTokenAge: 'maxTokenAgeSeconds' } as const;
 const SHARED_RENAMES = { jwksTimeout: 'jwksTimeoutMs', jwksCooldown: 'jwksCooldownMs', jwksCacheMaxAge: 'jwksCacheMaxAgeMs', jwksStaleIfError: 'jwksStaleIfErrorMs' } as const;
@@ -90,6 +91,7 @@ export function resolveIssuer(o: IssuerOptions, tuning: Tuning, where = ''): Res
     maxTokenAge: check.number(o.maxTokenAgeSeconds, `${where}maxTokenAgeSeconds`, undefined, { positive: true }),
     requiredClaims: [...(o.requiredClaims ?? [])],
     typ: o.typ,
+    introspection: o.introspection === undefined ? undefined : resolveIntrospection(o.introspection, o.issuer, tuning, check, where),
     ...tuning,
   };
 }
@@ -138,6 +140,8 @@ function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['is
       try {
         const settings = renamed(check, check.object(found, 'from the issuers resolver'), ISSUER_RENAMES, 'the issuers resolver: ');
         check.knownKeys(settings, ISSUER_KEYS, ALIASES, '', ISSUER_RENAMES);
+        // Each answer would make an IdP client (and a store key derivation) per resolved issuer.
+        if (settings.introspection !== undefined) fail('config_options', 'the issuers resolver: introspection is not supported with a resolver; list the issuer in issuers');
         const resolved = resolveIssuer(settings, tuning, 'the issuers resolver: ');
         // Both values are the client's `iss` or derived from it: cut and cleaned like any caller value.
         if (resolved.issuer !== iss) fail('config_issuer', `the issuers resolver was asked for "${forLog(iss)}" and answered settings for "${forLog(resolved.issuer)}"`);
@@ -150,7 +154,7 @@ function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['is
   }
   if (!Array.isArray(o.issuers) || o.issuers.length === 0) fail('config_issuer', 'issuers must be a non-empty array of { issuer, audience, ... } or a function');
   const seen = new Set<string>();
-  return o.issuers.map((entry, i) => {
+  const listed = o.issuers.map((entry, i) => {
     const settings = renamed(check, check.object(entry, `issuers[${i}]`), ISSUER_RENAMES, `issuers[${i}].`);
     check.knownKeys(settings, ISSUER_KEYS, ALIASES, '', ISSUER_RENAMES);
     const resolved = resolveIssuer(settings, tuning, `issuers[${i}].`);
@@ -158,6 +162,15 @@ function resolveIssuers(o: GuardOptions<never>, tuning: Tuning): GuardConfig['is
     seen.add(resolved.issuer);
     return resolved;
   });
+  const opaque = listed.filter((r) => r.introspection !== undefined && r.introspection.tokens !== 'jwt');
+  if (opaque.length > 1) {
+    fail(
+      'config_options',
+      `only one issuer may introspect opaque tokens (${opaque.map((r) => `"${r.issuer}"`).join(', ')} do): an opaque token does not say who issued it, ` +
+        "and sending it to another IdP's endpoint would hand it over; set introspection.tokens: 'jwt' on the others",
+    );
+  }
+  return listed;
 }
 
 export function resolveOptions(options: GuardOptions<never>): GuardConfig {

@@ -7,6 +7,7 @@ import type { GuardLog } from './guard-log.js';
 import { KidRefetches } from './kid-refetches.js';
 import type { GuardConfig, ResolvedOptions } from './options.js';
 import { formatProblem, Verifier, type TokenErrorFactory } from './verifier.js';
+import type { Introspector } from './introspection/introspector.js';
 
 /** Resolved issuers kept for the resolver form; a new one beyond this evicts the least used. */
 const MAX_RESOLVED_ISSUERS = 1_000;
@@ -33,6 +34,8 @@ export class Tenants {
   readonly #pending = new Map<string, Promise<Verifier | undefined>>();
   readonly #refetches = new KidRefetches();
   readonly #configured: string;
+  /** The one issuer whose introspection takes opaque tokens (which carry no `iss` to choose by). */
+  readonly #opaque: Verifier | undefined;
 
   constructor(
     config: GuardConfig,
@@ -52,12 +55,22 @@ export class Tenants {
     } else {
       for (const issuer of config.issuers) this.#byIssuer.set(issuer.issuer, new Verifier(issuer, invalidToken, log, this.#refetches));
     }
+    // resolve-options.ts allows at most one: sending a token to another IdP's endpoint would hand it over.
+    this.#opaque = [...this.#byIssuer.values()].find((v) => v.introspector !== undefined && v.introspector.tokens !== 'jwt');
+  }
+
+  /** The introspection of the issuer that takes opaque tokens, if any (the guard's hot path asks its cache first). */
+  get introspector(): Introspector | undefined {
+    return this.#opaque?.introspector;
   }
 
   /** The verifier for this token's issuer; throws 401 invalid_token for an issuer not accepted. */
   select(token: string, req: unknown): Verifier | Promise<Verifier> {
     const problem = formatProblem(token);
-    if (problem !== undefined) throw this.invalidToken(problem);
+    if (problem !== undefined) {
+      if (this.#opaque !== undefined) return this.#opaque;
+      throw this.invalidToken(problem);
+    }
     // Unverified, only to choose the keys; the verification that follows reuses this parse.
     const claims = unverifiedClaims(token);
     if (claims === undefined) throw this.invalidToken('The token payload is not a valid JWT claims set');

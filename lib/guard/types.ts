@@ -1,4 +1,5 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
+import type { InvalidTokenError } from '../errors/oauth-error.js';
 
 /**
  * A verified token and how it was presented: what `requireAuth()` puts on `req.auth`, and what the
@@ -42,10 +43,13 @@ export interface AuthResult {
    * `AuthInfo`, but frozen (shared with the cache): copy it (`[...scopes]`) to change it.
    */
   scopes: string[];
-  /** The OAuth client the token was issued to: `client_id` (RFC 9068 §2.2), else `azp`, else `''`. */
+  /** The OAuth client the token was issued to: `client_id` (RFC 9068 §2.2, RFC 7662 answers), else `azp`, else `''`. */
   clientId: string;
-  /** The token's `exp`, in seconds since the epoch (always present: the guard requires it). */
-  expiresAt: number;
+  /**
+   * The token's `exp`, in seconds since the epoch: always set for a JWT (the guard requires `exp`);
+   * for an introspected token, the answer's `exp`, absent when the IdP gave none (RFC 7662 makes it optional).
+   */
+  expiresAt?: number;
   /**
    * The configured audience the token's `aud` matched, as a URL, when that audience is an http(s)
    * URL (the RFC 8707 resource the token is for; MCP's `AuthInfo.resource`). Shared with the cache:
@@ -54,6 +58,11 @@ export interface AuthResult {
   resource?: URL;
   /** For MCP tool handlers, which see only `AuthInfo`: the issuer, `sub` and the verified claims. */
   extra: AuthExtra;
+  /**
+   * How the token was checked: `'jwt'`, its signature with the issuer's keys; `'introspection'`,
+   * by asking the issuer (RFC 7662; `header` is empty and `payload` is the introspection answer).
+   */
+  verifiedBy: 'jwt' | 'introspection';
 }
 
 /** {@link AuthResult.extra}: what a handler that receives only an MCP `AuthInfo` may still need. Frozen. */
@@ -67,3 +76,28 @@ export interface AuthExtra {
   /** The verified claims (the same object as {@link AuthResult.payload}). */
   readonly payload: Readonly<JWTPayload>;
 }
+
+/**
+ * What {@link Guard.verify} resolves with: the token's verified parts, as also put on
+ * `req.auth` by the middleware (without the raw token).
+ */
+export interface VerifiedToken {
+  /** The configured issuer the token matched (its `iss`). */
+  readonly issuer: string;
+  /** Verified protected header (`alg`, `kid`, `typ`). */
+  readonly header: Readonly<JWTHeaderParameters>;
+  /** Verified claims, deeply frozen: the same object may be shared by later requests through the cache. */
+  readonly payload: Readonly<JWTPayload>;
+  /** Granted scopes, from `scope` (string or array) and `scp`. Frozen. */
+  readonly scopes: readonly string[];
+  /** `client_id`, else `azp`, else `''` (see {@link AuthResult.clientId}). */
+  readonly clientId: string;
+  /** The configured http(s) audience the token's `aud` matched, as a URL (see {@link AuthResult.resource}). */
+  readonly resource: URL | undefined;
+  /** `{ issuer, sub, payload }`, frozen (see {@link AuthResult.extra}). */
+  readonly extra: AuthExtra;
+  /** How the token was checked (see {@link AuthResult.verifiedBy}). */
+  readonly verifiedBy: 'jwt' | 'introspection';
+}
+
+export type TokenErrorFactory = (description: string, cause?: unknown) => InvalidTokenError;

@@ -1,37 +1,18 @@
-import { errors, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { errors, type JWTVerifyOptions } from 'jose';
 import { deepFreeze, verifyJwt, type JwtVerifyResult } from '../jwt/index.js';
 import { isCompactJws } from '../jwt/compact.js';
-import type { InvalidTokenError, OAuthError } from '../errors/oauth-error.js';
+import type { OAuthError } from '../errors/oauth-error.js';
 import { asKeysError, KeySource, type GetKey } from './key-source.js';
 import type { ResolvedOptions } from './options.js';
-import { scopesOf } from './scopes.js';
 import { audForLog, type GuardLog } from './guard-log.js';
 import type { KidRefetches } from './kid-refetches.js';
 import { forLog } from '../log/operator-log.js';
-import type { AuthExtra } from './types.js';
+import { Introspector } from './introspection/introspector.js';
 
-/**
- * What {@link Guard.verify} resolves with: the token's verified parts, as also put on
- * `req.auth` by the middleware (without the raw token).
- */
-export interface VerifiedToken {
-  /** The configured issuer the token matched (its `iss`). */
-  readonly issuer: string;
-  /** Verified protected header (`alg`, `kid`, `typ`). */
-  readonly header: Readonly<JWTHeaderParameters>;
-  /** Verified claims, deeply frozen: the same object may be shared by later requests through the cache. */
-  readonly payload: Readonly<JWTPayload>;
-  /** Granted scopes, from `scope` (string or array) and `scp`. Frozen. */
-  readonly scopes: readonly string[];
-  /** `client_id`, else `azp`, else `''` (see {@link AuthResult.clientId}). */
-  readonly clientId: string;
-  /** The configured http(s) audience the token's `aud` matched, as a URL (see {@link AuthResult.resource}). */
-  readonly resource: URL | undefined;
-  /** `{ issuer, sub, payload }`, frozen (see {@link AuthResult.extra}). */
-  readonly extra: AuthExtra;
-}
-
-export type TokenErrorFactory = (description: string, cause?: unknown) => InvalidTokenError;
+// Declared in types.ts so that the introspection module can name them without a cycle.
+export type { VerifiedToken, TokenErrorFactory } from './types.js';
+import type { VerifiedToken, TokenErrorFactory } from './types.js';
+import { urlAudiences, verifiedToken } from './verified-token.js';
 
 /** Why a string is not a compact JWS at all, or undefined when it is shaped like one. */
 export function formatProblem(token: string): string | undefined {
@@ -95,6 +76,8 @@ export class Verifier {
   /** Read by the verified-token cache, which re-checks time claims on every hit. */
   readonly clockTolerance: number;
   readonly maxTokenAge: number | undefined;
+  /** RFC 7662 introspection, when this issuer's `introspection` option is set. */
+  readonly introspector: Introspector | undefined;
   readonly #options: JWTVerifyOptions;
   /** Configured audiences that are http(s) URLs: a token matching one gets `resource`. */
   readonly #urlAudiences: ReadonlySet<string>;
@@ -113,7 +96,9 @@ export class Verifier {
     this.issuer = resolved.issuer;
     this.clockTolerance = resolved.clockTolerance;
     this.maxTokenAge = resolved.maxTokenAge;
-    this.#urlAudiences = new Set(resolved.audience.filter(isHttpUrl));
+    this.#urlAudiences = urlAudiences(resolved.audience);
+    const { introspection } = resolved;
+    this.introspector = introspection === undefined ? undefined : new Introspector({ ...resolved, introspection }, this.keys, invalidToken, log);
     this.#options = {
       issuer: resolved.issuer,
       audience: resolved.audience,
@@ -132,6 +117,12 @@ export class Verifier {
    */
   verify(token: unknown): Verification | Promise<Verification> {
     if (typeof token !== 'string' || token === '') throw this.invalidToken('The token must be a non-empty string');
+    const intro = this.introspector;
+    if (intro?.takes(token)) {
+      // Not a signature: the issuer's answer. No key set generation; the introspection cache has its own rules.
+      const answer = intro.introspect(token);
+      return answer instanceof Promise ? answer.then((verified) => ({ verified, generation: undefined })) : { verified: answer, generation: undefined };
+    }
     const problem = formatProblem(token);
     if (problem !== undefined) throw this.invalidToken(problem);
     // The generation is taken when the key is handed out, not when verification ends: a reload
@@ -189,25 +180,6 @@ export class Verifier {
     // Frozen on every path, first request or cache hit alike: the result is shared with the cache.
     deepFreeze(payload);
     deepFreeze(protectedHeader);
-    // Once per verification, so requests answered from the cache only copy references (the MCP
-    // AuthInfo members of req.auth).
-    const issuer = this.issuer;
-    const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : '';
-    const extra: AuthExtra = Object.freeze({ issuer, sub: payload.sub, payload });
-    const verified: VerifiedToken = { issuer, header: protectedHeader, payload, scopes: scopesOf(payload), clientId, resource: this.#resource(payload.aud), extra };
-    return { verified, generation };
+    return { verified: verifiedToken(this.issuer, protectedHeader, payload, this.#urlAudiences, 'jwt'), generation };
   }
-
-  /** The first configured URL audience the token names (jose has checked that it names one). */
-  #resource(aud: JWTPayload['aud']): URL | undefined {
-    if (this.#urlAudiences.size === 0) return undefined;
-    for (const a of typeof aud === 'string' ? [aud] : (aud ?? [])) if (this.#urlAudiences.has(a)) return new URL(a);
-    return undefined;
-  }
-}
-
-function isHttpUrl(value: string): boolean {
-  if (!URL.canParse(value)) return false;
-  const { protocol } = new URL(value);
-  return protocol === 'https:' || protocol === 'http:';
 }

@@ -31,10 +31,12 @@ export interface IdpResponse {
   status: number;
   body: Record<string, unknown>;
   headers: Headers;
+  /** The answer as text, when its media type is one of the request's `rawTypes` (then `body` is empty). */
+  raw?: string;
 }
 
 export interface IdpRequestOptions {
-  /** What the call is for, in telemetry (`discovery`, `jwks`, `token`, `revocation`, `mfa_challenge`). */
+  /** What the call is for, in telemetry (`discovery`, `jwks`, `token`, `revocation`, `mfa_challenge`, `introspection`). */
   operation?: string;
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
@@ -47,6 +49,11 @@ export interface IdpRequestOptions {
   signal?: AbortSignal;
   /** Accept an empty 2xx answer as `{}` (RFC 7009 revocation answers 200 with no body). */
   allowEmptyBody?: boolean;
+  /**
+   * Media types returned as text in `raw` instead of parsed as JSON (RFC 9701 signed introspection
+   * answers, `application/token-introspection+jwt`), with the same size cap and redirect policy.
+   */
+  rawTypes?: readonly string[];
   /** The application's fetch (proxy, CA, headers); Node's global fetch when absent. */
   fetch?: IdpFetch;
 }
@@ -186,6 +193,10 @@ async function request(url: string, options: IdpRequestOptions): Promise<IdpResp
 
   if (text.trim() === '' && options.allowEmptyBody && res.ok) {
     return { status: res.status, body: {}, headers: res.headers };
+  }
+  const mediaType = res.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== undefined && options.rawTypes?.includes(mediaType)) {
+    return { status: res.status, body: {}, headers: res.headers, raw: text };
   }
   let body: unknown;
   try {

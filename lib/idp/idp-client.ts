@@ -11,7 +11,7 @@ import { PROFILES, type IdpProfile, type ParamsIn } from './profiles.js';
 /** C0, DEL, C1 and the Unicode line/paragraph separators: anything that could split a log line. */
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
 
-export type IdpEndpoint = 'token' | 'revocation' | 'mfa_challenge';
+export type IdpEndpoint = 'token' | 'revocation' | 'mfa_challenge' | 'introspection';
 
 /**
  * Options shared by the proxies (`tokenProxy()`, `mfaChallengeProxy()`, `revocationProxy()`) and
@@ -204,8 +204,11 @@ export class IdpClient {
   /** Every request to the IdP: `fetch`, with the certificate's dispatcher when there is one. */
   readonly #idpFetch: IdpFetch | undefined;
 
-  /** `check` is the calling factory's: errors name it and point at its options table. */
-  constructor(options: IdpClientOptions, check: OptionChecker) {
+  /**
+   * `check` is the calling factory's: errors name it and point at its options table. `endpoints`:
+   * endpoints a factory takes under its own option names (requireAuth's `introspection.endpoint`).
+   */
+  constructor(options: IdpClientOptions, check: OptionChecker, endpoints: { introspection?: { value: string | undefined; name: string } } = {}) {
     check.object(options, 'with clientId, clientSecret and issuer or tokenEndpoint');
     const { clientId, clientSecret, profile } = options;
     // The credential helpers name the factory without its parentheses.
@@ -237,6 +240,7 @@ export class IdpClient {
       token: url(options.tokenEndpoint, 'tokenEndpoint'),
       revocation: url(options.revocationEndpoint, 'revocationEndpoint'),
       mfa_challenge: url(options.mfaChallengeEndpoint, 'mfaChallengeEndpoint'),
+      introspection: endpoints.introspection && url(endpoints.introspection.value, endpoints.introspection.name),
     };
     // A profile turns a bare issuer or token endpoint into the documented paths.
     const base = this.issuer ?? explicit.token;
@@ -280,7 +284,12 @@ export class IdpClient {
 
   /** Identifies the token endpoint without a network call (cache keys). */
   get endpointKey(): string {
-    return this.#explicit.token ?? `discovered:${this.issuer}`;
+    return this.keyOf('token');
+  }
+
+  /** Identifies one of the endpoints without a network call (cache and store keys). */
+  keyOf(kind: IdpEndpoint): string {
+    return this.#explicit[kind] ?? `discovered:${this.issuer}`;
   }
 
   /**
@@ -347,7 +356,11 @@ export class IdpClient {
    * POSTs `params` plus this client's credentials to one of the IdP's endpoints and returns the
    * parsed answer, whatever its status. Transport failures throw OAuthErrors (502/504).
    */
-  async post(kind: IdpEndpoint, params: URLSearchParams, options: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<IdpResponse> {
+  async post(
+    kind: IdpEndpoint,
+    params: URLSearchParams,
+    options: { signal?: AbortSignal; headers?: Record<string, string>; rawTypes?: readonly string[] } = {},
+  ): Promise<IdpResponse> {
     const endpoint = await this.endpointUrl(kind);
     // Extra headers (a DPoP proof) first: client authentication below always wins.
     const headers: Record<string, string> = { ...options.headers };
@@ -376,6 +389,7 @@ export class IdpClient {
       maxResponseBytes: this.#maxResponseBytes,
       signal: options.signal,
       allowEmptyBody: kind === 'revocation',
+      rawTypes: options.rawTypes,
       fetch: this.#idpFetch,
     });
   }
@@ -429,5 +443,5 @@ function refuseSecretInUrl(clientAuth: ClientAuthMethod, paramsIn: ParamsIn, pro
 }
 
 function optionName(kind: IdpEndpoint): string {
-  return kind === 'token' ? 'tokenEndpoint' : kind === 'revocation' ? 'revocationEndpoint' : 'mfaChallengeEndpoint';
+  return { token: 'tokenEndpoint', revocation: 'revocationEndpoint', mfa_challenge: 'mfaChallengeEndpoint', introspection: 'introspection.endpoint' }[kind];
 }

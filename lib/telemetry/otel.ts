@@ -76,6 +76,21 @@ export function guardMetrics(): GuardMetrics {
   };
 }
 
+export interface IntrospectionMetrics {
+  calls?: Counter;
+  cacheHits?: Counter;
+}
+
+/** requireAuth's introspection instruments; attribute values come from small fixed sets. */
+export function introspectionMetrics(): IntrospectionMetrics {
+  const m = meter();
+  if (m === undefined) return {};
+  return {
+    calls: m.createCounter('oauthkit.guard.introspection.calls', { description: 'Calls to the introspection endpoint, by result (active, inactive, refused, or an error code)' }),
+    cacheHits: m.createCounter('oauthkit.guard.introspection.cache_hits', { description: 'Introspection answers reused, by tier (memory, store, stale)' }),
+  };
+}
+
 export interface ProxyMetrics {
   grants?: Counter;
 }

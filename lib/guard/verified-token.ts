@@ -1,0 +1,41 @@
+import type { JWTHeaderParameters, JWTPayload } from 'jose';
+import { scopesOf } from './scopes.js';
+import type { AuthExtra, VerifiedToken } from './types.js';
+
+/**
+ * The configured audiences that are http(s) URLs: an RFC 8707 resource a token can be for, which
+ * `req.auth.resource` names (MCP's `AuthInfo.resource`). Computed once per issuer.
+ */
+export function urlAudiences(audience: readonly string[]): ReadonlySet<string> {
+  return new Set(audience.filter(isHttpUrl));
+}
+
+/**
+ * A checked token's parts, from a verified JWT or an introspection answer alike. Once per
+ * verification, so a request answered from a cache only copies references into `req.auth`.
+ * `payload` must already be deeply frozen.
+ */
+export function verifiedToken(
+  issuer: string,
+  header: Readonly<JWTHeaderParameters>,
+  payload: Readonly<JWTPayload>,
+  audiences: ReadonlySet<string>,
+  verifiedBy: VerifiedToken['verifiedBy'],
+): VerifiedToken {
+  const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : '';
+  const extra: AuthExtra = Object.freeze({ issuer, sub: payload.sub, payload });
+  return { issuer, header, payload, scopes: scopesOf(payload), clientId, resource: resourceOf(payload.aud, audiences), extra, verifiedBy };
+}
+
+/** The first configured URL audience the token names (its checks made sure it names one). */
+function resourceOf(aud: unknown, audiences: ReadonlySet<string>): URL | undefined {
+  if (audiences.size === 0) return undefined;
+  for (const a of typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : []) if (typeof a === 'string' && audiences.has(a)) return new URL(a);
+  return undefined;
+}
+
+function isHttpUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const { protocol } = new URL(value);
+  return protocol === 'https:' || protocol === 'http:';
+}
