@@ -193,7 +193,10 @@ export class Verifier {
     // AuthInfo members of req.auth).
     const issuer = this.issuer;
     const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : '';
-    const extra: AuthExtra = Object.freeze({ issuer, sub: payload.sub, payload });
+    // Typed string | undefined, and jose does not check the type of `sub`: an IdP's numeric or
+    // object `sub` stays in payload, not where a tool handler trusts the declared type.
+    const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
+    const extra: AuthExtra = Object.freeze({ issuer, sub, payload });
     const verified: VerifiedToken = { issuer, header: protectedHeader, payload, scopes: scopesOf(payload), clientId, resource: this.#resource(payload.aud), extra };
     return { verified, generation };
   }
