@@ -1,6 +1,6 @@
 import { bearerChallenge, dpopChallenge, type ChallengeParams } from '../../bearer/challenge.js';
 import { InvalidDpopProofError } from '../../errors/dpop-errors.js';
-import { InvalidTokenError, type OAuthError } from '../../errors/oauth-error.js';
+import { InvalidRequestError, InvalidTokenError, type OAuthError } from '../../errors/oauth-error.js';
 import type { GuardRequest } from '../../bearer/guard-request.js';
 import type { VerifiedToken } from '../verifier.js';
 import type { ResolvedDpop } from './options.js';
@@ -80,6 +80,11 @@ export class SenderConstraint {
   rechallenge(err: unknown): unknown {
     if (err instanceof InvalidTokenError && !(err.headers['WWW-Authenticate'] ?? '').startsWith('DPoP')) {
       return this.#invalidToken(err.message, 'dpop');
+    }
+    // The certificate check's 400 (a forwarded certificate that cannot be read) comes with the
+    // Bearer challenge; a DPoP presentation gets its own scheme for every answer, as above.
+    if (err instanceof InvalidRequestError && (err.headers['WWW-Authenticate'] ?? '').startsWith('Bearer')) {
+      return new InvalidRequestError(err.message, { headers: { 'WWW-Authenticate': this.#dpop('invalid_request', err.message) } });
     }
     return err;
   }
