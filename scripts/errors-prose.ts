@@ -50,7 +50,7 @@ export const HTTP_ERROR_PROSE: Record<OAuthErrorCode, HttpErrorProse> = {
   },
   insufficient_user_authentication: {
     wire: "(+ `acr_values` and/or `max_age` attributes, RFC 9470 §3, also in the body; the guard's `realm`, and the DPoP scheme with `algs` for a DPoP presentation)",
-    when: '`requireAcr()` / `acrCheck()` (step-up): the token\'s `acr` is not one the route accepts, or, with `maxAgeSeconds`, its `auth_time` is missing, in the future or too old ([step-up](require-auth.md#requireacr-step-up))',
+    when: '`requireAcr()` / `acrCheck()` (step-up): the token\'s `acr` is not one the route accepts, or, with `maxAgeSeconds`, its `auth_time` is missing, in the future or too old; or `acrCheck()` got no token (`null` under `authRequired: false`) ([step-up](require-auth.md#requireacr-step-up))',
   },
   jwks_unavailable: {
     when: 'JWKS or discovery unreachable, timed out, garbled or oversized, or discovery without `jwks_uri` — the token may be fine, so never 401. Public description: "The keys needed to check the token are unavailable right now; try again shortly"',

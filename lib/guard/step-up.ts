@@ -22,9 +22,10 @@ export interface AcrOptions {
 
 /**
  * A compiled step-up requirement: undefined when the verified token meets it, otherwise the
- * error to answer with (its `status`, `headers` and `toJSON()` are the whole answer).
+ * error to answer with (its `status`, `headers` and `toJSON()` are the whole answer). No token at
+ * all (`null` or `undefined`, what an adapter answers under `authRequired: false`) is refused too.
  */
-export type AcrCheck = (auth: Pick<AuthResult, 'payload' | 'dpop'>) => InsufficientUserAuthenticationError | undefined;
+export type AcrCheck = (auth: Pick<AuthResult, 'payload' | 'dpop'> | null | undefined) => InsufficientUserAuthenticationError | undefined;
 
 const DOCS = 'require-auth.md#requireacr-step-up';
 
@@ -68,10 +69,12 @@ function shortfall(holder: { auth: Pick<AuthResult, 'payload'> }, accepted: read
   return undefined;
 }
 
-function refusal(auth: Pick<AuthResult, 'payload' | 'dpop'>, accepted: readonly string[], maxAge: number | undefined): InsufficientUserAuthenticationError | undefined {
+function refusal(auth: Pick<AuthResult, 'payload' | 'dpop'> | null | undefined, accepted: readonly string[], maxAge: number | undefined): InsufficientUserAuthenticationError | undefined {
   // challengeFor() and guardContext() read a request's `auth`: any object with one will do.
-  const holder = { auth };
-  const description = shortfall(holder, accepted, maxAge);
+  const holder = { auth: auth ?? undefined };
+  // No token (an adapter's null under authRequired: false): a step-up route never lets it through,
+  // as requireAcr() never does; the challenge still says which sign-in would do.
+  const description = holder.auth === undefined ? 'A stronger authentication is required: the request has no access token' : shortfall(holder as { auth: Pick<AuthResult, 'payload'> }, accepted, maxAge);
   if (description === undefined) return undefined;
   // Every requirement of the route, not only the one that failed: a client re-authenticating for
   // max_age alone could come back with a weaker acr and be refused again.
@@ -97,7 +100,7 @@ function refusal(auth: Pick<AuthResult, 'payload' | 'dpop'>, accepted: readonly 
  * export async function POST(request: Request): Promise<Response> {
  *   const result = await auth(request);
  *   if (result instanceof Response) return result;
- *   const refused = result === null ? undefined : mfa(result);
+ *   const refused = mfa(result); // null (no token, under authRequired: false) is refused too
  *   if (refused) return Response.json(refused.toJSON(), { status: refused.status, headers: refused.headers });
  *   return Response.json({ paid: true });
  * }

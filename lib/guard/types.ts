@@ -71,7 +71,7 @@ export interface AuthExtra {
   [key: string]: unknown;
   /** The configured issuer the token matched. */
   readonly issuer: string;
-  /** The token's `sub`, if any. */
+  /** The token's `sub` when it is a string (undefined otherwise: the claim itself stays in `payload`). */
   readonly sub: string | undefined;
   /** The verified claims (the same object as {@link AuthResult.payload}). */
   readonly payload: Readonly<JWTPayload>;

@@ -23,7 +23,10 @@ export function verifiedToken(
   verifiedBy: VerifiedToken['verifiedBy'],
 ): VerifiedToken {
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : '';
-  const extra: AuthExtra = Object.freeze({ issuer, sub: payload.sub, payload });
+  // Typed string | undefined, and neither jose nor RFC 7662 checks the type of `sub`: an IdP's
+  // numeric or object `sub` stays in payload, not where a tool handler trusts the declared type.
+  const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
+  const extra: AuthExtra = Object.freeze({ issuer, sub, payload });
   return { issuer, header, payload, scopes: scopesOf(payload), clientId, resource: resourceOf(payload.aud, audiences), extra, verifiedBy };
 }
 

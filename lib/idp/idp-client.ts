@@ -315,7 +315,8 @@ export class IdpClient {
    */
   storeSecret(): string | Buffer {
     if (this.#signer) return keyMaterial(this.#signer.key);
-    return isTlsClientAuth(this.clientAuth) ? this.tls!.keyMaterial : this.#clientSecret;
+    // A copy: the store's KDF wipes the buffer it is given once it has read it.
+    return isTlsClientAuth(this.clientAuth) ? Buffer.from(this.tls!.keyMaterial) : this.#clientSecret;
   }
 
   /** True when `text` holds this client's secret in any known form. */

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createSecureContext } from 'node:tls';
 import type { OptionChecker } from '../options/validate.js';
@@ -32,7 +32,12 @@ export interface ResolvedClientTls {
   dispatcher: object;
   /** RFC 8705 §3.1 thumbprint of the certificate: what a bound token's `cnf["x5t#S256"]` holds. */
   x5tS256: string;
-  /** The key's bytes: what a shared token store derives its sealing keys from with tls_client_auth. */
+  /**
+   * The private key's own bytes (PKCS#8 DER), whatever PEM form or encryption it was given in: what
+   * a shared token store derives its sealing keys from with tls_client_auth. Not the PEM text: an
+   * encrypted key's ciphertext would make the passphrase no protection for the sealed tokens, and
+   * two instances holding one key in two PEM forms could not read each other's entries.
+   */
   keyMaterial: Buffer;
 }
 
@@ -71,15 +76,17 @@ export function resolveClientTls(value: unknown, check: OptionChecker, requireFr
   }
   const connect = { cert: o.cert, key: o.key, ...(o.passphrase === undefined ? {} : { passphrase: o.passphrase }), ...(o.ca === undefined ? {} : { ca: o.ca }) };
   let x5tS256: string;
+  let keyMaterial: Buffer;
   try {
     // Fails now on a key that does not match the certificate, a wrong passphrase or unreadable PEM,
     // rather than as a handshake failure on the first request. OpenSSL's reason, never the key.
     createSecureContext(connect);
     x5tS256 = createHash('sha256').update(new X509Certificate(o.cert).raw).digest('base64url');
+    keyMaterial = createPrivateKey({ key: o.key!, ...(o.passphrase === undefined ? {} : { passphrase: o.passphrase }) }).export({ format: 'der', type: 'pkcs8' });
   } catch (err) {
     const reason = (err as { message?: string }).message?.replace(/\s+/g, ' ').slice(0, 200) ?? 'unknown reason';
     return check.fail('config_mtls', `tls: Node cannot use this certificate and key (${reason})`, TOPIC);
   }
   const { Agent } = loadUndici(check, requireFrom);
-  return { dispatcher: new Agent({ connect }), x5tS256, keyMaterial: Buffer.from(o.key) };
+  return { dispatcher: new Agent({ connect }), x5tS256, keyMaterial };
 }

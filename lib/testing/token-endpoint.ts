@@ -51,7 +51,7 @@ export interface TestTokenRequest {
   readonly clientId: string | undefined;
   /** How the client authenticated (`'none'`: it did not, or the request failed before). */
   readonly clientAuth: 'client_secret_basic' | 'client_secret_post' | 'none';
-  /** The form parameters, credentials (`client_secret`, `password`) removed. */
+  /** The form parameters, credentials removed (`client_secret`, `password`, `client_assertion`, `refresh_token`, `subject_token`, `actor_token`, `assertion`, `code_verifier`). */
   readonly params: Readonly<Record<string, string>>;
   /** Whether a DPoP proof came with it. */
   readonly dpop: boolean;
@@ -71,7 +71,9 @@ export interface TokenIssuing {
   issue(claims: JWTPayload): Promise<{ token: string; expiresIn: number }>;
 }
 
-const SECRET_PARAMS = new Set(['client_secret', 'password', 'client_assertion']);
+// Credentials are left out of the records tests assert on (and print when an assertion fails):
+// secrets, and tokens that work as credentials — refresh tokens, and the tokens of a token exchange.
+const SECRET_PARAMS = new Set(['client_secret', 'password', 'client_assertion', 'refresh_token', 'subject_token', 'actor_token', 'assertion', 'code_verifier']);
 const MAX_REFRESH_TOKENS = 10_000;
 /** Token requests remembered for assertions: the newest, so a long suite's issuer does not grow without end. */
 const MAX_RECORDS = 10_000;
