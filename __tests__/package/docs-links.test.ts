@@ -103,6 +103,16 @@ test('the pages that ship in the package (docs/) link only to pages that ship to
   expect(outside).toEqual([]);
 });
 
+test("README's Documentation table is one table and lists every docs/ page", () => {
+  // A blank line inside a Markdown table ends it: the rows after it render as a paragraph of pipes.
+  const section = read('README.md').split(/^## Documentation$/m)[1]!.split(/^## /m)[0]!;
+  const rows = section.trim().split('\n');
+  expect(rows.filter((r) => !r.startsWith('|'))).toEqual([]);
+  const listed = new Set(rows.flatMap((r) => [...r.matchAll(/\]\((docs\/[a-z0-9-]+\.md)\)/g)].map((m) => m[1]!)));
+  const pages = PAGES.filter((p) => p.startsWith('docs/'));
+  expect(pages.filter((p) => !listed.has(p))).toEqual([]);
+});
+
 // ---- ConfigError → page#section ----
 
 function sources(dir: string): string[] {
