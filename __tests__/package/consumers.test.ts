@@ -134,6 +134,25 @@ test.each([
   expect(run(process.execPath, ['check.js'], p).trim()).toBe('invalid_token true function /dist/index.js');
 });
 
+test('every entry point in "exports": require() and import() give the same module object, through the .cjs wrapper', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+  const names = Object.keys(pkg.exports)
+    .filter((e) => e !== './package.json')
+    .map((e) => (e === '.' ? 'express-oauth-kit' : `express-oauth-kit/${e.slice(2)}`));
+  const p = project('every-entry', {
+    'package.json': '{ "private": true }',
+    'check.js': `const names = ${JSON.stringify(names)};
+Promise.all(names.map(async (n) => {
+  const viaRequire = require(n);
+  const viaImport = await import(n);
+  return [n, viaRequire === viaImport, Object.keys(viaRequire).length > 0, require.resolve(n).split('node_modules/express-oauth-kit/')[1]];
+})).then((r) => console.log(JSON.stringify(r)));
+`,
+  });
+  const expected = names.map((n) => [n, true, true, n === 'express-oauth-kit' ? 'dist/index.cjs' : `dist/${n.slice('express-oauth-kit/'.length)}/index.cjs`]);
+  expect(JSON.parse(run(process.execPath, ['check.js'], p))).toEqual(expected);
+});
+
 test('@arethetypeswrong/cli finds no problem in any resolution mode, for every entry point', () => {
   const attw = join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
   const out = JSON.parse(run(process.execPath, [attw, tarball, '--format', 'json'], root)) as {
