@@ -8,8 +8,9 @@
  * the median over BENCH_ROUNDS rounds (default 5) is shown with the lowest and highest round.
  *
  * Groups: one repeated token; per algorithm a new token each request; DPoP (one bound token, a fresh
- * proof each request). requireAuth runs in two processes per group: `kit` (`@opentelemetry/api`
- * installed, no provider registered) and `kitOtel` (meter and tracer providers registered).
+ * proof each request). requireAuth is measured twice in each group: with `@opentelemetry/api`
+ * installed and no provider registered (`kit`, `kitDpop`), and with meter and tracer providers
+ * registered (`kitOtel`, `kitOtelDpop`).
  *
  * BENCH_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=.tmp/prof` or `--trace-gc`) are passed to the API
  * processes; with --trace-gc the young and full collections per 1,000 requests are shown too.
@@ -208,4 +209,5 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean, signing: strin
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   printTable('requireAuth, one guard per process', await benchPerProcess());
+  printTable('For README.md', readmeRows);
 }
