@@ -6,8 +6,9 @@
  * 2. Bytes per verified-cache entry with GROWTH_CACHED (default 100,000) tokens cached.
  *    1 and 2 run in a child process of their own (bench/growth-worker.ts).
  * 3. API CPU per request while the JWKS rotates every second, against the same guard and driver
- *    with a JWKS that never rotates (bench/rotating-jwks.ts); new token each request and one
- *    repeated token (re-issued with each key).
+ *    with a JWKS that never rotates (bench/rotating-jwks.ts); new token each request (also with
+ *    OpenTelemetry providers: the guard's only spans are key-set fetches) and one repeated token
+ *    (re-issued with each key).
  * 4. Latency at 80 % of the measured maximum throughput: per round, each case runs flat out for
  *    2 s (its maximum), then at 0.8 × that rate (autocannon `overallRate`) for BENCH_WINDOW
  *    seconds; p50 and p99 of the paced run. bare, requireAuth with one repeated token, requireAuth
@@ -134,11 +135,14 @@ async function rotation(script: string, core: string | undefined): Promise<Row[]
     // (jwksCacheMaxAgeMs: 1000), as it must to follow keys that change every second.
     const kitStatic = await start({ GUARD: 'kit', JWKS_URI: fixed.jwksUri });
     const kitRotating = await start({ GUARD: 'kit', JWKS_URI: rotating.jwksUri, JWKS_MAX_AGE_MS: '1000' });
+    // The one place the guard makes spans is a JWKS fetch, so here the tracer provider has work.
+    const kitOtelRotating = await start({ GUARD: 'kit', OTEL: 'provider', JWKS_URI: rotating.jwksUri, JWKS_MAX_AGE_MS: '1000' });
     const bearer = (token: () => string) => () => ({ authorization: `Bearer ${token()}` });
     const cases: Record<string, Case> = {
       bare: [bare, bearer(fixed.same)],
       'static new': [kitStatic, bearer(fixed.fresh)],
       'rotating new': [kitRotating, bearer(rotating.fresh)],
+      'rotating new otel': [kitOtelRotating, bearer(rotating.fresh)],
       'static same': [kitStatic, bearer(fixed.same)],
       'rotating same': [kitRotating, bearer(rotating.same)],
     };
@@ -149,12 +153,18 @@ async function rotation(script: string, core: string | undefined): Promise<Row[]
     const keys = `${fmt(rotating.rotations - rotations0)} rotations and ${fmt(rotating.fetches - fetches0)} key-set fetches in ${fmt(seconds)} s`;
     readmeRows.push(
       { name: 'JWKS rotating every second ÷ static, new token each request (ES256)', value: ratio(samples, 'rotating new', 'static new'), note: `${us(samples, 'rotating new')} vs ${us(samples, 'static new')} µs CPU/request` },
+      { name: 'same, OpenTelemetry providers registered ÷ static', value: ratio(samples, 'rotating new otel', 'static new'), note: `${us(samples, 'rotating new otel')} vs ${us(samples, 'static new')} µs CPU/request` },
       { name: 'JWKS rotating every second ÷ static, one repeated token', value: ratio(samples, 'rotating same', 'static same'), note: `${us(samples, 'rotating same')} vs ${us(samples, 'static same')} µs CPU/request` },
     );
     return [
       { name: 'rotation group: bare route', value: `${us(samples, 'bare')} µs`, note: `${ROUNDS} rounds × ${WINDOW} s per case; tokens ES256, signed per request by the driver (core 1) with the current key` },
       { name: 'requireAuth, static JWKS, new token each request', value: `${us(samples, 'static new')} µs` },
       { name: '**requireAuth, JWKS rotating every second, new token each request**', value: `${us(samples, 'rotating new')} µs`, note: `**${ratio(samples, 'rotating new', 'static new')} the static JWKS** (above 1: the rotating one is cheaper); ${keys}` },
+      {
+        name: 'requireAuth with OpenTelemetry providers registered, JWKS rotating every second, new token each request',
+        value: `${us(samples, 'rotating new otel')} µs`,
+        note: `${ratio(samples, 'rotating new otel', 'static new')} the static JWKS, ${ratio(samples, 'rotating new otel', 'rotating new')} without a provider (a span per key-set fetch)`,
+      },
       { name: 'requireAuth, static JWKS, one repeated token', value: `${us(samples, 'static same')} µs` },
       { name: '**requireAuth, JWKS rotating every second, one repeated token**', value: `${us(samples, 'rotating same')} µs`, note: `**${ratio(samples, 'rotating same', 'static same')} the static JWKS**; the token is re-issued with each key, and each reload retires the cached result` },
     ];
@@ -206,13 +216,14 @@ async function latency(script: string, core: string | undefined): Promise<Row[]>
 }
 
 export async function benchGrowth(): Promise<Row[]> {
-  const out = await memory();
+  const parts = (process.env.GROWTH_PARTS ?? 'memory,rotation,latency').split(',');
+  const out = parts.includes('memory') ? await memory() : [];
   const twoCores = cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
   const parentMask = twoCores ? pin(process.pid, '1') : undefined;
   const script = compileScript('api-server');
   try {
-    out.push(...(await rotation(script, twoCores ? '0' : undefined)));
-    out.push(...(await latency(script, twoCores ? '0' : undefined)));
+    if (parts.includes('rotation')) out.push(...(await rotation(script, twoCores ? '0' : undefined)));
+    if (parts.includes('latency')) out.push(...(await latency(script, twoCores ? '0' : undefined)));
   } finally {
     unpin(process.pid, parentMask);
   }

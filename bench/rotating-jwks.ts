@@ -3,10 +3,12 @@
  * they are asked for (ES256, node:crypto, synchronous: cheap enough to sign in autocannon's
  * setupRequest, on the driver's core, never the API's).
  *
- * The set holds the previous key, the current one and the next two, as an IdP that rotates
- * publishes its next key ahead of use: a guard that reloads the set every period always has the
- * current key, so no request is refused while the keys turn over. `periodMs: 0` never rotates:
- * the same server and the same signing work, for the static baseline.
+ * The set holds the current key, the next two and the last ten, as an IdP that rotates publishes
+ * its next key ahead of use and keeps old ones while tokens signed with them may still arrive: a
+ * guard that reloads the set every period always has the key of a token, even one that waited a
+ * few seconds in a queue (autocannon builds a request before it can send it), so no request is
+ * refused while the keys turn over. `periodMs: 0` never rotates: the same server and the same
+ * signing work, for the static baseline.
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
@@ -31,6 +33,7 @@ export interface RotatingJwks {
   close(): Promise<void>;
 }
 
+const PREVIOUS = 10;
 const b64 = (v: string | Buffer) => Buffer.from(v).toString('base64url');
 let kids = 0;
 
@@ -41,8 +44,9 @@ function newKey(): Key {
 }
 
 export async function startRotatingJwks(issuer: string, audience: string, periodMs: number): Promise<RotatingJwks> {
-  // [previous, current, next, after next]
-  const keys = [newKey(), newKey(), newKey(), newKey()];
+  // [...previous (up to PREVIOUS), current, next, after next]
+  const keys = [newKey(), newKey(), newKey()];
+  const current = () => keys[keys.length - 3]!;
   let body = JSON.stringify({ keys: keys.map((k) => k.jwk) });
   let header = '';
   let sameToken = '';
@@ -55,8 +59,8 @@ export async function startRotatingJwks(issuer: string, audience: string, period
     return `${input}.${b64(sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }))}`;
   };
   const use = () => {
-    header = b64(JSON.stringify({ alg: 'ES256', kid: keys[1]!.kid, typ: 'at+jwt' }));
-    sameToken = signWith(keys[1]!);
+    header = b64(JSON.stringify({ alg: 'ES256', kid: current().kid, typ: 'at+jwt' }));
+    sameToken = signWith(current());
   };
   use();
   const { server, url, close } = await listen();
@@ -67,7 +71,7 @@ export async function startRotatingJwks(issuer: string, audience: string, period
   const timer =
     periodMs > 0
       ? setInterval(() => {
-          keys.shift();
+          if (keys.length === PREVIOUS + 3) keys.shift();
           keys.push(newKey());
           body = JSON.stringify({ keys: keys.map((k) => k.jwk) });
           rotations += 1;
@@ -76,7 +80,7 @@ export async function startRotatingJwks(issuer: string, audience: string, period
       : undefined;
   return {
     jwksUri: `${url}/jwks.json`,
-    fresh: () => signWith(keys[1]!),
+    fresh: () => signWith(current()),
     same: () => sameToken,
     get rotations() {
       return rotations;

@@ -28,6 +28,8 @@ const only = process.argv[2];
 console.log(`express-oauth-kit benchmarks — node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
 for (const [title, run] of parts) {
   if (only && !title.toLowerCase().includes(only.toLowerCase())) continue;
+  const started = performance.now();
   printTable(title, await run());
+  console.log(`\n(${Math.round((performance.now() - started) / 1000)} s)`);
 }
 if (readmeRows.length > 0) printTable('For README.md: one guard per API process (median, lowest–highest round)', readmeRows);
