@@ -20,6 +20,7 @@
  * most 3, to stay within the 120,000 pre-signed tokens), BENCH_WINDOW (default 4).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fmt, median, pin, printTable, readmeRows, unpin, type Row } from './common.js';
@@ -59,7 +60,8 @@ async function worker(env: Record<string, string>): Promise<{ steps: Step[]; sec
     if (m.done) seconds = m.seconds!;
     else steps.push(m);
   }
-  if (child.exitCode !== 0 && child.exitCode !== null) throw new Error(`growth-worker exited with ${child.exitCode}`);
+  const code = child.exitCode ?? ((await once(child, 'exit')) as [number | null])[0];
+  if (code !== 0) throw new Error(`growth-worker (${JSON.stringify(env)}) exited with ${code}`);
   return { steps, seconds };
 }
 
