@@ -17,7 +17,8 @@
  * 3 and 4 use the per-process method of bench/per-process.ts: one guard per API process (fresh
  * processes, so token budgets are this part's own) on core 0, autocannon on core 1, interleaved
  * rounds, medians with the lowest–highest round. BENCH_ROUNDS (default 5; the latency part at
- * most 3, to stay within the 120,000 pre-signed tokens), BENCH_WINDOW (default 4).
+ * most 3, to stay within the 120,000 pre-signed tokens), BENCH_WINDOW (default 4), GROWTH_TOKENS,
+ * GROWTH_CACHED, GROWTH_PARTS (default memory,rotation,latency).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
