@@ -92,6 +92,7 @@ export async function benchPerProcess(): Promise<Row[]> {
   };
   const baseline = process.env.BENCH_BASELINE_DIST;
   if (baseline) processes.kitBaseline = { GUARD: 'kit', KIT_DIST: baseline };
+  if (baseline) processes.kitBaselineDpop = { GUARD: 'kit', KIT_DIST: baseline, ...dpopEnv };
   // Groups are measured one after the other; ratios only within a group.
   const groups: Array<Record<string, Case>> = [
     { bare: ['bare', same], kitSame: ['kit', same], kitOtelSame: ['kitOtel', same], auth0Same: ['auth0 RS256', same], assign: ['assign', same] },
@@ -110,6 +111,7 @@ export async function benchPerProcess(): Promise<Row[]> {
   if (baseline) {
     groups[0]!.kitBaselineSame = ['kitBaseline', same];
     for (const [k, alg] of ALGS.entries()) groups[k + 1]![`kitBaseline ${alg}`] = ['kitBaseline', cursor(alg)];
+    groups[groups.length - 1]!.kitBaselineDpop = ['kitBaselineDpop', proofCursor()];
   }
   const only = process.env.BENCH_CASES?.split(',');
   if (only) for (const g of groups) for (const name of Object.keys(g)) if (!only.includes(name)) delete g[name];
@@ -200,6 +202,7 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean, signing: strin
   if (has('bare dpop')) out.push(cell('bare dpop', 'DPoP group: bare route'));
   const dpopVersus = (c: string) => `**${ratio(c, 'auth0Dpop')} express-oauth2-jwt-bearer's DPoP** (target ≥ 2.0×)`;
   if (has('kitDpop', 'auth0Dpop')) out.push(cell('kitDpop', '**DPoP** requireAuth, one bound token, fresh proof each request', dpopVersus('kitDpop')));
+  if (has('kitBaselineDpop', 'kitDpop')) out.push(cell('kitBaselineDpop', 'DPoP baseline build (BENCH_BASELINE_DIST), fresh proof each request', `this build ${ratio('kitDpop', 'kitBaselineDpop')} the baseline`));
   if (has('kitOtelDpop', 'auth0Dpop', 'kitDpop')) out.push(cell('kitOtelDpop', '**DPoP** requireAuth with OpenTelemetry providers registered, fresh proof each request', `${dpopVersus('kitOtelDpop')}; ${ratio('kitOtelDpop', 'kitDpop')} without a provider`));
   if (has('auth0Dpop')) out.push(cell('auth0Dpop', 'DPoP express-oauth2-jwt-bearer, same token, fresh proof each request', signing));
   readme('DPoP, fresh proof each request: requireAuth ÷ express-oauth2-jwt-bearer', 'kitDpop', 'auth0Dpop', '≥ 2.0×');

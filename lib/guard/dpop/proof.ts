@@ -110,12 +110,21 @@ export class DpopProofVerifier {
   // A client signs every proof with the same key: its KeyObject and thumbprint are made once.
   // Keyed by the RFC 7638 members, the only ones that define the key.
   readonly #keys = new LRUCache<string, { key: KeyObject; jkt: string }>({ max: 10_000 });
+  readonly #byJwk = new WeakMap<object, { key: KeyObject; jkt: string }>();
 
   /**
    * The proof's key, once it is known to be the key the token is bound to: the thumbprint is
    * compared before any signature check, so a proof under another key costs a hash, not a verify.
    */
   #keyOf(jwk: unknown, boundJkt: string): { key: KeyObject; jkt: string } {
+    // The engine hands out one frozen header object per distinct encoded header, and a client's
+    // proofs all share theirs ({ typ, alg, jwk }): its jwk object, once checked, is looked up by
+    // identity, without serializing it again. Only frozen objects: their content cannot change.
+    const seen = typeof jwk === 'object' && jwk !== null ? this.#byJwk.get(jwk) : undefined;
+    if (seen !== undefined) {
+      if (!safeEqual(seen.jkt, boundJkt)) throw new ProofKeyError(NOT_BOUND_KEY);
+      return seen;
+    }
     checkPublicJwk(jwk);
     const k = jwk as Record<string, unknown>;
     const id = JSON.stringify(thumbprintMembers(k));
@@ -126,6 +135,7 @@ export class DpopProofVerifier {
       known = { key: publicKeyOf(k), jkt: b64(createHash('sha256').update(id).digest()) };
       this.#keys.set(id, known);
     }
+    if (Object.isFrozen(jwk)) this.#byJwk.set(jwk as object, known);
     if (!safeEqual(known.jkt, boundJkt)) throw new ProofKeyError(NOT_BOUND_KEY);
     return known;
   }
