@@ -5,7 +5,8 @@
  * Options away from the defaults, only where a case needs them: `DPOP_IAT_WINDOW` (seconds a DPoP
  * proof stays acceptable: requireAuth's dpop.iatWindowSeconds, express-oauth2-jwt-bearer's
  * dpop.iatOffset), `DPOP_REPLAY_MAX` (requireAuth's dpop.replayMaxEntries), `JWKS_MAX_AGE_MS`
- * (requireAuth's jwksCacheMaxAgeMs).
+ * (requireAuth's jwksCacheMaxAgeMs), `INTROSPECTION_ENDPOINT` (requireAuth's `introspection`: opaque
+ * tokens checked by RFC 7662 introspection at that loopback endpoint, JWTs still verified locally).
  *
  * Run by bench/per-process.ts as plain JavaScript under plain `node` (it transpiles this file to
  * .tmp/ first), not through tsx: tsx turns on source maps and wraps per-request closures, which a
@@ -21,7 +22,7 @@ import { createRemoteJWKSet, jwtVerify, type JWK } from 'jose';
 import { auth } from 'express-oauth2-jwt-bearer';
 
 const { GUARD = 'bare', ALG = 'RS256', OTEL, ISSUER: issuer = '', AUDIENCE: audience = '', JWKS_URI: jwksUri = '' } = process.env;
-const { DPOP_IAT_WINDOW, DPOP_REPLAY_MAX, JWKS_MAX_AGE_MS } = process.env;
+const { DPOP_IAT_WINDOW, DPOP_REPLAY_MAX, JWKS_MAX_AGE_MS, INTROSPECTION_ENDPOINT } = process.env;
 
 if (OTEL === 'provider') {
   // As an application wires the SDK: metrics read periodically, spans batched. The guard counts
@@ -84,7 +85,8 @@ async function guard(): Promise<RequestHandler | undefined> {
       const dist = process.env.KIT_DIST ? pathToFileURL(`${process.env.KIT_DIST}/index.js`) : new URL('../dist/index.js', import.meta.url);
       const kit = (await import(dist.href)) as typeof import('../lib/index.js');
       const dpop = DPOP_IAT_WINDOW ? { iatWindowSeconds: Number(DPOP_IAT_WINDOW), replayMaxEntries: Number(DPOP_REPLAY_MAX ?? 100_000) } : undefined;
-      return kit.requireAuth({ issuer, audience, jwksUri, ...(dpop && { dpop }), ...(JWKS_MAX_AGE_MS && { jwksCacheMaxAgeMs: Number(JWKS_MAX_AGE_MS) }) });
+      const introspection = INTROSPECTION_ENDPOINT ? { clientId: 'bench-api', clientSecret: 'bench-api-secret', endpoint: INTROSPECTION_ENDPOINT } : undefined;
+      return kit.requireAuth({ issuer, audience, jwksUri, ...(dpop && { dpop }), ...(JWKS_MAX_AGE_MS && { jwksCacheMaxAgeMs: Number(JWKS_MAX_AGE_MS) }), ...(introspection && { introspection }) });
     }
     case 'assign': {
       // Not a guard: only what any guard that sets req.auth pays on an Express 5 request (a

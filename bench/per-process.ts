@@ -19,6 +19,8 @@
  * before/after figures of a change measured in the same interleaved rounds.
  */
 import { spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { generateKeyPairSync } from 'node:crypto';
@@ -68,6 +70,12 @@ export async function benchPerProcess(): Promise<Row[]> {
     let i = start;
     return () => ({ authorization: `Bearer ${list[i++ % DISTINCT]}` });
   };
+  // RFC 7662: a loopback introspection endpoint answering every token as active for this API, and
+  // counting calls and distinct tokens (a new opaque token must cost one call, a repeated one none).
+  const introspection = await startIntrospection(file.issuer, file.audience);
+  const opaqueOne = { authorization: 'Bearer opaque-bench-token-0' };
+  let opaqueSent = 0;
+  const opaqueCursor = () => () => ({ authorization: `Bearer opaque-bench-token-${++opaqueSent}` });
   const dpop = { token: '', proofs: [] as string[] };
   const proofCursor = () => {
     let i = 0;
@@ -89,13 +97,14 @@ export async function benchPerProcess(): Promise<Row[]> {
     kitDpop: { GUARD: 'kit', ...dpopEnv },
     kitOtelDpop: { GUARD: 'kit', OTEL: 'provider', ...dpopEnv },
     auth0Dpop: { GUARD: 'auth0', ALG: 'RS256', DPOP_IAT_WINDOW: DPOP_WINDOW },
+    kitOpaque: { GUARD: 'kit', INTROSPECTION_ENDPOINT: introspection.url },
   };
   const baseline = process.env.BENCH_BASELINE_DIST;
   if (baseline) processes.kitBaseline = { GUARD: 'kit', KIT_DIST: baseline };
   if (baseline) processes.kitBaselineDpop = { GUARD: 'kit', KIT_DIST: baseline, ...dpopEnv };
   // Groups are measured one after the other; ratios only within a group.
   const groups: Array<Record<string, Case>> = [
-    { bare: ['bare', same], kitSame: ['kit', same], kitOtelSame: ['kitOtel', same], auth0Same: ['auth0 RS256', same], assign: ['assign', same] },
+    { bare: ['bare', same], kitSame: ['kit', same], kitOtelSame: ['kitOtel', same], auth0Same: ['auth0 RS256', same], assign: ['assign', same], kitOpaqueSame: ['kitOpaque', () => opaqueOne] },
   ];
   for (const alg of ALGS) {
     groups.push({
@@ -107,6 +116,7 @@ export async function benchPerProcess(): Promise<Row[]> {
       [`floor ${alg}`]: ['floor', cursor(alg)],
     });
   }
+  groups.push({ 'bare opaque': ['bare', same], kitOpaqueNew: ['kitOpaque', opaqueCursor()] });
   groups.push({ 'bare dpop': ['bare', same], kitDpop: ['kitDpop', proofCursor()], kitOtelDpop: ['kitOtelDpop', proofCursor()], auth0Dpop: ['auth0Dpop', proofCursor()] });
   if (baseline) {
     groups[0]!.kitBaselineSame = ['kitBaseline', same];
@@ -149,15 +159,17 @@ export async function benchPerProcess(): Promise<Row[]> {
         }
       }
     }
-    return rows(samples, twoCores, signing);
+    const perToken = opaqueSent > 0 ? `${fmt(introspection.calls() / introspection.distinct(), 3)} introspection calls per distinct token (${fmt(introspection.calls())} calls; ${fmt(introspection.distinct())} distinct tokens reached the endpoint of ${fmt(opaqueSent + 1)} sent)` : '';
+    return rows(samples, twoCores, signing, perToken);
   } finally {
     unpin(process.pid, parentMask);
     for (const api of Object.values(apis)) await stopApi(api);
     await jwksServer.close();
+    await introspection.close();
   }
 }
 
-function rows(samples: Record<string, Sample[]>, pinned: boolean, signing: string): Row[] {
+function rows(samples: Record<string, Sample[]>, pinned: boolean, signing: string, perToken: string): Row[] {
   const has = (...names: string[]) => names.every((n) => samples[n] !== undefined);
   const us = (c: string) => median(samples[c]!.map((s) => s.us));
   // "a ÷ b" as the issue writes it: b's CPU per request over a's (above 1: a is cheaper).
@@ -199,6 +211,10 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean, signing: strin
     readme(`${alg} new token, OpenTelemetry providers: requireAuth ÷ express-oauth2-jwt-bearer`, otel, auth0, '≥ 1.3×');
     readme(`${alg} new token, OpenTelemetry providers: requireAuth ÷ floor`, otel, floor, '≥ 0.95×');
   }
+  if (has('kitOpaqueSame', 'kitSame')) out.push(cell('kitOpaqueSame', '**opaque token** by introspection, one repeated token (cached)', `**${ratio('kitOpaqueSame', 'kitSame')} the cached JWT** (target ≥ 0.95×)`));
+  if (has('bare opaque')) out.push(cell('bare opaque', 'opaque group: bare route'));
+  if (has('kitOpaqueNew', 'bare opaque')) out.push(cell('kitOpaqueNew', '**opaque token** by introspection, new token each request (one loopback call each)', `${ratio('kitOpaqueNew', 'bare opaque')} bare; ${perToken}`));
+  readme('opaque token by introspection, cached: requireAuth ÷ cached JWT', 'kitOpaqueSame', 'kitSame', '≥ 0.95×');
   if (has('bare dpop')) out.push(cell('bare dpop', 'DPoP group: bare route'));
   const dpopVersus = (c: string) => `**${ratio(c, 'auth0Dpop')} express-oauth2-jwt-bearer's DPoP** (target ≥ 2.0×)`;
   if (has('kitDpop', 'auth0Dpop')) out.push(cell('kitDpop', '**DPoP** requireAuth, one bound token, fresh proof each request', dpopVersus('kitDpop')));
@@ -213,4 +229,30 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean, signing: strin
 if (import.meta.url === `file://${process.argv[1]}`) {
   printTable('requireAuth, one guard per process', await benchPerProcess());
   printTable('For README.md', readmeRows);
+}
+
+/** A loopback RFC 7662 endpoint: every token active for the bench API, an hour to live. Counts calls and distinct tokens. */
+async function startIntrospection(iss: string, aud: string): Promise<{ url: string; calls: () => number; distinct: () => number; close: () => Promise<void> }> {
+  let calls = 0;
+  const seen = new Set<string>();
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      calls += 1;
+      seen.add(new URLSearchParams(body).get('token') ?? '');
+      const exp = Math.floor(Date.now() / 1000) + 3_600;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ active: true, iss, aud, exp, scope: 'orders:read', client_id: 'bench-client', token_type: 'Bearer' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
+  return {
+    url,
+    calls: () => calls,
+    distinct: () => seen.size,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
 }
