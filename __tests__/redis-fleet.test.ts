@@ -58,6 +58,10 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
   const ready = (list: Instance[]): Promise<unknown> =>
     Promise.all(list.map((i) => (i.redis.status === 'ready' ? null : new Promise((r) => i.redis.once('ready', r)))));
 
+  /** Loads not stopped yet: afterEach stops them when a test failed before its own stop(), or the
+   * loops would keep the jest worker alive ("a worker process has failed to exit gracefully"). */
+  const runningLoads: Array<() => Promise<void>> = [];
+
   /** Every instance calls getToken() every `everyMs` until stop(); failures and stale tokens are collected. */
   const load = (list: Instance[], everyMs = 10) => {
     let running = true;
@@ -76,16 +80,18 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
         await sleep(everyMs);
       }
     });
+    const stop = async () => {
+      running = false;
+      await Promise.all(loops);
+    };
+    runningLoads.push(stop);
     return {
       failures,
       stale,
       get calls() {
         return calls;
       },
-      stop: async () => {
-        running = false;
-        await Promise.all(loops);
-      },
+      stop,
     };
   };
 
@@ -106,6 +112,7 @@ describeWithRedis('M2M fleet sharing tokens through Redis', () => {
     short.faults = { mode: 'none' };
   });
   afterEach(async () => {
+    await Promise.all(runningLoads.splice(0).map((stop) => stop()));
     await closeClients(redisClients.splice(0));
   });
 

@@ -1,7 +1,12 @@
 /**
  * One API as a user deploys it: an Express 5 app with one route, `GET /orders`, guarded by ONE
  * guard chosen by `GUARD` (bare | kit | jose | auth0 | floor | assign; `ALG` picks express-oauth2-jwt-bearer's
- * tokenSigningAlg; `OTEL=provider` registers an OpenTelemetry meter provider first).
+ * tokenSigningAlg; `OTEL=provider` registers OpenTelemetry meter and tracer providers first).
+ * Options away from the defaults, only where a case needs them: `DPOP_IAT_WINDOW` (seconds a DPoP
+ * proof stays acceptable: requireAuth's dpop.iatWindowSeconds, express-oauth2-jwt-bearer's
+ * dpop.iatOffset), `DPOP_REPLAY_MAX` (requireAuth's dpop.replayMaxEntries), `JWKS_MAX_AGE_MS`
+ * (requireAuth's jwksCacheMaxAgeMs), `INTROSPECTION_ENDPOINT` (requireAuth's `introspection`: opaque
+ * tokens checked by RFC 7662 introspection at that loopback endpoint, JWTs still verified locally).
  *
  * Run by bench/per-process.ts as plain JavaScript under plain `node` (it transpiles this file to
  * .tmp/ first), not through tsx: tsx turns on source maps and wraps per-request closures, which a
@@ -17,12 +22,19 @@ import { createRemoteJWKSet, jwtVerify, type JWK } from 'jose';
 import { auth } from 'express-oauth2-jwt-bearer';
 
 const { GUARD = 'bare', ALG = 'RS256', OTEL, ISSUER: issuer = '', AUDIENCE: audience = '', JWKS_URI: jwksUri = '' } = process.env;
+const { DPOP_IAT_WINDOW, DPOP_REPLAY_MAX, JWKS_MAX_AGE_MS, INTROSPECTION_ENDPOINT } = process.env;
 
 if (OTEL === 'provider') {
-  const { metrics } = await import('@opentelemetry/api');
+  // As an application wires the SDK: metrics read periodically, spans batched. The guard counts
+  // per request (metrics) and makes a span per JWKS fetch (lib/telemetry/otel.ts idpCall).
+  const { metrics, trace } = await import('@opentelemetry/api');
   const { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
+  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 10_000 })] }));
+  // An exporter that drops what it is given: the cost measured is the guard's and the SDK's, not a collector's.
+  const drop = { export: (_spans: unknown, done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: async () => {} };
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(drop)] }));
 }
 
 const deny = (res: express.Response) => void res.status(401).end();
@@ -72,7 +84,9 @@ async function guard(): Promise<RequestHandler | undefined> {
       // KIT_DIST: another build of the package (a before/after comparison, see BENCH_BASELINE_DIST).
       const dist = process.env.KIT_DIST ? pathToFileURL(`${process.env.KIT_DIST}/index.js`) : new URL('../dist/index.js', import.meta.url);
       const kit = (await import(dist.href)) as typeof import('../lib/index.js');
-      return kit.requireAuth({ issuer, audience, jwksUri });
+      const dpop = DPOP_IAT_WINDOW ? { iatWindowSeconds: Number(DPOP_IAT_WINDOW), replayMaxEntries: Number(DPOP_REPLAY_MAX ?? 100_000) } : undefined;
+      const introspection = INTROSPECTION_ENDPOINT ? { clientId: 'bench-api', clientSecret: 'bench-api-secret', endpoint: INTROSPECTION_ENDPOINT } : undefined;
+      return kit.requireAuth({ issuer, audience, jwksUri, ...(dpop && { dpop }), ...(JWKS_MAX_AGE_MS && { jwksCacheMaxAgeMs: Number(JWKS_MAX_AGE_MS) }), ...(introspection && { introspection }) });
     }
     case 'assign': {
       // Not a guard: only what any guard that sets req.auth pays on an Express 5 request (a
@@ -86,7 +100,8 @@ async function guard(): Promise<RequestHandler | undefined> {
     case 'jose':
       return handWritten();
     case 'auth0':
-      return auth({ issuer, audience, jwksUri, tokenSigningAlg: ALG });
+      // DPoP is on by default in express-oauth2-jwt-bearer 1.10; only the proof window is set, like requireAuth's.
+      return auth({ issuer, audience, jwksUri, tokenSigningAlg: ALG, ...(DPOP_IAT_WINDOW && { dpop: { iatOffset: Number(DPOP_IAT_WINDOW) } }) });
     case 'floor':
       return floor();
     default:

@@ -24,6 +24,8 @@ export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 
 export interface LoadResult {
   rps: number;
+  /** Latency percentiles, ms. */
+  p50: number;
   p99: number;
   non2xx: number;
   errors: number;
@@ -36,7 +38,7 @@ export interface LoadResult {
 export async function load(url: string, header?: () => string, extra: Partial<autocannon.Options> = {}): Promise<LoadResult> {
   const requests = header ? [{ setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, authorization: header() } }) }] : undefined;
   const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, requests, ...extra } as autocannon.Options);
-  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
 }
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -70,6 +72,12 @@ export async function startChild(script: string, env: Record<string, string>): P
     },
   };
 }
+
+/**
+ * Compact rows for README.md (per-process method only: medians with the lowest–highest round),
+ * added by the parts that measure them and printed last by bench/run.ts.
+ */
+export const readmeRows: Row[] = [];
 
 export function printTable(title: string, rows: Row[]): void {
   console.log(`\n### ${title}\n`);

@@ -82,7 +82,7 @@ export async function benchDpop(): Promise<Row[]> {
 }
 
 /** ES256 proofs signed with node:crypto directly (plain compact JWS, as any DPoP client sends; much faster than SignJWT in a loop). */
-function signProofs(count: number, htu: string, token: string, privateKey: KeyObject, pub: Record<string, string>): string[] {
+export function signProofs(count: number, htu: string, token: string, privateKey: KeyObject, pub: Record<string, string>): string[] {
   const header = b64(JSON.stringify({ alg: 'ES256', typ: 'dpop+jwt', jwk: { kty: 'EC', crv: 'P-256', x: pub.x, y: pub.y } }));
   const ath = createHash('sha256').update(token).digest('base64url');
   const iat = Math.floor(Date.now() / 1000);

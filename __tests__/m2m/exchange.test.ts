@@ -41,8 +41,6 @@ async function userToken(accountId: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-  jest.spyOn(console, 'info').mockImplementation(() => undefined);
   clearDiscoveryCache();
   op = await startOidcProvider({
     tokenExchange: true,

@@ -9,11 +9,9 @@ import { ConfigError, claimCheck, createM2MClient, mfaChallengeProxy, requireAut
 import type { DocsTopic } from '../../lib/errors/config-error.js';
 import { CONFIG_ERROR_DOCS } from '../../lib/errors/config-error.js';
 import { redisTokenStore } from '../../lib/redis/index.js';
+import { links, slugs } from '../support/markdown.js';
 
 const root = join(import.meta.dirname, '..', '..');
-
-// Written on another branch of the work; a link to it is checked once the file is there.
-const WRITTEN_ELSEWHERE = new Set(['bench/README.md']);
 
 /** The pages: README, CONTRIBUTING, docs/*.md and every other README in the repository's folders. */
 const PAGES = [
@@ -25,44 +23,6 @@ const PAGES = [
   ...['demo-app/README.md', 'fixtures/mock-idp/README.md', 'bench/README.md'].filter((p) => existsSync(join(root, p))),
 ];
 
-/** GitHub's heading ids (github-slugger): lower case, punctuation and symbols dropped, each space a dash, repeats numbered. */
-export function slugs(markdown: string): Set<string> {
-  const seen = new Map<string, number>();
-  const out = new Set<string>();
-  for (const line of prose(markdown)) {
-    const m = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
-    if (!m) continue;
-    const base = m[1]!.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-');
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    out.add(n === 0 ? base : `${base}-${n}`);
-  }
-  return out;
-}
-
-/** The lines outside fenced code blocks. */
-function prose(markdown: string): string[] {
-  let fence = false;
-  return markdown.split('\n').filter((l) => {
-    if (/^\s*(```|~~~)/.test(l)) {
-      fence = !fence;
-      return false;
-    }
-    return !fence;
-  });
-}
-
-/** Relative link targets of a page (inline code removed; web and mail links skipped). */
-function links(markdown: string): string[] {
-  const out: string[] = [];
-  for (const line of prose(markdown)) {
-    for (const m of line.replace(/`[^`]*`/g, '``').matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
-      if (!/^[a-z][a-z0-9+.-]*:/i.test(m[1]!)) out.push(m[1]!);
-    }
-  }
-  return out;
-}
-
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
 const anchorsOf = new Map(PAGES.map((p) => [p, slugs(read(p))]));
 
@@ -71,7 +31,7 @@ function broken(page: string, target: string): string | undefined {
   const [path, anchor] = target.split('#') as [string, string | undefined];
   const file = path === '' ? page : normalize(join(dirname(page), decodeURIComponent(path))).replace(/\\/g, '/');
   if (file.startsWith('..')) return 'leaves the repository';
-  if (!existsSync(join(root, file))) return WRITTEN_ELSEWHERE.has(file) ? undefined : 'no such file';
+  if (!existsSync(join(root, file))) return 'no such file';
   if (anchor === undefined || anchor === '') return undefined;
   if (!file.endsWith('.md') || statSync(join(root, file)).isDirectory()) return 'an #anchor into a file that is not a page';
   const anchors = anchorsOf.get(file) ?? slugs(read(file));

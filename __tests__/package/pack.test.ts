@@ -24,7 +24,9 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the tarball ships dist with types and nothing of the sources or tests', () => {
-  expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']));
+  expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts']));
+  // The CommonJS face of each entry point (scripts/cjs-entries.ts): a wrapper and the .d.cts twins.
+  expect(files).toEqual(expect.arrayContaining(['dist/index.cjs', 'dist/index.d.cts', 'dist/redis/index.cjs', 'dist/redis/index.d.cts']));
   expect(files.filter((f) => /^(lib|__tests__|bench|demo-app|fixtures)\//.test(f) || f.endsWith('.map'))).toEqual([]);
 });
 

@@ -18,9 +18,6 @@ let op: RunningOidcProvider;
 const pool = new ServerPool();
 
 beforeAll(async () => {
-  // oidc-provider's development-mode notices say nothing about the proxy.
-  jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-  jest.spyOn(console, 'info').mockImplementation(() => undefined);
   op = await startOidcProvider({
     clients: [
       {

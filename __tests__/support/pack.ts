@@ -33,7 +33,8 @@ export const run = (cmd: string, args: string[], cwd: string): string =>
 export const pinned = (name: string): string =>
   `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version}`;
 
-const INPUTS = ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'lib', 'docs'];
+// Everything that decides the tarball's content: the build's inputs and the files it ships.
+const INPUTS = ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'scripts/cjs-entries.ts', 'lib', 'docs'];
 
 function walk(p: string): string[] {
   if (!existsSync(p)) return [];

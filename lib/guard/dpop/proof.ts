@@ -1,8 +1,8 @@
-import { createHash, createHmac, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, hash, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { errors, type JWTPayload } from 'jose';
+import { errors, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import * as clock from '../../clock.js';
-import { jwtVerify } from '../../jwt/index.js';
+import { verifyJwt, type JwtVerifyResult } from '../../jwt/index.js';
 import { InvalidDpopProofError, UseDpopNonceError } from '../../errors/dpop-errors.js';
 import { TemporarilyUnavailableError, type OAuthError } from '../../errors/oauth-error.js';
 import type { GuardRequest } from '../../bearer/guard-request.js';
@@ -42,20 +42,43 @@ const SCHEME = /^https?$/i;
 const HOST = /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
 
+// Both the request's URI and each proof's htu are normalized on every DPoP request, and a client
+// names the same few URLs over and over: parsing a URL costs microseconds, a lookup far less. The
+// answer depends on the string alone; long strings are not kept (a client chooses them).
+const htus = new LRUCache<string, string | false>({ max: 1_024 });
+const HTU_KEPT_MAX_LENGTH = 2_048;
+
 /** Scheme and host lower-cased, default port dropped, query and fragment removed (RFC 9449 §4.3). */
 function normalizeHtu(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
+  const known = htus.get(value);
+  if (known !== undefined) return known === false ? undefined : known;
+  let normalized: string | undefined;
   try {
     const u = new URL(value);
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
-    return `${u.origin}${u.pathname}`;
+    if (u.protocol === 'https:' || u.protocol === 'http:') normalized = `${u.origin}${u.pathname}`;
   } catch {
-    return undefined;
+    normalized = undefined;
   }
+  if (value.length <= HTU_KEPT_MAX_LENGTH) htus.set(value, normalized ?? false);
+  return normalized;
 }
 
 const b64 = (buf: Buffer) => buf.toString('base64url');
-export const accessTokenHash = (token: string): string => b64(createHash('sha256').update(token).digest());
+
+// A DPoP client sends the same access token with every proof until it expires: its ath (SHA-256
+// over ~1,000 characters) is worked out once. Keyed by the whole token, which is all it depends on.
+const aths = new LRUCache<string, string>({ max: 1_024 });
+const ATH_KEPT_MAX_LENGTH = 4_096;
+
+/** RFC 9449 §4.2 `ath`: base64url SHA-256 of the access token's ASCII. */
+export function accessTokenHash(token: string): string {
+  const known = aths.get(token);
+  if (known !== undefined) return known;
+  const ath = hash('sha256', token, 'base64url');
+  if (token.length <= ATH_KEPT_MAX_LENGTH) aths.set(token, ath);
+  return ath;
+}
 
 /**
  * Verifies DPoP proofs (RFC 9449 §4.3) with the package's verification engine. Every check a
@@ -72,17 +95,36 @@ export class DpopProofVerifier {
   ) {
     this.algs = cfg.algorithms.join(' ');
     this.#replay = cfg.replayStore ?? new MemoryReplayStore(cfg.replayMaxEntries);
+    this.#verifyOptions = {
+      typ: 'dpop+jwt',
+      algorithms: cfg.algorithms,
+      maxTokenAge: cfg.iatWindow,
+      clockTolerance: cfg.iatLeeway,
+      requiredClaims: ['iat', 'jti', 'htm', 'htu'],
+    };
   }
+
+  // One options object for every proof: the engine compiles its claim rules once per object.
+  readonly #verifyOptions: JWTVerifyOptions;
 
   // A client signs every proof with the same key: its KeyObject and thumbprint are made once.
   // Keyed by the RFC 7638 members, the only ones that define the key.
   readonly #keys = new LRUCache<string, { key: KeyObject; jkt: string }>({ max: 10_000 });
+  readonly #byJwk = new WeakMap<object, { key: KeyObject; jkt: string }>();
 
   /**
    * The proof's key, once it is known to be the key the token is bound to: the thumbprint is
    * compared before any signature check, so a proof under another key costs a hash, not a verify.
    */
   #keyOf(jwk: unknown, boundJkt: string): { key: KeyObject; jkt: string } {
+    // The engine hands out one frozen header object per distinct encoded header, and a client's
+    // proofs all share theirs ({ typ, alg, jwk }): its jwk object, once checked, is looked up by
+    // identity, without serializing it again. Only frozen objects: their content cannot change.
+    const seen = typeof jwk === 'object' && jwk !== null ? this.#byJwk.get(jwk) : undefined;
+    if (seen !== undefined) {
+      if (!safeEqual(seen.jkt, boundJkt)) throw new ProofKeyError(NOT_BOUND_KEY);
+      return seen;
+    }
     checkPublicJwk(jwk);
     const k = jwk as Record<string, unknown>;
     const id = JSON.stringify(thumbprintMembers(k));
@@ -93,6 +135,7 @@ export class DpopProofVerifier {
       known = { key: publicKeyOf(k), jkt: b64(createHash('sha256').update(id).digest()) };
       this.#keys.set(id, known);
     }
+    if (Object.isFrozen(jwk)) this.#byJwk.set(jwk as object, known);
     if (!safeEqual(known.jkt, boundJkt)) throw new ProofKeyError(NOT_BOUND_KEY);
     return known;
   }
@@ -107,17 +150,12 @@ export class DpopProofVerifier {
     let jkt = '';
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(proof, (header) => {
+      // The key comes from the proof itself, so this is synchronous: no promise per proof.
+      ({ payload } = verifyJwt(proof, (header) => {
         const known = this.#keyOf(header.jwk, boundJkt);
         jkt = known.jkt;
         return known.key;
-      }, {
-        typ: 'dpop+jwt',
-        algorithms: this.cfg.algorithms,
-        maxTokenAge: this.cfg.iatWindow,
-        clockTolerance: this.cfg.iatLeeway,
-        requiredClaims: ['iat', 'jti', 'htm', 'htu'],
-      }));
+      }, this.#verifyOptions) as JwtVerifyResult);
     } catch (err) {
       throw this.#invalid(describe(err), err);
     }
@@ -141,7 +179,7 @@ export class DpopProofVerifier {
    * accepted is iat + iatWindow + iatLeeway (rounded down) and the jti must outlive all of it.
    */
   async #once(jkt: string, jti: string, iat: number): Promise<void> {
-    const key = `dpop-jti:${jkt}:${b64(createHash('sha256').update(jti).digest())}`;
+    const key = `dpop-jti:${jkt}:${hash('sha256', jti, 'base64url')}`;
     const keepUntil = (Math.floor(iat + this.cfg.iatWindow + this.cfg.iatLeeway) + 1 + REPLAY_MARGIN) * 1000;
     let fresh: boolean;
     try {
