@@ -102,6 +102,14 @@ test('TypeScript → CommonJS: the README tsconfig and example compile and run',
   expect(run(process.execPath, ['check.js'], p).trim()).toBe('function invalid_token');
 });
 
+test('the README tsconfig also compiles on TypeScript 6 and later (an outDir needs its rootDir)', () => {
+  // `npm install typescript` now installs 7.x, where outDir without rootDir is error TS5011 ("The
+  // 'rootDir' setting must be explicitly set"): a newcomer pasting the README got no build. The
+  // repository's compiler is 5.9, so this is checked on the text.
+  const { compilerOptions } = JSON.parse(readmeBlocks().json) as { compilerOptions: Record<string, unknown> };
+  if (compilerOptions.outDir !== undefined) expect(compilerOptions.rootDir).toBe('src');
+});
+
 // node16/node18 do not model require() of ES modules (TS1479 before the .d.cts types); commonjs
 // uses node10 resolution, which reads "types" and "typesVersions" instead of "exports".
 test.each(['node16', 'node18', 'node20', 'nodenext', 'commonjs'])('TypeScript → CommonJS with "module": "%s" compiles without skipLibCheck and runs', (module) => {
