@@ -28,7 +28,7 @@ export function banner(demo: DemoHandle): string[] {
     '              GET /api/staff/orders (staff tenant only: requireIssuer)',
     '              GET /api/payment-methods (step-up: requireAcr, an SMS sign-in at most 10 minutes old)',
   ];
-  if (demo.idp) lines.push('              GET /api/partner/orders (opaque tokens too, by introspection)');
+  if (demo.idp) lines.push('              GET /api/partner/orders (opaque tokens too, by introspection: see demo-app/README.md)');
   lines.push(
     '',
     '  From a terminal, /auth/* wants the headers the login page sends (else 403 "The Origin header is required"):',
