@@ -54,7 +54,8 @@ export async function startMcpExample(options: { port?: number; idpPort?: number
   const app = express();
   app.disable('x-powered-by');
   app.use(protectedResourceMetadata(auth)); // GET /.well-known/oauth-protected-resource/mcp
-  app.post('/mcp', express.json({ limit: '1mb' }), auth, requireScopes('mcp:tools'), async (req, res, next) => {
+  // The guard first: a request without a valid token is challenged before its body is read.
+  app.post('/mcp', auth, requireScopes('mcp:tools'), express.json({ limit: '1mb' }), async (req, res, next) => {
     try {
       const server = mcpServer();
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
