@@ -52,8 +52,8 @@ export interface AuthResult {
   expiresAt?: number;
   /**
    * The configured audience the token's `aud` matched, as a URL, when that audience is an http(s)
-   * URL (the RFC 8707 resource the token is for; MCP's `AuthInfo.resource`). Shared with the cache:
-   * do not change it.
+   * URL (the RFC 8707 resource the token is for; MCP's `AuthInfo.resource`). One URL object per
+   * configured audience, shared by every token for it (a URL cannot be frozen): do not change it.
    */
   resource?: URL;
   /** For MCP tool handlers, which see only `AuthInfo`: the issuer, `sub` and the verified claims. */

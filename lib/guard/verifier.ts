@@ -80,7 +80,7 @@ export class Verifier {
   readonly introspector: Introspector | undefined;
   readonly #options: JWTVerifyOptions;
   /** Configured audiences that are http(s) URLs: a token matching one gets `resource`. */
-  readonly #urlAudiences: ReadonlySet<string>;
+  readonly #urlAudiences: ReadonlyMap<string, URL>;
   readonly #report: GuardLog['report'];
   readonly #refusal: GuardLog['refusal'];
 

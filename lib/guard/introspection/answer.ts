@@ -8,7 +8,7 @@ export interface AnswerRules {
   issuer: string;
   audience: readonly string[];
   /** The audiences that are http(s) URLs (`req.auth.resource`), from urlAudiences(). */
-  urlAudiences: ReadonlySet<string>;
+  urlAudiences: ReadonlyMap<string, URL>;
   clockTolerance: number;
   maxTokenAge: number | undefined;
   requiredClaims: readonly string[];
