@@ -2,6 +2,8 @@
  * The verified-token cache's admission policy (lib/guard/verified-cache.ts) through requireAuth: tokens
  * in real use are not pushed out by a stream of one-off tokens.
  */
+import { hash } from 'node:crypto';
+import { Sightings } from '../../lib/guard/sightings.js';
 import express from 'express';
 import request from 'supertest';
 import { oauthErrorHandler, requireAuth, type GuardCommonOptions, type IssuerSettings } from '../../lib/index.js';
@@ -66,5 +68,20 @@ describe('verified-token cache admission under a stream of one-off tokens', () =
     // Counting sightings must not mistake new tokens for seen ones once many have gone by (as a
     // count-min sketch of this size would, filling its counters): a one-off token never enters.
     expect(guard.cacheStats).toMatchObject({ entries: 0, hits: 0, verifications: 20_000 });
+  });
+});
+
+describe('the sightings table behind admission', () => {
+  // Each new token must be counted once: a match with an unrelated token would count a one-off
+  // token as seen twice and admit it. With the slot and the fingerprint taken from one hash, the
+  // slot's bits were shared by every token stored there: about 7 false matches per million (the old table counted 3 of these 300,000 tokens twice).
+  test('300,000 distinct tokens: none is taken for one seen before; a real repeat is', () => {
+    const seen = new Sightings(20_000);
+    let falseRepeats = 0;
+    for (let i = 0; i < 300_000; i++) if (seen.add(`eyJhbGciOiJSUzI1NiJ9.e30.${hash('sha256', String(i), 'base64url')}`) >= 2) falseRepeats += 1;
+    expect(falseRepeats).toBe(0);
+    const token = `eyJhbGciOiJSUzI1NiJ9.e30.${hash('sha256', 'again', 'base64url')}`;
+    expect(seen.add(token)).toBe(1);
+    expect(seen.add(token)).toBe(2);
   });
 });
