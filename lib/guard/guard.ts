@@ -312,27 +312,46 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
    * `Authorization: DPoP`: the token (cache as usual), then this request's proof, which is never
    * cached. A token bound both to a key and to a certificate needs both: the proof and the certificate.
    */
-  async function presentedWithProof(req: GuardRequest<Req>, token: string): Promise<GuardOutcome> {
+  // Synchronous from end to end when it can be (a cached token, the in-memory replay store): a
+  // promise only for a token still being verified or a replay store over the network.
+  function presentedWithProof(req: GuardRequest<Req>, token: string): GuardOutcome | Promise<GuardOutcome> {
+    const hit = cached(token);
+    if (hit !== undefined) return withProof(req, token, hit);
+    let verified: VerifiedToken | Promise<VerifiedToken>;
     try {
-      let v = cached(token);
-      if (v === undefined) {
-        try {
-          v = await verifyAndRemember(token, req.native);
-        } catch (err) {
-          throw constraint.rechallenge(err);
-        }
-      }
-      const jkt = await constraint.dpop(req, token, v);
-      let mtls: AuthResult['mtls'];
-      try {
-        mtls = binding.check(req, v);
-      } catch (err) {
-        throw constraint.rechallenge(err);
-      }
-      return { auth: authResult(token, v, { jkt }, mtls) };
+      verified = verifyAndRemember(token, req.native);
+    } catch (err) {
+      return refuse(constraint.rechallenge(err));
+    }
+    if (verified instanceof Promise) {
+      return verified.then(
+        (v) => withProof(req, token, v),
+        (err: unknown) => refuse(constraint.rechallenge(err)),
+      );
+    }
+    return withProof(req, token, verified);
+  }
+
+  /** The verified token of a DPoP presentation: its proof, then the certificate binding. */
+  function withProof(req: GuardRequest<Req>, token: string, v: VerifiedToken): GuardOutcome | Promise<GuardOutcome> {
+    let jkt: string | Promise<string>;
+    try {
+      jkt = constraint.dpop(req, token, v);
     } catch (err) {
       return refuse(err);
     }
+    if (jkt instanceof Promise) return jkt.then((k) => proven(req, token, v, k), refuse);
+    return proven(req, token, v, jkt);
+  }
+
+  function proven(req: GuardRequest<Req>, token: string, v: VerifiedToken, jkt: string): GuardOutcome {
+    let mtls: AuthResult['mtls'];
+    try {
+      mtls = binding.check(req, v);
+    } catch (err) {
+      return refuse(constraint.rechallenge(err));
+    }
+    return { auth: authResult(token, v, { jkt }, mtls) };
   }
 
   const guard = { check, verify, readsBody: config.locations.includes('body') } as Guard<Req>;

@@ -144,8 +144,12 @@ export class DpopProofVerifier {
     return new InvalidDpopProofError(description, { headers: this.challenge('invalid_dpop_proof', description), cause });
   }
 
-  /** Checks `proof` for this request and `token`; resolves to the proof key's RFC 7638 thumbprint. */
-  async verify(req: GuardRequest, proof: string, token: string, boundJkt: string): Promise<string> {
+  /**
+   * Checks `proof` for this request and `token`: the proof key's RFC 7638 thumbprint, at once when
+   * the replay store answers synchronously (the in-memory one), else a promise. Throws (or rejects
+   * with) OAuthErrors.
+   */
+  verify(req: GuardRequest, proof: string, token: string, boundJkt: string): string | Promise<string> {
     if (proof.length > MAX_PROOF_LENGTH) throw this.#invalid(`The DPoP proof is longer than ${MAX_PROOF_LENGTH} characters`);
     let jkt = '';
     let payload: JWTPayload;
@@ -169,8 +173,8 @@ export class DpopProofVerifier {
       const description = 'A DPoP proof with the server nonce is required';
       throw new UseDpopNonceError(description, { headers: { ...this.challenge('use_dpop_nonce', description), 'DPoP-Nonce': this.nonce()! } });
     }
-    await this.#once(jkt, jti, payload.iat!);
-    return jkt;
+    const once = this.#once(jkt, jti, payload.iat!);
+    return once === undefined ? jkt : once.then(() => jkt);
   }
 
   /**
@@ -178,29 +182,41 @@ export class DpopProofVerifier {
    * longer be accepted, counted from its own iat: claims compare whole seconds, so the last second
    * accepted is iat + iatWindow + iatLeeway (rounded down) and the jti must outlive all of it.
    */
-  async #once(jkt: string, jti: string, iat: number): Promise<void> {
+  #once(jkt: string, jti: string, iat: number): Promise<void> | undefined {
     const key = `dpop-jti:${jkt}:${hash('sha256', jti, 'base64url')}`;
     const keepUntil = (Math.floor(iat + this.cfg.iatWindow + this.cfg.iatLeeway) + 1 + REPLAY_MARGIN) * 1000;
-    let fresh: boolean;
+    let claimed: boolean | Promise<boolean>;
     try {
-      fresh = await claimWithin(this.#replay, key, keepUntil - clock.now(), this.cfg.replayStoreTimeoutMs);
+      claimed = claimWithin(this.#replay, key, keepUntil - clock.now(), this.cfg.replayStoreTimeoutMs);
     } catch (err) {
-      // Full of live ids: forgetting one is what would let a proof replay, so never fail open here.
-      if (err instanceof ReplayStoreFullError) {
-        const full = new TemporarilyUnavailableError(err.message, { cause: err, retryAfterSeconds: err.retryAfterSeconds });
-        this.report(full);
-        throw full;
-      }
-      const what = err instanceof ReplayStoreTimeoutError ? err.message : 'The DPoP replay store could not be reached';
-      const outage = new TemporarilyUnavailableError(
-        this.cfg.failOpen ? `${what}; the proof was accepted without the replay check (dpop.onReplayStoreError: 'open')` : what,
-        { cause: err },
-      );
-      this.report(outage);
-      if (!this.cfg.failOpen) throw outage;
-      return;
+      this.#storeFailure(err);
+      return undefined;
     }
+    // A store over the network answers later; the in-memory one at once, without a promise.
+    if (claimed instanceof Promise) return claimed.then((fresh) => this.#fresh(fresh), (err: unknown) => this.#storeFailure(err));
+    this.#fresh(claimed);
+    return undefined;
+  }
+
+  #fresh(fresh: boolean): void {
     if (!fresh) throw this.#invalid('The DPoP proof was already used (jti replay)');
+  }
+
+  /** The replay store failed: throws the 503, or (onReplayStoreError: 'open', and only for an outage) returns. */
+  #storeFailure(err: unknown): void {
+    // Full of live ids: forgetting one is what would let a proof replay, so never fail open here.
+    if (err instanceof ReplayStoreFullError) {
+      const full = new TemporarilyUnavailableError(err.message, { cause: err, retryAfterSeconds: err.retryAfterSeconds });
+      this.report(full);
+      throw full;
+    }
+    const what = err instanceof ReplayStoreTimeoutError ? err.message : 'The DPoP replay store could not be reached';
+    const outage = new TemporarilyUnavailableError(
+      this.cfg.failOpen ? `${what}; the proof was accepted without the replay check (dpop.onReplayStoreError: 'open')` : what,
+      { cause: err },
+    );
+    this.report(outage);
+    if (!this.cfg.failOpen) throw outage;
   }
 
   /** The nonce to hand out now, if nonces are on. Derived from the secret and the time: the same on every instance. */

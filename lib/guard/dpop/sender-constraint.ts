@@ -62,8 +62,12 @@ export class SenderConstraint {
     return undefined;
   }
 
-  /** A DPoP presentation: the token must be bound, and the request must carry exactly one valid proof for it. Resolves to the key thumbprint. */
-  async dpop(req: GuardRequest, token: string, verified: VerifiedToken): Promise<string> {
+  /**
+   * A DPoP presentation: the token must be bound, and the request must carry exactly one valid
+   * proof for it. The key thumbprint, at once unless the replay store answers later (then a
+   * promise); refusals are thrown (or rejected) OAuthErrors.
+   */
+  dpop(req: GuardRequest, token: string, verified: VerifiedToken): string | Promise<string> {
     const jkt = boundKey(verified.payload);
     if (jkt === undefined) throw this.#invalidToken('The token is not bound to a key (no cnf.jkt); it cannot be used with DPoP', 'dpop');
     if (jkt === null) throw this.#invalidToken(MALFORMED_JKT, 'dpop');
