@@ -6,3 +6,4 @@
 export { createTestIssuer, type TestIssuer, type TestIssuerOptions, type TestSignOptions } from './test-issuer.js';
 export type { TestIssuerAlgorithm, DpopProofOptions } from './keys.js';
 export type { TestClient, TestUser, TokenEndpointFailure, TestTokenRequest } from './token-endpoint.js';
+export type { TestIntrospectionRequest } from './introspection-endpoint.js';

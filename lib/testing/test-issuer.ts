@@ -4,6 +4,7 @@ import type { JSONWebKeySet, JWTHeaderParameters, JWTPayload } from 'jose';
 import { OptionChecker } from '../options/validate.js';
 import { listenLocal, sendJson } from './http.js';
 import { newDpopKey, newSigningKey, signDpopProof, signJwt, type DpopProofOptions, type SigningKey, type TestIssuerAlgorithm } from './keys.js';
+import { IntrospectionEndpoint, type TestIntrospectionRequest } from './introspection-endpoint.js';
 import { TokenEndpoint, type TestClient, type TestTokenRequest, type TestUser, type TokenEndpointFailure } from './token-endpoint.js';
 
 /** Options of {@link createTestIssuer}. */
@@ -49,6 +50,8 @@ export interface TestIssuer {
   readonly tokenEndpoint: string;
   /** The RFC 7009 revocation endpoint URL (also in discovery), for `revocationProxy()`. */
   readonly revocationEndpoint: string;
+  /** The RFC 7662 introspection endpoint URL (also in discovery), for `requireAuth({ introspection })`. */
+  readonly introspectionEndpoint: string;
   /** The public key set as served now: pass it as `requireAuth({ jwks })` to skip discovery. */
   readonly jwks: JSONWebKeySet;
   /** The `kid` of the current signing key. */
@@ -57,11 +60,21 @@ export interface TestIssuer {
   readonly dpopJkt: string;
   /** The requests the token endpoint received (the last 10,000), oldest first. */
   readonly tokenRequests: readonly TestTokenRequest[];
+  /** The requests the introspection endpoint received (the last 10,000), oldest first. */
+  readonly introspectionRequests: readonly TestIntrospectionRequest[];
   /**
    * A valid access token: `iss`, `aud`, `iat`, `exp` (1 h) and `jti` are filled in unless the claims
    * set them; a claim set to `undefined` is left out.
    */
   sign(claims?: JWTPayload, options?: TestSignOptions): Promise<string>;
+  /**
+   * An opaque access token (random, not a JWS) that the introspection endpoint answers as active
+   * with these claims, `iss`, `aud`, `iat`, `exp` (1 h), `client_id` (`'test-client'`), `scope`
+   * (`''`), `token_type` (`'Bearer'`, `'DPoP'` when bound) and `jti` filled in unless the claims set
+   * them; a claim set to `undefined` is left out. `{ dpop: true }` binds it to the issuer's DPoP
+   * key (`cnf.jkt`). It turns inactive when it expires, or when its `client_id` revokes it.
+   */
+  opaque(claims?: JWTPayload, options?: Omit<TestSignOptions, 'header'>): Promise<string>;
   /** A token whose `exp` passed an hour ago (issued two hours ago). */
   expired(claims?: JWTPayload, options?: TestSignOptions): Promise<string>;
   /** A token whose `nbf` is an hour ahead. */
@@ -76,6 +89,11 @@ export interface TestIssuer {
   rotate(): Promise<void>;
   /** Makes the next token request(s) fail with this OAuth error instead of issuing a token. */
   failNextTokenRequest(failure: TokenEndpointFailure): void;
+  /**
+   * Makes the next introspection request(s) fail with this OAuth error, before client
+   * authentication: `{ error: 'temporarily_unavailable', times: 3 }` is a 503 outage, three calls long.
+   */
+  failNextIntrospection(failure: TokenEndpointFailure): void;
   /** Stops the server and ends its connections, keep-alive ones included. */
   close(): Promise<void>;
 }
@@ -88,8 +106,8 @@ const OPTIONS = ['alg', 'audience', 'expiresInSeconds', 'typ', 'clients', 'users
 const systemNow = Date.now;
 
 /**
- * Starts a real issuer on 127.0.0.1: OpenID and RFC 8414 discovery, a JWKS, a token endpoint and a
- * revocation endpoint. Tokens it signs are accepted by an unmodified
+ * Starts a real issuer on 127.0.0.1: OpenID and RFC 8414 discovery, a JWKS, a token endpoint, a
+ * revocation endpoint and an introspection endpoint (for {@link TestIssuer.opaque} tokens). Tokens it signs are accepted by an unmodified
  * `requireAuth({ issuer: testIssuer.issuer, audience: testIssuer.audience })`.
  *
  * @example
@@ -117,7 +135,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
   let current: SigningKey = first;
 
   let base = '';
-  const endpoints = () => ({ jwksUri: `${base}/jwks.json`, tokenEndpoint: `${base}/token`, revocationEndpoint: `${base}/revoke` });
+  const endpoints = () => ({ jwksUri: `${base}/jwks.json`, tokenEndpoint: `${base}/token`, revocationEndpoint: `${base}/revoke`, introspectionEndpoint: `${base}/introspect` });
 
   const fill = (claims: JWTPayload, o: TestSignOptions, extra: JWTPayload = {}): JWTPayload => {
     const iat = nowSeconds();
@@ -129,6 +147,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
   const sign = (claims: JWTPayload = {}, o: TestSignOptions = {}, extra: JWTPayload = {}, key: SigningKey = current) =>
     signJwt(fill(claims, o, extra), key, key === outsider ? { ...header(o), kid: (o.header?.kid as string | undefined) ?? current.kid } : header(o));
 
+  const opaqueTokens = new IntrospectionEndpoint(clients, nowSeconds);
   const tokens = new TokenEndpoint({
     get tokenEndpoint() {
       return endpoints().tokenEndpoint;
@@ -138,6 +157,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     users,
     nowSeconds,
     issue: async (claims) => ({ token: await sign(claims), expiresIn: lifetime }),
+    revokeOpaque: (token, clientId) => opaqueTokens.revoke(token, clientId),
   });
 
   const discovery = () => ({
@@ -145,9 +165,11 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     jwks_uri: endpoints().jwksUri,
     token_endpoint: endpoints().tokenEndpoint,
     revocation_endpoint: endpoints().revocationEndpoint,
+    introspection_endpoint: endpoints().introspectionEndpoint,
     grant_types_supported: ['client_credentials', 'password', 'refresh_token'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     response_types_supported: ['token'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [alg],
@@ -158,6 +180,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/token') return tokens.token(req, res);
     if (path === '/revoke') return tokens.revoke(req, res);
+    if (path === '/introspect') return opaqueTokens.introspect(req, res);
     // The rest are reads: a body is not expected and not read.
     req.resume();
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'invalid_request', error_description: 'Use GET' }, { allow: 'GET, HEAD' });
@@ -174,7 +197,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     });
   });
   base = server.url;
-  const { jwksUri, tokenEndpoint, revocationEndpoint } = endpoints();
+  const { jwksUri, tokenEndpoint, revocationEndpoint, introspectionEndpoint } = endpoints();
 
   return {
     issuer: base,
@@ -182,6 +205,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     jwksUri,
     tokenEndpoint,
     revocationEndpoint,
+    introspectionEndpoint,
     get jwks() {
       return { keys: [{ ...current.publicJwk }] };
     },
@@ -190,7 +214,11 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     },
     dpopJkt: dpopKey.jkt,
     tokenRequests: tokens.requests,
+    introspectionRequests: opaqueTokens.requests,
     sign: (claims, o) => sign(claims, o),
+    // async: a throw from fill() (none today) would reject like sign()'s, not throw.
+    opaque: async (claims = {}, o = {}) =>
+      opaqueTokens.issue(fill(claims, o, { client_id: 'test-client', scope: '', token_type: o.dpop ? 'DPoP' : 'Bearer' })),
     expired: (claims, o) => sign(claims, o, { iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 }),
     notYetValid: (claims, o) => sign(claims, o, { nbf: nowSeconds() + 3600 }),
     wrongAudience: (claims, o) => sign(claims, o, { aud: WRONG_AUDIENCE }),
@@ -200,6 +228,7 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
       current = await newSigningKey(alg);
     },
     failNextTokenRequest: (failure) => tokens.failNext(failure),
+    failNextIntrospection: (failure) => opaqueTokens.failNext(failure),
     close: () => server.close(),
   };
 }
