@@ -23,6 +23,8 @@ const SIGNED_ANSWER = 'application/token-introspection+jwt';
  * flight, new ones are answered 503 at once instead of piling up requests and memory.
  */
 const MAX_IN_FLIGHT = 1_024;
+/** RFC 6749 §5.2 errors of a 400 that are about this API's client, not the token: a misconfiguration. */
+const OUR_CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 /** Longest Retry-After passed on from the endpoint, in seconds. */
 const MAX_RETRY_AFTER_S = 60;
 
@@ -222,6 +224,13 @@ export class Introspector {
     if (res.status !== 200) {
       const where = await this.#where();
       const code = typeof res.body.error === 'string' && /^[a-z_]{1,40}$/.test(res.body.error) ? ` ${res.body.error}` : '';
+      if (res.status === 400 && !OUR_CLIENT_ERRORS.has(code.trim())) {
+        // A 400 that is not about this API's client (invalid_request, unsupported_token_type …) is
+        // about the token, which any client chooses (oidc-provider answers it for a token whose first
+        // part decodes as a JOSE header): never a 500 or an error-level line; refused as inactive.
+        this.log.refusal(`${where} answered 400${code} for a token; refused as not active`);
+        return { active: false };
+      }
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
         throw new MisconfigurationError(`${where} refused this API's request (${res.status}${code}); check introspection.clientId, its credentials and clientAuth`);
       }
