@@ -5,18 +5,57 @@
  */
 import express from 'express';
 import request from 'supertest';
-import { oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../../lib/index.js';
+import { createGuard, oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../../lib/index.js';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
 import { startOidcProvider, type RunningOidcProvider } from '../../fixtures/oidc-provider.js';
+import { listen, type Listening } from '../../fixtures/listen.js';
+import { useTestClock } from '../support/clock.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const API = { client_id: 'api-attack', client_secret: 'api-attack-secret-0123456789abcdef', grant_types: ['client_credentials'] };
 
 let op: RunningOidcProvider;
+/** The hostile endpoint: answers with whatever `answer` says, and counts calls. */
+let hostile: Listening;
+let answer: (res: ServerResponse) => void;
+let calls = 0;
+const clock = useTestClock();
 beforeAll(async () => {
   clearDiscoveryCache();
   op = await startOidcProvider({ accessTokenFormat: 'opaque', clients: [API] });
+  hostile = await listen(async (req: IncomingMessage, res: ServerResponse) => {
+    calls += 1;
+    for await (const _chunk of req);
+    answer(res);
+  });
 });
-afterAll(() => op.close());
+afterAll(async () => {
+  await op.close();
+  await hostile.close();
+});
+beforeEach(() => {
+  calls = 0;
+});
+
+const HOSTILE_ISSUER = 'https://idp.attack.test';
+const HOSTILE_AUD = 'https://api.attack.test';
+const json = (body: unknown) => (res: ServerResponse) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+const seconds = () => Math.floor(Date.now() / 1000);
+function hostileGuard(options: Record<string, unknown> = {}, introspection: Record<string, unknown> = {}) {
+  return createGuard({
+    issuer: HOSTILE_ISSUER,
+    audience: HOSTILE_AUD,
+    jwks: { keys: [] },
+    logger: false,
+    introspection: { clientId: 'api', clientSecret: 'api-secret-0123456789abcdef', endpoint: `${hostile.url}/introspect`, ...introspection },
+    ...options,
+  } as never);
+}
+const outcome = (g: ReturnType<typeof hostileGuard>, token: string) =>
+  g.verify(token).then(
+    () => 'accepted',
+    (e: { code: string }) => e.code,
+  );
 
 function appWith(lines: Array<[string, string]>, options: Partial<RequireAuthOptions> = {}): express.Express {
   const app = express();
@@ -41,4 +80,21 @@ test('a client token the endpoint answers 400 for (oidc-provider: a JWS-like hea
   expect(op.requests('/token/introspection')).toBe(1);
   expect(lines.filter(([level]) => level === 'error')).toEqual([]);
   expect(lines.map(([, l]) => l).join('\n')).not.toContain('attacker-chosen');
+});
+
+describe('maxTokenAgeSeconds holds for introspected tokens as for JWTs', () => {
+  test('an answer without iat is refused (its age is unknown), as jose refuses a JWT without iat', async () => {
+    answer = json({ active: true, iss: HOSTILE_ISSUER, aud: HOSTILE_AUD, exp: seconds() + 3600 });
+    expect(await outcome(hostileGuard({ maxTokenAgeSeconds: 300 }), 'no-iat')).toBe('invalid_token');
+  });
+
+  test('a cached answer is not used past iat + maxTokenAgeSeconds, whatever cacheTtlSeconds says', async () => {
+    answer = json({ active: true, iss: HOSTILE_ISSUER, aud: HOSTILE_AUD, exp: seconds() + 3600, iat: seconds() - 290 });
+    const g = hostileGuard({ maxTokenAgeSeconds: 300 }, { cacheTtlSeconds: 600 });
+    expect(await outcome(g, 'aging')).toBe('accepted');
+    clock.advance(30_000);
+    expect(await outcome(g, 'aging')).toBe('invalid_token');
+    // The endpoint was asked again (the cached answer had run out), and said the same.
+    expect(calls).toBe(2);
+  });
 });

@@ -55,7 +55,9 @@ export function judge(answer: Record<string, unknown>, rules: AnswerRules, now: 
   // Not cached: the same token becomes valid in a moment.
   if (nbf !== undefined && seconds + tolerance < nbf) return refuse('The token is not valid yet (nbf)', false);
   if (iat !== undefined && seconds + tolerance < iat) return refuse('The token has an invalid "iat" claim', false);
-  if (rules.maxTokenAge !== undefined && iat !== undefined && seconds - tolerance > iat + rules.maxTokenAge) {
+  // As jose does for a JWT: with maxTokenAge, an answer without iat is a token of unknown age.
+  if (rules.maxTokenAge !== undefined && iat === undefined) return refuse('The token has no "iat" claim, which this API requires');
+  if (rules.maxTokenAge !== undefined && seconds - tolerance > iat! + rules.maxTokenAge) {
     return refuse('The token is too old (issued more than maxTokenAge seconds ago)');
   }
   if (answer.iss !== undefined && answer.iss !== rules.issuer) return refuse('The token was issued by another issuer');
@@ -75,8 +77,9 @@ export function judge(answer: Record<string, unknown>, rules: AnswerRules, now: 
   const binding = bindingProblem(answer.cnf);
   if (binding !== undefined) return refuse(binding);
   if (answer.client_id !== undefined && typeof answer.client_id !== 'string') return refuse('The token has an invalid "client_id" claim');
-  // The token's own lifetime caps the cache: never accepted past exp, however long cacheTtl is.
-  const until = Math.min(at + rules.cacheTtlMs, exp === undefined ? Infinity : exp * 1000);
+  // The token's own lifetime caps the cache: never accepted past exp (nor past maxTokenAge),
+  // however long cacheTtl is.
+  const until = Math.min(at + rules.cacheTtlMs, acceptableUntil(answer, rules));
   const payload = deepFreeze(answer) as JWTPayload;
   return {
     verified: Object.freeze(verifiedToken(rules.issuer, NO_HEADER, payload, rules.urlAudiences, 'introspection')),
@@ -96,4 +99,14 @@ function bindingProblem(cnf: unknown): string | undefined {
   if (c.jkt !== undefined && (typeof c.jkt !== 'string' || c.jkt === '')) return 'The token has an invalid "cnf" claim';
   if (c['x5t#S256'] !== undefined) return 'The token is bound to a client certificate (cnf x5t#S256), which this API cannot check';
   return undefined;
+}
+
+/**
+ * Epoch ms past which an accepted answer must not be used, cached or stale: its `exp`, and
+ * `iat + maxTokenAge` (within the clock tolerance, as judge() allows it).
+ */
+export function acceptableUntil(payload: { exp?: unknown; iat?: unknown }, rules: Pick<AnswerRules, 'maxTokenAge' | 'clockTolerance'>): number {
+  const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity;
+  const aged = rules.maxTokenAge !== undefined && typeof payload.iat === 'number' ? (payload.iat + rules.maxTokenAge + rules.clockTolerance) * 1000 : Infinity;
+  return Math.min(exp, aged);
 }

@@ -11,7 +11,7 @@ import type { KeySource } from '../key-source.js';
 import type { ResolvedOptions } from '../options.js';
 import type { TokenErrorFactory, VerifiedToken } from '../types.js';
 import { isCompactJws } from '../../jwt/compact.js';
-import { judge, type AnswerRules, type Judgement } from './answer.js';
+import { acceptableUntil, judge, type AnswerRules, type Judgement } from './answer.js';
 import type { IntrospectedTokens, ResolvedIntrospection } from './options.js';
 import { SharedAnswers } from './shared-answers.js';
 
@@ -186,12 +186,11 @@ export class Introspector {
     const error = this.#asOutage(err);
     this.#metrics.calls?.add(1, { result: errorCode(error) });
     const now = clock.now();
-    const exp = stale?.verified.payload.exp;
     if (
       stale !== undefined &&
       error instanceof IntrospectionUnavailableError &&
       now < stale.until + this.#settings.staleIfErrorMs &&
-      (exp === undefined || now / 1000 - this.#rules.clockTolerance < exp)
+      now < acceptableUntil(stale.verified.payload, this.#rules)
     ) {
       this.log.report(new IntrospectionUnavailableError(`${error.message}; accepting a token on its earlier answer (staleIfErrorSeconds)`));
       this.#metrics.cacheHits?.add(1, { tier: 'stale' });
