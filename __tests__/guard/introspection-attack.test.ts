@@ -4,6 +4,7 @@
  * hostile endpoint. Each test is a finding that was fixed.
  */
 import express from 'express';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
 import { createGuard, oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../../lib/index.js';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
@@ -96,5 +97,41 @@ describe('maxTokenAgeSeconds holds for introspected tokens as for JWTs', () => {
     expect(await outcome(g, 'aging')).toBe('invalid_token');
     // The endpoint was asked again (the cached answer had run out), and said the same.
     expect(calls).toBe(2);
+  });
+});
+
+test('token_type DPoP without cnf.jkt is refused: a DPoP token whose key is not named cannot be checked, and must not pass as a bearer token', async () => {
+  answer = json({ active: true, iss: HOSTILE_ISSUER, aud: HOSTILE_AUD, exp: seconds() + 600, token_type: 'DPoP' });
+  expect(await outcome(hostileGuard(), 'dpop-without-key')).toBe('invalid_token');
+});
+
+describe('RFC 9701 signed answers must be fresh (iat): an old signed answer replayed is not an answer', () => {
+  let signingKey: CryptoKey;
+  let jwks: { keys: Record<string, unknown>[] };
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    signingKey = pair.privateKey;
+    jwks = { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] };
+  });
+  const signed = (iat: number | undefined) => {
+    const jwt = new SignJWT({ token_introspection: { active: true, iss: HOSTILE_ISSUER, aud: HOSTILE_AUD, exp: seconds() + 600 } })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'token-introspection+jwt' })
+      .setIssuer(HOSTILE_ISSUER)
+      .setAudience('api');
+    return (iat === undefined ? jwt : jwt.setIssuedAt(iat)).sign(signingKey);
+  };
+  const reply = (body: string) => (res: ServerResponse) => void res.writeHead(200, { 'content-type': 'application/token-introspection+jwt' }).end(body);
+
+  test.each([
+    ['without iat', undefined],
+    ['issued a day ago', seconds() - 86_400],
+  ])('%s: 503, never accepted', async (_name, iat) => {
+    answer = reply(await signed(iat));
+    expect(await outcome(hostileGuard({ jwks }, { signedAnswers: true }), `signed-${String(iat)}`)).toBe('introspection_unavailable');
+  });
+
+  test('a fresh one is accepted', async () => {
+    answer = reply(await signed(seconds()));
+    expect(await outcome(hostileGuard({ jwks }, { signedAnswers: true }), 'signed-fresh')).toBe('accepted');
   });
 });

@@ -74,7 +74,7 @@ export function judge(answer: Record<string, unknown>, rules: AnswerRules, now: 
   for (const claim of rules.requiredClaims) {
     if (answer[claim] === undefined) return refuse(`The token has no "${claim}" claim, which this API requires`);
   }
-  const binding = bindingProblem(answer.cnf);
+  const binding = bindingProblem(answer.cnf, type);
   if (binding !== undefined) return refuse(binding);
   if (answer.client_id !== undefined && typeof answer.client_id !== 'string') return refuse('The token has an invalid "client_id" claim');
   // The token's own lifetime caps the cache: never accepted past exp (nor past maxTokenAge),
@@ -90,9 +90,13 @@ export function judge(answer: Record<string, unknown>, rules: AnswerRules, now: 
 /**
  * `cnf` names the key the token is bound to. A binding this guard cannot enforce must not be
  * dropped on the floor (a stolen bound token would then work as a bearer token): a `jkt` that is
- * not a string, or a certificate binding (mTLS, RFC 8705), refuses the token.
+ * not a string, a `token_type` DPoP without a `jkt`, or a certificate binding (mTLS, RFC 8705),
+ * refuses the token.
  */
-function bindingProblem(cnf: unknown): string | undefined {
+function bindingProblem(cnf: unknown, type: unknown): string | undefined {
+  // RFC 9449 §6.2: a DPoP token's answer names its key; one that does not would pass as a bearer token.
+  const dpop = typeof type === 'string' && type.toLowerCase() === 'dpop';
+  if (dpop && typeof (cnf as { jkt?: unknown } | null | undefined)?.jkt !== 'string') return 'The token is a DPoP token but its introspection answer names no key (cnf.jkt)';
   if (cnf === undefined) return undefined;
   if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return 'The token has an invalid "cnf" claim';
   const c = cnf as Record<string, unknown>;

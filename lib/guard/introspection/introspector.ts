@@ -23,6 +23,8 @@ const SIGNED_ANSWER = 'application/token-introspection+jwt';
  * flight, new ones are answered 503 at once instead of piling up requests and memory.
  */
 const MAX_IN_FLIGHT = 1_024;
+/** Oldest signed answer (its iat) accepted, in seconds, beyond the clock tolerance. */
+const SIGNED_ANSWER_MAX_AGE_S = 60;
 /** RFC 6749 §5.2 errors of a 400 that are about this API's client, not the token: a misconfiguration. */
 const OUR_CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 /** Longest Retry-After passed on from the endpoint, in seconds. */
@@ -251,6 +253,9 @@ export class Introspector {
         typ: 'token-introspection+jwt',
         algorithms: this.#algorithms,
         clockTolerance: this.#rules.clockTolerance,
+        // RFC 9701 §5: iat is required. The answer was made for the request just sent: an older one
+        // is a recorded answer replayed (from before a revocation, or about another token).
+        maxTokenAge: SIGNED_ANSWER_MAX_AGE_S,
       });
       inner = payload.token_introspection;
     } catch (err) {
