@@ -135,3 +135,21 @@ describe('RFC 9701 signed answers must be fresh (iat): an old signed answer repl
     expect(await outcome(hostileGuard({ jwks }, { signedAnswers: true }), 'signed-fresh')).toBe('accepted');
   });
 });
+
+test('active answers are bounded in bytes, not only in count: a hostile endpoint with huge answers cannot fill cacheMaxEntries × maxResponseBytes', async () => {
+  // 10 entries allowed, 4 KiB each on average: 40 KiB. Answers of 20 KiB: the oldest go first.
+  answer = json({ active: true, iss: HOSTILE_ISSUER, aud: HOSTILE_AUD, exp: seconds() + 600, pad: 'x'.repeat(20_000) });
+  const g = hostileGuard({}, { cacheMaxEntries: 10 });
+  for (const t of ['big-0', 'big-1', 'big-2', 'big-3']) expect(await outcome(g, t)).toBe('accepted');
+  expect(calls).toBe(4);
+  // big-0 was evicted by size (4 entries < 10): asked again.
+  expect(await outcome(g, 'big-0')).toBe('accepted');
+  expect(calls).toBe(5);
+  // Small answers are unaffected: 10 of them all stay.
+  answer = json({ active: true, iss: HOSTILE_ISSUER, aud: HOSTILE_AUD, exp: seconds() + 600 });
+  const small = hostileGuard({}, { cacheMaxEntries: 10 });
+  const tokens = Array.from({ length: 10 }, (_, i) => `small-${i}`);
+  for (const t of tokens) await outcome(small, t);
+  for (const t of tokens) await outcome(small, t);
+  expect(calls).toBe(15);
+});

@@ -23,6 +23,10 @@ const SIGNED_ANSWER = 'application/token-introspection+jwt';
  * flight, new ones are answered 503 at once instead of piling up requests and memory.
  */
 const MAX_IN_FLIGHT = 1_024;
+/** Average bytes an active answer may take in memory: cacheMaxEntries × this bounds the active cache. */
+const ACTIVE_BYTES_PER_ENTRY = 4_096;
+/** An entry's own bytes besides its answer (key, VerifiedToken, scopes), roughly. */
+const ENTRY_OVERHEAD = 400;
 /** Oldest signed answer (its iat) accepted, in seconds, beyond the clock tolerance. */
 const SIGNED_ANSWER_MAX_AGE_S = 60;
 /** RFC 6749 §5.2 errors of a 400 that are about this API's client, not the token: a misconfiguration. */
@@ -32,6 +36,8 @@ const MAX_RETRY_AFTER_S = 60;
 
 interface Active {
   verified: VerifiedToken;
+  /** Estimated bytes (the answer's JSON length plus the entry's own): what the byte bound counts. */
+  size: number;
   /** Epoch ms until which the answer is used without asking again. */
   until: number;
 }
@@ -84,7 +90,9 @@ export class Introspector {
       inactiveTtlMs: s.inactiveTtlMs,
     };
     // Keyed by SHA-256 (43 characters): bounded by count, an entry is small whatever the token.
-    this.#active = new LRUCache({ max: s.maxEntries });
+    // And by bytes: an answer is the IdP's to size (up to maxResponseBytes), so a broken or hostile
+    // endpoint answering 64 KiB for every token would otherwise fill cacheMaxEntries × 64 KiB.
+    this.#active = new LRUCache({ max: s.maxEntries, maxSize: s.maxEntries * ACTIVE_BYTES_PER_ENTRY, sizeCalculation: (e) => e.size });
     this.#refused = new LRUCache({ max: s.maxEntries });
     this.#maxInFlight = Math.min(MAX_IN_FLIGHT, s.maxEntries);
     if (s.store !== undefined && s.sealer !== undefined) {
@@ -172,7 +180,7 @@ export class Introspector {
   #settle(id: string, judged: Exclude<Judgement, { malformed: string }>): VerifiedToken {
     if (judged.verified !== undefined) {
       this.#refused.delete(id);
-      this.#active.set(id, { verified: judged.verified, until: judged.until });
+      this.#active.set(id, { verified: judged.verified, until: judged.until, size: JSON.stringify(judged.verified.payload).length + ENTRY_OVERHEAD });
       return judged.verified;
     }
     // A refusal replaces an earlier active answer: the token was revoked, say.
