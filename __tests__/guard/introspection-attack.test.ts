@@ -153,3 +153,8 @@ test('active answers are bounded in bytes, not only in count: a hostile endpoint
   for (const t of tokens) await outcome(small, t);
   expect(calls).toBe(15);
 });
+
+test('cacheMaxEntries is capped at start-up: lru-cache allocates its index at once, and a billion aborted the process (out of memory) instead of a ConfigError', () => {
+  expect(() => hostileGuard({}, { cacheMaxEntries: 1e9 })).toThrow(/introspection\.cacheMaxEntries/);
+  expect(() => hostileGuard({}, { cacheMaxEntries: 1_000_000 })).not.toThrow();
+});

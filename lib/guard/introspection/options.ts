@@ -55,7 +55,8 @@ export interface IntrospectionSettings {
    */
   inactiveCacheTtlSeconds?: number;
   /**
-   * Most answers kept in process memory (active and inactive each); least recently used go first.
+   * Most answers kept in process memory (active and inactive each), at most 1000000; least
+   * recently used go first.
    * @default 10000
    */
   cacheMaxEntries?: number;
@@ -120,6 +121,9 @@ export interface ResolvedIntrospection {
   sealer: Promise<Sealer> | undefined;
 }
 
+/** Largest cacheMaxEntries: each of the two caches preallocates about 28 bytes per entry. */
+const MAX_ENTRIES = 1_000_000;
+
 const KEYS = [
   'clientId', 'clientSecret', 'privateKey', 'kid', 'alg', 'assertionAudience', 'clientAuth', 'endpoint', 'tokens', 'cacheTtlSeconds',
   'inactiveCacheTtlSeconds', 'cacheMaxEntries', 'allowMissingAudience', 'staleIfErrorSeconds', 'store', 'storeTimeoutMs', 'timeoutMs',
@@ -168,7 +172,8 @@ export function resolveIntrospection(
     tokens,
     cacheTtlMs,
     inactiveTtlMs: check.number(inactiveCacheTtlSeconds, name('inactiveCacheTtlSeconds'), 10, { max: 3_600 }) * 1000,
-    maxEntries: check.number(cacheMaxEntries, name('cacheMaxEntries'), 10_000, { positive: true, integer: true }),
+    // lru-cache allocates its index for `max` at once: a billion would abort the process at start-up.
+    maxEntries: check.number(cacheMaxEntries, name('cacheMaxEntries'), 10_000, { positive: true, integer: true, max: MAX_ENTRIES }),
     allowMissingAudience: check.boolean(allowMissingAudience, name('allowMissingAudience'), false),
     staleIfErrorMs: check.number(staleIfErrorSeconds, name('staleIfErrorSeconds'), 0, { max: 86_400 }) * 1000,
     store,
