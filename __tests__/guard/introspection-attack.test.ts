@@ -158,3 +158,12 @@ test('cacheMaxEntries is capped at start-up: lru-cache allocates its index at on
   expect(() => hostileGuard({}, { cacheMaxEntries: 1e9 })).toThrow(/introspection\.cacheMaxEntries/);
   expect(() => hostileGuard({}, { cacheMaxEntries: 1_000_000 })).not.toThrow();
 });
+
+test('verify() holds a token to maxTokenLength as a request does: a megabyte token is not forwarded to the introspection endpoint', async () => {
+  answer = json({ active: true, iss: HOSTILE_ISSUER, aud: HOSTILE_AUD, exp: seconds() + 600 });
+  const g = hostileGuard();
+  expect(await outcome(g, 'x'.repeat(1_000_000))).toBe('invalid_token');
+  expect(calls).toBe(0);
+  expect(await outcome(g, 'x'.repeat(16_384))).toBe('accepted');
+  expect(calls).toBe(1);
+});
