@@ -167,3 +167,17 @@ test('verify() holds a token to maxTokenLength as a request does: a megabyte tok
   expect(await outcome(g, 'x'.repeat(16_384))).toBe('accepted');
   expect(calls).toBe(1);
 });
+
+test("tokens: 'all': a DPoP-bound JWT whose introspection answer omits cnf keeps its binding — replayed as Bearer it is refused", async () => {
+  const { privateKey } = await generateKeyPair('ES256');
+  const bound = await new SignJWT({ cnf: { jkt: 'thumbprint-of-the-client-key' } })
+    .setProtectedHeader({ alg: 'ES256' })
+    .setIssuer(HOSTILE_ISSUER)
+    .setAudience(HOSTILE_AUD)
+    .setExpirationTime('10m')
+    .sign(privateKey);
+  // Many IdPs leave cnf out of introspection answers; the token itself says it is bound.
+  answer = json({ active: true, iss: HOSTILE_ISSUER, aud: HOSTILE_AUD, exp: seconds() + 600, token_type: 'Bearer' });
+  expect(await outcome(hostileGuard({}, { tokens: 'all' }), bound)).toBe('invalid_token');
+  expect(calls).toBe(1);
+});

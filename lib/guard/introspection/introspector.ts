@@ -11,6 +11,7 @@ import type { KeySource } from '../key-source.js';
 import type { ResolvedOptions } from '../options.js';
 import type { TokenErrorFactory, VerifiedToken } from '../types.js';
 import { isCompactJws } from '../../jwt/compact.js';
+import { unverifiedClaims } from '../../jwt/verify.js';
 import { acceptableUntil, judge, type AnswerRules, type Judgement } from './answer.js';
 import type { IntrospectedTokens, ResolvedIntrospection } from './options.js';
 import { SharedAnswers } from './shared-answers.js';
@@ -163,7 +164,7 @@ export class Introspector {
     const at = clock.now();
     let judged: Judgement;
     try {
-      judged = judge(await this.#call(token), this.#rules, at, at);
+      judged = judge(keepBinding(token, await this.#call(token)), this.#rules, at, at);
       if (judged.malformed !== undefined) throw new IntrospectionUnavailableError(`${await this.#where()} gave an answer that is not an RFC 7662 answer: ${judged.malformed}`);
     } catch (err) {
       return this.#outage(err, stale);
@@ -276,6 +277,18 @@ export class Introspector {
     // A copy: jose's payload is shared with nothing, but the answer must be ours to freeze.
     return { ...(inner as Record<string, unknown>) };
   }
+}
+
+/**
+ * A JWT (`tokens: 'all'`) carries its own `cnf`; many IdPs leave it out of introspection answers.
+ * Dropped, a stolen DPoP- or certificate-bound JWT would pass as a bearer token: the token's `cnf`
+ * (its own, which the issuer vouches for by answering active) goes into an answer that has none.
+ */
+function keepBinding(token: string, answer: Record<string, unknown>): Record<string, unknown> {
+  if (answer.active !== true || answer.cnf !== undefined || !isCompactJws(token)) return answer;
+  const cnf = unverifiedClaims(token)?.cnf;
+  if (cnf !== undefined && cnf !== null) answer.cnf = structuredClone(cnf);
+  return answer;
 }
 
 /** The endpoint's Retry-After (delay-seconds) within 1…60 s, else 5. */
