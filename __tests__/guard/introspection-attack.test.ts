@@ -130,6 +130,13 @@ describe('RFC 9701 signed answers must be fresh (iat): an old signed answer repl
     expect(await outcome(hostileGuard({ jwks }, { signedAnswers: true }), `signed-${String(iat)}`)).toBe('introspection_unavailable');
   });
 
+  test('with signedAnswers, a plain JSON answer is not an answer: stripping the signature must not downgrade to trusting it', async () => {
+    answer = json({ active: true, iss: HOSTILE_ISSUER, aud: HOSTILE_AUD, exp: seconds() + 600 });
+    expect(await outcome(hostileGuard({ jwks }, { signedAnswers: true }), 'signed-stripped')).toBe('introspection_unavailable');
+    // Without signedAnswers, plain JSON is the RFC 7662 answer.
+    expect(await outcome(hostileGuard({ jwks }), 'plain')).toBe('accepted');
+  });
+
   test('a fresh one is accepted', async () => {
     answer = reply(await signed(seconds()));
     expect(await outcome(hostileGuard({ jwks }, { signedAnswers: true }), 'signed-fresh')).toBe('accepted');

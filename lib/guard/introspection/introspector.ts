@@ -229,7 +229,7 @@ export class Introspector {
   async #call(token: string): Promise<Record<string, unknown>> {
     const { idp, signedAnswers } = this.#settings;
     const params = new URLSearchParams({ token, token_type_hint: 'access_token' });
-    const accept = signedAnswers ? `${SIGNED_ANSWER}, application/json;q=0.5` : 'application/json';
+    const accept = signedAnswers ? SIGNED_ANSWER : 'application/json';
     const res: IdpResponse = await idp.post('introspection', params, { headers: { accept }, rawTypes: [SIGNED_ANSWER] });
     if (res.status !== 200) {
       const where = await this.#where();
@@ -247,6 +247,9 @@ export class Introspector {
       throw new IntrospectionUnavailableError(`${where} answered ${res.status}${code}`, { retryAfterSeconds: retryAfterSeconds(res.headers.get('retry-after')) });
     }
     if (res.raw !== undefined) return this.#signed(res.raw);
+    // Asked for a signed answer: a plain one may be a signature stripped on the way (or an IdP not
+    // set up to sign for this client); either way its integrity is what signedAnswers asks for.
+    if (signedAnswers) throw new IntrospectionUnavailableError(`${await this.#where()} answered without a signature (RFC 9701) although signedAnswers is set`);
     return res.body;
   }
 

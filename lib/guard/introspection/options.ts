@@ -92,7 +92,8 @@ export interface IntrospectionSettings {
   maxResponseBytes?: number;
   /**
    * Ask for RFC 9701 signed answers (`Accept: application/token-introspection+jwt`), verified with
-   * the issuer's keys. A signed answer is accepted whether asked for or not.
+   * the issuer's keys; a plain JSON answer is then an outage (503). A signed answer is accepted
+   * whether asked for or not.
    * @default false
    */
   signedAnswers?: boolean;
