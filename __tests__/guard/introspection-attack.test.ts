@@ -188,3 +188,15 @@ test("tokens: 'all': a DPoP-bound JWT whose introspection answer omits cnf keeps
   expect(await outcome(hostileGuard({}, { tokens: 'all' }), bound)).toBe('invalid_token');
   expect(calls).toBe(1);
 });
+
+test('an answer nested thousands of levels deep (within maxResponseBytes) is never a 500: accepted uncached, or an outage', async () => {
+  const deep = '['.repeat(5_000) + ']'.repeat(5_000);
+  answer = (res) =>
+    void res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(`{"active":true,"iss":"${HOSTILE_ISSUER}","aud":"${HOSTILE_AUD}","exp":${seconds() + 600},"x":${deep}}`);
+  const a = express();
+  a.get('/r', requireAuth({ issuer: HOSTILE_ISSUER, audience: HOSTILE_AUD, jwks: { keys: [] }, logger: false, introspection: { clientId: 'api', clientSecret: 'api-secret-0123456789abcdef', endpoint: `${hostile.url}/introspect` } }), (_req, res) => res.end('ok'));
+  a.use(oauthErrorHandler());
+  for (let i = 0; i < 2; i++) expect([200, 503]).toContain((await request(a).get('/r').set('Authorization', 'Bearer deep-token')).status);
+});

@@ -181,7 +181,7 @@ export class Introspector {
   #settle(id: string, judged: Exclude<Judgement, { malformed: string }>): VerifiedToken {
     if (judged.verified !== undefined) {
       this.#refused.delete(id);
-      this.#active.set(id, { verified: judged.verified, until: judged.until, size: JSON.stringify(judged.verified.payload).length + ENTRY_OVERHEAD });
+      this.#active.set(id, { verified: judged.verified, until: judged.until, size: sizeOf(judged.verified.payload) });
       return judged.verified;
     }
     // A refusal replaces an earlier active answer: the token was revoked, say.
@@ -279,6 +279,19 @@ export class Introspector {
     }
     // A copy: jose's payload is shared with nothing, but the answer must be ours to freeze.
     return { ...(inner as Record<string, unknown>) };
+  }
+}
+
+/**
+ * An active entry's estimated bytes. An answer nested a few thousand levels deep (which JSON.parse
+ * and deepFreeze take) makes JSON.stringify throw: too big to keep, so it is not cached (lru-cache
+ * skips an entry larger than the whole cache) rather than a throw that would answer 500.
+ */
+function sizeOf(payload: object): number {
+  try {
+    return JSON.stringify(payload).length + ENTRY_OVERHEAD;
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
   }
 }
 
