@@ -76,7 +76,8 @@ export interface Guard<Req = unknown> {
   /**
    * Verify a token outside a request (WebSocket upgrades, queues). Rejects with OAuthErrors only.
    * DPoP-bound tokens are refused (there is no proof to check); a certificate-bound one (RFC 8705)
-   * only passes with `clientCertificate`, the DER certificate of the connection it came on.
+   * only passes with `clientCertificate`, the DER certificate of the connection it came on. A
+   * token longer than `maxTokenLength` is refused, as in a request.
    */
   verify(token: string, options?: GuardVerifyOptions): Promise<VerifiedToken>;
   /**
@@ -258,6 +259,9 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
 
   async function verify(token: string, options?: GuardVerifyOptions): Promise<VerifiedToken> {
     if (typeof token !== 'string' || token === '') throw invalidToken('The token must be a non-empty string');
+    // As for a token in a request: a caller's token (a WebSocket query parameter, say) is not
+    // hashed, parsed or forwarded to the introspection endpoint whatever its size.
+    if (token.length > config.maxTokenLength) throw invalidToken(`The token is longer than ${config.maxTokenLength} characters`);
     const v = cached(token) ?? (await verifyAndRemember(token, undefined));
     // No request, so no proof: a DPoP-bound token here would be a stolen token's way around the binding.
     const refused = constraint.bearer(v);

@@ -55,7 +55,9 @@ export function judge(answer: Record<string, unknown>, rules: AnswerRules, now: 
   // Not cached: the same token becomes valid in a moment.
   if (nbf !== undefined && seconds + tolerance < nbf) return refuse('The token is not valid yet (nbf)', false);
   if (iat !== undefined && seconds + tolerance < iat) return refuse('The token has an invalid "iat" claim', false);
-  if (rules.maxTokenAge !== undefined && iat !== undefined && seconds - tolerance > iat + rules.maxTokenAge) {
+  // As jose does for a JWT: with maxTokenAge, an answer without iat is a token of unknown age.
+  if (rules.maxTokenAge !== undefined && iat === undefined) return refuse('The token has no "iat" claim, which this API requires');
+  if (rules.maxTokenAge !== undefined && seconds - tolerance > iat! + rules.maxTokenAge) {
     return refuse('The token is too old (issued more than maxTokenAge seconds ago)');
   }
   if (answer.iss !== undefined && answer.iss !== rules.issuer) return refuse('The token was issued by another issuer');
@@ -72,11 +74,12 @@ export function judge(answer: Record<string, unknown>, rules: AnswerRules, now: 
   for (const claim of rules.requiredClaims) {
     if (answer[claim] === undefined) return refuse(`The token has no "${claim}" claim, which this API requires`);
   }
-  const binding = bindingProblem(answer.cnf);
+  const binding = bindingProblem(answer.cnf, type);
   if (binding !== undefined) return refuse(binding);
   if (answer.client_id !== undefined && typeof answer.client_id !== 'string') return refuse('The token has an invalid "client_id" claim');
-  // The token's own lifetime caps the cache: never accepted past exp, however long cacheTtl is.
-  const until = Math.min(at + rules.cacheTtlMs, exp === undefined ? Infinity : exp * 1000);
+  // The token's own lifetime caps the cache: never accepted past exp (nor past maxTokenAge),
+  // however long cacheTtl is.
+  const until = Math.min(at + rules.cacheTtlMs, acceptableUntil(answer, rules));
   const payload = deepFreeze(answer) as JWTPayload;
   return {
     verified: Object.freeze(verifiedToken(rules.issuer, NO_HEADER, payload, rules.urlAudiences, 'introspection')),
@@ -87,13 +90,27 @@ export function judge(answer: Record<string, unknown>, rules: AnswerRules, now: 
 /**
  * `cnf` names the key the token is bound to. A binding this guard cannot enforce must not be
  * dropped on the floor (a stolen bound token would then work as a bearer token): a `jkt` that is
- * not a string, or a certificate binding (mTLS, RFC 8705), refuses the token.
+ * not a string, a `token_type` DPoP without a `jkt`, or a certificate binding (mTLS, RFC 8705),
+ * refuses the token.
  */
-function bindingProblem(cnf: unknown): string | undefined {
+function bindingProblem(cnf: unknown, type: unknown): string | undefined {
+  // RFC 9449 §6.2: a DPoP token's answer names its key; one that does not would pass as a bearer token.
+  const dpop = typeof type === 'string' && type.toLowerCase() === 'dpop';
+  if (dpop && typeof (cnf as { jkt?: unknown } | null | undefined)?.jkt !== 'string') return 'The token is a DPoP token but its introspection answer names no key (cnf.jkt)';
   if (cnf === undefined) return undefined;
   if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return 'The token has an invalid "cnf" claim';
   const c = cnf as Record<string, unknown>;
   if (c.jkt !== undefined && (typeof c.jkt !== 'string' || c.jkt === '')) return 'The token has an invalid "cnf" claim';
   if (c['x5t#S256'] !== undefined) return 'The token is bound to a client certificate (cnf x5t#S256), which this API cannot check';
   return undefined;
+}
+
+/**
+ * Epoch ms past which an accepted answer must not be used, cached or stale: its `exp`, and
+ * `iat + maxTokenAge` (within the clock tolerance, as judge() allows it).
+ */
+export function acceptableUntil(payload: { exp?: unknown; iat?: unknown }, rules: Pick<AnswerRules, 'maxTokenAge' | 'clockTolerance'>): number {
+  const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity;
+  const aged = rules.maxTokenAge !== undefined && typeof payload.iat === 'number' ? (payload.iat + rules.maxTokenAge + rules.clockTolerance) * 1000 : Infinity;
+  return Math.min(exp, aged);
 }

@@ -11,7 +11,8 @@ import type { KeySource } from '../key-source.js';
 import type { ResolvedOptions } from '../options.js';
 import type { TokenErrorFactory, VerifiedToken } from '../types.js';
 import { isCompactJws } from '../../jwt/compact.js';
-import { judge, type AnswerRules, type Judgement } from './answer.js';
+import { unverifiedClaims } from '../../jwt/verify.js';
+import { acceptableUntil, judge, type AnswerRules, type Judgement } from './answer.js';
 import type { IntrospectedTokens, ResolvedIntrospection } from './options.js';
 import { SharedAnswers } from './shared-answers.js';
 
@@ -23,11 +24,21 @@ const SIGNED_ANSWER = 'application/token-introspection+jwt';
  * flight, new ones are answered 503 at once instead of piling up requests and memory.
  */
 const MAX_IN_FLIGHT = 1_024;
+/** Average bytes an active answer may take in memory: cacheMaxEntries × this bounds the active cache. */
+const ACTIVE_BYTES_PER_ENTRY = 4_096;
+/** An entry's own bytes besides its answer (key, VerifiedToken, scopes), roughly. */
+const ENTRY_OVERHEAD = 400;
+/** Oldest signed answer (its iat) accepted, in seconds, beyond the clock tolerance. */
+const SIGNED_ANSWER_MAX_AGE_S = 60;
+/** RFC 6749 §5.2 errors of a 400 that are about this API's client, not the token: a misconfiguration. */
+const OUR_CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 /** Longest Retry-After passed on from the endpoint, in seconds. */
 const MAX_RETRY_AFTER_S = 60;
 
 interface Active {
   verified: VerifiedToken;
+  /** Estimated bytes (the answer's JSON length plus the entry's own): what the byte bound counts. */
+  size: number;
   /** Epoch ms until which the answer is used without asking again. */
   until: number;
 }
@@ -80,7 +91,9 @@ export class Introspector {
       inactiveTtlMs: s.inactiveTtlMs,
     };
     // Keyed by SHA-256 (43 characters): bounded by count, an entry is small whatever the token.
-    this.#active = new LRUCache({ max: s.maxEntries });
+    // And by bytes: an answer is the IdP's to size (up to maxResponseBytes), so a broken or hostile
+    // endpoint answering 64 KiB for every token would otherwise fill cacheMaxEntries × 64 KiB.
+    this.#active = new LRUCache({ max: s.maxEntries, maxSize: s.maxEntries * ACTIVE_BYTES_PER_ENTRY, sizeCalculation: (e) => e.size });
     this.#refused = new LRUCache({ max: s.maxEntries });
     this.#maxInFlight = Math.min(MAX_IN_FLIGHT, s.maxEntries);
     if (s.store !== undefined && s.sealer !== undefined) {
@@ -151,7 +164,7 @@ export class Introspector {
     const at = clock.now();
     let judged: Judgement;
     try {
-      judged = judge(await this.#call(token), this.#rules, at, at);
+      judged = judge(keepBinding(token, await this.#call(token)), this.#rules, at, at);
       if (judged.malformed !== undefined) throw new IntrospectionUnavailableError(`${await this.#where()} gave an answer that is not an RFC 7662 answer: ${judged.malformed}`);
     } catch (err) {
       return this.#outage(err, stale);
@@ -168,7 +181,7 @@ export class Introspector {
   #settle(id: string, judged: Exclude<Judgement, { malformed: string }>): VerifiedToken {
     if (judged.verified !== undefined) {
       this.#refused.delete(id);
-      this.#active.set(id, { verified: judged.verified, until: judged.until });
+      this.#active.set(id, { verified: judged.verified, until: judged.until, size: sizeOf(judged.verified.payload) });
       return judged.verified;
     }
     // A refusal replaces an earlier active answer: the token was revoked, say.
@@ -184,12 +197,11 @@ export class Introspector {
     const error = this.#asOutage(err);
     this.#metrics.calls?.add(1, { result: errorCode(error) });
     const now = clock.now();
-    const exp = stale?.verified.payload.exp;
     if (
       stale !== undefined &&
       error instanceof IntrospectionUnavailableError &&
       now < stale.until + this.#settings.staleIfErrorMs &&
-      (exp === undefined || now / 1000 - this.#rules.clockTolerance < exp)
+      now < acceptableUntil(stale.verified.payload, this.#rules)
     ) {
       this.log.report(new IntrospectionUnavailableError(`${error.message}; accepting a token on its earlier answer (staleIfErrorSeconds)`));
       this.#metrics.cacheHits?.add(1, { tier: 'stale' });
@@ -217,17 +229,27 @@ export class Introspector {
   async #call(token: string): Promise<Record<string, unknown>> {
     const { idp, signedAnswers } = this.#settings;
     const params = new URLSearchParams({ token, token_type_hint: 'access_token' });
-    const accept = signedAnswers ? `${SIGNED_ANSWER}, application/json;q=0.5` : 'application/json';
+    const accept = signedAnswers ? SIGNED_ANSWER : 'application/json';
     const res: IdpResponse = await idp.post('introspection', params, { headers: { accept }, rawTypes: [SIGNED_ANSWER] });
     if (res.status !== 200) {
       const where = await this.#where();
       const code = typeof res.body.error === 'string' && /^[a-z_]{1,40}$/.test(res.body.error) ? ` ${res.body.error}` : '';
+      if (res.status === 400 && !OUR_CLIENT_ERRORS.has(code.trim())) {
+        // A 400 that is not about this API's client (invalid_request, unsupported_token_type …) is
+        // about the token, which any client chooses (oidc-provider answers it for a token whose first
+        // part decodes as a JOSE header): never a 500 or an error-level line; refused as inactive.
+        this.log.refusal(`${where} answered 400${code} for a token; refused as not active`);
+        return { active: false };
+      }
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
         throw new MisconfigurationError(`${where} refused this API's request (${res.status}${code}); check introspection.clientId, its credentials and clientAuth`);
       }
       throw new IntrospectionUnavailableError(`${where} answered ${res.status}${code}`, { retryAfterSeconds: retryAfterSeconds(res.headers.get('retry-after')) });
     }
     if (res.raw !== undefined) return this.#signed(res.raw);
+    // Asked for a signed answer: a plain one may be a signature stripped on the way (or an IdP not
+    // set up to sign for this client); either way its integrity is what signedAnswers asks for.
+    if (signedAnswers) throw new IntrospectionUnavailableError(`${await this.#where()} answered without a signature (RFC 9701) although signedAnswers is set`);
     return res.body;
   }
 
@@ -243,6 +265,9 @@ export class Introspector {
         typ: 'token-introspection+jwt',
         algorithms: this.#algorithms,
         clockTolerance: this.#rules.clockTolerance,
+        // RFC 9701 §5: iat is required. The answer was made for the request just sent: an older one
+        // is a recorded answer replayed (from before a revocation, or about another token).
+        maxTokenAge: SIGNED_ANSWER_MAX_AGE_S,
       });
       inner = payload.token_introspection;
     } catch (err) {
@@ -255,6 +280,31 @@ export class Introspector {
     // A copy: jose's payload is shared with nothing, but the answer must be ours to freeze.
     return { ...(inner as Record<string, unknown>) };
   }
+}
+
+/**
+ * An active entry's estimated bytes. An answer nested a few thousand levels deep (which JSON.parse
+ * and deepFreeze take) makes JSON.stringify throw: too big to keep, so it is not cached (lru-cache
+ * skips an entry larger than the whole cache) rather than a throw that would answer 500.
+ */
+function sizeOf(payload: object): number {
+  try {
+    return JSON.stringify(payload).length + ENTRY_OVERHEAD;
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
+  }
+}
+
+/**
+ * A JWT (`tokens: 'all'`) carries its own `cnf`; many IdPs leave it out of introspection answers.
+ * Dropped, a stolen DPoP- or certificate-bound JWT would pass as a bearer token: the token's `cnf`
+ * (its own, which the issuer vouches for by answering active) goes into an answer that has none.
+ */
+function keepBinding(token: string, answer: Record<string, unknown>): Record<string, unknown> {
+  if (answer.active !== true || answer.cnf !== undefined || !isCompactJws(token)) return answer;
+  const cnf = unverifiedClaims(token)?.cnf;
+  if (cnf !== undefined && cnf !== null) answer.cnf = structuredClone(cnf);
+  return answer;
 }
 
 /** The endpoint's Retry-After (delay-seconds) within 1…60 s, else 5. */

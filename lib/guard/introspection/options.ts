@@ -55,7 +55,8 @@ export interface IntrospectionSettings {
    */
   inactiveCacheTtlSeconds?: number;
   /**
-   * Most answers kept in process memory (active and inactive each); least recently used go first.
+   * Most answers kept in process memory (active and inactive each), at most 1000000; least
+   * recently used go first.
    * @default 10000
    */
   cacheMaxEntries?: number;
@@ -91,7 +92,8 @@ export interface IntrospectionSettings {
   maxResponseBytes?: number;
   /**
    * Ask for RFC 9701 signed answers (`Accept: application/token-introspection+jwt`), verified with
-   * the issuer's keys. A signed answer is accepted whether asked for or not.
+   * the issuer's keys; a plain JSON answer is then an outage (503). A signed answer is accepted
+   * whether asked for or not.
    * @default false
    */
   signedAnswers?: boolean;
@@ -119,6 +121,9 @@ export interface ResolvedIntrospection {
   /** Derived from the credentials when there is a store; started at once. */
   sealer: Promise<Sealer> | undefined;
 }
+
+/** Largest cacheMaxEntries: each of the two caches preallocates about 28 bytes per entry. */
+const MAX_ENTRIES = 1_000_000;
 
 const KEYS = [
   'clientId', 'clientSecret', 'privateKey', 'kid', 'alg', 'assertionAudience', 'clientAuth', 'endpoint', 'tokens', 'cacheTtlSeconds',
@@ -168,7 +173,8 @@ export function resolveIntrospection(
     tokens,
     cacheTtlMs,
     inactiveTtlMs: check.number(inactiveCacheTtlSeconds, name('inactiveCacheTtlSeconds'), 10, { max: 3_600 }) * 1000,
-    maxEntries: check.number(cacheMaxEntries, name('cacheMaxEntries'), 10_000, { positive: true, integer: true }),
+    // lru-cache allocates its index for `max` at once: a billion would abort the process at start-up.
+    maxEntries: check.number(cacheMaxEntries, name('cacheMaxEntries'), 10_000, { positive: true, integer: true, max: MAX_ENTRIES }),
     allowMissingAudience: check.boolean(allowMissingAudience, name('allowMissingAudience'), false),
     staleIfErrorMs: check.number(staleIfErrorSeconds, name('staleIfErrorSeconds'), 0, { max: 86_400 }) * 1000,
     store,
