@@ -14,7 +14,7 @@ import {
 } from '../lib/index.js';
 import { ACR } from '../fixtures/mock-idp/types.js';
 import { authRoutes } from './auth-routes.js';
-import { requestLog } from './request-log.js';
+import { operatorLogger, requestLog } from './request-log.js';
 import { idpClientOptions, type ApiSettings } from './settings.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -92,8 +92,10 @@ export function createM2M(settings: ApiSettings): M2MClient {
           `valid ${Math.round((e.expiresAt - Date.now()) / 1000)}s${e.background ? ', background refresh' : ''}`,
       ),
     onError: (err, e) => log(`[api] m2m ${e.phase} error for ${e.clientId}: ${err.message}`),
+    logger: operatorLogger('api', 'm2m', log),
   });
 }
+
 
 /** 502 in the OAuth error shape, for a downstream that failed (not the caller's fault, not ours). */
 function badGateway(res: Response, description: string): void {
@@ -159,7 +161,12 @@ export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(sett
   app.use(authRoutes(settings));
 
   // Staff and customer tokens both pass `auth`; `staffOnly` then admits only the staff tenant's.
-  const auth = requireAuth({ issuers: tenants(settings), ...(settings.idp.allowInsecureHttp ? { allowInsecureHttp: true } : {}) });
+  const guardLogger = operatorLogger('api', 'guard', settings.log);
+  const auth = requireAuth({
+    issuers: tenants(settings),
+    ...(settings.idp.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+    logger: guardLogger,
+  });
   const staffOnly = requireIssuer(settings.idp.issuer);
   const noStore: RequestHandler = (_req, res, next) => {
     res.set('Cache-Control', 'no-store');
@@ -193,6 +200,7 @@ export function createApi(settings: ApiSettings, m2m: M2MClient = createM2M(sett
       ...tenants(settings)[0]!,
       ...(settings.idp.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
       introspection: { clientId: settings.m2m.clientId, clientSecret: settings.m2m.clientSecret, cacheTtlSeconds: 30 },
+      logger: guardLogger,
     } as Parameters<typeof requireAuth>[0]);
     app.get('/api/partner/orders', partnerAuth, requireScopes('orders:read'), (req, res) => {
       res.json({ client: req.auth!.clientId, verifiedBy: req.auth!.verifiedBy, orderCount: Object.values(ORDERS).flat().length });

@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
 import { oauthErrorHandler, requireAuth, requireScopes } from '../lib/index.js';
 import { INVENTORY_SCOPE } from './config.js';
-import { requestLog } from './request-log.js';
+import { operatorLogger, requestLog } from './request-log.js';
 import { guardKeyOptions, type InventorySettings } from './settings.js';
 
 const ITEMS = [
@@ -20,7 +20,13 @@ export function createInventory(settings: InventorySettings): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLog('inventory', settings.log));
-  const guard = requireAuth({ issuer: settings.idp.issuer, audience: settings.audience, realm: 'inventory', ...guardKeyOptions(settings.idp) });
+  const guard = requireAuth({
+    issuer: settings.idp.issuer,
+    audience: settings.audience,
+    realm: 'inventory',
+    ...guardKeyOptions(settings.idp),
+    logger: operatorLogger('inventory', 'guard', settings.log),
+  });
 
   app.get('/inventory', guard, requireScopes(INVENTORY_SCOPE), (req, res) => {
     const { client_id, sub, act } = req.auth!.payload as { client_id?: string; sub?: string; act?: { sub?: string } };

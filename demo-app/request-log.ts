@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import type { OperatorLogger } from '../lib/index.js';
 
 /** Where the demo writes its lines. `console.log` in `npm run demo`; tests capture or silence it. */
 export type Log = (line: string) => void;
@@ -22,5 +23,17 @@ export function requestLog(name: string, log: Log): RequestHandler {
       if (!res.writableFinished) done(true);
     });
     next();
+  };
+}
+
+/**
+ * The package's operator lines (IdP down, a token refused for its issuer or audience) sent to the
+ * demo's log with a `[name] source level:` prefix, instead of to the package's default, the console.
+ */
+export function operatorLogger(name: string, source: string, log: Log): OperatorLogger {
+  return {
+    warn: (m) => log(`[${name}] ${source} warning: ${m}`),
+    error: (m) => log(`[${name}] ${source} error: ${m}`),
+    debug: (m) => log(`[${name}] ${source} debug: ${m}`),
   };
 }

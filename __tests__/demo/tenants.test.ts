@@ -108,6 +108,8 @@ test('a tenant\'s keys vouch only for that tenant: a customer-signed token claim
   // And a token from an issuer the API does not list is refused before any key is fetched.
   const stranger = await demo.idp!.customers.signToken({ sub: 'x', iss: 'https://elsewhere.example' });
   expect((await bearer('/api/me', stranger)).body).toEqual({ error: 'invalid_token', error_description: 'The token was issued by another issuer' });
+  // The operator learns why, in the demo's log (not on the console).
+  expect(logs.some((l) => l.startsWith('[api] guard debug: ') && l.includes('refused a token from issuer "https://elsewhere.example"'))).toBe(true);
 });
 
 test('a customer session has its own refresh cookie: refresh and logout through the customer routes', async () => {
