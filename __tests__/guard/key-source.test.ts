@@ -17,12 +17,15 @@ beforeEach(async () => {
 afterEach(() => idp.close());
 
 function setup(options: OptionOverrides = {}) {
-  const guard = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, jwksTimeout: 500, ...options });
+  // The operator lines the outages below provoke are captured (and checked), not printed.
+  const lines: string[] = [];
+  const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`), debug: (m: string) => lines.push(`debug ${m}`) };
+  const guard = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, jwksTimeout: 500, logger, ...options });
   const app = express();
   app.get('/me', guard, (req, res) => res.json({ sub: req.auth!.payload.sub }));
   app.use(oauthErrorHandler());
   const call = (token: string) => request(app).get('/me').set('Authorization', `Bearer ${token}`);
-  return { guard, app, call };
+  return { guard, app, call, lines };
 }
 
 test('a new kid after rotation triggers one JWKS refetch, and the new key verifies', async () => {
@@ -67,7 +70,7 @@ test('a removed key stops verifying, even for a token that was cached', async ()
 });
 
 test('JWKS down → 503 temporarily_unavailable with Retry-After, never 401; back up → 200', async () => {
-  const { call } = setup();
+  const { call, lines } = setup();
   idp.mode = 'down';
   const token = await idp.sign();
   const down = await call(token);
@@ -75,6 +78,8 @@ test('JWKS down → 503 temporarily_unavailable with Retry-After, never 401; bac
   expect(down.headers['retry-after']).toBe('5');
   expect(down.body.error).toBe('temporarily_unavailable');
   expect(down.headers['www-authenticate']).toBeUndefined();
+  expect(lines).toEqual([expect.stringMatching(/^warn .*Token keys could not be obtained: .* answered 500/)]);
+  expect(lines[0]).toContain(idp.jwksUri);
   idp.mode = 'up';
   expect((await call(token)).status).toBe(200);
 });
@@ -95,10 +100,11 @@ test('JWKS hanging → 503 after jwksTimeout; the operator log says so, the clie
 });
 
 test('discovery down → 503; discovery is retried after the failure', async () => {
-  const { call } = setup({ jwksUri: undefined });
+  const { call, lines } = setup({ jwksUri: undefined });
   idp.mode = 'down';
   const token = await idp.sign();
   expect((await call(token)).status).toBe(503);
+  expect(lines).toEqual([expect.stringMatching(/^warn .*Token keys could not be obtained: .*\/\.well-known\/oauth-authorization-server answered 500/)]);
   idp.mode = 'up';
   clearDiscoveryCache(); // skip the retry back-off, which is tested by time elsewhere
   expect((await call(token)).status).toBe(200);
@@ -121,13 +127,15 @@ test('discovery naming another issuer is refused (RFC 8414 §3.3) as a misconfig
 describe('verified-token cache', () => {
   const clock = useTestClock();
   test('a repeated token is stored after its second verification; failures are never stored', async () => {
-    const { guard, call } = setup();
+    const { guard, call, lines } = setup();
     const token = await idp.sign();
     for (let i = 0; i < 5; i++) expect((await call(token)).status).toBe(200);
     expect(guard.cacheStats.entries).toBe(1);
     const bad = await idp.sign({ aud: 'nope' });
     for (let i = 0; i < 3; i++) expect((await call(bad)).status).toBe(401);
     expect(guard.cacheStats.entries).toBe(1);
+    // Why it was refused, once (repeats of a line are not written again).
+    expect(lines).toEqual([expect.stringMatching(/^debug .*refused a token with aud "nope"/)]);
   });
 
   test('a cached entry never outlives the token exp', async () => {
