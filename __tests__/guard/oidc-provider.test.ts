@@ -49,9 +49,13 @@ test('scope enforcement on an oidc-provider token', async () => {
 test('a token for another audience is refused', async () => {
   const token = await clientCredentialsToken('api:read');
   const other = express();
-  other.get('/x', requireAuth({ issuer: op.issuer, audience: 'https://someone-else.example' }), (_req, res) => res.end());
+  // The operator learns why (at debug), in the app's logger rather than on the console.
+  const lines: string[] = [];
+  const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`), debug: (m: string) => lines.push(`debug ${m}`) };
+  other.get('/x', requireAuth({ issuer: op.issuer, audience: 'https://someone-else.example', logger }), (_req, res) => res.end());
   other.use(oauthErrorHandler());
   const res = await request(other).get('/x').set('Authorization', `Bearer ${token}`);
   expect(res.status).toBe(401);
   expect(res.body.error_description).toMatch(/not meant for this API/);
+  expect(lines).toEqual([expect.stringMatching(/^debug .*expects \["https:\/\/someone-else\.example"\]/)]);
 });

@@ -212,8 +212,15 @@ describe('requireAuth: hostile and invalid tokens → 401 invalid_token', () => 
   });
 
   test('wrong issuer, wrong audience, missing exp, missing required claim, wrong typ', async () => {
-    await expectInvalid(await idp.sign({ iss: 'https://evil.example' }), /another issuer/);
-    await expectInvalid(await idp.sign({ aud: 'https://other-api.example' }), /not meant for this API/);
+    // The operator learns why (at debug), in the app's logger rather than on the console.
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`), debug: (m: string) => lines.push(`debug ${m}`) };
+    await expectInvalid(await idp.sign({ iss: 'https://evil.example' }), /another issuer/, { logger });
+    await expectInvalid(await idp.sign({ aud: 'https://other-api.example' }), /not meant for this API/, { logger });
+    expect(lines).toEqual([
+      expect.stringMatching(/^debug .*refused a token from issuer "https:\/\/evil\.example"/),
+      expect.stringMatching(/^debug .*refused a token with aud "https:\/\/other-api\.example"/),
+    ]);
     await expectInvalid(await idp.sign({}, { omit: ['exp'] }), /no "exp" claim/);
     await expectInvalid(await idp.sign(), /no "tenant" claim/, { requiredClaims: ['tenant'] });
     await expectInvalid(await idp.sign({}, { header: { typ: 'JWT' } }), /unexpected type/, { typ: 'at+jwt' });
