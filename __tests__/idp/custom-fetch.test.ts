@@ -246,6 +246,8 @@ describe('the package policy holds whatever the custom fetch does', () => {
     });
     try {
       const rec = recorder((init) => ({ ...init, signal: undefined }));
+      const lines: string[] = [];
+      const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
       const m2m = createM2MClient({
         tokenEndpoint: `${stalls.url}/token`,
         clientId: 'svc-report',
@@ -253,10 +255,12 @@ describe('the package policy holds whatever the custom fetch does', () => {
         fetch: rec.fetch,
         timeoutMs: 300,
         retry: false,
+        logger,
       });
       const started = Date.now();
       await expect(m2m.getToken()).rejects.toMatchObject({ status: 504 });
       expect(Date.now() - started).toBeLessThan(2_000);
+      expect(lines.join('\n')).toMatch(/no token \(idp_timeout\): .*within 300 ms/);
     } finally {
       await stalls.close();
     }

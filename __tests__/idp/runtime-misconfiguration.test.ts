@@ -62,7 +62,8 @@ describe('a discovered http:// token endpoint on a remote host', () => {
 
   test('the M2M client rejects getToken() with a MisconfigurationError', async () => {
     const idp = await discoveryIdp(remoteHttp);
-    const m2m = createM2MClient({ issuer: idp.issuer, clientId: 'svc', clientSecret: 'sec-ret-value', retry: false });
+    const { logs, logger } = recordingLogger();
+    const m2m = createM2MClient({ issuer: idp.issuer, clientId: 'svc', clientSecret: 'sec-ret-value', retry: false, logger });
     const err = await m2m.getToken().then(
       () => undefined,
       (e: unknown) => e,
@@ -72,6 +73,8 @@ describe('a discovered http:// token endpoint on a remote host', () => {
     expect((err as MisconfigurationError).status).toBe(500);
     expect((err as Error).message).toMatch(/token_endpoint from .* discovery document must use https:/);
     expect(idp.tokenCalls()).toBe(0);
+    expect(logs.join('\n')).toMatch(/no token \(misconfigured\): The token_endpoint from .* must use https:/);
+    expect(logs.join('\n')).not.toContain('sec-ret-value');
   });
 
   test('a discovered loopback endpoint is used as before', async () => {

@@ -153,13 +153,16 @@ describe('oidc-provider issues DPoP-bound tokens to createM2MClient; requireAuth
     try {
       const privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
       const d = (privateKey.export({ format: 'jwk' }) as JWK).d!;
-      const m2m = client({ clientSecret: 'not-the-secret', dpop: { privateKey }, onRetry: (e) => retries.push(e) });
+      const lines: string[] = [];
+      const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+      const m2m = client({ clientSecret: 'not-the-secret', dpop: { privateKey }, onRetry: (e) => retries.push(e), logger });
       const err = (await m2m.getToken().catch((e: unknown) => e)) as IdpError;
       expect(err).toBeInstanceOf(IdpError);
       expect(err.idpError).toBe('invalid_client');
       expect(retries).toEqual([]);
       expect(grantErrors).toBe(1);
-      const text = `${err.message} ${err.stack} ${JSON.stringify(err)}`;
+      expect(lines.join('\n')).toMatch(/no token \(idp_error\): .*answered 401 invalid_client/);
+      const text = `${err.message} ${err.stack} ${JSON.stringify(err)} ${lines.join('\n')}`;
       expect(text).not.toContain(d);
       expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ/); // no JWS (proof) anywhere
       expect(text).not.toContain('not-the-secret');

@@ -105,7 +105,9 @@ describe('retries', () => {
 
 describe('errors that are not retried', () => {
   test('invalid_client: one request, a clear error, no secret in it', async () => {
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'svc-report', clientSecret: 'wrong-secret-value', retry: fast });
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'svc-report', clientSecret: 'wrong-secret-value', retry: fast, logger });
     const err = (await client.getToken().catch((e) => e)) as IdpError;
     expect(err).toBeInstanceOf(IdpError);
     expect(err.idpStatus).toBe(401);
@@ -114,18 +116,23 @@ describe('errors that are not retried', () => {
     expect(err.message).toMatch(/check clientId, clientSecret/);
     expect(err.message).not.toContain('wrong-secret-value');
     expect(err.stack).not.toContain('wrong-secret-value');
+    expect(lines.join('\n')).toMatch(/client "svc-report": no token \(idp_error\): .*answered 401 invalid_client/);
+    expect(lines.join('\n')).not.toContain('wrong-secret-value');
     expect(idp.stats.tokenRequests).toBe(1);
   });
 
   test('invalid_scope and unauthorized_client: one request each', async () => {
-    const scoped = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, scope: 'admin:all', retry: fast });
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+    const scoped = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, ...svc, scope: 'admin:all', retry: fast, logger });
     const e1 = (await scoped.getToken().catch((e) => e)) as IdpError;
     expect([e1.idpStatus, e1.idpError]).toEqual([400, 'invalid_scope']);
     expect(e1.message).toMatch(/scope "admin:all"/);
-    const web = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'web-app', clientSecret: 'web-secret', retry: fast });
+    const web = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'web-app', clientSecret: 'web-secret', retry: fast, logger });
     const e2 = (await web.getToken().catch((e) => e)) as IdpError;
     expect([e2.idpStatus, e2.idpError]).toEqual([400, 'unauthorized_client']);
     expect(e2.message).toMatch(/client_credentials grant/);
+    expect(lines.join('\n')).toMatch(/client "web-app": no token \(idp_error\): .*answered 400 unauthorized_client/);
     expect(idp.stats.tokenRequests).toBe(2);
   });
 

@@ -126,8 +126,11 @@ describe('fetch()', () => {
   });
 
   test('fetch rejects with the token error when no token can be had', async () => {
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'svc-report', clientSecret: 'nope', retry: false });
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'svc-report', clientSecret: 'nope', retry: false, logger });
     await expect(client.fetch(`${api.url}/x`)).rejects.toMatchObject({ code: 'idp_error', idpError: 'invalid_client' });
+    expect(lines.join('\n')).toMatch(/no token \(idp_error\): .*answered 401 invalid_client/);
     expect(api.seen).toHaveLength(0);
   });
 });
@@ -202,7 +205,9 @@ describe('middleware()', () => {
   });
 
   test('a token failure reaches the error handler as a 502 OAuth error without secrets', async () => {
-    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'svc-report', clientSecret: 'bad-secret', retry: false });
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+    const client = createM2MClient({ tokenEndpoint: idp.ciamTokenEndpoint, clientId: 'svc-report', clientSecret: 'bad-secret', retry: false, logger });
     const app = express();
     app.use(client.middleware());
     app.get('/x', async (req, res) => {
@@ -216,6 +221,8 @@ describe('middleware()', () => {
     // The detail (IdP URL, client id) stays in the log; the client sees a generic sentence.
     expect(res.body.error_description).toBe('The server could not authenticate to the identity provider');
     expect(JSON.stringify(res.body)).not.toContain('bad-secret');
+    expect(lines.join('\n')).toMatch(/client "svc-report": no token \(idp_error\): .*answered 401 invalid_client/);
+    expect(lines.join('\n')).not.toContain('bad-secret');
   });
 
   test('bad middleware options fail at mount time', () => {

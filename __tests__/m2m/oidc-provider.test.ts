@@ -94,10 +94,13 @@ test('oidc-provider: a wrong secret is invalid_client, named and not retried', a
   };
   op.provider.on('grant.error', count);
   try {
-    const bad = createM2MClient({ tokenEndpoint: op.tokenEndpoint, clientId: 'oidc-m2m', clientSecret: 'wrong', resource: op.resource });
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+    const bad = createM2MClient({ tokenEndpoint: op.tokenEndpoint, clientId: 'oidc-m2m', clientSecret: 'wrong', resource: op.resource, logger });
     const err = await bad.getToken().catch((e) => e);
     expect(err).toMatchObject({ code: 'idp_error', idpStatus: 401, idpError: 'invalid_client' });
     expect(err.message).toMatch(/answered 401 invalid_client/);
+    expect(lines.join('\n')).toMatch(/client "oidc-m2m": no token \(idp_error\): .*answered 401 invalid_client/);
     expect(calls).toBe(1);
   } finally {
     op.provider.off('grant.error', count);

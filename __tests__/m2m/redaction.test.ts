@@ -60,10 +60,15 @@ describe('no token or secret in errors', () => {
 
   test('an IdP token with CR/LF never reaches a header (whose error would print it): refused first', async () => {
     idp.answers = [{ body: { access_token: 'LEAKME\r\nX-Evil: 1', token_type: 'Bearer', expires_in: 60 } }];
-    const client = createM2MClient(opts());
+    const lines: string[] = [];
+    const logger = { warn: (m: string) => lines.push(`warn ${m}`), error: (m: string) => lines.push(`error ${m}`) };
+    const client = createM2MClient({ ...opts(), logger });
     const err = (await client.fetch(`${api.url}/x`).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(IdpBadResponseError);
     expect(inspect(err, { depth: 10, showHidden: true })).not.toContain('LEAKME');
+    // The operator line says why, and holds none of the token either.
+    expect(lines.join('\n')).toMatch(/no token \(idp_bad_response\): .*characters RFC 6750/);
+    expect(lines.join('\n')).not.toContain('LEAKME');
     expect(api.seen).toEqual([]);
   });
 
