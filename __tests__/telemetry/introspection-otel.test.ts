@@ -3,43 +3,21 @@
  * hits by tier, each call a CLIENT span; attribute values from small fixed sets, never a token.
  */
 import express from 'express';
+import { counter, installTestTelemetry } from '../support/otel.js';
 import request from 'supertest';
-import { metrics, trace } from '@opentelemetry/api';
-import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { startMockIdp, type MockIdp } from '../../fixtures/mock-idp/index.js';
 import { oauthErrorHandler, requireAuth } from '../../lib/index.js';
 
-class TestReader extends MetricReader {
-  protected async onShutdown(): Promise<void> {}
-  protected async onForceFlush(): Promise<void> {}
-}
-
-const reader = new TestReader();
-const spans = new InMemorySpanExporter();
+const { reader, spans, uninstall } = installTestTelemetry();
 let idp: MockIdp;
 
 beforeAll(async () => {
-  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
-  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
   idp = await startMockIdp();
 });
 afterAll(async () => {
   await idp.close();
-  metrics.disable();
-  trace.disable();
+  uninstall();
 });
-
-function counter(rm: ResourceMetrics, name: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const sm of rm.scopeMetrics) {
-    for (const m of sm.metrics) {
-      if (m.descriptor.name !== name) continue;
-      for (const dp of m.dataPoints) out[JSON.stringify(dp.attributes)] = (out[JSON.stringify(dp.attributes)] ?? 0) + (dp.value as number);
-    }
-  }
-  return out;
-}
 
 test('introspection calls by result, cache hits by tier, CLIENT spans; no token anywhere', async () => {
   const app = express();

@@ -3,45 +3,22 @@
  * spans, with no token, secret or query string in any attribute.
  */
 import express from 'express';
+import { counter, installTestTelemetry } from '../support/otel.js';
 import request from 'supertest';
-import { metrics, trace } from '@opentelemetry/api';
-import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { startMockIdp } from '../../fixtures/mock-idp/index.js';
 import { createM2MClient, oauthErrorHandler, requireAuth, tokenProxy } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 
-class TestReader extends MetricReader {
-  protected async onShutdown(): Promise<void> {}
-  protected async onForceFlush(): Promise<void> {}
-}
-
-const reader = new TestReader();
-const spans = new InMemorySpanExporter();
+const { reader, spans, uninstall } = installTestTelemetry();
 let idp: JwksServer;
 
 beforeAll(async () => {
-  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
-  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
   idp = await startJwksServer();
 });
 afterAll(async () => {
   await idp.close();
-  metrics.disable();
-  trace.disable();
+  uninstall();
 });
-
-/** Sum of a counter's data points, per attribute set (JSON of the attributes). */
-function counter(rm: ResourceMetrics, name: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const sm of rm.scopeMetrics) {
-    for (const m of sm.metrics) {
-      if (m.descriptor.name !== name) continue;
-      for (const dp of m.dataPoints) out[JSON.stringify(dp.attributes)] = (out[JSON.stringify(dp.attributes)] ?? 0) + (dp.value as number);
-    }
-  }
-  return out;
-}
 
 test('requireAuth counts verifications, cache hits, rejections by code and JWKS reloads; the JWKS fetch is a CLIENT span', async () => {
   const app = express();
