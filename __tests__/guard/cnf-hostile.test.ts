@@ -4,14 +4,12 @@
  * OAuth answer — never a 500 — and a binding that is there but malformed must never count as no
  * binding (which would let the token through as a plain Bearer token).
  */
-import { randomUUID, createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { SignJWT } from 'jose';
 import { createGuard, oauthErrorHandler, requireAuth, type RequireAuthHandler } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
-import { dpopHolder, type DpopHolder } from '../support/dpop-holder.js';
+import { dpopHolder, dpopProof, type DpopHolder } from '../support/dpop-holder.js';
 
 let idp: JwksServer;
 let holder: DpopHolder;
@@ -36,14 +34,7 @@ afterAll(async () => {
   await idp.close();
 });
 
-const b64sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
-
-function proof(token: string): Promise<string> {
-  return new SignJWT({ htm: 'GET', htu: `${url}/orders`, ath: b64sha256(token), jti: randomUUID() })
-    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holder.jwk } as never)
-    .setIssuedAt()
-    .sign(holder.privateKey);
-}
+const proof = (token: string): Promise<string> => dpopProof(holder, { htm: 'GET', htu: `${url}/orders`, accessToken: token });
 
 async function call(token: string, dpop = false): Promise<{ status: number; www: string | null; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { authorization: `${dpop ? 'DPoP' : 'Bearer'} ${token}` };

@@ -4,15 +4,14 @@
  * token with. Every answer is an OAuth error with the challenge of that scheme (RFC 9449 §7.1 for
  * DPoP), never a 500.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { SignJWT } from 'jose';
 import { oauthErrorHandler, requireAuth } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 import { makeTestPki, rfc9440, type TestPki } from '../../fixtures/certificates.js';
-import { dpopHolder, type DpopHolder } from '../support/dpop-holder.js';
+import { dpopHolder, dpopProof, type DpopHolder } from '../support/dpop-holder.js';
 
 let idp: JwksServer;
 let pki: TestPki;
@@ -46,12 +45,7 @@ afterAll(async () => {
 
 const thumbprint = (der: Buffer) => createHash('sha256').update(der).digest('base64url');
 
-function proof(token: string): Promise<string> {
-  return new SignJWT({ htm: 'GET', htu: `${url}/orders`, ath: createHash('sha256').update(token).digest('base64url'), jti: randomUUID() })
-    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holder.jwk } as never)
-    .setIssuedAt()
-    .sign(holder.privateKey);
-}
+const proof = (token: string): Promise<string> => dpopProof(holder, { htm: 'GET', htu: `${url}/orders`, accessToken: token });
 
 async function call(token: string, cert: string | undefined, dpop: boolean) {
   const headers: Record<string, string> = { authorization: `${dpop ? 'DPoP' : 'Bearer'} ${token}` };
