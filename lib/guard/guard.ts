@@ -315,9 +315,9 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   /**
    * `Authorization: DPoP`: the token (cache as usual), then this request's proof, which is never
    * cached. A token bound both to a key and to a certificate needs both: the proof and the certificate.
+   * Synchronous from end to end when it can be (a cached token, the in-memory replay store): a
+   * promise only for a token still being verified or a replay store over the network.
    */
-  // Synchronous from end to end when it can be (a cached token, the in-memory replay store): a
-  // promise only for a token still being verified or a replay store over the network.
   function presentedWithProof(req: GuardRequest<Req>, token: string): GuardOutcome | Promise<GuardOutcome> {
     const hit = cached(token);
     if (hit !== undefined) return withProof(req, token, hit);
