@@ -10,6 +10,7 @@ import { errorCode, guardMetrics } from '../telemetry/otel.js';
 import { SenderConstraint } from './dpop/sender-constraint.js';
 import { CertificateBinding } from './mtls/binding.js';
 import { stillValid, VerifiedCache } from './verified-cache.js';
+import { tokenKey } from './token-key.js';
 import * as clock from '../clock.js';
 import type { Verification, Verifier, VerifiedToken } from './verifier.js';
 import type { AuthResult } from './types.js';
@@ -168,17 +169,18 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   // once) shares one verification. One still fetching keys is shared as its promise until it
   // settles; one that finished synchronously is kept until the next timers phase (a millisecond
   // or so: the rest of the burst arrives on other connections in the next I/O turns), at most
-  // LINGER_MAX of them, so a loop of verify() calls cannot pile up results.
-  const inflight = new Map<string, Promise<VerifiedToken> | Settled>();
+  // LINGER_MAX of them, so a loop of verify() calls cannot pile up results. Keyed like the cache
+  // (token-key.ts); an entry is joined only by its own token.
+  const inflight = new Map<number, Flight>();
   let lingering = 0;
   const sweep = () => {
     lingering = 0;
-    for (const [token, entry] of inflight) if (!(entry instanceof Promise)) inflight.delete(token);
+    for (const [key, flight] of inflight) if (!('pending' in flight)) inflight.delete(key);
   };
-  const linger = (token: string, settled: Settled): void => {
+  const linger = (key: number, settled: Settled): void => {
     if (lingering >= LINGER_MAX) return;
     if (lingering++ === 0) setTimeout(sweep, 1).unref();
-    inflight.set(token, settled);
+    inflight.set(key, settled);
   };
 
   function accepted(verifier: Verifier, token: string, { verified, generation }: Verification): VerifiedToken {
@@ -197,7 +199,7 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   };
 
   /** Verifies with the token's verifier: the result (or a throw) at once when the keys are at hand. */
-  function verifyWith(verifier: Verifier, token: string): VerifiedToken | Promise<VerifiedToken> {
+  function verifyWith(verifier: Verifier, token: string, key: number): VerifiedToken | Promise<VerifiedToken> {
     verifications += 1;
     let result: Verification | Promise<Verification>;
     try {
@@ -206,14 +208,15 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
       return rejected(err);
     }
     if (result instanceof Promise) return result.then((r) => accepted(verifier, token, r), rejected);
-    if (result.verified.verifiedBy !== 'introspection') linger(token, { verified: result.verified, verifier, generation: result.generation });
+    if (result.verified.verifiedBy !== 'introspection') linger(key, { token, verified: result.verified, verifier, generation: result.generation });
     return accepted(verifier, token, result);
   }
 
   function verifyAndRemember(token: string, native: unknown): VerifiedToken | Promise<VerifiedToken> {
-    const joined = inflight.get(token);
-    if (joined !== undefined) {
-      if (joined instanceof Promise) return joined;
+    const key = tokenKey(token);
+    const joined = inflight.get(key);
+    if (joined !== undefined && joined.token === token) {
+      if ('pending' in joined) return joined.pending;
       if ('error' in joined) {
         // Claims are checked to the second, so a refusal (nbf not reached yet) holds for its second only.
         if (joined.second === clockSecond()) throw joined.error;
@@ -223,24 +226,24 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
         cache?.set(token, joined.verified, joined.verifier, joined.generation);
         return joined.verified;
       }
-      inflight.delete(token);
+      inflight.delete(key);
     }
     let outcome: VerifiedToken | Promise<VerifiedToken>;
     try {
       const selected = tenants.select(token, native);
-      outcome = selected instanceof Promise ? selected.then((v) => verifyWith(v, token)) : verifyWith(selected, token);
+      outcome = selected instanceof Promise ? selected.then((v) => verifyWith(v, token, key)) : verifyWith(selected, token, key);
     } catch (error) {
-      linger(token, { error, second: clockSecond() });
+      linger(key, { token, error, second: clockSecond() });
       throw error;
     }
     if (!(outcome instanceof Promise)) return outcome;
-    const pending = outcome;
+    const flight = { token, pending: outcome };
     const forget = () => {
-      if (inflight.get(token) === pending) inflight.delete(token);
+      if (inflight.get(key) === flight) inflight.delete(key);
     };
-    pending.then(forget, forget);
-    inflight.set(token, pending);
-    return pending;
+    outcome.then(forget, forget);
+    inflight.set(key, flight);
+    return outcome;
   }
 
   // Introspected opaque tokens have their own cache (keyed by the token's hash, by the
@@ -382,7 +385,10 @@ function warnUnreachableResource(config: GuardConfig): void {
 }
 
 /** A verification that finished synchronously, kept for the rest of the event-loop turn. */
-type Settled = { verified: VerifiedToken; verifier: Verifier; generation: object | undefined } | { error: unknown; second: number };
+type Settled = { token: string } & ({ verified: VerifiedToken; verifier: Verifier; generation: object | undefined } | { error: unknown; second: number });
+
+/** A verification of `token` in single flight: still running, or just finished. */
+type Flight = { token: string; pending: Promise<VerifiedToken> } | Settled;
 
 /** The second the claim checks read (lib/jwt/claims.ts compares whole seconds). */
 const clockSecond = (): number => Math.floor(clock.now() / 1000);

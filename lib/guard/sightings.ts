@@ -1,3 +1,5 @@
+import { fingerprintHash, hashToken, slotHash } from './token-key.js';
+
 /**
  * How often each token has been seen lately, for cache admission (after TinyLFU), in fixed memory
  * and without allocating per token: a two-way set-associative table of 32-bit token hashes and
@@ -25,13 +27,13 @@ export class Sightings {
 
   /** Counts one more sighting of `token`; returns how many there have been lately, this one included. */
   add(token: string): number {
-    tailHash(token);
+    hashToken(token);
     // The slot comes from one hash and the fingerprint kept in it from another: with one hash, the
     // bits that chose the slot are the same in every token stored there, and only the rest told
     // tokens apart (about one in 2^19 new tokens matched an unrelated one, and was admitted).
-    const a = slotHash & this.#mask & ~1;
+    const a = slotHash() & this.#mask & ~1;
     const b = a | 1;
-    const h = fingerprint;
+    const h = fingerprintHash();
     const hashes = this.#hashes;
     const counts = this.#counts;
     // A count of 0 marks an empty (or aged-out) slot: its hash means nothing.
@@ -55,32 +57,4 @@ export class Sightings {
   clear(): void {
     this.#counts.fill(0);
   }
-}
-
-// The two hashes of the last tailHash() call (module state: no allocation per token).
-let slotHash = 0;
-let fingerprint = 0;
-
-/**
- * Two FNV-1a hashes (different offset bases) over the last 32 characters (the signature's tail,
- * which is what differs between tokens), each with a final avalanche so every bit depends on every
- * character: `slotHash` picks the slots, `fingerprint` is what a slot remembers.
- */
-function tailHash(token: string): void {
-  let h = 0x811c9dc5;
-  let g = 0x050c5d1f;
-  for (let i = Math.max(0, token.length - 32); i < token.length; i++) {
-    const c = token.charCodeAt(i);
-    h = Math.imul(h ^ c, 0x01000193);
-    g = Math.imul(g ^ c, 0x01000193);
-  }
-  slotHash = avalanche(h);
-  fingerprint = avalanche(g);
-}
-
-function avalanche(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
 }

@@ -2,8 +2,11 @@ import { LRUCache } from 'lru-cache';
 import type { Verifier, VerifiedToken } from './verifier.js';
 import * as clock from '../clock.js';
 import { Sightings } from './sightings.js';
+import { tokenKey } from './token-key.js';
 
 interface Entry extends VerifiedToken {
+  /** The token itself: entries are keyed by a number standing for it (token-key.ts), which two tokens can share. */
+  token: string;
   /** Whose token this is: its key set and time rules. */
   verifier: Verifier;
   /** The key set the token was verified under; a different one means "verify again". */
@@ -30,8 +33,9 @@ export function stillValid(payload: VerifiedToken['payload'], verifier: Verifier
 }
 
 /**
- * Tokens that verified, keyed by the exact token string, so a token seen again skips signature
- * work. Bounded by count and by an estimate of bytes. Every hit re-checks `exp` (and maxTokenAge)
+ * Tokens that verified, so the same token string seen again skips signature work. Keyed by a
+ * number worked out from the token (lib/guard/token-key.ts: hashing the whole string for a `Map`
+ * was most of a cache hit's cost), and a hit is the exact token string, compared whole. Bounded by count and by an estimate of bytes. Every hit re-checks `exp` (and maxTokenAge)
  * and that the key set has not changed since, so an entry never outlives what a full
  * verification would accept. Failures are never cached: a bad token costs a verification each time.
  *
@@ -42,7 +46,7 @@ export function stillValid(payload: VerifiedToken['payload'], verifier: Verifier
  * cache-sizes of admissions, so a token that stopped being used does lose its place.
  */
 export class VerifiedCache {
-  readonly #lru: LRUCache<string, Entry>;
+  readonly #lru: LRUCache<number, Entry>;
   readonly #seen: Sightings;
   readonly #max: number;
   readonly #epochLength: number;
@@ -50,13 +54,13 @@ export class VerifiedCache {
   #epoch = 0;
 
   constructor(maxEntries: number, maxBytes: number) {
-    this.#lru = new LRUCache<string, Entry>({
+    this.#lru = new LRUCache<number, Entry>({
       max: maxEntries,
       maxSize: maxBytes,
       // The key string, the decoded header/payload objects (about the size of the token again)
       // and the entry's own overhead, plus the MCP members: `extra` (~60 bytes) and, when the
       // audience is a URL, `resource` (a URL object, ~270 bytes measured on Node 20).
-      sizeCalculation: (entry, token) => token.length * 3 + 320 + (entry.resource === undefined ? 0 : 288),
+      sizeCalculation: (entry) => entry.token.length * 3 + 320 + (entry.resource === undefined ? 0 : 288),
     });
     this.#max = maxEntries;
     this.#seen = new Sightings(maxEntries * 2);
@@ -64,10 +68,12 @@ export class VerifiedCache {
   }
 
   get(token: string): Entry | undefined {
-    const entry = this.#lru.get(token);
-    if (entry === undefined) return undefined;
+    const key = tokenKey(token);
+    const entry = this.#lru.get(key);
+    // Another token with the same key is a miss, and stays: it is as welcome as this one.
+    if (entry === undefined || entry.token !== token) return undefined;
     if (!stillValid(entry.payload, entry.verifier, entry.generation)) {
-      this.#lru.delete(token);
+      this.#lru.delete(key);
       return undefined;
     }
     entry.hits = this.#aged(entry) + 1;
@@ -83,7 +89,8 @@ export class VerifiedCache {
     }
     const sightings = this.#seen.add(token);
     if (sightings < 2 || !this.#admit(sightings)) return;
-    this.#lru.set(token, { ...verified, verifier, generation, hits: 0, epoch: this.#epoch });
+    // A token whose key another token's entry holds takes its place (both are as likely to come again).
+    this.#lru.set(tokenKey(token), { ...verified, token, verifier, generation, hits: 0, epoch: this.#epoch });
   }
 
   #admit(sightings: number): boolean {

@@ -1,5 +1,6 @@
 import { createHash, createHmac, createPublicKey, hash, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { tokenKey } from '../token-key.js';
 import { errors, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import * as clock from '../../clock.js';
 import { verifyJwt, type JwtVerifyResult } from '../../jwt/index.js';
@@ -67,16 +68,18 @@ function normalizeHtu(value: unknown): string | undefined {
 const b64 = (buf: Buffer) => buf.toString('base64url');
 
 // A DPoP client sends the same access token with every proof until it expires: its ath (SHA-256
-// over ~1,000 characters) is worked out once. Keyed by the whole token, which is all it depends on.
-const aths = new LRUCache<string, string>({ max: 1_024 });
+// over ~1,000 characters) is worked out once. It depends on the token alone; kept by the token's
+// number (token-key.ts, as the verified-token cache) with the token, compared whole on a lookup.
+const aths = new LRUCache<number, { token: string; ath: string }>({ max: 1_024 });
 const ATH_KEPT_MAX_LENGTH = 4_096;
 
 /** RFC 9449 §4.2 `ath`: base64url SHA-256 of the access token's ASCII. */
 export function accessTokenHash(token: string): string {
-  const known = aths.get(token);
-  if (known !== undefined) return known;
+  const key = tokenKey(token);
+  const known = aths.get(key);
+  if (known !== undefined && known.token === token) return known.ath;
   const ath = hash('sha256', token, 'base64url');
-  if (token.length <= ATH_KEPT_MAX_LENGTH) aths.set(token, ath);
+  if (token.length <= ATH_KEPT_MAX_LENGTH) aths.set(key, { token, ath });
   return ath;
 }
 
