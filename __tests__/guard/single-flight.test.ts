@@ -103,7 +103,10 @@ describe('single flight with results kept for the turn', () => {
     const { guard } = await warm();
     const good = await idp.sign();
     const [h, p] = good.split('.');
-    const bads = Array.from({ length: 400 }, (_, i) => `${h}.${p}.${b64(`forged-signature-${i}`.padEnd(256, '*'))}`);
+    // Each forged signature ends differently, as random bytes would: the maps behind single flight are
+    // keyed by a hash that reads a token's end (lib/guard/token-key.ts), and tokens that share a key
+    // never join each other's result (__tests__/guard/token-key-hostile.test.ts).
+    const bads = Array.from({ length: 400 }, (_, i) => `${h}.${p}.${b64(`forged-signature-${i}`.padStart(256, '*'))}`);
     const before = guard.cacheStats.verifications;
     const first = bads.map((t) => direct(guard, t));
     expect(first.every((r) => r.sync && r.error?.status === 401 && r.error.message === 'The token signature is invalid')).toBe(true);

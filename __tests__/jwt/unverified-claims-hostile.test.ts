@@ -2,8 +2,8 @@
  * The pre-verification parse of a token's claims (lib/jwt/verify.ts unverifiedClaims(), read by
  * lib/guard/tenants.ts to pick the issuer) is handed to the verification that follows: one slot,
  * taken once. These interleavings try to make a verification return claims that are not its
- * token's, or one claims object to two guards — whose challenge context (realm, resource_metadata,
- * clock tolerance) is keyed by that object in lib/bearer/challenge.ts.
+ * token's, or one claims object to two guards — each of which answers with its own challenge
+ * context (realm, resource_metadata, clock tolerance) after the verification.
  */
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { CompactSign } from 'jose';

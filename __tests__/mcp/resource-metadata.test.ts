@@ -355,6 +355,11 @@ describe('req.auth is an MCP AuthInfo', () => {
     expect(withClient.clientId).toBe('c1');
     expect(withClient.expiresAt).toBe(withClient.payload.exp);
     expect(withClient.extra).toEqual({ issuer, sub: 'user-1', payload: withClient.payload });
+    // Exactly those: the guard's challenge context sits on the prototype (neither own nor
+    // enumerable), so nothing else shows to code that copies, serializes or lists it.
+    expect(Reflect.ownKeys(withClient.extra)).toEqual(['issuer', 'sub', 'payload']);
+    expect(JSON.parse(JSON.stringify(withClient.extra))).toEqual({ issuer, sub: 'user-1', payload: withClient.payload });
+    expect(Object.isFrozen(withClient.extra)).toBe(true);
     expect((await verify({ azp: 'spa' })).clientId).toBe('spa');
     expect((await verify({})).clientId).toBe('');
   });

@@ -66,22 +66,21 @@ export interface ChallengeContext {
   resourceMetadata?: string;
 }
 
-// Keyed by the payload object of a verification: the guard makes one per verification, every
-// request answered from the cache for that token shares it, and req.auth.payload is it. So the
-// entry is written once per verification, not per request (a WeakMap entry keyed by each new
-// request object cost CPU on every cached request of a loaded server: bench/README.md), and
-// nothing shows on req or req.auth.
-const contexts = new WeakMap<object, ChallengeContext>();
-
-/** Called by requireAuth() for each token it verifies, so the helpers after it challenge alike. */
-export function rememberChallenge(payload: object, context: ChallengeContext): void {
-  contexts.set(payload, context);
-}
+/**
+ * Where the guard that verified `req.auth` keeps its context: a property of the prototype of
+ * `req.auth.extra` (lib/guard/verified-token.ts tokenShape), one per issuer of a guard. Not own,
+ * not enumerable, so it shows nowhere the application looks; written once per guard, so nothing
+ * is written per request or per verification (a WeakMap entry per request, and later per
+ * verification, each cost CPU in a loaded server: bench/README.md).
+ */
+export const GUARD_CONTEXT: unique symbol = Symbol('express-oauth-kit guard context');
 
 /** The context of the guard whose verification `req.auth` holds; undefined when req.auth was set by other code. */
 export function guardContext(req: object): ChallengeContext | undefined {
-  const payload = (req as { auth?: { payload?: unknown } }).auth?.payload;
-  return typeof payload === 'object' && payload !== null ? contexts.get(payload) : undefined;
+  const extra = (req as { auth?: { extra?: unknown } }).auth?.extra;
+  if (typeof extra !== 'object' || extra === null) return undefined;
+  const context = (extra as { [GUARD_CONTEXT]?: unknown })[GUARD_CONTEXT];
+  return typeof context === 'object' && context !== null ? (context as ChallengeContext) : undefined;
 }
 
 /**
@@ -91,11 +90,10 @@ export function guardContext(req: object): ChallengeContext | undefined {
  * code) a plain Bearer challenge.
  */
 export function challengeFor(req: object, params: Omit<ChallengeParams, 'realm' | 'resourceMetadata'>): string {
-  const auth = (req as { auth?: { payload?: unknown; dpop?: unknown } }).auth;
-  const payload = auth?.payload;
-  const context = typeof payload === 'object' && payload !== null ? contexts.get(payload) : undefined;
+  const context = guardContext(req);
   if (context === undefined) return bearerChallenge(params);
+  const auth = (req as { auth: { dpop?: unknown } }).auth;
   const { realm, resourceMetadata } = context;
-  if (auth!.dpop !== undefined) return dpopChallenge({ ...params, realm, algs: context.algs, resourceMetadata });
+  if (auth.dpop !== undefined) return dpopChallenge({ ...params, realm, algs: context.algs, resourceMetadata });
   return bearerChallenge({ ...params, realm, resourceMetadata });
 }

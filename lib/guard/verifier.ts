@@ -12,7 +12,8 @@ import { Introspector } from './introspection/introspector.js';
 // Declared in types.ts so that the introspection module can name them without a cycle.
 export type { VerifiedToken, TokenErrorFactory } from './types.js';
 import type { VerifiedToken, TokenErrorFactory } from './types.js';
-import { urlAudiences, verifiedToken } from './verified-token.js';
+import { tokenShape, verifiedToken, type TokenShape } from './verified-token.js';
+import type { ChallengeContext } from '../bearer/challenge.js';
 
 /** Why a string is not a compact JWS at all, or undefined when it is shaped like one. */
 export function formatProblem(token: string): string | undefined {
@@ -79,8 +80,8 @@ export class Verifier {
   /** RFC 7662 introspection, when this issuer's `introspection` option is set. */
   readonly introspector: Introspector | undefined;
   readonly #options: JWTVerifyOptions;
-  /** Configured audiences that are http(s) URLs: a token matching one gets `resource`. */
-  readonly #urlAudiences: ReadonlyMap<string, URL>;
+  /** What each verified token gets: `resource` (the audiences that are URLs) and `extra`. */
+  readonly #shape: TokenShape;
   readonly #report: GuardLog['report'];
   readonly #refusal: GuardLog['refusal'];
 
@@ -89,6 +90,8 @@ export class Verifier {
     private readonly invalidToken: TokenErrorFactory,
     log: GuardLog,
     refetches: KidRefetches,
+    /** How the guard challenges (its realm, DPoP algs, resource_metadata), for the helpers after it. */
+    challenge: Omit<ChallengeContext, 'clockTolerance'>,
   ) {
     this.#report = log.report;
     this.#refusal = log.refusal;
@@ -96,9 +99,10 @@ export class Verifier {
     this.issuer = resolved.issuer;
     this.clockTolerance = resolved.clockTolerance;
     this.maxTokenAge = resolved.maxTokenAge;
-    this.#urlAudiences = urlAudiences(resolved.audience);
+    // The guard's challenge context with this issuer's clock tolerance (requireAcr's maxAgeSeconds allows the same skew).
+    this.#shape = tokenShape(resolved.audience, { ...challenge, clockTolerance: resolved.clockTolerance });
     const { introspection } = resolved;
-    this.introspector = introspection === undefined ? undefined : new Introspector({ ...resolved, introspection }, this.keys, invalidToken, log);
+    this.introspector = introspection === undefined ? undefined : new Introspector({ ...resolved, introspection }, this.keys, invalidToken, log, this.#shape);
     this.#options = {
       issuer: resolved.issuer,
       audience: resolved.audience,
@@ -180,6 +184,6 @@ export class Verifier {
     // Frozen on every path, first request or cache hit alike: the result is shared with the cache.
     deepFreeze(payload);
     deepFreeze(protectedHeader);
-    return { verified: verifiedToken(this.issuer, protectedHeader, payload, this.#urlAudiences, 'jwt'), generation };
+    return { verified: verifiedToken(this.issuer, protectedHeader, payload, this.#shape, 'jwt'), generation };
   }
 }
