@@ -91,6 +91,11 @@ async function guard(): Promise<RequestHandler | undefined> {
     case 'assign': {
       // Not a guard: only what any guard that sets req.auth pays on an Express 5 request (a
       // property added to an object whose hidden class is unique to that request, see bench/README.md).
+      // LOAD_KIT=1: the package loaded and a guard made (never called), to see what merely loading it costs.
+      if (process.env.LOAD_KIT) {
+        const kit = (await import(new URL('../dist/index.js', import.meta.url).href)) as typeof import('../lib/index.js');
+        kit.requireAuth({ issuer, audience, jwksUri });
+      }
       const auth = Object.freeze({ token: 'x', payload: {}, scopes: [] });
       return (req, _res, next) => {
         (req as { auth?: unknown }).auth = auth;

@@ -94,6 +94,7 @@ export async function benchPerProcess(): Promise<Row[]> {
     'auth0 ES256': { GUARD: 'auth0', ALG: 'ES256' },
     floor: { GUARD: 'floor' },
     assign: { GUARD: 'assign' },
+    assignLoaded: { GUARD: 'assign', LOAD_KIT: '1' },
     kitDpop: { GUARD: 'kit', ...dpopEnv },
     kitOtelDpop: { GUARD: 'kit', OTEL: 'provider', ...dpopEnv },
     auth0Dpop: { GUARD: 'auth0', ALG: 'RS256', DPOP_IAT_WINDOW: DPOP_WINDOW },
@@ -104,7 +105,7 @@ export async function benchPerProcess(): Promise<Row[]> {
   if (baseline) processes.kitBaselineDpop = { GUARD: 'kit', KIT_DIST: baseline, ...dpopEnv };
   // Groups are measured one after the other; ratios only within a group.
   const groups: Array<Record<string, Case>> = [
-    { bare: ['bare', same], kitSame: ['kit', same], kitOtelSame: ['kitOtel', same], auth0Same: ['auth0 RS256', same], assign: ['assign', same], kitOpaqueSame: ['kitOpaque', () => opaqueOne] },
+    { bare: ['bare', same], kitSame: ['kit', same], kitOtelSame: ['kitOtel', same], auth0Same: ['auth0 RS256', same], assign: ['assign', same], assignLoaded: ['assignLoaded', same], kitOpaqueSame: ['kitOpaque', () => opaqueOne] },
   ];
   for (const alg of ALGS) {
     groups.push({
@@ -125,6 +126,8 @@ export async function benchPerProcess(): Promise<Row[]> {
   }
   const only = process.env.BENCH_CASES?.split(',');
   if (only) for (const g of groups) for (const name of Object.keys(g)) if (!only.includes(name)) delete g[name];
+  // A control, only when asked for by name: the package loaded and a guard made, never called.
+  if (!only?.includes('assignLoaded')) delete groups[0]!.assignLoaded;
   const used = new Set(groups.flatMap((g) => Object.values(g).map(([p]) => p)));
   let signing = '';
   if (['kitDpop', 'kitOtelDpop', 'auth0Dpop'].some((p) => used.has(p))) {
@@ -189,6 +192,7 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean, signing: strin
   if (has('kitSame', 'bare')) out.push(cell('kitSame', 'requireAuth, one repeated token', `**${ratio('kitSame', 'bare')} bare** (target ≥ 0.95×)`));
   if (has('kitBaselineSame', 'bare', 'kitSame')) out.push(cell('kitBaselineSame', 'baseline build (BENCH_BASELINE_DIST), one repeated token', `${ratio('kitBaselineSame', 'bare')} bare; this build ${ratio('kitSame', 'kitBaselineSame')} the baseline`));
   if (has('assign', 'bare')) out.push(cell('assign', 'bare route + a middleware that only sets req.auth', `${ratio('assign', 'bare')} bare (what setting req.auth costs any guard)`));
+  if (has('assignLoaded', 'bare')) out.push(cell('assignLoaded', 'the same, with the package loaded and a guard made (never called)', `${ratio('assignLoaded', 'bare')} bare${has('kitSame') ? `; requireAuth ${ratio('kitSame', 'assignLoaded')} this` : ''}`));
   if (has('kitOtelSame', 'bare')) out.push(cell('kitOtelSame', 'requireAuth with OpenTelemetry providers registered, one repeated token', `**${ratio('kitOtelSame', 'bare')} bare** (target ≥ 0.95×)`));
   if (has('auth0Same', 'bare')) out.push(cell('auth0Same', 'express-oauth2-jwt-bearer, one repeated token', `${ratio('auth0Same', 'bare')} bare`));
   readme('one repeated token: requireAuth ÷ bare', 'kitSame', 'bare', '≥ 0.95×');
