@@ -152,6 +152,44 @@ describe('two guards with different realms on one app', () => {
   });
 });
 
+describe('several issuers in one guard: each token is judged with its own issuer’s clock tolerance, in the guard’s realm', () => {
+  let strict: TestIssuer;
+  let lenient: TestIssuer;
+  beforeAll(async () => {
+    [strict, lenient] = await Promise.all([createTestIssuer(), createTestIssuer()]);
+  });
+  afterAll(() => Promise.all([strict.close(), lenient.close()]));
+
+  const list = () => [
+    { issuer: strict.issuer, audience: strict.audience, clockToleranceSeconds: 0 },
+    { issuer: lenient.issuer, audience: lenient.audience, clockToleranceSeconds: 120 },
+  ];
+  test.each([
+    ['a list', 'listed', () => list()],
+    ['a resolver', 'resolved', () => async (iss: string) => list().find((i) => i.issuer === iss)],
+  ])('issuers as %s', async (_label, realm, issuers) => {
+    const auth = requireAuth({ issuers: issuers(), logger: false, realm } as Parameters<typeof requireAuth>[0]);
+    const a = express();
+    a.get('/acr', auth, requireAcr(['urn:acr:mfa'], { maxAgeSeconds: 60 }), (_q, res) => void res.json({ ok: true }));
+    a.get('/scopes', auth, requireScopes('orders:write'), (_q, res) => void res.json({ ok: true }));
+    a.use(oauthErrorHandler());
+    // Signed in 120 s ago: too old for maxAgeSeconds 60, unless the issuer's 120 s of tolerance apply.
+    const claims = () => ({ scope: 'orders:read', acr: 'urn:acr:mfa', auth_time: now() - 120 });
+    const [fromStrict, fromLenient] = await Promise.all([strict.sign(claims()), lenient.sign(claims())]);
+    for (let round = 0; round < 3; round++) {
+      const s = await request(a).get('/acr').set('Authorization', `Bearer ${fromStrict}`);
+      expect(s.status).toBe(401);
+      expect(s.headers['www-authenticate']).toMatch(new RegExp(`^Bearer realm="${realm}", error="insufficient_user_authentication"`));
+      expect((await request(a).get('/acr').set('Authorization', `Bearer ${fromLenient}`)).status).toBe(200);
+      for (const token of [fromStrict, fromLenient]) {
+        const scoped = await request(a).get('/scopes').set('Authorization', `Bearer ${token}`);
+        expect(scoped.status).toBe(403);
+        expect(scoped.headers['www-authenticate']).toMatch(new RegExp(`^Bearer realm="${realm}", error="insufficient_scope"`));
+      }
+    }
+  });
+});
+
 describe('webAuth() and acrCheck()', () => {
   test('acrCheck answers in the guard’s realm; on an AuthResult copied with a hostile extra it answers without one, never throwing', async () => {
     const auth = webAuth(createGuard({ issuer: idp.issuer, audience: idp.audience, logger: false, realm: 'web' }));
