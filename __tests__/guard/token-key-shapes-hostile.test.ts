@@ -140,15 +140,26 @@ describe('a same-key forgery verified before the real token', () => {
   });
   afterEach(() => idp.close());
 
-  /** A payload character changed so that the key stays the same: it fails its signature. */
+  /**
+   * A payload character changed so that the key stays the same and the claims still parse (so
+   * that the forgery gets as far as the signature check, as a careful forger's would): it fails its signature.
+   */
   function forgeryOf(token: string): string {
     const start = token.indexOf('.') + 1;
     const end = token.indexOf('.', start);
     for (let i = start; i < end - 1; i++) {
-      const forged = token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1);
-      if (tokenKey(forged) === tokenKey(token)) return forged;
+      for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789') {
+        const forged = token.slice(0, i) + c + token.slice(i + 1);
+        if (forged === token || tokenKey(forged) !== tokenKey(token)) continue;
+        try {
+          const claims = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(forged.slice(start, end), 'base64url'))) as { iss?: unknown };
+          if (claims.iss === idp.issuer) return forged;
+        } catch {
+          // not JSON any more: try the next
+        }
+      }
     }
-    throw new Error('no same-key forgery');
+    throw new Error('no same-key forgery with parseable claims');
   }
   const guardOf = () => createGuard({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, jwksTimeoutMs: 2_000, logger: false } as RequireAuthOptions);
 
