@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import express from 'express';
 import request from 'supertest';
 import { exportJWK, generateKeyPair } from 'jose';
-import { createGuard, oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../../lib/index.js';
+import { createGuard, oauthErrorHandler, requireAuth, requireScopes, type RequireAuthOptions } from '../../lib/index.js';
 import { tokenKey } from '../../lib/guard/token-key.js';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
 import { listen, type Listening } from '../../fixtures/listen.js';
@@ -128,6 +128,27 @@ describe('opaque tokens that share a key, introspected to different users', () =
       expect(crossed.status).toBe(401);
       expect(crossed.headers['www-authenticate']).toMatch(/^DPoP /);
       expect(JSON.stringify(crossed.body)).not.toMatch(/alice|bob/);
+    }
+  });
+
+  test('requireScopes() after the guard challenges introspected tokens in the guard’s realm and scheme, with its resource_metadata, fresh and cached', async () => {
+    const [alice, bob] = siblings();
+    answers.set(alice, activeFor('alice'));
+    answers.set(bob, activeFor('bob', { cnf: { jkt: holder.jkt } }));
+    const app = express();
+    app.get('/write', requireAuth({ ...options(), realm: 'opaque', resourceMetadata: {} } as RequireAuthOptions), requireScopes('write'), (_q, res) => void res.end());
+    app.use(oauthErrorHandler());
+    for (let round = 0; round < 3; round++) {
+      const bearer = await request(app).get('/write').set('Authorization', `Bearer ${alice}`);
+      expect(bearer.status).toBe(403);
+      expect(bearer.headers['www-authenticate']).toMatch(/^Bearer realm="opaque", error="insufficient_scope", .*resource_metadata="https:\/\/api\.token-key\.test\//);
+      const dpop = await request(app)
+        .get('/write')
+        .set('Host', 'api.token-key.test')
+        .set('Authorization', `DPoP ${bob}`)
+        .set('DPoP', await dpopProof(holder, { htm: 'GET', htu: 'http://api.token-key.test/write', accessToken: bob }));
+      expect(dpop.status).toBe(403);
+      expect(dpop.headers['www-authenticate']).toMatch(/^DPoP realm="opaque", error="insufficient_scope", .*algs="[^"]+", resource_metadata="https:\/\/api\.token-key\.test\//);
     }
   });
 });
