@@ -22,6 +22,12 @@ const replaceExtra =
     next();
   };
 
+/** An application's own req.auth, with the members the helpers read and an extra of its own. */
+const ownAuth: RequestHandler = (req, _res, next) => {
+  (req as { auth?: unknown }).auth = { token: 'session', payload: { iss: 'https://app.example', scope: 'orders:read', acr: 'pwd' }, scopes: ['orders:read'], extra: { tenant: 'acme' } };
+  next();
+};
+
 const revokedProxy = (): object => {
   const { proxy, revoke } = Proxy.revocable({}, {});
   revoke();
@@ -73,6 +79,9 @@ beforeAll(async () => {
     app.get(`/ab/${name}`, alpha, beta, helper, ok);
     extras.forEach(([, make], i) => app.get(`/x${i}/${name}`, alpha, replaceExtra(make), helper, ok));
     app.get(`/proxy/${name}`, alpha, replaceExtra((e) => new Proxy(e, {})), helper, ok);
+    // An application that sets req.auth itself (its own sign-in), after a guard or instead of one.
+    app.get(`/own/${name}`, alpha, ownAuth, helper, ok);
+    app.get(`/ownOnly/${name}`, ownAuth, helper, ok);
     // The way docs/require-auth.md gives to add fields to extra and keep the guard's challenges.
     app.get(`/enriched/${name}`, alpha, replaceExtra((e) => Object.assign(Object.create(Object.getPrototypeOf(e) as object) as object, e, { tenant: 'acme' })), helper, ok);
   }
@@ -102,6 +111,15 @@ describe('an application replaces req.auth.extra before the helpers', () => {
       // No guard context to be had: the plain RFC 6750 challenge, without any realm.
       expect(challenge).toMatch(new RegExp(`^Bearer error="${expected[name]!.error}"`));
       expect(challenge).not.toMatch(/realm=|forged|evil|algs=|resource_metadata=/);
+    }
+  });
+
+  test.each(['own', 'ownOnly'])('an application’s own req.auth (%s): every helper answers its refusal with the plain challenge, never a 500', async (route) => {
+    const token = await refusedToken();
+    for (const name of names) {
+      const res = await request(app).get(`/${route}/${name}`).set('Authorization', `Bearer ${token}`);
+      expect({ name, status: res.status, error: res.body.error }).toEqual({ name, ...expected[name] });
+      expect(res.headers['www-authenticate']).toMatch(new RegExp(`^Bearer error="${expected[name]!.error}"`));
     }
   });
 
