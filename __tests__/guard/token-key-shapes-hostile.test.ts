@@ -209,6 +209,32 @@ describe('a same-key forgery verified before the real token', () => {
     // The forgery's and one shared by the three real ones.
     expect(guard.cacheStats.verifications).toBe(2);
   });
+
+  test('a flood of distinct same-key forgeries of a cached token is refused, each one, and neither evicts it nor takes its place', async () => {
+    const guard = guardOf();
+    const token = await idp.sign({ sub: 'alice' });
+    // Twice: admitted on its second verification.
+    for (let i = 0; i < 2; i++) await guard.verify(token);
+    expect(guard.cacheStats.entries).toBe(1);
+    const start = token.indexOf('.') + 1;
+    const end = token.indexOf('.', start);
+    const forgeries = new Set<string>();
+    for (let i = start; i < end - 1 && forgeries.size < 500; i++) {
+      for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_') {
+        const forged = token.slice(0, i) + c + token.slice(i + 1);
+        if (forged !== token && tokenKey(forged) === tokenKey(token)) forgeries.add(forged);
+      }
+    }
+    expect(forgeries.size).toBeGreaterThan(100);
+    for (let round = 0; round < 2; round++) {
+      const results = await Promise.allSettled([...forgeries].map((f) => guard.verify(f)));
+      expect(results.every((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'invalid_token')).toBe(true);
+    }
+    expect(guard.cacheStats.entries).toBe(1);
+    const { hits, verifications } = guard.cacheStats;
+    await expect(guard.verify(token)).resolves.toMatchObject({ payload: { sub: 'alice' } });
+    expect(guard.cacheStats).toMatchObject({ hits: hits + 1, verifications });
+  });
 });
 
 describe('token shapes a hostile caller can send', () => {
