@@ -75,12 +75,31 @@ export interface ChallengeContext {
  */
 export const GUARD_CONTEXT: unique symbol = Symbol('express-oauth-kit guard context');
 
+// The contexts guards made (one per issuer of a guard, so never one per token or request). Reading
+// extra[GUARD_CONTEXT] runs whatever extra is: an application may have replaced it with a Proxy or
+// an object with getters, which can throw or answer anything. Only a context found here is used.
+const madeByGuards = new WeakSet<object>();
+
+/** A guard's context as tokenShape() puts it behind `extra`: frozen, and known to guardContext(). */
+export function sealContext(context: ChallengeContext): Readonly<ChallengeContext> {
+  const sealed = Object.freeze({ ...context });
+  madeByGuards.add(sealed);
+  return sealed;
+}
+
 /** The context of the guard whose verification `req.auth` holds; undefined when req.auth was set by other code. */
 export function guardContext(req: object): ChallengeContext | undefined {
-  const extra = (req as { auth?: { extra?: unknown } }).auth?.extra;
-  if (typeof extra !== 'object' || extra === null) return undefined;
-  const context = (extra as { [GUARD_CONTEXT]?: unknown })[GUARD_CONTEXT];
-  return typeof context === 'object' && context !== null ? (context as ChallengeContext) : undefined;
+  let context: unknown;
+  try {
+    const extra = (req as { auth?: { extra?: unknown } }).auth?.extra;
+    if (typeof extra !== 'object' || extra === null) return undefined;
+    context = (extra as { [GUARD_CONTEXT]?: unknown })[GUARD_CONTEXT];
+  } catch {
+    // Not the guard's extra (a revoked Proxy, a throwing getter): no context, and no 500 from a helper.
+    return undefined;
+  }
+  // WeakSet.has() runs no code of the object it is given, a Proxy's included.
+  return typeof context === 'object' && context !== null && madeByGuards.has(context) ? (context as ChallengeContext) : undefined;
 }
 
 /**

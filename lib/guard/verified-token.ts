@@ -1,5 +1,5 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
-import { GUARD_CONTEXT, type ChallengeContext } from '../bearer/challenge.js';
+import { GUARD_CONTEXT, sealContext, type ChallengeContext } from '../bearer/challenge.js';
 import { scopesOf } from './scopes.js';
 import type { AuthExtra, VerifiedToken } from './types.js';
 
@@ -28,7 +28,7 @@ export function tokenShape(audience: readonly string[], context: ChallengeContex
       readonly payload: Readonly<JWTPayload>,
     ) {}
   }
-  Object.defineProperty(Extra.prototype, GUARD_CONTEXT, { value: Object.freeze({ ...context }) });
+  Object.defineProperty(Extra.prototype, GUARD_CONTEXT, { value: sealContext(context) });
   return { urlAudiences: urlAudiences(audience), extra: (issuer, sub, payload) => Object.freeze(new Extra(issuer, sub, payload)) };
 }
 
