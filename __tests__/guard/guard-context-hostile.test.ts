@@ -1,10 +1,10 @@
 /**
- * The guard's challenge context (realm, DPoP algs, resource_metadata, clock tolerance) rides on
- * the prototype of `req.auth.extra` (lib/guard/verified-token.ts tokenShape, read by
- * lib/bearer/challenge.ts guardContext). These tests are an application, careless or hostile,
- * that replaces `req.auth.extra` between requireAuth() and the helpers after it, and two guards
- * on one app: the helpers must never answer a 500 because of what extra is, never challenge
- * with a context no guard made, and never with another guard's.
+ * The guard's challenge context (realm, DPoP algs, resource_metadata, clock tolerance) is found
+ * from `req.auth.payload`, the verification's own object (lib/bearer/challenge.ts guardContext).
+ * These tests are an application, careless or hostile, that replaces `req.auth.extra`,
+ * `req.auth.payload` or `req.auth` itself between requireAuth() and the helpers after it, and two
+ * guards on one app: the helpers must never answer a 500 because of what it put there, never
+ * challenge with a context no guard made, and never with another guard's.
  */
 import express, { type RequestHandler } from 'express';
 import request from 'supertest';
@@ -19,6 +19,14 @@ const replaceExtra =
   (make: (extra: object) => unknown): RequestHandler =>
   (req, _res, next) => {
     (req.auth as unknown as { extra: unknown }).extra = make(req.auth!.extra);
+    next();
+  };
+
+/** The same for `req.auth.payload` (a copy of `req.auth` with another payload: the guard's is frozen in place). */
+const replacePayload =
+  (make: (payload: object) => unknown): RequestHandler =>
+  (req, _res, next) => {
+    (req as { auth?: unknown }).auth = { ...req.auth!, payload: make(req.auth!.payload) };
     next();
   };
 
@@ -82,8 +90,9 @@ beforeAll(async () => {
     // An application that sets req.auth itself (its own sign-in), after a guard or instead of one.
     app.get(`/own/${name}`, alpha, ownAuth, helper, ok);
     app.get(`/ownOnly/${name}`, ownAuth, helper, ok);
-    // The way docs/require-auth.md gives to add fields to extra and keep the guard's challenges.
-    app.get(`/enriched/${name}`, alpha, replaceExtra((e) => Object.assign(Object.create(Object.getPrototypeOf(e) as object) as object, e, { tenant: 'acme' })), helper, ok);
+    // A copy of extra with more fields for MCP tools (extra is frozen, so a copy is how).
+    app.get(`/enriched/${name}`, alpha, replaceExtra((e) => ({ ...e, tenant: 'acme' })), helper, ok);
+    extras.forEach(([, make], i) => app.get(`/p${i}/${name}`, alpha, replacePayload(make), helper, ok));
   }
   app.use(oauthErrorHandler());
 });
@@ -101,14 +110,27 @@ const expected: Record<string, { status: number; error: string }> = {
 };
 const names = Object.keys(expected);
 
-describe('an application replaces req.auth.extra before the helpers', () => {
-  test.each(extras.map(([label], i) => [label, i] as const))('with %s: every helper answers its refusal, never a 500, never a context no guard made', async (_label, i) => {
+describe('an application replaces req.auth.extra, req.auth.payload or req.auth before the helpers', () => {
+  test.each(extras.map(([label], i) => [label, i] as const))('extra replaced with %s: every helper answers its refusal in the guard’s realm, never a 500, never a made-up context', async (_label, i) => {
     const token = await refusedToken();
     for (const name of names) {
       const res = await request(app).get(`/x${i}/${name}`).set('Authorization', `Bearer ${token}`);
       expect({ name, status: res.status, error: res.body.error }).toEqual({ name, ...expected[name] });
       const challenge = res.headers['www-authenticate']!;
-      // No guard context to be had: the plain RFC 6750 challenge, without any realm.
+      // extra is not where the context is found: the verification's payload is still req.auth's.
+      expect(challenge).toMatch(new RegExp(`^Bearer realm="alpha", error="${expected[name]!.error}".*, resource_metadata="https://`));
+      expect(challenge).not.toMatch(/forged|evil/);
+    }
+  });
+
+  test.each(extras.map(([label], i) => [label, i] as const))('payload replaced with %s: requireScopes and claimCheck answer their refusal with the plain challenge, never a 500', async (_label, i) => {
+    const token = await refusedToken();
+    // requireAcr and requireIssuer read the payload themselves; these two do not.
+    for (const name of ['scopes', 'check', 'check403']) {
+      const res = await request(app).get(`/p${i}/${name}`).set('Authorization', `Bearer ${token}`);
+      expect({ name, status: res.status, error: res.body.error }).toEqual({ name, ...expected[name] });
+      const challenge = res.headers['www-authenticate']!;
+      // Not the verification's payload: no guard context to be had, so no realm.
       expect(challenge).toMatch(new RegExp(`^Bearer error="${expected[name]!.error}"`));
       expect(challenge).not.toMatch(/realm=|forged|evil|algs=|resource_metadata=/);
     }
@@ -123,7 +145,7 @@ describe('an application replaces req.auth.extra before the helpers', () => {
     }
   });
 
-  test.each(['proxy', 'enriched'])('%s: the guard’s own extra behind a transparent Proxy, or its prototype kept under a copy with more fields: the guard’s realm', async (route) => {
+  test.each(['proxy', 'enriched'])('%s: the guard’s own extra behind a transparent Proxy, or a copy with more fields: the guard’s realm', async (route) => {
     const token = await refusedToken();
     for (const name of names) {
       const res = await request(app).get(`/${route}/${name}`).set('Authorization', `Bearer ${token}`);
@@ -209,7 +231,7 @@ describe('several issuers in one guard: each token is judged with its own issuer
 });
 
 describe('webAuth() and acrCheck()', () => {
-  test('acrCheck answers in the guard’s realm; on an AuthResult copied with a hostile extra it answers without one, never throwing', async () => {
+  test('acrCheck answers in the guard’s realm; on an AuthResult copied with a hostile extra, still in it, never throwing', async () => {
     const auth = webAuth(createGuard({ issuer: idp.issuer, audience: idp.audience, logger: false, realm: 'web' }));
     const mfa = acrCheck(['urn:acr:mfa'], { maxAgeSeconds: 60 });
     const token = await refusedToken();
@@ -221,7 +243,7 @@ describe('webAuth() and acrCheck()', () => {
         const copy: typeof result = { ...result, extra: make(result.extra) as typeof result.extra };
         const refusal = mfa(copy);
         expect(refusal?.status).toBe(401);
-        expect(refusal?.headers['WWW-Authenticate']).toMatch(/^Bearer error="insufficient_user_authentication"/);
+        expect(refusal?.headers['WWW-Authenticate']).toMatch(/^Bearer realm="web", error="insufficient_user_authentication"/);
       }
     }
   });
@@ -243,11 +265,9 @@ describe('nothing of the context shows on req.auth or req.auth.extra', () => {
       expect(forIn).toEqual(['issuer', 'sub', 'payload']);
       expect(JSON.parse(JSON.stringify(extra))).toEqual(JSON.parse(JSON.stringify(plain)));
       expect(Reflect.ownKeys({ ...extra })).toEqual(['issuer', 'sub', 'payload']);
-      const cloned = structuredClone(extra);
-      // A plain object (Jest's sandbox has its own Object.prototype): the prototype with the context is not copied.
-      expect(Object.getPrototypeOf(cloned)).not.toBe(Object.getPrototypeOf(extra));
-      expect(Object.getPrototypeOf(Object.getPrototypeOf(cloned) as object)).toBeNull();
-      expect(Reflect.ownKeys(cloned)).toEqual(['issuer', 'sub', 'payload']);
+      expect(Object.getPrototypeOf(extra)).toBe(Object.prototype);
+      expect(Reflect.ownKeys(structuredClone(extra))).toEqual(['issuer', 'sub', 'payload']);
+      expect(Object.getOwnPropertySymbols(auth.payload)).toEqual([]);
       expect(JSON.stringify(extra)).not.toContain('hidden');
       expect(Object.getOwnPropertySymbols(auth)).toEqual([]);
       expect(JSON.stringify({ ...auth, resource: undefined })).not.toContain('hidden');

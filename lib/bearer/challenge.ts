@@ -66,40 +66,24 @@ export interface ChallengeContext {
   resourceMetadata?: string;
 }
 
-/**
- * Where the guard that verified `req.auth` keeps its context: a property of the prototype of
- * `req.auth.extra` (lib/guard/verified-token.ts tokenShape), one per issuer of a guard. Not own,
- * not enumerable, so it shows nowhere the application looks; written once per guard, so nothing
- * is written per request or per verification (a WeakMap entry per request, and later per
- * verification, each cost CPU in a loaded server: bench/README.md).
- */
-export const GUARD_CONTEXT: unique symbol = Symbol('express-oauth-kit guard context');
+// Keyed by the payload object of a verification: the guard makes one per verification, every
+// request answered from the cache for that token shares it, and req.auth.payload is it. So the
+// entry is written once per verification, not per request (a WeakMap entry keyed by each new
+// request object cost CPU on every cached request of a loaded server: bench/README.md), and
+// nothing shows on req or req.auth. (Tried and undone: the context on the prototype of
+// req.auth.extra, ~0.9 µs cheaper per new token, but it changed what extra is to an application
+// and was lost when an application replaced extra: bench/README.md, point 10.)
+const contexts = new WeakMap<object, ChallengeContext>();
 
-// The contexts guards made (one per issuer of a guard, so never one per token or request). Reading
-// extra[GUARD_CONTEXT] runs whatever extra is: an application may have replaced it with a Proxy or
-// an object with getters, which can throw or answer anything. Only a context found here is used.
-const madeByGuards = new WeakSet<object>();
-
-/** A guard's context as tokenShape() puts it behind `extra`: frozen, and known to guardContext(). */
-export function sealContext(context: ChallengeContext): Readonly<ChallengeContext> {
-  const sealed = Object.freeze({ ...context });
-  madeByGuards.add(sealed);
-  return sealed;
+/** Called by requireAuth() for each token it verifies, so the helpers after it challenge alike. */
+export function rememberChallenge(payload: object, context: ChallengeContext): void {
+  contexts.set(payload, context);
 }
 
 /** The context of the guard whose verification `req.auth` holds; undefined when req.auth was set by other code. */
 export function guardContext(req: object): ChallengeContext | undefined {
-  let context: unknown;
-  try {
-    const extra = (req as { auth?: { extra?: unknown } }).auth?.extra;
-    if (typeof extra !== 'object' || extra === null) return undefined;
-    context = (extra as { [GUARD_CONTEXT]?: unknown })[GUARD_CONTEXT];
-  } catch {
-    // Not the guard's extra (a revoked Proxy, a throwing getter): no context, and no 500 from a helper.
-    return undefined;
-  }
-  // WeakSet.has() runs no code of the object it is given, a Proxy's included.
-  return typeof context === 'object' && context !== null && madeByGuards.has(context) ? (context as ChallengeContext) : undefined;
+  const payload = (req as { auth?: { payload?: unknown } }).auth?.payload;
+  return typeof payload === 'object' && payload !== null ? contexts.get(payload) : undefined;
 }
 
 /**
@@ -109,10 +93,11 @@ export function guardContext(req: object): ChallengeContext | undefined {
  * code) a plain Bearer challenge.
  */
 export function challengeFor(req: object, params: Omit<ChallengeParams, 'realm' | 'resourceMetadata'>): string {
-  const context = guardContext(req);
+  const auth = (req as { auth?: { payload?: unknown; dpop?: unknown } }).auth;
+  const payload = auth?.payload;
+  const context = typeof payload === 'object' && payload !== null ? contexts.get(payload) : undefined;
   if (context === undefined) return bearerChallenge(params);
-  const auth = (req as { auth: { dpop?: unknown } }).auth;
   const { realm, resourceMetadata } = context;
-  if (auth.dpop !== undefined) return dpopChallenge({ ...params, realm, algs: context.algs, resourceMetadata });
+  if (auth!.dpop !== undefined) return dpopChallenge({ ...params, realm, algs: context.algs, resourceMetadata });
   return bearerChallenge({ ...params, realm, resourceMetadata });
 }

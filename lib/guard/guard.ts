@@ -1,4 +1,4 @@
-import { bearerChallenge } from '../bearer/challenge.js';
+import { bearerChallenge, rememberChallenge, type ChallengeContext } from '../bearer/challenge.js';
 import { extractCredentials, type ExtractOptions } from '../bearer/extract-token.js';
 import type { GuardRequest } from '../bearer/guard-request.js';
 import { InvalidRequestError, InvalidTokenError, MissingTokenError, OAuthError } from '../errors/oauth-error.js';
@@ -137,12 +137,20 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
   // distinct line at most once a minute, and a logger that throws never changes an answer.
   const log = guardLog(config.logger);
   warnUnreachableResource(config);
+  const tenants = new Tenants(config, invalidToken, log);
   const constraint = new SenderConstraint(config.dpop, base, log.report);
   const binding = new CertificateBinding(config.mtls, base, log.refusal);
   const bareChallenge = { 'WWW-Authenticate': constraint.missing };
-  // What requireScopes(), claimCheck(), requireIssuer() and requireAcr() after this guard answer
-  // with: each verifier puts it (with its issuer's clock tolerance) behind every token it checks.
-  const tenants = new Tenants(config, invalidToken, log, { realm, algs: constraint.proofs.algs, resourceMetadata });
+  // What requireScopes(), claimCheck() and requireIssuer() after this guard answer with.
+  const challengeContext: ChallengeContext = { realm, algs: constraint.proofs.algs, resourceMetadata };
+  // Per issuer, the same plus its clock tolerance (requireAcr's maxAgeSeconds allows the same skew):
+  // one object per verifier, made once, so remembering a verification allocates nothing.
+  const issuerContexts = new WeakMap<Verifier, ChallengeContext>();
+  const contextFor = (verifier: Verifier): ChallengeContext => {
+    let context = issuerContexts.get(verifier);
+    if (context === undefined) issuerContexts.set(verifier, (context = { ...challengeContext, clockTolerance: verifier.clockTolerance }));
+    return context;
+  };
   const cache = config.cache ? new VerifiedCache(config.cache.maxEntries, config.cache.maxBytes) : undefined;
   // Shared: an outcome is read, never changed.
   const noToken: GuardOutcome = { auth: undefined };
@@ -177,6 +185,8 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
 
   function accepted(verifier: Verifier, token: string, { verified, generation }: Verification): VerifiedToken {
     telemetry.verifications?.add(1, { result: 'valid' });
+    // Once per verification: requests answered from the cache carry this payload in req.auth.
+    rememberChallenge(verified.payload, contextFor(verifier));
     // Stamped with the key set the key came from; if the set has been reloaded since, the
     // entry is dead on arrival, which is the point. An introspected token is not: its answer
     // lives by the introspection cache's rules (cacheTtlSeconds), not by exp and a key set.

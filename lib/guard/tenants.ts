@@ -1,5 +1,4 @@
 import { LRUCache } from 'lru-cache';
-import type { ChallengeContext } from '../bearer/challenge.js';
 import { OAuthError, TemporarilyUnavailableError, type InvalidTokenError } from '../errors/oauth-error.js';
 import { forLog } from '../log/operator-log.js';
 import { unverifiedClaims } from '../jwt/verify.js';
@@ -42,7 +41,6 @@ export class Tenants {
     config: GuardConfig,
     private readonly invalidToken: TokenErrorFactory,
     private readonly log: GuardLog,
-    private readonly challenge: Omit<ChallengeContext, 'clockTolerance'>,
   ) {
     this.#ttl = config.issuerCacheTtlMs;
     this.#configured = typeof config.issuers === 'function' ? '' : describeIssuers(config.issuers.map((i) => i.issuer));
@@ -55,7 +53,7 @@ export class Tenants {
         dispose: (entry) => entry.verifier.keys.retire(),
       });
     } else {
-      for (const issuer of config.issuers) this.#byIssuer.set(issuer.issuer, new Verifier(issuer, invalidToken, log, this.#refetches, challenge));
+      for (const issuer of config.issuers) this.#byIssuer.set(issuer.issuer, new Verifier(issuer, invalidToken, log, this.#refetches));
     }
     // resolve-options.ts allows at most one: sending a token to another IdP's endpoint would hand it over.
     this.#opaque = [...this.#byIssuer.values()].find((v) => v.introspector !== undefined && v.introspector.tokens !== 'jwt');
@@ -99,7 +97,7 @@ export class Tenants {
       pending = this.#resolve!(iss, req).then((resolved) => {
         // Only accepted issuers are remembered: a flood of made-up ones leaves nothing behind.
         if (resolved === undefined) return undefined;
-        const verifier = new Verifier(resolved, this.invalidToken, this.log, this.#refetches, this.challenge);
+        const verifier = new Verifier(resolved, this.invalidToken, this.log, this.#refetches);
         const at = clock.now();
         verifier.keys.retire(at + this.#ttl);
         this.#resolved!.set(iss, { verifier, at });

@@ -12,8 +12,7 @@ import { Introspector } from './introspection/introspector.js';
 // Declared in types.ts so that the introspection module can name them without a cycle.
 export type { VerifiedToken, TokenErrorFactory } from './types.js';
 import type { VerifiedToken, TokenErrorFactory } from './types.js';
-import { tokenShape, verifiedToken, type TokenShape } from './verified-token.js';
-import type { ChallengeContext } from '../bearer/challenge.js';
+import { urlAudiences, verifiedToken } from './verified-token.js';
 
 /** Why a string is not a compact JWS at all, or undefined when it is shaped like one. */
 export function formatProblem(token: string): string | undefined {
@@ -80,8 +79,8 @@ export class Verifier {
   /** RFC 7662 introspection, when this issuer's `introspection` option is set. */
   readonly introspector: Introspector | undefined;
   readonly #options: JWTVerifyOptions;
-  /** What each verified token gets: `resource` (the audiences that are URLs) and `extra`. */
-  readonly #shape: TokenShape;
+  /** Configured audiences that are http(s) URLs: a token matching one gets `resource`. */
+  readonly #urlAudiences: ReadonlyMap<string, URL>;
   readonly #report: GuardLog['report'];
   readonly #refusal: GuardLog['refusal'];
 
@@ -90,8 +89,6 @@ export class Verifier {
     private readonly invalidToken: TokenErrorFactory,
     log: GuardLog,
     refetches: KidRefetches,
-    /** How the guard challenges (its realm, DPoP algs, resource_metadata), for the helpers after it. */
-    challenge: Omit<ChallengeContext, 'clockTolerance'>,
   ) {
     this.#report = log.report;
     this.#refusal = log.refusal;
@@ -99,10 +96,9 @@ export class Verifier {
     this.issuer = resolved.issuer;
     this.clockTolerance = resolved.clockTolerance;
     this.maxTokenAge = resolved.maxTokenAge;
-    // The guard's challenge context with this issuer's clock tolerance (requireAcr's maxAgeSeconds allows the same skew).
-    this.#shape = tokenShape(resolved.audience, { ...challenge, clockTolerance: resolved.clockTolerance });
+    this.#urlAudiences = urlAudiences(resolved.audience);
     const { introspection } = resolved;
-    this.introspector = introspection === undefined ? undefined : new Introspector({ ...resolved, introspection }, this.keys, invalidToken, log, this.#shape);
+    this.introspector = introspection === undefined ? undefined : new Introspector({ ...resolved, introspection }, this.keys, invalidToken, log);
     this.#options = {
       issuer: resolved.issuer,
       audience: resolved.audience,
@@ -184,6 +180,6 @@ export class Verifier {
     // Frozen on every path, first request or cache hit alike: the result is shared with the cache.
     deepFreeze(payload);
     deepFreeze(protectedHeader);
-    return { verified: verifiedToken(this.issuer, protectedHeader, payload, this.#shape, 'jwt'), generation };
+    return { verified: verifiedToken(this.issuer, protectedHeader, payload, this.#urlAudiences, 'jwt'), generation };
   }
 }

@@ -1,14 +1,14 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import { deepFreeze } from '../../jwt/index.js';
 import type { VerifiedToken } from '../types.js';
-import { verifiedToken, type TokenShape } from '../verified-token.js';
+import { verifiedToken } from '../verified-token.js';
 
 /** What an answer is checked against: the issuer's settings and the cache periods. */
 export interface AnswerRules {
   issuer: string;
   audience: readonly string[];
-  /** What the verifier puts in each token: `req.auth.resource` and `extra` (verified-token.ts). */
-  shape: TokenShape;
+  /** The audiences that are http(s) URLs (`req.auth.resource`), from urlAudiences(). */
+  urlAudiences: ReadonlyMap<string, URL>;
   clockTolerance: number;
   maxTokenAge: number | undefined;
   requiredClaims: readonly string[];
@@ -82,7 +82,7 @@ export function judge(answer: Record<string, unknown>, rules: AnswerRules, now: 
   const until = Math.min(at + rules.cacheTtlMs, acceptableUntil(answer, rules));
   const payload = deepFreeze(answer) as JWTPayload;
   return {
-    verified: Object.freeze(verifiedToken(rules.issuer, NO_HEADER, payload, rules.shape, 'introspection')),
+    verified: Object.freeze(verifiedToken(rules.issuer, NO_HEADER, payload, rules.urlAudiences, 'introspection')),
     until,
   };
 }

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { TokenShape } from '../verified-token.js';
+import { urlAudiences } from '../verified-token.js';
 import { jwtVerify } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { IntrospectionUnavailableError, MisconfigurationError, OAuthError, ServerError } from '../../errors/oauth-error.js';
@@ -74,7 +74,6 @@ export class Introspector {
     private readonly keys: KeySource,
     private readonly invalidToken: TokenErrorFactory,
     private readonly log: GuardLog,
-    shape: TokenShape,
   ) {
     const s = resolved.introspection;
     this.#settings = s;
@@ -83,7 +82,7 @@ export class Introspector {
     this.#rules = {
       issuer: resolved.issuer,
       audience: resolved.audience,
-      shape,
+      urlAudiences: urlAudiences(resolved.audience),
       clockTolerance: resolved.clockTolerance,
       maxTokenAge: resolved.maxTokenAge,
       requiredClaims: resolved.requiredClaims,
