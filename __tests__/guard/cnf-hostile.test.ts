@@ -4,16 +4,15 @@
  * OAuth answer — never a 500 — and a binding that is there but malformed must never count as no
  * binding (which would let the token through as a plain Bearer token).
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createGuard, oauthErrorHandler, requireAuth, type RequireAuthHandler } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
+import { listen, type Listening } from '../../fixtures/listen.js';
 import { dpopHolder, dpopProof, type DpopHolder } from '../support/dpop-holder.js';
 
 let idp: JwksServer;
 let holder: DpopHolder;
-let server: http.Server;
+let server: Listening;
 let url: string;
 let auth: RequireAuthHandler;
 
@@ -24,13 +23,11 @@ beforeAll(async () => {
   const app = express();
   app.get('/orders', auth, (req, res) => res.json({ dpop: req.auth!.dpop ?? null, mtls: req.auth!.mtls ?? null }));
   app.use(oauthErrorHandler());
-  server = http.createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await listen(app);
+  url = server.url;
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await server.close();
   await idp.close();
 });
 

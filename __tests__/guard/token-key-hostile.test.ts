@@ -11,6 +11,7 @@ import request from 'supertest';
 import { oauthErrorHandler, requireAuth } from '../../lib/index.js';
 import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
 import { tokenKey } from '../../lib/guard/token-key.js';
+import { payloadRange, sameKeyVariant } from '../support/same-key.js';
 import { accessTokenHash } from '../../lib/guard/dpop/proof.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
 
@@ -22,17 +23,7 @@ beforeEach(async () => {
 afterEach(() => idp.close());
 
 /** `token` with one payload character changed so that the result has the same key: a forgery the hash cannot tell apart. */
-function sameKeyForgery(token: string): string {
-  const start = token.indexOf('.') + 1;
-  const end = token.indexOf('.', start);
-  // Not the segment's last character: any base64url character is canonical everywhere before it.
-  for (let i = start; i < end - 1; i++) {
-    const c = token[i] === 'A' ? 'B' : 'A';
-    const forged = token.slice(0, i) + c + token.slice(i + 1);
-    if (tokenKey(forged) === tokenKey(token)) return forged;
-  }
-  throw new Error('no same-key forgery found: the hash reads every payload character?');
-}
+const sameKeyForgery = (token: string): string => sameKeyVariant(token, payloadRange(token));
 
 function guarded() {
   const guard = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, jwksTimeout: 2_000, logger: false });

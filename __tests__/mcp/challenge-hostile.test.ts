@@ -4,11 +4,10 @@
  * and backslashes, a resource_metadata URL with characters a URL allows, acr_values and scope with
  * every scope-token character), and nothing that could split the header.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { oauthErrorHandler, protectedResourceMetadata, requireAcr, requireAuth, requireScopes } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
+import { listen, type Listening } from '../../fixtures/listen.js';
 
 const REALM = 'he said "hi" \\ left';
 const RESOURCE = "https://api.example.test/m'c(p)!$&*+,;=:@~";
@@ -16,7 +15,7 @@ const ACR = ["urn:acr:a!#$%&'()*+,-./:;<=>?@[]^_`{|}~"];
 const SCOPE = "tools:call!#$%&'()*+,-./:;<=>?@[]^_`{|}~";
 
 let idp: JwksServer;
-let server: http.Server;
+let server: Listening;
 let url: string;
 
 beforeAll(async () => {
@@ -27,13 +26,11 @@ beforeAll(async () => {
   app.get('/acr', auth, requireAcr(ACR, { maxAgeSeconds: 0 }), (_req, res) => res.end());
   app.get('/scope', auth, requireScopes(SCOPE), (_req, res) => res.end());
   app.use(oauthErrorHandler());
-  server = http.createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await listen(app);
+  url = server.url;
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await server.close();
   await idp.close();
 });
 

@@ -6,17 +6,17 @@
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { oauthErrorHandler, requireAuth } from '../../lib/index.js';
 import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
+import { listen, type Listening } from '../../fixtures/listen.js';
 import { makeTestPki, rfc9440, type TestPki } from '../../fixtures/certificates.js';
 import { dpopHolder, dpopProof, type DpopHolder } from '../support/dpop-holder.js';
 
 let idp: JwksServer;
 let pki: TestPki;
 let holder: DpopHolder;
-let server: http.Server;
+let server: Listening;
 let url: string;
 
 beforeAll(async () => {
@@ -33,13 +33,11 @@ beforeAll(async () => {
   const app = express();
   app.get('/orders', auth, (req, res) => res.json({ mtls: req.auth!.mtls ?? null, dpop: req.auth!.dpop ?? null }));
   app.use(oauthErrorHandler());
-  server = http.createServer({ maxHeaderSize: 128 * 1024 }, app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await listen(http.createServer({ maxHeaderSize: 128 * 1024 }, app));
+  url = server.url;
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await server.close();
   await idp.close();
 });
 
