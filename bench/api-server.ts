@@ -1,6 +1,6 @@
 /**
  * One API as a user deploys it: an Express 5 app with one route, `GET /orders`, guarded by ONE
- * guard chosen by `GUARD` (bare | kit | jose | auth0 | floor | assign; `ALG` picks express-oauth2-jwt-bearer's
+ * guard chosen by `GUARD` (bare | kit | jose | auth0 | floor | minimal | assign; `ALG` picks express-oauth2-jwt-bearer's
  * tokenSigningAlg; `OTEL=provider` registers OpenTelemetry meter and tracer providers first).
  * Options away from the defaults, only where a case needs them: `DPOP_IAT_WINDOW` (seconds a DPoP
  * proof stays acceptable: requireAuth's dpop.iatWindowSeconds, express-oauth2-jwt-bearer's
@@ -13,7 +13,7 @@
  * deployed API does not pay. So this file imports only packages and the compiled `dist/` (by a URL
  * that resolves the same from bench/ and .tmp/), nothing else from bench/ or fixtures/.
  */
-import { createPublicKey, verify, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
+import { createHash, createPublicKey, verify, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -51,27 +51,97 @@ async function handWritten(): Promise<RequestHandler> {
   };
 }
 
-// The floor: crypto.verify on a KeyObject made once, JSON.parse, iss/aud/exp. No alg policy, no
-// typ/nbf/iat, no key rotation: what a verifier costs when it does nothing else, for comparison only.
-async function floor(): Promise<RequestHandler> {
+/** The JWKS's keys as KeyObjects, made once (EC keys with the JWS signature encoding). */
+async function fetchKeys(): Promise<Map<string, KeyObject | VerifyKeyObjectInput>> {
   const keys = new Map<string, KeyObject | VerifyKeyObjectInput>();
   for (const jwk of ((await (await fetch(jwksUri)).json()) as { keys: JWK[] }).keys) {
     const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
     keys.set(jwk.kid!, jwk.kty === 'EC' ? { key, dsaEncoding: 'ieee-p1363' } : key);
   }
+  return keys;
+}
+
+type Claims = { iss?: string; aud?: string; exp?: number; cnf?: { jkt?: string } };
+const json = (segment: string): unknown => JSON.parse(Buffer.from(segment, 'base64url').toString());
+
+/** crypto.verify + JSON.parse + iss/aud/exp of one compact JWS: the claims, or undefined. */
+function verifyCompact(keys: Map<string, KeyObject | VerifyKeyObjectInput>, token: string): Claims | undefined {
+  const [h, p, s] = token.split('.');
+  try {
+    const key = keys.get((json(h!) as { kid: string }).kid);
+    if (!key || !verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s!, 'base64url'))) return undefined;
+    const claims = json(p!) as Claims;
+    if (claims.iss !== issuer || claims.aud !== audience || !(typeof claims.exp === 'number' && claims.exp > Date.now() / 1000)) return undefined;
+    return claims;
+  } catch {
+    return undefined;
+  }
+}
+
+// The floor: crypto.verify on a KeyObject made once, JSON.parse, iss/aud/exp. No alg policy, no
+// typ/nbf/iat, no key rotation: what a verifier costs when it does nothing else, for comparison only.
+async function floor(): Promise<RequestHandler> {
+  const keys = await fetchKeys();
   return (req, res, next) => {
     const value = req.headers.authorization;
-    if (!value?.startsWith('Bearer ')) return deny(res);
-    const [h, p, s] = value.slice(7).split('.');
-    try {
-      const header = JSON.parse(Buffer.from(h!, 'base64url').toString()) as { kid: string };
-      const key = keys.get(header.kid);
-      if (!key || !verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s!, 'base64url'))) return deny(res);
-      const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as { iss?: string; aud?: string; exp?: number };
-      if (claims.iss !== issuer || claims.aud !== audience || !(typeof claims.exp === 'number' && claims.exp > Date.now() / 1000)) return deny(res);
-    } catch {
-      return deny(res);
+    if (!value?.startsWith('Bearer ') || !verifyCompact(keys, value.slice(7))) return deny(res);
+    next();
+  };
+}
+
+// The least a guard that caches and checks DPoP proofs must do, for comparison only (a bound on
+// how cheap any guard can be on this route, not one to deploy: no alg policy, no typ on the token,
+// no size limits, no key rotation, a replay memory that never forgets). A verified token kept in a
+// Map by its string, with req.auth made once; a DPoP proof: ES256 only, its key imported once per
+// JWK and its thumbprint compared with cnf.jkt, signature, htm/htu/iat/ath, each jti accepted once.
+async function minimal(): Promise<RequestHandler> {
+  const keys = await fetchKeys();
+  const iatWindow = Number(DPOP_IAT_WINDOW ?? 300);
+  type Entry = { exp: number; jkt?: string; ath: string; auth: object };
+  const verified = new Map<string, Entry>();
+  const proofKeys = new Map<string, { key: VerifyKeyObjectInput; jkt: string }>();
+  const jtis = new Set<string>();
+  const b64sha256 = (v: string) => createHash('sha256').update(v).digest('base64url');
+  const proofKey = (h: string) => {
+    let known = proofKeys.get(h);
+    if (!known) {
+      const header = json(h) as { typ?: string; alg?: string; jwk?: { kty: string; crv: string; x: string; y: string } };
+      if (header.typ !== 'dpop+jwt' || header.alg !== 'ES256' || header.jwk?.kty !== 'EC') return undefined;
+      const { crv, kty, x, y } = header.jwk;
+      const key = createPublicKey({ key: { crv, kty, x, y }, format: 'jwk' });
+      known = { key: { key, dsaEncoding: 'ieee-p1363' }, jkt: b64sha256(JSON.stringify({ crv, kty, x, y })) };
+      proofKeys.set(h, known);
     }
+    return known;
+  };
+  const proofOk = (req: express.Request, entry: Entry) => {
+    const proof = req.headers.dpop;
+    if (typeof proof !== 'string' || entry.jkt === undefined) return false;
+    const [h, p, s] = proof.split('.');
+    const known = proofKey(h!);
+    if (!known || known.jkt !== entry.jkt) return false;
+    if (!verify('sha256', Buffer.from(`${h}.${p}`), known.key, Buffer.from(s!, 'base64url'))) return false;
+    const c = json(p!) as { htm?: string; htu?: string; iat?: number; ath?: string; jti?: string };
+    if (c.htm !== req.method || c.htu !== `http://${req.headers.host}${req.url}` || c.ath !== entry.ath) return false;
+    if (typeof c.iat !== 'number' || Math.abs(Date.now() / 1000 - c.iat) > iatWindow) return false;
+    if (typeof c.jti !== 'string' || jtis.has(c.jti)) return false;
+    jtis.add(c.jti);
+    return true;
+  };
+  return (req, res, next) => {
+    const value = req.headers.authorization ?? '';
+    const space = value.indexOf(' ');
+    const scheme = value.slice(0, space);
+    const token = value.slice(space + 1);
+    let entry = verified.get(token);
+    if (!entry || entry.exp <= Date.now() / 1000) {
+      const claims = space > 0 ? verifyCompact(keys, token) : undefined;
+      if (!claims) return deny(res);
+      entry = { exp: claims.exp!, jkt: claims.cnf?.jkt, ath: b64sha256(token), auth: Object.freeze({ token, payload: Object.freeze(claims) }) };
+      verified.set(token, entry);
+    }
+    if (scheme === 'DPoP' ? !proofOk(req, entry) : scheme !== 'Bearer' || entry.jkt !== undefined) return deny(res);
+    (req as { auth?: unknown }).auth = entry.auth;
     next();
   };
 }
@@ -109,6 +179,8 @@ async function guard(): Promise<RequestHandler | undefined> {
       return auth({ issuer, audience, jwksUri, tokenSigningAlg: ALG, ...(DPOP_IAT_WINDOW && { dpop: { iatOffset: Number(DPOP_IAT_WINDOW) } }) });
     case 'floor':
       return floor();
+    case 'minimal':
+      return minimal();
     default:
       throw new Error(`api-server: unknown GUARD ${GUARD}`);
   }

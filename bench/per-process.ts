@@ -93,6 +93,7 @@ export async function benchPerProcess(): Promise<Row[]> {
     'auth0 RS256': { GUARD: 'auth0', ALG: 'RS256' },
     'auth0 ES256': { GUARD: 'auth0', ALG: 'ES256' },
     floor: { GUARD: 'floor' },
+    minimal: { GUARD: 'minimal', DPOP_IAT_WINDOW: DPOP_WINDOW },
     assign: { GUARD: 'assign' },
     assignLoaded: { GUARD: 'assign', LOAD_KIT: '1' },
     kitDpop: { GUARD: 'kit', ...dpopEnv },
@@ -105,7 +106,7 @@ export async function benchPerProcess(): Promise<Row[]> {
   if (baseline) processes.kitBaselineDpop = { GUARD: 'kit', KIT_DIST: baseline, ...dpopEnv };
   // Groups are measured one after the other; ratios only within a group.
   const groups: Array<Record<string, Case>> = [
-    { bare: ['bare', same], kitSame: ['kit', same], kitOtelSame: ['kitOtel', same], auth0Same: ['auth0 RS256', same], assign: ['assign', same], assignLoaded: ['assignLoaded', same], kitOpaqueSame: ['kitOpaque', () => opaqueOne] },
+    { bare: ['bare', same], kitSame: ['kit', same], kitOtelSame: ['kitOtel', same], auth0Same: ['auth0 RS256', same], assign: ['assign', same], minimalSame: ['minimal', same], assignLoaded: ['assignLoaded', same], kitOpaqueSame: ['kitOpaque', () => opaqueOne] },
   ];
   for (const alg of ALGS) {
     groups.push({
@@ -118,7 +119,7 @@ export async function benchPerProcess(): Promise<Row[]> {
     });
   }
   groups.push({ 'bare opaque': ['bare', same], kitOpaqueNew: ['kitOpaque', opaqueCursor()] });
-  groups.push({ 'bare dpop': ['bare', same], kitDpop: ['kitDpop', proofCursor()], kitOtelDpop: ['kitOtelDpop', proofCursor()], auth0Dpop: ['auth0Dpop', proofCursor()] });
+  groups.push({ 'bare dpop': ['bare', same], kitDpop: ['kitDpop', proofCursor()], kitOtelDpop: ['kitOtelDpop', proofCursor()], auth0Dpop: ['auth0Dpop', proofCursor()], minimalDpop: ['minimal', proofCursor()] });
   if (baseline) {
     groups[0]!.kitBaselineSame = ['kitBaseline', same];
     for (const [k, alg] of ALGS.entries()) groups[k + 1]![`kitBaseline ${alg}`] = ['kitBaseline', cursor(alg)];
@@ -130,7 +131,7 @@ export async function benchPerProcess(): Promise<Row[]> {
   if (!only?.includes('assignLoaded')) delete groups[0]!.assignLoaded;
   const used = new Set(groups.flatMap((g) => Object.values(g).map(([p]) => p)));
   let signing = '';
-  if (['kitDpop', 'kitOtelDpop', 'auth0Dpop'].some((p) => used.has(p))) {
+  if (groups.some((g) => ['kitDpop', 'kitOtelDpop', 'auth0Dpop', 'minimalDpop', 'kitBaselineDpop'].some((c) => c in g))) {
     // One RS256 access token bound (cnf.jkt) to an ES256 proof key, and a proof per request for it.
     const started = performance.now();
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -193,10 +194,13 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean, signing: strin
   if (has('kitBaselineSame', 'bare', 'kitSame')) out.push(cell('kitBaselineSame', 'baseline build (BENCH_BASELINE_DIST), one repeated token', `${ratio('kitBaselineSame', 'bare')} bare; this build ${ratio('kitSame', 'kitBaselineSame')} the baseline`));
   if (has('assign', 'bare')) out.push(cell('assign', 'bare route + a middleware that only sets req.auth', `${ratio('assign', 'bare')} bare (what setting req.auth costs any guard)`));
   if (has('assignLoaded', 'bare')) out.push(cell('assignLoaded', 'the same, with the package loaded and a guard made (never called)', `${ratio('assignLoaded', 'bare')} bare${has('kitSame') ? `; requireAuth ${ratio('kitSame', 'assignLoaded')} this` : ''}`));
+  if (has('minimalSame', 'bare')) out.push(cell('minimalSame', 'the minimal caching guard (a Map by token string, req.auth), one repeated token', `${ratio('minimalSame', 'bare')} bare${has('kitSame') ? `; requireAuth ${ratio('kitSame', 'minimalSame')} this` : ''}`));
   if (has('kitOtelSame', 'bare')) out.push(cell('kitOtelSame', 'requireAuth with OpenTelemetry providers registered, one repeated token', `**${ratio('kitOtelSame', 'bare')} bare** (target ≥ 0.95×)`));
   if (has('auth0Same', 'bare')) out.push(cell('auth0Same', 'express-oauth2-jwt-bearer, one repeated token', `${ratio('auth0Same', 'bare')} bare`));
   readme('one repeated token: requireAuth ÷ bare', 'kitSame', 'bare', '≥ 0.95×');
   readme('same, OpenTelemetry providers registered ÷ bare', 'kitOtelSame', 'bare', '≥ 0.95×');
+  readme('one repeated token: the minimal caching guard ÷ bare (a bound, not a guard)', 'minimalSame', 'bare');
+  readme('one repeated token: requireAuth ÷ the minimal caching guard', 'kitSame', 'minimalSame');
   for (const alg of ALGS) {
     const [kit, otel, jose, auth0, floor, bare] = ['kit', 'kitOtel', 'jose', 'auth0', 'floor', 'bare'].map((n) => `${n} ${alg}`) as [string, string, string, string, string, string];
     const versus = (c: string) => `**${ratio(c, auth0)} express-oauth2-jwt-bearer** (target ≥ 1.3×)${has(floor) ? `, **${ratio(c, floor)} floor** (target ≥ 0.95×)` : ''}${has(jose) ? `, ${ratio(c, jose)} hand-written jose` : ''}`;
@@ -212,6 +216,7 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean, signing: strin
     if (has(floor)) out.push(cell(floor, `${alg} floor (crypto.verify + JSON.parse + iss/aud/exp), new token`));
     readme(`${alg} new token: requireAuth ÷ express-oauth2-jwt-bearer`, kit, auth0, '≥ 1.3×');
     readme(`${alg} new token: requireAuth ÷ floor`, kit, floor, '≥ 0.95×');
+    readme(`${alg} new token: the floor ÷ express-oauth2-jwt-bearer (a bound, not a guard)`, floor, auth0);
     readme(`${alg} new token, OpenTelemetry providers: requireAuth ÷ express-oauth2-jwt-bearer`, otel, auth0, '≥ 1.3×');
     readme(`${alg} new token, OpenTelemetry providers: requireAuth ÷ floor`, otel, floor, '≥ 0.95×');
   }
@@ -225,8 +230,11 @@ function rows(samples: Record<string, Sample[]>, pinned: boolean, signing: strin
   if (has('kitBaselineDpop', 'kitDpop')) out.push(cell('kitBaselineDpop', 'DPoP baseline build (BENCH_BASELINE_DIST), fresh proof each request', `this build ${ratio('kitDpop', 'kitBaselineDpop')} the baseline`));
   if (has('kitOtelDpop', 'auth0Dpop', 'kitDpop')) out.push(cell('kitOtelDpop', '**DPoP** requireAuth with OpenTelemetry providers registered, fresh proof each request', `${dpopVersus('kitOtelDpop')}; ${ratio('kitOtelDpop', 'kitDpop')} without a provider`));
   if (has('auth0Dpop')) out.push(cell('auth0Dpop', 'DPoP express-oauth2-jwt-bearer, same token, fresh proof each request', signing));
+  if (has('minimalDpop', 'auth0Dpop')) out.push(cell('minimalDpop', 'DPoP, the minimal DPoP check (cached token, proof key imported once, ES256 verify, claims, jti once)', `${ratio('minimalDpop', 'auth0Dpop')} express-oauth2-jwt-bearer's DPoP${has('kitDpop') ? `; requireAuth ${ratio('kitDpop', 'minimalDpop')} this` : ''}`));
   readme('DPoP, fresh proof each request: requireAuth ÷ express-oauth2-jwt-bearer', 'kitDpop', 'auth0Dpop', '≥ 2.0×');
   readme('DPoP, OpenTelemetry providers: requireAuth ÷ express-oauth2-jwt-bearer', 'kitOtelDpop', 'auth0Dpop', '≥ 2.0×');
+  readme('DPoP: the minimal DPoP check ÷ express-oauth2-jwt-bearer (a bound, not a guard)', 'minimalDpop', 'auth0Dpop');
+  readme('DPoP: requireAuth ÷ the minimal DPoP check', 'kitDpop', 'minimalDpop');
   return out;
 }
 
