@@ -145,12 +145,24 @@ function queryOf(url: string | undefined): Record<string, string | string[]> | u
 
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+/** Whether `value` is an RFC 6750 §2.1 b64token (a compact JWS is one): the one charset a token may have, wherever it comes from. */
+export const isB64Token = (value: string): boolean => isCompactJws(value) || B64TOKEN.test(value);
+
 function checked(value: string, where: string, options: ExtractOptions): string {
   // Length first: a huge value costs nothing more than this comparison.
   if (value.length > options.maxLength) throw options.invalidRequest(`The token is longer than ${options.maxLength} characters`);
   if (!B64TOKEN.test(value)) throw options.invalidRequest(`The token in ${where} has characters a bearer token cannot have (RFC 6750 §2.1)`);
-  return value;
+  return detached(value);
 }
+
+/**
+ * A copy of `value` that shares no memory with the string it was cut from. V8 keeps a slice's
+ * parent alive: a token cut from a whole Cookie header (or a long URL, or a body) would keep that
+ * header in the verified-token cache for as long as the entry lives, while the cache's `maxBytes`
+ * counts only the token. Safe as latin1 because the b64token check above let only ASCII through.
+ * Not done for the Authorization header: its parent is the token and its scheme, nothing more.
+ */
+const detached = (value: string): string => Buffer.from(value, 'latin1').toString('latin1');
 
 /** One cookie's value from a Cookie header; a name given twice is ambiguous and refused as such. */
 function cookieValue(header: string | undefined, name: string): string | undefined {

@@ -1,5 +1,5 @@
 import { bearerChallenge, rememberChallenge, type ChallengeContext } from '../bearer/challenge.js';
-import { extractCredentials, type ExtractOptions } from '../bearer/extract-token.js';
+import { extractCredentials, isB64Token, type ExtractOptions } from '../bearer/extract-token.js';
 import type { GuardRequest } from '../bearer/guard-request.js';
 import { InvalidRequestError, InvalidTokenError, MissingTokenError, OAuthError } from '../errors/oauth-error.js';
 import type { GuardOptions } from './options.js';
@@ -265,6 +265,9 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     // As for a token in a request: a caller's token (a WebSocket query parameter, say) is not
     // hashed, parsed or forwarded to the introspection endpoint whatever its size.
     if (token.length > config.maxTokenLength) throw invalidToken(`The token is longer than ${config.maxTokenLength} characters`);
+    // The charset a token in a request must have (RFC 6750 §2.1): nothing else is hashed, parsed or
+    // sent to an introspection endpoint (lone surrogates would reach it, and its cache's SHA-256, as U+FFFD).
+    if (!isB64Token(token)) throw invalidToken('The token has characters a bearer token cannot have (RFC 6750 §2.1)');
     const v = cached(token) ?? (await verifyAndRemember(token, undefined));
     // No request, so no proof: a DPoP-bound token here would be a stolen token's way around the binding.
     const refused = constraint.bearer(v);

@@ -1,0 +1,128 @@
+/**
+ * What a cached token keeps alive, and what guard.verify() lets through. A token taken from a
+ * Cookie header (or a URL, or a body) is, to V8, a slice of that whole string: kept in the
+ * verified-token cache as is, every entry would hold its request's whole Cookie header, while the
+ * cache's maxBytes counts only the token. An attacker who can make tokens be cached (two
+ * requests each) pads the cookie to the header limit and multiplies the memory the operator sized.
+ * And guard.verify() (a token from a WebSocket query, say) refuses what no request may carry.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import express from 'express';
+import request from 'supertest';
+import { createGuard, oauthErrorHandler, requireAuth, type RequireAuthOptions } from '../../lib/index.js';
+import { clearDiscoveryCache } from '../../lib/idp/discovery.js';
+import { listen, type Listening } from '../../fixtures/listen.js';
+import { startJwksServer, type JwksServer } from '../../fixtures/jwks-server.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+let idp: JwksServer;
+beforeAll(async () => {
+  idp = await startJwksServer({ algs: ['ES256'] });
+  clearDiscoveryCache();
+});
+afterAll(() => idp.close());
+
+const PADDING = 12 * 1024;
+
+describe('a cached token does not keep its request alive', () => {
+  let api: Listening;
+  let guard: ReturnType<typeof requireAuth>;
+  beforeAll(async () => {
+    guard = requireAuth({ issuer: idp.issuer, audience: idp.audience, jwksUri: idp.jwksUri, tokenCookie: 'at', tokenLocations: ['query'], logger: false });
+    const app = express();
+    app.get('/me', guard, (req, res) => res.json({ sub: req.auth!.payload.sub }));
+    app.use(oauthErrorHandler());
+    api = await listen(app);
+  });
+  afterAll(() => api.close());
+
+  /** Heap bytes each newly cached token added, measured after a full GC. */
+  async function bytesPerCachedToken(send: (token: string, n: number) => Promise<{ status: number }>, count: number): Promise<number> {
+    const tokens = await Promise.all(Array.from({ length: count }, (_, n) => idp.sign({ sub: `user-${n}` })));
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const entries = guard.cacheStats.entries;
+    // Twice each: a token is admitted to the cache once it has verified twice.
+    for (let round = 0; round < 2; round++) {
+      for (let n = 0; n < count; n++) expect((await send(tokens[n]!, n)).status).toBe(200);
+    }
+    expect(guard.cacheStats.entries - entries).toBe(count);
+    gc();
+    return (process.memoryUsage().heapUsed - before) / count;
+  }
+
+  test('from a Cookie header padded with 12 KiB of other cookies', async () => {
+    const pad = `theme=${'d'.repeat(PADDING)}`;
+    const per = await bytesPerCachedToken((token, n) => fetch(`${api.url}/me`, { headers: { cookie: `${pad}${n}; at=${token}; lang=en` } }), 300);
+    // Without the copy each entry held its 12 KiB header: ~12,300 bytes per token more.
+    expect(per).toBeLessThan(PADDING / 2);
+  });
+
+  test('from a query string padded with 12 KiB of other parameters', async () => {
+    const pad = `q=${'x'.repeat(PADDING)}`;
+    const per = await bytesPerCachedToken((token, n) => fetch(`${api.url}/me?${pad}${n}&access_token=${token}`), 300);
+    expect(per).toBeLessThan(PADDING / 2);
+  });
+
+  test('the token a route reads is the one sent', async () => {
+    const token = await idp.sign({ sub: 'reader' });
+    const app = express();
+    app.get('/token', guard, (req, res) => res.json({ same: req.auth!.token === token }));
+    const res = await request(app).get('/token').set('Cookie', `a=1; at=${token}`);
+    expect(res.body).toEqual({ same: true });
+  });
+});
+
+describe('guard.verify() refuses what no request may carry', () => {
+  let introspection: Listening;
+  let calls = 0;
+  beforeAll(async () => {
+    introspection = await listen((req, res) => {
+      calls += 1;
+      req.resume();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ active: true, iss: idp.issuer, aud: idp.audience, exp: Math.floor(Date.now() / 1000) + 600, sub: 'someone' }));
+    });
+  });
+  afterAll(() => introspection.close());
+
+  const options = (): RequireAuthOptions => ({
+    issuer: idp.issuer,
+    audience: idp.audience,
+    jwksUri: idp.jwksUri,
+    introspection: { endpoint: `${introspection.url}/introspect`, clientId: 'api', clientSecret: 'api-secret' },
+    logger: false,
+  });
+
+  test.each([
+    ['a lone high surrogate', 'opaque-token-\uD800'],
+    ['a lone low surrogate', 'opaque-token-\uDC00'],
+    ['a NUL', 'opaque-token-\u0000x'],
+    ['a space', 'opaque token'],
+    ['a non-ASCII letter', 'opaque-tökén'],
+    ['a line break', 'opaque-token\r\nx-injected: 1'],
+  ])('%s: 401 invalid_token, never sent to introspection', async (_what, token) => {
+    const guard = createGuard(options());
+    const before = calls;
+    await expect(guard.verify(token)).rejects.toMatchObject({ code: 'invalid_token', status: 401 });
+    expect(calls).toBe(before);
+  });
+
+  test('two tokens that differ only in their lone surrogates are not one cache entry', async () => {
+    const guard = createGuard(options());
+    await expect(guard.verify('opaque-\uD800')).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(guard.verify('opaque-\uD801')).rejects.toMatchObject({ code: 'invalid_token' });
+    expect(guard.cacheStats.entries).toBe(0);
+  });
+
+  test('a b64token of every allowed character is still introspected', async () => {
+    const guard = createGuard(options());
+    const before = calls;
+    const v = await guard.verify('Az09-._~+/opaque==');
+    expect(v.payload.sub).toBe('someone');
+    expect(calls).toBe(before + 1);
+  });
+});
