@@ -159,10 +159,11 @@ function checked(value: string, where: string, options: ExtractOptions): string 
  * A copy of `value` that shares no memory with the string it was cut from. V8 keeps a slice's
  * parent alive: a token cut from a whole Cookie header (or a long URL, or a body) would keep that
  * header in the verified-token cache for as long as the entry lives, while the cache's `maxBytes`
- * counts only the token. Safe as latin1 because the b64token check above let only ASCII through.
- * Not done for the Authorization header: its parent is the token and its scheme, nothing more.
+ * counts only the token. Only for a value that passed the b64token check (`isB64Token`): that let
+ * only ASCII through, so the latin1 round trip changes nothing. Not done for the Authorization
+ * header: its parent is the token and its scheme, nothing more.
  */
-const detached = (value: string): string => Buffer.from(value, 'latin1').toString('latin1');
+export const detached = (value: string): string => Buffer.from(value, 'latin1').toString('latin1');
 
 /** One cookie's value from a Cookie header; a name given twice is ambiguous and refused as such. */
 function cookieValue(header: string | undefined, name: string): string | undefined {

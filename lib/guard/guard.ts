@@ -1,5 +1,5 @@
 import { bearerChallenge, rememberChallenge, type ChallengeContext } from '../bearer/challenge.js';
-import { extractCredentials, isB64Token, type ExtractOptions } from '../bearer/extract-token.js';
+import { detached, extractCredentials, isB64Token, type ExtractOptions } from '../bearer/extract-token.js';
 import type { GuardRequest } from '../bearer/guard-request.js';
 import { InvalidRequestError, InvalidTokenError, MissingTokenError, OAuthError } from '../errors/oauth-error.js';
 import type { GuardOptions } from './options.js';
@@ -268,7 +268,9 @@ export function createGuard<Req = unknown>(options: GuardOptions<Req>): Guard<Re
     // The charset a token in a request must have (RFC 6750 §2.1): nothing else is hashed, parsed or
     // sent to an introspection endpoint (lone surrogates would reach it, and its cache's SHA-256, as U+FFFD).
     if (!isB64Token(token)) throw invalidToken('The token has characters a bearer token cannot have (RFC 6750 §2.1)');
-    const v = cached(token) ?? (await verifyAndRemember(token, undefined));
+    // Copied before it can be cached, as a token from a cookie or the query is: the caller may have
+    // cut it from a whole Cookie header (a WebSocket upgrade's), which the entry would keep alive.
+    const v = cached(token) ?? (await verifyAndRemember(detached(token), undefined));
     // No request, so no proof: a DPoP-bound token here would be a stolen token's way around the binding.
     const refused = constraint.bearer(v);
     if (refused !== undefined) throw refused;
