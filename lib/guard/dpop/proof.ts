@@ -242,10 +242,11 @@ function nonceFor(secret: Uint8Array, epoch: number): string {
 }
 
 /**
- * Equality in time that depends only on the length (the values compared here, `ath` and `jkt`,
- * are base64url, and their length is public). No allocation and no native call: two Buffers and
- * timingSafeEqual per comparison were a measurable part of a DPoP request. Unlike comparing UTF-8
- * encodings, two strings with different lone surrogates are not equal.
+ * Equality in time that depends only on the length (the values compared here, `ath`, `jkt` and the
+ * server nonce, whose expected value is derived from the secret, have a public length). No
+ * allocation and no native call: two Buffers and timingSafeEqual per comparison were a measurable
+ * part of a DPoP request. Unlike comparing UTF-8 encodings, two strings with different lone
+ * surrogates are not equal. Both arguments are strings: every caller checks the proof's value first.
  */
 function safeEqual(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
