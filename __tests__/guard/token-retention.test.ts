@@ -78,6 +78,16 @@ describe('a cached token does not keep its request alive', () => {
     expect(padded - small).toBeLessThan(PADDING / 2);
   });
 
+  // RFC 6750 §2.1 allows any number of spaces after "Bearer": the token is then a slice of a
+  // header that is mostly padding.
+  test('from an Authorization header padded with 12 KiB of spaces after the scheme', async () => {
+    const send = (pad: string) => (token: string) => fetch(`${api.url}/me`, { headers: { authorization: `Bearer ${pad}${token}` } });
+    await bytesPerCachedToken(send(''), 100);
+    const small = await bytesPerCachedToken(send(''), 300);
+    const padded = await bytesPerCachedToken(send(' '.repeat(PADDING)), 300);
+    expect(padded - small).toBeLessThan(PADDING / 2);
+  });
+
   test('the token a route reads is the one sent', async () => {
     const token = await idp.sign({ sub: 'reader' });
     const app = express();

@@ -83,7 +83,9 @@ export function extractCredentials(req: TokenSource, options: ExtractOptions): C
       );
     }
     if (schemeEnd === 4) scheme = 'dpop';
-    found.push(token);
+    // Copied when more than one space follows the scheme (1*SP): a header padded with ~12 KiB of
+    // spaces would otherwise be what a cached token keeps alive. The usual single space costs nothing.
+    found.push(start === schemeEnd + 1 ? token : detached(token));
   }
   if (options.locations.length > 1) {
     for (const location of options.locations) {
@@ -160,8 +162,8 @@ function checked(value: string, where: string, options: ExtractOptions): string 
  * parent alive: a token cut from a whole Cookie header (or a long URL, or a body) would keep that
  * header in the verified-token cache for as long as the entry lives, while the cache's `maxBytes`
  * counts only the token. Only for a value that passed the b64token check (`isB64Token`): that let
- * only ASCII through, so the latin1 round trip changes nothing. Not done for the Authorization
- * header: its parent is the token and its scheme, nothing more.
+ * only ASCII through, so the latin1 round trip changes nothing. Done for the Authorization header
+ * only when spaces pad it: otherwise its parent is the token and "Bearer ", nothing more.
  */
 export const detached = (value: string): string => Buffer.from(value, 'latin1').toString('latin1');
 
