@@ -131,6 +131,24 @@ describe('tokens from the cookie, the query, the body and getToken: checked befo
     expect(introspected).toContain(token);
   });
 
+  test('an Authorization header with many spaces after the scheme (copied): the route sees the very token sent', async () => {
+    const token = await idp.sign({ sub: 'spaced' });
+    for (const spaces of [1, 2, 5000]) {
+      expect((await send(server.url, '/me', { authorization: `Bearer${' '.repeat(spaces)}${token}` })).body).toMatchObject({ token, sub: 'spaced' });
+    }
+    const opaque = `Az09-._~+/${randomUUID()}==`;
+    expect((await send(server.url, '/me', { authorization: `bearer   ${opaque}` })).body).toMatchObject({ token: opaque, sub: 'opaque-user' });
+    expect(introspected.at(-1)).toBe(opaque);
+    // DPoP: the proof's ath is the hash of the copy, which is the token.
+    const bound = await idp.sign({ sub: 'spaced-dpop', cnf: { jkt: holder.jkt } });
+    const proof = await new SignJWT({ htm: 'GET', htu: 'http://api.example.com/me', ath: b64sha256(bound), jti: randomUUID() })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: holder.jwk })
+      .setIssuedAt()
+      .sign(holder.privateKey);
+    const dpop = await send(server.url, '/me', { host: 'api.example.com', authorization: `DPoP${' '.repeat(3000)}${bound}`, dpop: proof });
+    expect(dpop.body).toMatchObject({ token: bound, sub: 'spaced-dpop', dpop: { jkt: holder.jkt } });
+  });
+
   test('a JWT from getToken: the route sees the very token sent', async () => {
     const token = await idp.sign({ sub: 'app-read' });
     fromApp = token;
@@ -352,7 +370,7 @@ describe('DPoP comparisons (ath, jkt, nonce) against hostile values', () => {
     ['the hash one character short', (t: string) => b64sha256(t).slice(0, -1)],
     ['the hash one character longer', (t: string) => `${b64sha256(t)}A`],
     ['the hash with its last character a lone surrogate', (t: string) => `${b64sha256(t).slice(0, -1)}\uD800`],
-    ['the hash with a character 0x10000 away (same low bits)', (t: string) => {
+    ['the hash with its last character 0x100 away (same low byte)', (t: string) => {
       const h = b64sha256(t);
       return `${h.slice(0, -1)}${String.fromCharCode(h.charCodeAt(h.length - 1) + 0x100)}`;
     }],
