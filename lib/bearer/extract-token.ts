@@ -76,8 +76,7 @@ export function extractCredentials(req: TokenSource, options: ExtractOptions): C
     let start = schemeEnd;
     while (header!.charCodeAt(start) === 0x20) start += 1;
     const token = header!.slice(start);
-    // A compact JWS is a b64token too; asking that first spares the verifier its own scan.
-    if (start === schemeEnd || !(isCompactJws(token) || B64TOKEN.test(token))) {
+    if (start === schemeEnd || !isB64Token(token)) {
       throw options.invalidRequest(
         `The Authorization header is malformed: expected "${options.dpop ? 'Bearer or DPoP' : 'Bearer'} <token>" with exactly one token of base64url/b64token characters`,
       );
@@ -147,13 +146,17 @@ function queryOf(url: string | undefined): Record<string, string | string[]> | u
 
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
-/** Whether `value` is an RFC 6750 §2.1 b64token (a compact JWS is one): the one charset a token may have, wherever it comes from. */
+/**
+ * Whether `value` is an RFC 6750 §2.1 b64token: the one charset a token may have, wherever it
+ * comes from. A compact JWS is one; asking that first spares the verifier its own scan (the
+ * answer is remembered for the same string).
+ */
 export const isB64Token = (value: string): boolean => isCompactJws(value) || B64TOKEN.test(value);
 
 function checked(value: string, where: string, options: ExtractOptions): string {
   // Length first: a huge value costs nothing more than this comparison.
   if (value.length > options.maxLength) throw options.invalidRequest(`The token is longer than ${options.maxLength} characters`);
-  if (!B64TOKEN.test(value)) throw options.invalidRequest(`The token in ${where} has characters a bearer token cannot have (RFC 6750 §2.1)`);
+  if (!isB64Token(value)) throw options.invalidRequest(`The token in ${where} has characters a bearer token cannot have (RFC 6750 §2.1)`);
   return detached(value);
 }
 
